@@ -1,0 +1,1 @@
+"""The edges: configuration, storage recorders, HTTP, MQTT, carriers, CLI."""

@@ -1,0 +1,127 @@
+"""All configuration, read once from the environment.
+
+``Settings.from_env()`` is the only place that reads ``TRACKING_*``
+variables; a missing or malformed value stops start-up with a message that
+names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/tracking.db"
+ROLES = frozenset({"merchant", "agent", "device", "carrier", "admin"})
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    mqtt_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # token -> role
+    api_tokens: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        settings = cls(
+            database_url=env.get("TRACKING_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            mqtt_url=env.get("TRACKING_MQTT_URL") or None,
+            http_host=env.get("TRACKING_HTTP_HOST") or "127.0.0.1",
+            http_port=_port(env.get("TRACKING_HTTP_PORT") or "8000"),
+            api_tokens=_tokens(env.get("TRACKING_API_TOKENS") or ""),
+        )
+        settings.eventstore_env()  # validates the database URL now, not at first use
+        return settings
+
+    def eventstore_env(self) -> dict[str, str]:
+        """The eventsourcing library's settings for the configured database."""
+        url = urlsplit(self.database_url)
+        if url.scheme == "sqlite":
+            # sqlite:///relative/path or sqlite:////absolute/path
+            path = unquote(url.path[1:] if url.path.startswith("/") else url.path)
+            if url.netloc or not path:
+                raise ConfigError(
+                    "TRACKING_DATABASE_URL: a SQLite URL is sqlite:///path/to/file.db "
+                    f"(got {self.database_url!r})"
+                )
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": path,
+                "APPLICATION_RECORDER_TOPIC": "adapters.eventstore:SQLiteTrackingRecorder",
+            }
+        if url.scheme in ("postgresql", "postgres"):
+            dbname = unquote(url.path.lstrip("/"))
+            if not url.hostname or not dbname:
+                raise ConfigError(
+                    "TRACKING_DATABASE_URL: a PostgreSQL URL is "
+                    "postgresql://user:password@host:port/database "
+                    f"(got {_redact(self.database_url)!r})"
+                )
+            try:
+                port = url.port or 5432
+            except ValueError as e:
+                raise ConfigError(f"TRACKING_DATABASE_URL: bad port ({e})") from None
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "APPLICATION_RECORDER_TOPIC": "adapters.eventstore:PostgresTrackingRecorder",
+                "POSTGRES_DBNAME": dbname,
+                "POSTGRES_HOST": url.hostname,
+                "POSTGRES_PORT": str(port),
+                "POSTGRES_USER": unquote(url.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(url.password or ""),
+                "POSTGRES_CONNECT_TIMEOUT": "5",
+            }
+            schema = parse_qs(url.query).get("schema")
+            if schema:
+                env["POSTGRES_SCHEMA"] = schema[0]
+            return env
+        raise ConfigError(
+            "TRACKING_DATABASE_URL must start with postgresql:// or sqlite:/// "
+            f"(got {_redact(self.database_url)!r})"
+        )
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ConfigError(f"TRACKING_HTTP_PORT: {value!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"TRACKING_HTTP_PORT: {port} is not between 1 and 65535")
+    return port
+
+
+def _tokens(value: str) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    for i, item in enumerate(filter(None, (p.strip() for p in value.split(","))), 1):
+        role, sep, token = item.partition(":")
+        if not sep or not token:
+            raise ConfigError(f"TRACKING_API_TOKENS: entry {i} is not role:token")
+        if role not in ROLES:
+            raise ConfigError(
+                f"TRACKING_API_TOKENS: entry {i} has unknown role {role!r} "
+                f"(roles: {', '.join(sorted(ROLES))})"
+            )
+        tokens[token] = role
+    return tokens
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,316 @@
+"""The application service: load shipments, call their commands, save.
+
+Writes in one process go through one lock: the event store serialises
+writers anyway (PostgreSQL takes a table lock per insert, SQLite has one
+writer), and the lock lets the aggregate cache hand out shipments without
+copying them. Across processes, optimistic concurrency does the work: a
+write that loses a race (another process saved the same shipment version
+first) is retried from freshly loaded state, so nothing is lost and a scan
+recorded elsewhere in the meantime is seen as the duplicate it is.
+
+Many shipments are loaded with one query where the recorder can do it
+(``select_events_many``), and a batch of scans for many shipments is saved
+in one transaction.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from copy import deepcopy
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from uuid import UUID
+
+import msgspec
+from eventsourcing.application import Application, project_aggregate
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
+
+from tracking.booking import Booking
+from tracking.delivery import Delivery
+from tracking.errors import InvalidInput, ShipmentNotFound, WriteContention
+from tracking.identifiers import Locode, TrackingNumber, shipment_id
+from tracking.mapper import StructMapper
+from tracking.route import Route
+from tracking.scan import Scan, Source
+from tracking.shipment import Shipment
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+@runtime_checkable
+class MultiStreamReader(Protocol):
+    """A recorder that reads the events of many aggregates in one query,
+    ordered by originator id, then version."""
+
+    def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]: ...
+
+
+class ScanResult(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class ScanOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What became of one scan. ``booked`` is False for a scan kept for a
+    shipment that is not booked yet (it applies once booked)."""
+
+    scan_id: str
+    tracking_number: str
+    result: ScanResult
+    booked: bool = False
+    position: int | None = None
+    field: str | None = None
+    reason: str | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.result is ScanResult.DUPLICATE
+
+
+class WriteResult(msgspec.Struct, frozen=True):
+    """``changed`` is False when the command repeated what was already
+    recorded; ``position`` is the log position of the last event recorded."""
+
+    changed: bool
+    position: int | None = None
+
+
+class ShipmentService(Application[UUID]):
+    name = "tracking"
+    env: ClassVar[dict[str, str]] = {
+        # Saved shipments go into the cache; a stale entry (another process
+        # wrote since) fails on save and is reloaded, so no per-read query.
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+    }
+    MAX_ATTEMPTS = 10
+
+    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock | None = None) -> None:
+        super().__init__(env)
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.RLock()
+
+    def construct_mapper(self) -> StructMapper:  # type: ignore[override]
+        return StructMapper(compressor=self.factory.compressor(), cipher=self.factory.cipher())
+
+    # -- commands ----------------------------------------------------------------
+
+    def book(
+        self, tracking_number: TrackingNumber, booking: Booking, route: Route, source: Source
+    ) -> WriteResult:
+        """Book a shipment (and apply any scans that came before it). The same
+        booking again is a no-op; a different one raises BookingConflict."""
+        sid = shipment_id(tracking_number)
+
+        def command(loaded: dict[UUID, Shipment | None]) -> tuple[list[Shipment], bool]:
+            shipment = loaded[sid] or Shipment.open(tracking_number, source)
+            changed = shipment.book(booking, route, source)
+            return ([shipment] if changed else []), changed
+
+        recordings, changed = self._write([sid], command)
+        return WriteResult(changed, _last_position(recordings))
+
+    def reroute(
+        self,
+        tracking_number: TrackingNumber,
+        route: Route,
+        source: Source,
+        destination: Locode | None = None,
+    ) -> WriteResult:
+        """Give a booked shipment a new route, and a new destination if given."""
+        sid = shipment_id(tracking_number)
+        at = self.clock()
+
+        def command(loaded: dict[UUID, Shipment | None]) -> tuple[list[Shipment], bool]:
+            shipment = loaded[sid]
+            if shipment is None:
+                raise ShipmentNotFound(tracking_number)
+            changed = shipment.reroute(route, destination, at=at, source=source)
+            return ([shipment] if changed else []), changed
+
+        recordings, changed = self._write([sid], command)
+        return WriteResult(changed, _last_position(recordings))
+
+    def record_scan(self, scan: Scan, source: Source | None = None) -> ScanOutcome:
+        return self.record_scans([scan], source)[0]
+
+    def record_scans(
+        self, scans: Sequence[Scan], source: Source | None = None
+    ) -> list[ScanOutcome]:
+        """Record scans for any number of shipments in one transaction. Each
+        scan gets its outcome, in order: recorded, duplicate (its scan_id is
+        already recorded for that shipment), or rejected (with the field and
+        reason) without holding back the others. ``source`` defaults to each
+        scan's own device."""
+        now = self.clock()
+        ids = list(dict.fromkeys(shipment_id(s.tracking_number) for s in scans))
+
+        def command(
+            loaded: dict[UUID, Shipment | None],
+        ) -> tuple[list[Shipment], list[ScanOutcome | tuple[UUID, int, ScanOutcome]]]:
+            touched: dict[UUID, Shipment] = {}
+            outcomes: list[ScanOutcome | tuple[UUID, int, ScanOutcome]] = []
+            for scan in scans:
+                sid = shipment_id(scan.tracking_number)
+                by = source or scan.source
+                shipment = touched.get(sid) or loaded[sid]
+                if shipment is None:
+                    shipment = Shipment.open(scan.tracking_number, by)
+                outcome = ScanOutcome(
+                    scan_id=scan.scan_id,
+                    tracking_number=scan.tracking_number,
+                    result=ScanResult.RECORDED,
+                    booked=shipment.is_booked,
+                )
+                try:
+                    recorded = shipment.record_scan(scan, by, now=now)
+                except InvalidInput as e:
+                    outcomes.append(
+                        msgspec.structs.replace(
+                            outcome, result=ScanResult.REJECTED, field=e.field, reason=e.reason
+                        )
+                    )
+                    continue
+                if not recorded:
+                    outcomes.append(msgspec.structs.replace(outcome, result=ScanResult.DUPLICATE))
+                    continue
+                touched[sid] = shipment
+                outcomes.append((sid, shipment.version, outcome))
+            return list(touched.values()), outcomes
+
+        recordings, outcomes = self._write(ids, command)
+        positions = {
+            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
+            for r in recordings
+        }
+        return [
+            o
+            if isinstance(o, ScanOutcome)
+            else msgspec.structs.replace(o[2], position=positions[(o[0], o[1])])
+            for o in outcomes
+        ]
+
+    # -- lookups -----------------------------------------------------------------
+
+    def get(self, tracking_number: str) -> Shipment:
+        """A private copy of the booked shipment as it is now."""
+        with self._lock:
+            return deepcopy(self._booked(tracking_number))
+
+    def delivery(self, tracking_number: str) -> Delivery:
+        with self._lock:
+            return self._booked(tracking_number).delivery()
+
+    def history(self, tracking_number: str) -> list[DomainEventProtocol[UUID]]:
+        """Every recorded event of the shipment, in recorded order (including
+        scans that came before it was booked)."""
+        events = list(self.events.get(shipment_id(tracking_number)))
+        if not any(isinstance(e, Shipment.Booked) for e in events):
+            raise ShipmentNotFound(tracking_number)
+        return events
+
+    def get_as_of(self, tracking_number: str, at: datetime) -> Shipment:
+        """The shipment as its recorded events had made it at time ``at``."""
+        events = itertools.takewhile(
+            lambda e: e.timestamp <= at,  # type: ignore[attr-defined]
+            self.events.get(shipment_id(tracking_number)),
+        )
+        shipment: Shipment | None = project_aggregate(None, events)
+        if shipment is None or not shipment.is_booked:
+            raise ShipmentNotFound(tracking_number)
+        return shipment
+
+    def _booked(self, tracking_number: str) -> Shipment:
+        sid = shipment_id(tracking_number)
+        shipment = self._load([sid])[sid]
+        if shipment is None or not shipment.is_booked:
+            raise ShipmentNotFound(tracking_number)
+        return shipment
+
+    # -- loading and saving ------------------------------------------------------
+
+    def _write(
+        self, ids: Sequence[UUID], command: Callable[[dict[UUID, Shipment | None]], tuple[list[Shipment], T]]
+    ) -> tuple[list[Recording[UUID]], T]:
+        """Load, run the command, save what it returns; retried from fresh
+        state when another writer got to one of these shipments first."""
+        with self._lock:
+            for attempt in range(self.MAX_ATTEMPTS):
+                loaded = self._load(ids)
+                try:
+                    to_save, result = command(loaded)
+                    recordings = self.save(*to_save) if to_save else []
+                except IntegrityError:
+                    self._evict(ids)
+                    time.sleep(random.uniform(0, 0.002 * 2**attempt))
+                    continue
+                except BaseException:
+                    # Cached shipments may hold half-applied changes.
+                    self._evict(ids)
+                    raise
+                return recordings, result
+        raise WriteContention(
+            f"{len(ids)} shipment(s) kept changing under concurrent writers; "
+            f"gave up after {self.MAX_ATTEMPTS} attempts, nothing was recorded"
+        )
+
+    def _load(self, ids: Iterable[UUID]) -> dict[UUID, Shipment | None]:
+        cache = self.repository.cache
+        found: dict[UUID, Shipment | None] = {}
+        missing: list[UUID] = []
+        for sid in ids:
+            if cache is not None:
+                try:
+                    found[sid] = cache.get(sid)
+                    continue
+                except KeyError:
+                    pass
+            missing.append(sid)
+        for sid, shipment in self._reconstruct(missing):
+            found[sid] = shipment
+            if cache is not None and shipment is not None:
+                cache.put(sid, shipment)
+        return found
+
+    def _reconstruct(self, ids: list[UUID]) -> Iterator[tuple[UUID, Shipment | None]]:
+        if not ids:
+            return
+        if not isinstance(self.recorder, MultiStreamReader):
+            for sid in ids:
+                yield sid, project_aggregate(None, self.events.get(sid))
+            return
+        found: set[UUID] = set()
+        stored = self.recorder.select_events_many(ids)
+        for sid, group in itertools.groupby(stored, key=lambda s: s.originator_id):
+            found.add(sid)  # type: ignore[arg-type]
+            yield sid, project_aggregate(None, map(self.mapper.to_domain_event, group))  # type: ignore[misc]
+        for sid in ids:
+            if sid not in found:
+                yield sid, None
+
+    def _evict(self, ids: Iterable[UUID]) -> None:
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for sid in ids:
+            try:
+                cache.get(sid, evict=True)
+            except KeyError:
+                pass
+
+    def position(self) -> int:
+        """The position of the last event in the log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+
+def _last_position(recordings: Sequence[Recording[Any]]) -> int | None:
+    return max((r.notification.id for r in recordings), default=None)

@@ -1,0 +1,51 @@
+"""What a merchant books: who carries it, from where to where, by when, to whom."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from tracking.errors import InvalidInput
+from tracking.identifiers import CountryCode, Locode
+from tracking.route import require_aware
+
+MAX_TEXT = 200
+
+
+def _check_text(field: str, value: str) -> None:
+    if not value.strip() or len(value) > MAX_TEXT:
+        raise InvalidInput(field, f"must be 1 to {MAX_TEXT} characters")
+
+
+class Recipient(msgspec.Struct, frozen=True):
+    """Personal data: shown to agents, never on the public tracking view."""
+
+    name: str
+    postcode: str
+    country: CountryCode
+
+    def __post_init__(self) -> None:
+        _check_text("recipient.name", self.name)
+        _check_text("recipient.postcode", self.postcode)
+
+
+class Booking(msgspec.Struct, frozen=True, kw_only=True):
+    carrier: str
+    origin: Locode
+    destination: Locode
+    deliver_by: datetime | None = None
+    recipient: Recipient | None = None
+
+    def __post_init__(self) -> None:
+        _check_text("carrier", self.carrier)
+        if self.origin == self.destination:
+            raise InvalidInput("destination", f"is the same as the origin ({self.origin})")
+        if self.deliver_by is not None:
+            require_aware("deliver_by", self.deliver_by)
+        if self.recipient is not None and self.recipient.country != self.destination.country:
+            raise InvalidInput(
+                "recipient.country",
+                f"{self.recipient.country} is not the destination's country "
+                f"({self.destination.country})",
+            )

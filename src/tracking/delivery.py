@@ -1,0 +1,292 @@
+"""Delivery: everything a reader sees about a shipment's progress, derived
+from its route plans and its scans, never stored and never sent in.
+
+The derivation is a fold over one timeline: scans in ``occurred_at`` order
+(not arrival order) and re-routes at the time they took effect. Each scan is
+judged against the route in force when it happened; a re-route places the
+shipment on the new route from where it is. Once a terminal status
+(DELIVERED, RETURNED) is reached, later scans stay in the history but change
+nothing, so a late-arriving older scan can never undo a delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from enum import Enum, auto
+
+import msgspec
+
+from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
+from tracking.identifiers import Locode
+from tracking.route import Leg, RoutePlan
+from tracking.scan import Scan
+
+
+class Expected(msgspec.Struct, frozen=True):
+    """The next scan the route expects (a handling activity)."""
+
+    event: ScanEvent
+    location: Locode
+    voyage: str | None = None
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    status: Status
+    transport_status: TransportStatus
+    routing_status: RoutingStatus
+    destination: Locode
+    last_location: Locode | None
+    current_voyage: str | None
+    misdirected: bool
+    next_expected: Expected | None
+    eta: datetime | None
+    last_scan: Scan | None
+
+
+class _Phase(Enum):
+    NONE = auto()  # nothing scanned yet
+    RECEIVED = auto()  # accepted into the network, before the first leg
+    ONBOARD = auto()  # loaded or departed on a leg
+    ARRIVED = auto()  # arrived at a leg's end, not yet unloaded
+    AT_FACILITY = auto()  # unloaded after a leg (or placed by a re-route)
+    LAST_MILE = auto()  # out for delivery, attempted, ready for pickup, delivered
+
+
+_ZERO = timedelta(0)
+_MOVEMENT_STATUS = {
+    ScanEvent.OUT_FOR_DELIVERY: (Status.OUT_FOR_DELIVERY, TransportStatus.OUT_FOR_DELIVERY),
+    ScanEvent.DELIVERY_ATTEMPTED: (Status.DELIVERY_ATTEMPTED, TransportStatus.UNKNOWN),
+    ScanEvent.READY_FOR_PICKUP: (Status.READY_FOR_PICKUP, TransportStatus.AT_FACILITY),
+}
+
+
+class _Fold:
+    """The running state of the derivation. Private: only ``derive`` uses it."""
+
+    def __init__(self, plan: RoutePlan) -> None:
+        self.plan = plan
+        self.legs: tuple[Leg, ...] = plan.route.legs
+        self.status = Status.INFO_RECEIVED
+        self.transport = TransportStatus.NOT_RECEIVED
+        self.location: Locode | None = None
+        self.voyage: str | None = None
+        self.phase = _Phase.NONE
+        self.leg: int | None = None
+        self.misdirected = False
+        self.returning = False
+        self.terminal = False
+        self.delay = _ZERO
+        self.last_leg_arrived_at: datetime | None = None
+        self.last_scan: Scan | None = None
+
+    # -- re-routes ---------------------------------------------------------------
+
+    def apply_plan(self, plan: RoutePlan) -> None:
+        self.plan = plan
+        self.legs = plan.route.legs
+        # The new schedule was planned from the situation as it is: delays
+        # observed on the old legs are already in it.
+        self.delay = _ZERO
+        self.last_leg_arrived_at = None
+        if self.terminal or self.returning or self.phase is _Phase.LAST_MILE:
+            return
+        if not self.legs:
+            self.leg, self.misdirected = None, False
+            return
+        if self.phase in (_Phase.NONE, _Phase.RECEIVED):
+            self.leg, self.misdirected = -1, False
+        elif self.phase in (_Phase.ONBOARD, _Phase.ARRIVED):
+            self._place(self._find(lambda leg: leg.voyage == self.voyage))
+        else:
+            self.phase = _Phase.AT_FACILITY
+            self._place(self._place_at_facility())
+
+    def _place_at_facility(self) -> int | None:
+        """The index of the leg just completed by a shipment waiting at its
+        location: -1 if the route starts there."""
+        at = self.location
+        for j, leg in enumerate(self.legs):
+            if leg.from_ == at:
+                return j - 1
+        for j, leg in enumerate(self.legs):
+            if leg.to == at:
+                return j
+        return None
+
+    def _place(self, leg: int | None) -> None:
+        self.leg = leg
+        self.misdirected = leg is None
+
+    # -- scans -------------------------------------------------------------------
+
+    def apply_scan(self, scan: Scan) -> None:
+        if self.terminal:
+            return
+        self.last_scan = scan
+        self.location = scan.location
+        event = scan.event
+        if event is ScanEvent.RECEIVED:
+            self._received(scan)
+        elif event in (ScanEvent.LOADED, ScanEvent.DEPARTED):
+            self._loaded(scan)
+        elif event in (ScanEvent.ARRIVED, ScanEvent.UNLOADED):
+            self._unloaded(scan)
+        elif event is ScanEvent.HANDED_OVER:
+            self._moving(TransportStatus.AT_FACILITY)
+        elif event in _MOVEMENT_STATUS:
+            status, transport = _MOVEMENT_STATUS[event]
+            self.status = Status.RETURNING if self.returning else status
+            self.transport = transport
+            self.voyage = None
+            self.phase = _Phase.LAST_MILE
+        elif event is ScanEvent.DELIVERED:
+            self.status = Status.RETURNED if self.returning else Status.DELIVERED
+            self.transport = TransportStatus.DELIVERED
+            self.voyage = None
+            self.phase = _Phase.LAST_MILE
+            self.terminal = True
+        elif event is ScanEvent.RETURNED_TO_SENDER:
+            self.returning = True
+            self.misdirected = False
+            self.status = Status.RETURNING
+            self.transport = TransportStatus.UNKNOWN
+            self.voyage = None
+            self.leg = None
+        elif event is ScanEvent.EXCEPTION:
+            self.status = Status.EXCEPTION
+            if scan.reason is ExceptionReason.LOST:
+                self.transport = TransportStatus.UNKNOWN
+
+    def _moving(self, transport: TransportStatus) -> None:
+        self.status = Status.RETURNING if self.returning else Status.IN_TRANSIT
+        self.transport = transport
+        if transport is not TransportStatus.ONBOARD:
+            self.voyage = None
+
+    def _judging(self) -> bool:
+        """Scans are judged against the route only on the way out, with a route."""
+        return bool(self.legs) and not self.returning
+
+    def _received(self, scan: Scan) -> None:
+        self._moving(TransportStatus.AT_FACILITY)
+        if self.phase in (_Phase.NONE, _Phase.RECEIVED):
+            # First mile: wherever it was accepted, the first leg comes next.
+            self.phase = _Phase.RECEIVED
+            self.leg = -1
+            return
+        # Received again at a later facility: it must be somewhere the route
+        # can take it from.
+        self.phase = _Phase.AT_FACILITY
+        if self._judging():
+            self._place(self._place_at_facility())
+
+    def _loaded(self, scan: Scan) -> None:
+        self._moving(TransportStatus.ONBOARD)
+        self.phase = _Phase.ONBOARD
+        self.voyage = scan.voyage
+        if not self._judging():
+            return
+        j = self._find(
+            lambda leg: leg.from_ == scan.location
+            and (scan.voyage is None or leg.voyage == scan.voyage)
+        )
+        self._place(j)
+        if j is not None:
+            self.voyage = scan.voyage or self.legs[j].voyage
+            self._observe(scan.occurred_at - self.legs[j].departs_at)
+
+    def _unloaded(self, scan: Scan) -> None:
+        self._moving(TransportStatus.AT_FACILITY)
+        arrived = scan.event is ScanEvent.ARRIVED
+        onboard_leg = self.leg if self.phase in (_Phase.ONBOARD, _Phase.ARRIVED) else None
+        self.phase = _Phase.ARRIVED if arrived else _Phase.AT_FACILITY
+        if not self._judging():
+            return
+        voyage = scan.voyage
+        if voyage is None and onboard_leg is not None and onboard_leg >= 0:
+            # Coming off the leg it is on: that leg's end is the only right place.
+            voyage = self.legs[onboard_leg].voyage
+        j = self._find(
+            lambda leg: leg.to == scan.location and (voyage is None or leg.voyage == voyage)
+        )
+        self._place(j)
+        if j is not None:
+            self._observe(scan.occurred_at - self.legs[j].arrives_at)
+            if j == len(self.legs) - 1 and self.last_leg_arrived_at is None:
+                self.last_leg_arrived_at = scan.occurred_at
+
+    def _find(self, matches: Callable[[Leg], bool]) -> int | None:
+        """The first matching leg from the current one on, else any earlier one
+        (a route may pass the same place twice)."""
+        start = max(self.leg or 0, 0)
+        order = [*range(start, len(self.legs)), *range(start)]
+        return next((j for j in order if matches(self.legs[j])), None)
+
+    def _observe(self, delay: timedelta) -> None:
+        # Running early does not bring the end forward: connections are scheduled.
+        self.delay = max(delay, _ZERO)
+
+    # -- results -----------------------------------------------------------------
+
+    def next_expected(self) -> Expected | None:
+        if self.terminal or self.returning or self.misdirected or not self.legs:
+            return None
+        legs, phase = self.legs, self.phase
+        if phase is _Phase.NONE:
+            return Expected(ScanEvent.RECEIVED, legs[0].from_)
+        if phase is _Phase.LAST_MILE:
+            return Expected(ScanEvent.DELIVERED, self.plan.destination)
+        if self.leg is None:
+            return None
+        if phase in (_Phase.ONBOARD, _Phase.ARRIVED):
+            leg = legs[self.leg]
+            return Expected(ScanEvent.UNLOADED, leg.to, leg.voyage)
+        if self.leg + 1 < len(legs):
+            leg = legs[self.leg + 1]
+            return Expected(ScanEvent.LOADED, leg.from_, leg.voyage)
+        return Expected(ScanEvent.DELIVERED, self.plan.destination)
+
+    def eta(self) -> datetime | None:
+        if not self.legs or self.misdirected or self.returning:
+            return None
+        if self.last_leg_arrived_at is not None:
+            return self.last_leg_arrived_at
+        return self.legs[-1].arrives_at + self.delay
+
+    def result(self) -> Delivery:
+        return Delivery(
+            status=self.status,
+            transport_status=self.transport,
+            routing_status=self.plan.route.routing_status(self.plan.destination),
+            destination=self.plan.destination,
+            last_location=self.location,
+            current_voyage=self.voyage if self.transport is TransportStatus.ONBOARD else None,
+            misdirected=self.misdirected,
+            next_expected=self.next_expected(),
+            eta=self.eta(),
+            last_scan=self.last_scan,
+        )
+
+
+def derive(plans: Sequence[RoutePlan], scans: Sequence[Scan]) -> Delivery:
+    """The delivery of a shipment with these route plans (the booked one first,
+    then each re-route in the order recorded) and these scans, which must be
+    in ``occurred_at`` order (ties in the order they were recorded)."""
+    if not plans:
+        raise ValueError("a delivery is derived for a booked shipment: it needs a route plan")
+    fold = _Fold(plans[0])
+    pending = list(plans[1:])
+    for scan in scans:
+        # A re-route recorded at the same instant as a scan answers that scan.
+        while pending and _effective(pending[0]) < scan.occurred_at:
+            fold.apply_plan(pending.pop(0))
+        fold.apply_scan(scan)
+    for plan in pending:
+        fold.apply_plan(plan)
+    return fold.result()
+
+
+def _effective(plan: RoutePlan) -> datetime:
+    assert plan.effective_at is not None, "only the booked plan is in force from the start"
+    return plan.effective_at

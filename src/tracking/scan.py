@@ -1,0 +1,73 @@
+"""A scan: one thing a scanner or carrier saw happen to a parcel, and who
+told us about it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from tracking.codes import ExceptionReason, ScanEvent, SourceKind
+from tracking.errors import InvalidInput
+from tracking.identifiers import Locode, TrackingNumber
+from tracking.route import MAX_VOYAGE_LENGTH, require_aware
+
+MAX_ID_LENGTH = 100
+
+
+def _check_id(field: str, value: str) -> None:
+    if not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
+        raise InvalidInput(field, f"must be 1 to {MAX_ID_LENGTH} printable characters")
+
+
+class Source(msgspec.Struct, frozen=True):
+    """Who reported an event: a scanner (its device id), a carrier (its
+    name), an agent (their token's role or name) or the system itself."""
+
+    kind: SourceKind
+    id: str
+
+    def __post_init__(self) -> None:
+        _check_id("source.id", self.id)
+
+
+SYSTEM = Source(SourceKind.SYSTEM, "tracking")
+
+
+class Scan(msgspec.Struct, frozen=True, kw_only=True):
+    """What happened, where and when. ``scan_id`` is the idempotency key."""
+
+    scan_id: str
+    tracking_number: TrackingNumber
+    event: ScanEvent
+    location: Locode
+    occurred_at: datetime
+    device_id: str | None = None
+    voyage: str | None = None
+    reason: ExceptionReason | None = None
+    lat: float | None = None
+    lon: float | None = None
+    new_tracking_number: TrackingNumber | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("scan_id", self.scan_id)
+        if self.device_id is not None:
+            _check_id("device_id", self.device_id)
+        require_aware("occurred_at", self.occurred_at)
+        if self.voyage is not None and not 0 < len(self.voyage) <= MAX_VOYAGE_LENGTH:
+            raise InvalidInput("voyage", f"must be 1 to {MAX_VOYAGE_LENGTH} characters")
+        if self.event is ScanEvent.EXCEPTION and self.reason is None:
+            raise InvalidInput("reason", "an EXCEPTION scan needs a reason")
+        if (self.lat is None) != (self.lon is None):
+            raise InvalidInput("lat" if self.lat is None else "lon", "lat and lon go together")
+        if self.lat is not None and not -90.0 <= self.lat <= 90.0:
+            raise InvalidInput("lat", f"{self.lat} is not between -90 and 90")
+        if self.lon is not None and not -180.0 <= self.lon <= 180.0:
+            raise InvalidInput("lon", f"{self.lon} is not between -180 and 180")
+        if self.new_tracking_number is not None and self.event is not ScanEvent.HANDED_OVER:
+            raise InvalidInput("new_tracking_number", "only a HANDED_OVER scan carries one")
+
+    @property
+    def source(self) -> Source:
+        """The source a scan reports when its sender names no other."""
+        return Source(SourceKind.SCANNER, self.device_id or "unknown-device")

@@ -1,0 +1,166 @@
+"""The Shipment aggregate: one parcel under one tracking number.
+
+A shipment's stream opens with the first thing we hear of it: its booking,
+or a scan that came before the booking (kept, and applied once booked).
+Commands validate before any event is triggered; ``apply`` methods only set
+state from the event's own data.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from tracking.booking import Booking
+from tracking.delivery import Delivery, derive
+from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
+from tracking.identifiers import Locode, TrackingNumber, shipment_id
+from tracking.route import Route, RoutePlan
+from tracking.scan import Scan, Source
+
+# How far after it was recorded a scan may say it happened: scanner clocks
+# drift, but a scan dated days ahead is a broken clock, not a fact.
+FUTURE_TOLERANCE = timedelta(hours=24)
+
+
+class Shipment(Aggregate):
+    class Opened(Aggregate.Created):
+        """The first word of this tracking number reached us."""
+
+        tracking_number: TrackingNumber
+        source: Source
+
+    class Booked(Aggregate.Event):
+        booking: Booking
+        route: Route
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            s: Shipment = aggregate
+            s.booking = self.booking
+            s.booked_route = self.route
+            s.plans.append(RoutePlan(self.booking.destination, self.route))
+
+    class Rerouted(Aggregate.Event):
+        destination: Locode
+        route: Route
+        effective_at: datetime
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.plans.append(RoutePlan(self.destination, self.route, self.effective_at))
+
+    class ScanRecorded(Aggregate.Event):
+        scan: Scan
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            s: Shipment = aggregate
+            s.scan_ids.add(self.scan.scan_id)
+            # Keep scans in occurred_at order; equal times stay in recorded order.
+            at = bisect.bisect_right(s.scans, self.scan.occurred_at, key=_occurred_at)
+            s.scans.insert(at, self.scan)
+
+    def __init__(self, tracking_number: TrackingNumber, source: Source) -> None:
+        self.tracking_number = tracking_number
+        self.opened_by = source
+        self.booking: Booking | None = None
+        self.booked_route: Route | None = None
+        self.plans: list[RoutePlan] = []
+        self.scans: list[Scan] = []
+        self.scan_ids: set[str] = set()
+
+    @staticmethod
+    def create_id(tracking_number: str) -> UUID:
+        return shipment_id(tracking_number)
+
+    @classmethod
+    def open(cls, tracking_number: TrackingNumber, source: Source) -> Shipment:
+        return cls._create(cls.Opened, tracking_number=tracking_number, source=source)
+
+    # -- queries -----------------------------------------------------------------
+
+    @property
+    def is_booked(self) -> bool:
+        return self.booking is not None
+
+    def require_booked(self) -> Booking:
+        if self.booking is None:
+            raise ShipmentNotFound(self.tracking_number)
+        return self.booking
+
+    @property
+    def destination(self) -> Locode:
+        self.require_booked()
+        return self.plans[-1].destination
+
+    @property
+    def route(self) -> Route:
+        self.require_booked()
+        return self.plans[-1].route
+
+    def delivery(self) -> Delivery:
+        self.require_booked()
+        return derive(self.plans, self.scans)
+
+    # -- commands ----------------------------------------------------------------
+
+    def book(self, booking: Booking, route: Route, source: Source) -> bool:
+        """Book the shipment. Booking again with the same data changes nothing
+        (False); with different data it is refused."""
+        if self.booking is not None:
+            if self.booking == booking and self.booked_route == route:
+                return False
+            raise BookingConflict(
+                f"{self.tracking_number} is already booked with different data; "
+                "use the route endpoint to change its route or destination"
+            )
+        self.trigger_event(self.Booked, booking=booking, route=route, source=source)
+        return True
+
+    def reroute(
+        self, route: Route, destination: Locode | None, *, at: datetime, source: Source
+    ) -> bool:
+        """Give the shipment a new route (and destination). The same route and
+        destination again changes nothing (False)."""
+        self.require_booked()
+        destination = destination or self.destination
+        if destination == self.destination and route == self.route:
+            return False
+        delivery = self.delivery()
+        if delivery.status.is_terminal:
+            raise BookingConflict(
+                f"{self.tracking_number} is {delivery.status.value.lower()}; "
+                "its route can no longer change"
+            )
+        self.trigger_event(
+            self.Rerouted, destination=destination, route=route, effective_at=at, source=source
+        )
+        return True
+
+    def record_scan(self, scan: Scan, source: Source, *, now: datetime) -> bool:
+        """Record a scan; False when its scan_id is already recorded."""
+        if scan.tracking_number != self.tracking_number:
+            raise InvalidInput(
+                "tracking_number",
+                f"scan {scan.scan_id} is for {scan.tracking_number}, not {self.tracking_number}",
+            )
+        if scan.scan_id in self.scan_ids:
+            return False
+        if scan.occurred_at > now + FUTURE_TOLERANCE:
+            raise InvalidInput(
+                "occurred_at",
+                f"{scan.occurred_at.isoformat()} is more than "
+                f"{FUTURE_TOLERANCE.total_seconds() / 3600:.0f} h after it was received "
+                f"({now.isoformat()}): check the scanner's clock",
+            )
+        self.trigger_event(self.ScanRecorded, scan=scan, source=source)
+        return True
+
+
+def _occurred_at(scan: Scan) -> datetime:
+    return scan.occurred_at
