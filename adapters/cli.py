@@ -1,5 +1,126 @@
-"""The ``tracking`` command."""
+"""The ``tracking`` command.
+
+Until the HTTP API lands, ``tracking demo`` is what ``make run`` starts: it
+books a demo shipment on the configured store, feeds it scans one by one and
+prints the view derived after each.
+"""
+
 from __future__ import annotations
+
+import argparse
 import sys
-def main(argv: list[str] | None = None) -> int:
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from adapters.composition import build_service
+from adapters.settings import ConfigError, Settings, _redact
+from tracking.booking import Booking, Recipient
+from tracking.codes import ScanEvent, SourceKind, TransportMode
+from tracking.identifiers import CountryCode, Locode, TrackingNumber
+from tracking.mapper import enc_hook
+from tracking.route import Leg, Route
+from tracking.scan import Scan, Source
+
+ENVIRONMENT_HELP = """environment:
+  TRACKING_DATABASE_URL  postgresql://user:pass@host:port/db[?schema=s] or
+                         sqlite:///path (default sqlite:///./var/tracking.db)
+  TRACKING_MQTT_URL      mqtt://user:pass@host:port (default: in-process)
+  TRACKING_HTTP_HOST     default 127.0.0.1
+  TRACKING_HTTP_PORT     default 8000
+  TRACKING_API_TOKENS    role:token,role:token,... (default: none)
+"""
+
+
+def _demo_plan(start: datetime) -> tuple[TrackingNumber, Booking, Route, list[Scan]]:
+    def day(n: float) -> datetime:
+        return start + timedelta(days=n)
+
+    def leg(voyage: str, mode: str, frm: str, to: str, dep: float, arr: float) -> Leg:
+        return Leg(voyage=voyage, mode=TransportMode(mode), from_=Locode(frm), to=Locode(to),
+                   departs_at=day(dep), arrives_at=day(arr))
+
+    tn = TrackingNumber("LX123456785CN")
+    booking = Booking(
+        carrier="postnord", origin=Locode("HKHKG"), destination=Locode("SESTO"),
+        deliver_by=day(16), recipient=Recipient("Demo Recipient", "11122", CountryCode("SE")),
+    )
+    route = Route((
+        leg("CX100", "air", "HKHKG", "DEFRA", 1, 1.6),
+        leg("DB200", "rail", "DEFRA", "DEHAM", 2.5, 3),
+        leg("TT300", "sea", "DEHAM", "SESTO", 4, 6),
+    ))
+    steps = [
+        ("RECEIVED", "HKHKG", 0.5, None),
+        ("LOADED", "HKHKG", 1.1, "CX100"),  # a little late
+        ("UNLOADED", "DEFRA", 1.7, "CX100"),
+        ("LOADED", "DEFRA", 2.5, "DB200"),
+        ("UNLOADED", "DEHAM", 3.1, "DB200"),
+        ("LOADED", "DEHAM", 4.2, "TT300"),
+        ("UNLOADED", "SESTO", 6.2, "TT300"),
+        ("OUT_FOR_DELIVERY", "SESTO", 6.5, None),
+        ("DELIVERED", "SESTO", 6.7, None),
+    ]
+    scans = [
+        Scan(scan_id=f"demo-{tn}-{i}", tracking_number=tn, event=ScanEvent(event),
+             location=Locode(loc), occurred_at=day(when), device_id="demo-scanner", voyage=voyage)
+        for i, (event, loc, when, voyage) in enumerate(steps, 1)
+    ]
+    return tn, booking, route, scans
+
+
+def demo(settings: Settings) -> int:
+    service = build_service(settings)
+    start = datetime(2009, 3, 1, tzinfo=UTC)
+    tn, booking, route, scans = _demo_plan(start)
+    print(f"store: {_redact(settings.database_url)}")
+    booked = service.book(tn, booking, route, Source(SourceKind.AGENT, "demo"))
+    print(f"booked {tn}: {'new' if booked.changed else 'already booked (same data)'}")
+    for scan in scans:
+        outcome = service.record_scan(scan)
+        d = service.delivery(tn)
+        expected = d.next_expected
+        print(
+            f"{scan.occurred_at:%Y-%m-%d %H:%M} {scan.event.value:<17} {scan.location} "
+            f"[{outcome.result.value}] -> {d.status.value}, {d.transport_status.value}, "
+            f"next: {f'{expected.event.value} {expected.location}' if expected else '-'}, "
+            f"eta: {d.eta:%Y-%m-%d %H:%M}" if d.eta else "eta: -"
+        )
+    print("derived view:")
+    print(msgspec.json.format(msgspec.json.encode(service.delivery(tn), enc_hook=enc_hook)).decode())
+    service.close()
     return 0
+
+
+def check_config(settings: Settings) -> int:
+    print(f"database: {_redact(settings.database_url)}")
+    print(f"mqtt: {_redact(settings.mqtt_url) if settings.mqtt_url else 'in-process broker'}")
+    print(f"http: {settings.http_host}:{settings.http_port}")
+    print(f"api tokens: {len(settings.api_tokens)} ({', '.join(sorted(set(settings.api_tokens.values()))) or 'none'})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tracking", description="Event-sourced shipment tracking.",
+        epilog=ENVIRONMENT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, helptext in [
+        ("demo", "book a demo shipment, feed it scans, print the derived view after each"),
+        ("check-config", "read the configuration from the environment and print it (no secrets)"),
+    ]:
+        commands.add_parser(name, help=helptext, description=helptext, epilog=ENVIRONMENT_HELP,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(f"tracking: configuration error: {e}", file=sys.stderr)
+        return 2
+    return {"demo": demo, "check-config": check_config}[args.command](settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

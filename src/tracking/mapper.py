@@ -33,7 +33,8 @@ from tracking.identifiers import CheckedStr
 _IDENTITY = ("originator_id", "originator_version")
 
 
-def _enc_hook(obj: Any) -> Any:
+def enc_hook(obj: Any) -> Any:
+    """msgspec encoding of the domain's value types (checked strings)."""
     if isinstance(obj, CheckedStr):
         return str.__str__(obj)
     raise NotImplementedError(f"cannot store objects of type {type(obj).__name__}")
@@ -54,19 +55,24 @@ class _EventCodec:
             f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in _IDENTITY
         }
         fields["class_version"] = NotRequired[int]  # type: ignore[assignment]
+        # Classes still at version 1 take the one-pass path; later versions
+        # read the document's version first and upcast what is older.
         self.state_type: Any = TypedDict(f"{cls.__qualname__}State", fields)  # type: ignore[operator]
         self.decoder = msgspec.json.Decoder(self.state_type, dec_hook=_dec_hook)
         self.class_version: int = getattr(cls, "class_version", 1)
         self.cls = cls
 
     def decode(self, data: bytes) -> dict[str, Any]:
-        state: dict[str, Any] = self.decoder.decode(data)
-        from_version = state.pop("class_version", 1)
+        if self.class_version == 1:
+            state: dict[str, Any] = self.decoder.decode(data)
+            return state
+        raw: dict[str, Any] = msgspec.json.decode(data)
+        from_version = raw.pop("class_version", 1)
         if from_version == self.class_version:
+            state = self.decoder.decode(data)
+            state.pop("class_version", None)
             return state
         # An older shape: upcast the plain document, then type it.
-        raw: dict[str, Any] = msgspec.json.decode(data)
-        raw.pop("class_version", None)
         while from_version < self.class_version:
             getattr(self.cls, f"upcast_v{from_version}_v{from_version + 1}")(raw)
             from_version += 1
@@ -84,7 +90,7 @@ class StructMapper(Mapper[UUID]):
     ) -> None:
         # The transcoder is not used: msgspec encodes the event state itself.
         super().__init__(transcoder=transcoder, compressor=compressor, cipher=cipher)  # type: ignore[arg-type]
-        self._encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+        self._encoder = msgspec.json.Encoder(enc_hook=enc_hook)
         self._codecs: dict[str, _EventCodec] = {}
 
     def _codec(self, topic: str) -> _EventCodec:

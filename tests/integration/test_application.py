@@ -1,0 +1,191 @@
+"""The application service on the real stores: SQLite and PostgreSQL, the
+same tests for both (see the ``database_url`` fixture)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, scan
+from tests.conftest import ServiceFactory
+from tracking.application import ScanResult, ShipmentService
+from tracking.codes import Status
+from tracking.errors import BookingConflict, ShipmentNotFound
+from tracking.identifiers import TrackingNumber, shipment_id
+from tracking.shipment import Shipment
+
+OTHER = TrackingNumber("RR473124829US")
+
+
+def numbers(n: int) -> list[TrackingNumber]:
+    return [TrackingNumber(f"TEST{i:08d}") for i in range(n)]
+
+
+def test_booking_answers_with_its_position_and_is_idempotent(service: ShipmentService) -> None:
+    first = service.book(TN, booking(), HK_STO, AGENT)
+    assert first.changed and first.position == service.position()
+    again = service.book(TN, booking(), HK_STO, AGENT)
+    assert not again.changed and again.position is None
+    with pytest.raises(BookingConflict):
+        service.book(TN, booking(carrier="dhl"), HK_STO, AGENT)
+    assert [type(e) for e in service.history(TN)] == [Shipment.Opened, Shipment.Booked]
+
+
+def test_an_unknown_number_is_not_found(service: ShipmentService) -> None:
+    with pytest.raises(ShipmentNotFound):
+        service.delivery(TN)
+    with pytest.raises(ShipmentNotFound):
+        service.history(TN)
+    with pytest.raises(ShipmentNotFound):
+        service.reroute(TN, TYO_HAM_STO, AGENT)
+
+
+def test_scans_before_booking_are_kept_durably_and_applied_once_booked(
+    make_service: ServiceFactory,
+) -> None:
+    scanner = make_service()
+    [outcome] = scanner.record_scans([scan("RECEIVED", "HKHKG", 2)])
+    assert outcome.result is ScanResult.RECORDED and not outcome.booked
+    with pytest.raises(ShipmentNotFound):
+        scanner.delivery(TN)
+    # Booked later, by another process that never saw the scan.
+    merchant = make_service()
+    merchant.book(TN, booking(), HK_STO, AGENT)
+    d = merchant.delivery(TN)
+    assert d.status is Status.IN_TRANSIT and d.last_location == "HKHKG"
+    assert [type(e) for e in merchant.history(TN)] == [
+        Shipment.Opened,
+        Shipment.ScanRecorded,
+        Shipment.Booked,
+    ]
+
+
+def test_the_same_scan_id_is_recorded_once(service: ShipmentService) -> None:
+    service.book(TN, booking(), HK_STO, AGENT)
+    s = scan("RECEIVED", "HKHKG", 2, scan_id="dup-1")
+    outcomes = service.record_scans([s, s])
+    assert [o.result for o in outcomes] == [ScanResult.RECORDED, ScanResult.DUPLICATE]
+    assert outcomes[1].duplicate
+    assert service.record_scan(s).duplicate
+    assert len(service.get(TN).scans) == 1
+
+
+def test_a_batch_across_many_shipments_is_one_transaction_of_contiguous_positions(
+    service: ShipmentService,
+) -> None:
+    tns = numbers(20)
+    for tn in tns:
+        service.book(tn, booking(), HK_STO, AGENT)
+    before = service.position()
+    outcomes = service.record_scans([scan("RECEIVED", "HKHKG", 2, tn=tn) for tn in tns])
+    positions = [o.position for o in outcomes]
+    assert positions == list(range(before + 1, before + 21))
+    assert all(o.result is ScanResult.RECORDED and o.booked for o in outcomes)
+
+
+def test_a_rejected_scan_does_not_hold_back_the_others(make_service: ServiceFactory) -> None:
+    service = make_service(clock=lambda: at(2, 12))
+    service.book(TN, booking(), HK_STO, AGENT)
+    good = scan("RECEIVED", "HKHKG", 2)
+    future = scan("LOADED", "HKHKG", 9, voyage="V100")  # a week ahead of the clock
+    new_number = scan("RECEIVED", "HKHKG", 2, tn=OTHER)
+    outcomes = service.record_scans([good, future, new_number])
+    assert [o.result for o in outcomes] == [
+        ScanResult.RECORDED,
+        ScanResult.REJECTED,
+        ScanResult.RECORDED,
+    ]
+    assert outcomes[1].field == "occurred_at" and "clock" in (outcomes[1].reason or "")
+    assert service.get(TN).scans == [good]
+    # A rejected scan for a new number leaves no trace of that number.
+    only_future = service.record_scans([scan("RECEIVED", "HKHKG", 9, tn="JJD000390007")])
+    assert only_future[0].result is ScanResult.REJECTED
+    assert list(service.events.get(shipment_id("JJD000390007"))) == []
+
+
+def test_what_is_recorded_survives_a_restart(make_service: ServiceFactory) -> None:
+    first = make_service()
+    first.book(TN, booking(), HK_STO, AGENT)
+    first.record_scans([scan("RECEIVED", "HKHKG", 2), scan("LOADED", "HKHKG", 3, voyage="V100")])
+    first.close()
+    again = make_service()
+    d = again.delivery(TN)
+    assert d.current_voyage == "V100" and d.next_expected is not None
+    assert d.next_expected.location == "USLAX"
+
+
+def test_a_writer_with_stale_state_retries_and_sees_duplicates(
+    make_service: ServiceFactory,
+) -> None:
+    a, b = make_service(), make_service()
+    a.book(TN, booking(), HK_STO, AGENT)
+    b.delivery(TN)  # b now caches version 2
+    received = scan("RECEIVED", "HKHKG", 2)
+    a.record_scan(received)  # version 3, unseen by b
+    loaded = scan("LOADED", "HKHKG", 3, voyage="V100")
+    assert b.record_scan(loaded).result is ScanResult.RECORDED  # conflict, reload, retry
+    assert b.record_scan(received).duplicate
+    assert a.record_scan(loaded).duplicate
+    versions = [e.originator_version for e in a.history(TN)]
+    assert versions == [1, 2, 3, 4]
+
+
+def test_concurrent_writers_lose_nothing(make_service: ServiceFactory) -> None:
+    """Two processes (two services, separate caches) and two threads each,
+    all writing to the same few shipments: every scan is recorded once."""
+    tns = numbers(3)
+    setup = make_service()
+    for tn in tns:
+        setup.book(tn, booking(), HK_STO, AGENT)
+    services = [make_service(), make_service()]
+    per_writer = 15
+    errors: list[BaseException] = []
+
+    def write(service: ShipmentService, writer: int) -> None:
+        try:
+            for i in range(per_writer):
+                s = scan("EXCEPTION", "HKHKG", 2, reason="OTHER", tn=tns[i % 3],
+                         scan_id=f"w{writer}-{i}")
+                assert service.record_scan(s).result is ScanResult.RECORDED
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=write, args=(services[w % 2], w)) for w in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    check = make_service()
+    recorded = [len(check.get(tn).scans) for tn in tns]
+    assert sum(recorded) == 4 * per_writer
+    for tn in tns:
+        versions = [e.originator_version for e in check.history(tn)]
+        assert versions == list(range(1, len(versions) + 1))
+
+
+def test_reroute_is_recorded_with_its_source_and_time(make_service: ServiceFactory) -> None:
+    now = datetime(2009, 3, 7, tzinfo=UTC)
+    service = make_service(clock=lambda: now)
+    service.book(TN, booking(), HK_STO, AGENT)
+    result = service.reroute(TN, TYO_HAM_STO, AGENT)
+    assert result.changed and result.position == service.position()
+    assert not service.reroute(TN, TYO_HAM_STO, AGENT).changed
+    rerouted = service.history(TN)[-1]
+    assert isinstance(rerouted, Shipment.Rerouted)
+    assert rerouted.effective_at == now and rerouted.source == AGENT
+
+
+def test_as_of_answers_from_the_events_recorded_by_then(service: ShipmentService) -> None:
+    service.book(TN, booking(), HK_STO, AGENT)
+    service.record_scan(scan("RECEIVED", "HKHKG", 2))
+    between = datetime.now(UTC)
+    service.record_scan(scan("LOADED", "HKHKG", 3, voyage="V100"))
+    then = service.get_as_of(TN, between)
+    assert len(then.scans) == 1
+    assert then.delivery().transport_status.value == "AT_FACILITY"
+    assert service.delivery(TN).transport_status.value == "ONBOARD"
