@@ -7,6 +7,7 @@ from datetime import datetime
 import msgspec
 
 from tracking.errors import InvalidInput
+from tracking.validation import validating
 from tracking.identifiers import CountryCode, Locode
 from tracking.route import require_aware
 
@@ -18,7 +19,7 @@ def _check_text(field: str, value: str) -> None:
         raise InvalidInput(field, f"must be 1 to {MAX_TEXT} characters")
 
 
-class Recipient(msgspec.Struct, frozen=True):
+class Recipient(msgspec.Struct, frozen=True, gc=False):
     """Personal data: shown to agents, never on the public tracking view."""
 
     name: str
@@ -26,11 +27,13 @@ class Recipient(msgspec.Struct, frozen=True):
     country: CountryCode
 
     def __post_init__(self) -> None:
+        if not validating():
+            return
         _check_text("recipient.name", self.name)
         _check_text("recipient.postcode", self.postcode)
 
 
-class Booking(msgspec.Struct, frozen=True, kw_only=True):
+class Booking(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     carrier: str
     origin: Locode
     destination: Locode
@@ -38,6 +41,8 @@ class Booking(msgspec.Struct, frozen=True, kw_only=True):
     recipient: Recipient | None = None
 
     def __post_init__(self) -> None:
+        if not validating():
+            return
         _check_text("carrier", self.carrier)
         if self.origin == self.destination:
             raise InvalidInput("destination", f"is the same as the origin ({self.origin})")

@@ -23,7 +23,7 @@ from tracking.route import Leg, RoutePlan
 from tracking.scan import Scan
 
 
-class Expected(msgspec.Struct, frozen=True):
+class Expected(msgspec.Struct, frozen=True, gc=False):
     """The next scan the route expects (a handling activity)."""
 
     event: ScanEvent
@@ -31,7 +31,7 @@ class Expected(msgspec.Struct, frozen=True):
     voyage: str | None = None
 
 
-class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+class Delivery(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     status: Status
     transport_status: TransportStatus
     routing_status: RoutingStatus

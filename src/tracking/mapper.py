@@ -29,6 +29,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from tracking.identifiers import CheckedStr
+from tracking.validation import loading_recorded
 
 _IDENTITY = ("originator_id", "originator_version")
 
@@ -126,7 +127,8 @@ class StructMapper(Mapper[UUID]):
                 data = self.cipher.decrypt(data)
             if self.compressor:
                 data = self.compressor.decompress(data)
-            state = codec.decode(data)
+            with loading_recorded():
+                state = codec.decode(data)
         except Exception as e:
             msg = (
                 f"cannot load stored event {stored_event.topic} of "

@@ -8,6 +8,7 @@ import msgspec
 
 from tracking.codes import RoutingStatus, TransportMode
 from tracking.errors import InvalidInput
+from tracking.validation import validating
 from tracking.identifiers import Locode
 
 MAX_VOYAGE_LENGTH = 40
@@ -19,7 +20,7 @@ def require_aware(field: str, value: datetime) -> None:
         raise InvalidInput(field, f"{value.isoformat()} has no UTC offset (RFC 3339 needs one)")
 
 
-class Leg(msgspec.Struct, frozen=True, kw_only=True):
+class Leg(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One planned movement on one voyage (a flight, a sailing, a truck run)."""
 
     voyage: str
@@ -30,6 +31,8 @@ class Leg(msgspec.Struct, frozen=True, kw_only=True):
     arrives_at: datetime
 
     def __post_init__(self) -> None:
+        if not validating():
+            return
         if not self.voyage or len(self.voyage) > MAX_VOYAGE_LENGTH:
             raise InvalidInput("voyage", f"must be 1 to {MAX_VOYAGE_LENGTH} characters")
         require_aware("departs_at", self.departs_at)
@@ -44,13 +47,15 @@ class Leg(msgspec.Struct, frozen=True, kw_only=True):
             )
 
 
-class Route(msgspec.Struct, frozen=True):
+class Route(msgspec.Struct, frozen=True, gc=False):
     """Legs in travel order; each starts where the one before ends, and not
     before it arrives. May be empty (not routed)."""
 
     legs: tuple[Leg, ...] = ()
 
     def __post_init__(self) -> None:
+        if not validating():
+            return
         for i, (before, after) in enumerate(zip(self.legs, self.legs[1:], strict=False), 1):
             if after.from_ != before.to:
                 raise InvalidInput(
@@ -78,7 +83,7 @@ class Route(msgspec.Struct, frozen=True):
         return RoutingStatus.ROUTED
 
 
-class RoutePlan(msgspec.Struct, frozen=True):
+class RoutePlan(msgspec.Struct, frozen=True, gc=False):
     """A route in force from ``effective_at`` (from the start when None),
     towards ``destination``."""
 

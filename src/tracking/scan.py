@@ -1,5 +1,10 @@
 """A scan: one thing a scanner or carrier saw happen to a parcel, and who
-told us about it."""
+told us about it.
+
+Value structs here and in route, booking and delivery are ``gc=False``: they
+hold only immutable values, never cycles, and a cache of shipments holds
+hundreds of thousands of them, which the cycle collector would otherwise
+walk again and again."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import msgspec
 
 from tracking.codes import ExceptionReason, ScanEvent, SourceKind
 from tracking.errors import InvalidInput
+from tracking.validation import validating
 from tracking.identifiers import Locode, TrackingNumber
 from tracking.route import MAX_VOYAGE_LENGTH, require_aware
 
@@ -20,7 +26,7 @@ def _check_id(field: str, value: str) -> None:
         raise InvalidInput(field, f"must be 1 to {MAX_ID_LENGTH} printable characters")
 
 
-class Source(msgspec.Struct, frozen=True):
+class Source(msgspec.Struct, frozen=True, gc=False):
     """Who reported an event: a scanner (its device id), a carrier (its
     name), an agent (their token's role or name) or the system itself."""
 
@@ -28,13 +34,15 @@ class Source(msgspec.Struct, frozen=True):
     id: str
 
     def __post_init__(self) -> None:
+        if not validating():
+            return
         _check_id("source.id", self.id)
 
 
 SYSTEM = Source(SourceKind.SYSTEM, "tracking")
 
 
-class Scan(msgspec.Struct, frozen=True, kw_only=True):
+class Scan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What happened, where and when. ``scan_id`` is the idempotency key."""
 
     scan_id: str
@@ -50,6 +58,8 @@ class Scan(msgspec.Struct, frozen=True, kw_only=True):
     new_tracking_number: TrackingNumber | None = None
 
     def __post_init__(self) -> None:
+        if not validating():
+            return
         _check_id("scan_id", self.scan_id)
         if self.device_id is not None:
             _check_id("device_id", self.device_id)

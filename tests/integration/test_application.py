@@ -189,3 +189,25 @@ def test_as_of_answers_from_the_events_recorded_by_then(service: ShipmentService
     assert len(then.scans) == 1
     assert then.delivery().transport_status.value == "AT_FACILITY"
     assert service.delivery(TN).transport_status.value == "ONBOARD"
+
+
+def test_a_batch_reloads_only_the_shipments_another_writer_changed(
+    make_service: ServiceFactory,
+) -> None:
+    tns = numbers(5)
+    a, b = make_service(), make_service()
+    for tn in tns:
+        a.book(tn, booking(), HK_STO, AGENT)
+    b.record_scan(scan("RECEIVED", "HKHKG", 2, tn=tns[0]))  # a's copy of tns[0] is stale now
+    loads: list[int] = []
+    select_many = a.recorder.select_events_many  # type: ignore[attr-defined]
+
+    def counting(ids):  # type: ignore[no-untyped-def]
+        loads.append(len(ids))
+        return select_many(ids)
+
+    a.recorder.select_events_many = counting  # type: ignore[attr-defined]
+    outcomes = a.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in tns])
+    assert all(o.result is ScanResult.RECORDED for o in outcomes)
+    assert loads == [1]
+    assert len(a.get(tns[0]).scans) == 2

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from eventsourcing.domain import Aggregate
 
 from tests.builders import AGENT, HK_STO, HKT, TN, at, booking, scan
+from tracking.errors import InvalidInput
 from tracking.identifiers import Locode, TrackingNumber
 from tracking.mapper import StructMapper
 from tracking.shipment import Shipment
@@ -64,3 +66,17 @@ def test_older_event_versions_are_upcast() -> None:
     back = mapper.to_domain_event(type(stored)(stored.originator_id, 2, stored.topic, v1))
     assert back.grams == 1500 and back.unit == "g"  # type: ignore[attr-defined]
     assert vars(mapper.to_domain_event(stored)) == vars(weighed)
+
+
+def test_a_scan_stored_under_older_rules_still_loads() -> None:
+    mapper = StructMapper()
+    s = Shipment.open(TN, AGENT)
+    s.record_scan(scan("EXCEPTION", "HKHKG", 2, reason="OTHER"), AGENT, now=at(20))
+    stored = mapper.to_stored_event(s.collect_events()[1])
+    # As if recorded before a reason was required:
+    state = stored.state.replace(b'"reason":"OTHER"', b'"reason":null')
+    back = mapper.to_domain_event(type(stored)(stored.originator_id, 2, stored.topic, state))
+    assert back.scan.reason is None  # type: ignore[attr-defined]
+    # ...while building one now is still refused.
+    with pytest.raises(InvalidInput):
+        scan("EXCEPTION", "HKHKG", 2)
