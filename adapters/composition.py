@@ -3,6 +3,11 @@ call it too, so what they run is what production runs."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from projections.runner import ProjectionRunner
+from projections.sql import PostgresListener, PostgresViewStore, SQLiteViewStore
+from projections.store import ViewStore
 from tracking.application import Clock, ShipmentService
 
 from adapters.settings import Settings
@@ -12,3 +17,25 @@ def build_service(settings: Settings, *, clock: Clock | None = None) -> Shipment
     """The shipment service on the configured event store (tables are created
     on first start)."""
     return ShipmentService(env=settings.eventstore_env(), clock=clock)
+
+
+def build_view_store(settings: Settings) -> ViewStore:
+    """The shipments views, in the same database as the event store."""
+    if settings.is_postgres:
+        conninfo, schema = settings.postgres_conninfo()
+        return PostgresViewStore(conninfo, schema)
+    return SQLiteViewStore(settings.eventstore_env()["SQLITE_DBNAME"])
+
+
+def build_runner(
+    settings: Settings,
+    service: ShipmentService,
+    store: ViewStore,
+    *,
+    stall_after: timedelta = timedelta(hours=72),
+) -> ProjectionRunner:
+    listener = None
+    if settings.is_postgres:
+        conninfo, _ = settings.postgres_conninfo()
+        listener = PostgresListener(conninfo, channel=service.recorder.channel_name)  # type: ignore[attr-defined]
+    return ProjectionRunner(service, store, stall_after=stall_after, listener=listener)

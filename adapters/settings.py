@@ -93,6 +93,17 @@ class Settings:
         )
 
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.eventstore_env()["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+
+    def postgres_conninfo(self) -> tuple[str, str]:
+        """A libpq URI (without our ``schema`` parameter) and the schema."""
+        url = urlsplit(self.database_url)
+        schema = parse_qs(url.query).get("schema", ["public"])[0]
+        return url._replace(query="").geturl(), schema
+
+
 def _port(value: str) -> int:
     try:
         port = int(value)

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from copy import deepcopy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
@@ -37,7 +37,7 @@ from tracking.errors import InvalidInput, ShipmentNotFound, WriteContention
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.mapper import StructMapper
 from tracking.route import Route
-from tracking.scan import Scan, Source
+from tracking.scan import SYSTEM, Scan, Source
 from tracking.shipment import Shipment
 
 T = TypeVar("T")
@@ -101,6 +101,8 @@ class ShipmentService(Application[UUID]):
         super().__init__(env)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
+        # Set after every save, for projection runners in this process.
+        self.saved = threading.Event()
 
     def construct_mapper(self) -> StructMapper:  # type: ignore[override]
         return StructMapper(compressor=self.factory.compressor(), cipher=self.factory.cipher())
@@ -202,6 +204,25 @@ class ShipmentService(Application[UUID]):
             for o in outcomes
         ]
 
+    def flag_stalled(
+        self, tracking_numbers: Sequence[str], threshold: timedelta, source: Source = SYSTEM
+    ) -> list[str]:
+        """Record a StallDetected on each of these shipments that has had no
+        scan for longer than ``threshold``; the numbers actually flagged."""
+        now = self.clock()
+        ids = {shipment_id(tn): tn for tn in tracking_numbers}
+
+        def command(loaded: dict[UUID, Shipment | None]) -> tuple[list[Shipment], list[str]]:
+            flagged = [
+                s
+                for s in loaded.values()
+                if s is not None and s.flag_stalled(now=now, threshold=threshold, source=source)
+            ]
+            return flagged, [s.tracking_number for s in flagged]
+
+        _, flagged = self._write(list(ids), command)
+        return flagged
+
     # -- lookups -----------------------------------------------------------------
 
     def get(self, tracking_number: str) -> Shipment:
@@ -280,6 +301,7 @@ class ShipmentService(Application[UUID]):
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
+        self.saved.set()
         return recordings
 
     def _evict_stale(self, ids: Sequence[UUID]) -> None:

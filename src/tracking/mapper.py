@@ -41,7 +41,8 @@ def enc_hook(obj: Any) -> Any:
     raise NotImplementedError(f"cannot store objects of type {type(obj).__name__}")
 
 
-def _dec_hook(kind: type, obj: Any) -> Any:
+def dec_hook(kind: type, obj: Any) -> Any:
+    """msgspec decoding of the domain's value types, trusted (from storage)."""
     if isinstance(kind, type) and issubclass(kind, CheckedStr) and isinstance(obj, str):
         return kind.trusted(obj)
     raise NotImplementedError(f"cannot load {kind!r}")
@@ -59,7 +60,7 @@ class _EventCodec:
         # Classes still at version 1 take the one-pass path; later versions
         # read the document's version first and upcast what is older.
         self.state_type: Any = TypedDict(f"{cls.__qualname__}State", fields)  # type: ignore[operator]
-        self.decoder = msgspec.json.Decoder(self.state_type, dec_hook=_dec_hook)
+        self.decoder = msgspec.json.Decoder(self.state_type, dec_hook=dec_hook)
         self.class_version: int = getattr(cls, "class_version", 1)
         self.cls = cls
 
@@ -77,7 +78,7 @@ class _EventCodec:
         while from_version < self.class_version:
             getattr(self.cls, f"upcast_v{from_version}_v{from_version + 1}")(raw)
             from_version += 1
-        state = msgspec.convert(raw, self.state_type, dec_hook=_dec_hook, strict=False)
+        state = msgspec.convert(raw, self.state_type, dec_hook=dec_hook, strict=False)
         state.pop("class_version", None)
         return state
 

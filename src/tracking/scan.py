@@ -81,3 +81,31 @@ class Scan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     def source(self) -> Source:
         """The source a scan reports when its sender names no other."""
         return Source(SourceKind.SCANNER, self.device_id or "unknown-device")
+
+
+_DESCRIPTIONS = {
+    ScanEvent.RECEIVED: "Received into the network at {location}",
+    ScanEvent.LOADED: "Loaded{on} at {location}",
+    ScanEvent.DEPARTED: "Departed {location}{by}",
+    ScanEvent.ARRIVED: "Arrived at {location}{by}",
+    ScanEvent.UNLOADED: "Unloaded{off} at {location}",
+    ScanEvent.HANDED_OVER: "Handed over to another carrier at {location}",
+    ScanEvent.OUT_FOR_DELIVERY: "Out for delivery from {location}",
+    ScanEvent.DELIVERY_ATTEMPTED: "Delivery attempted at {location}{why}",
+    ScanEvent.READY_FOR_PICKUP: "Ready for pickup at {location}",
+    ScanEvent.DELIVERED: "Delivered at {location}",
+    ScanEvent.RETURNED_TO_SENDER: "Returning to sender from {location}",
+    ScanEvent.EXCEPTION: "Exception at {location}{why}",
+}
+
+
+def describe(scan: Scan) -> str:
+    """A sentence a customer understands, the same in every view."""
+    reason = scan.reason.value.replace("_", " ").lower() if scan.reason else None
+    return _DESCRIPTIONS[scan.event].format(
+        location=scan.location,
+        on=f" onto {scan.voyage}" if scan.voyage else "",
+        off=f" from {scan.voyage}" if scan.voyage else "",
+        by=f" on {scan.voyage}" if scan.voyage else "",
+        why=f": {reason}" if reason else "",
+    )

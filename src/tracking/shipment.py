@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
@@ -25,6 +26,25 @@ from tracking.scan import Scan, Source
 # How far after it was recorded a scan may say it happened: scanner clocks
 # drift, but a scan dated days ahead is a broken clock, not a fact.
 FUTURE_TOLERANCE = timedelta(hours=24)
+
+
+class ShipmentState(msgspec.Struct, kw_only=True):
+    """Everything a Shipment holds, as one value: what a read model keeps to
+    go on applying events without replaying the stream."""
+
+    id: UUID
+    version: int
+    created_on: datetime
+    modified_on: datetime
+    tracking_number: TrackingNumber
+    opened_by: Source
+    booking: Booking | None
+    booked_route: Route | None
+    booked_at: datetime | None
+    plans: list[RoutePlan]
+    scans: list[Scan]
+    stalled_since: datetime | None
+    last_activity_at: datetime
 
 
 class Shipment(Aggregate):
@@ -44,6 +64,8 @@ class Shipment(Aggregate):
             s.booking = self.booking
             s.booked_route = self.route
             s.plans.append(RoutePlan(self.booking.destination, self.route))
+            s.booked_at = self.timestamp
+            s.last_activity_at = max(s.last_activity_at, self.timestamp)
 
     class Rerouted(Aggregate.Event):
         destination: Locode
@@ -64,15 +86,32 @@ class Shipment(Aggregate):
             # Keep scans in occurred_at order; equal times stay in recorded order.
             at = bisect.bisect_right(s.scans, self.scan.occurred_at, key=_occurred_at)
             s.scans.insert(at, self.scan)
+            s.stalled_since = None
+            s.last_activity_at = max(s.last_activity_at, self.timestamp)
+
+    class StallDetected(Aggregate.Event):
+        """Nothing was heard of the shipment for longer than ``threshold``
+        since ``since``; cleared by the next scan."""
+
+        since: datetime
+        threshold: timedelta
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.stalled_since = self.since
 
     def __init__(self, tracking_number: TrackingNumber, source: Source) -> None:
         self.tracking_number = tracking_number
         self.opened_by = source
         self.booking: Booking | None = None
         self.booked_route: Route | None = None
+        self.booked_at: datetime | None = None
         self.plans: list[RoutePlan] = []
         self.scans: list[Scan] = []
         self.scan_ids: set[str] = set()
+        self.stalled_since: datetime | None = None
+        # When we last heard of it (recorded time of the booking or a scan).
+        self.last_activity_at: datetime = self.created_on
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
@@ -81,6 +120,42 @@ class Shipment(Aggregate):
     @classmethod
     def open(cls, tracking_number: TrackingNumber, source: Source) -> Shipment:
         return cls._create(cls.Opened, tracking_number=tracking_number, source=source)
+
+    # -- state -------------------------------------------------------------------
+
+    def state(self) -> ShipmentState:
+        return ShipmentState(
+            id=self.id,
+            version=self.version,
+            created_on=self.created_on,
+            modified_on=self.modified_on,
+            tracking_number=self.tracking_number,
+            opened_by=self.opened_by,
+            booking=self.booking,
+            booked_route=self.booked_route,
+            booked_at=self.booked_at,
+            plans=list(self.plans),
+            scans=list(self.scans),
+            stalled_since=self.stalled_since,
+            last_activity_at=self.last_activity_at,
+        )
+
+    @classmethod
+    def from_state(cls, state: ShipmentState) -> Shipment:
+        shipment = object.__new__(cls)
+        shipment.__base_init__(state.id, state.version, state.created_on)
+        shipment.modified_on = state.modified_on
+        shipment.tracking_number = state.tracking_number
+        shipment.opened_by = state.opened_by
+        shipment.booking = state.booking
+        shipment.booked_route = state.booked_route
+        shipment.booked_at = state.booked_at
+        shipment.plans = list(state.plans)
+        shipment.scans = list(state.scans)
+        shipment.scan_ids = {scan.scan_id for scan in state.scans}
+        shipment.stalled_since = state.stalled_since
+        shipment.last_activity_at = state.last_activity_at
+        return shipment
 
     # -- queries -----------------------------------------------------------------
 
@@ -139,6 +214,21 @@ class Shipment(Aggregate):
             )
         self.trigger_event(
             self.Rerouted, destination=destination, route=route, effective_at=at, source=source
+        )
+        return True
+
+    def flag_stalled(self, *, now: datetime, threshold: timedelta, source: Source) -> bool:
+        """Record that nothing was heard for longer than ``threshold``; False
+        when that is not so (or already flagged, or the shipment is done)."""
+        if (
+            not self.is_booked
+            or self.stalled_since is not None
+            or now - self.last_activity_at <= threshold
+            or self.delivery().status.is_terminal
+        ):
+            return False
+        self.trigger_event(
+            self.StallDetected, since=self.last_activity_at, threshold=threshold, source=source
         )
         return True
 

@@ -110,3 +110,29 @@ def test_rerouting_an_unbooked_shipment_is_not_found() -> None:
     s = Shipment.open(TN, AGENT)
     with pytest.raises(ShipmentNotFound):
         s.reroute(TYO_HAM_STO, None, at=at(7), source=AGENT)
+
+
+def test_state_round_trips_everything_a_shipment_holds() -> None:
+    s = booked()
+    s.record_scan(scan("LOADED", "HKHKG", 3, voyage="V100"), AGENT, now=NOW)
+    s.record_scan(scan("RECEIVED", "HKHKG", 2), AGENT, now=NOW)
+    s.collect_events()
+    again = Shipment.from_state(s.state())
+    assert vars(again) == vars(s)
+
+
+def test_a_shipment_not_heard_of_for_too_long_is_flagged_stalled_once() -> None:
+    from datetime import timedelta
+
+    from tracking.exceptions import ExceptionKind, open_exceptions
+
+    s = booked()
+    quiet_since = s.last_activity_at
+    assert not s.flag_stalled(now=quiet_since + timedelta(hours=71), threshold=timedelta(hours=72), source=AGENT)
+    assert s.flag_stalled(now=quiet_since + timedelta(hours=73), threshold=timedelta(hours=72), source=AGENT)
+    assert not s.flag_stalled(now=quiet_since + timedelta(hours=99), threshold=timedelta(hours=72), source=AGENT)
+    assert s.stalled_since == quiet_since
+    assert ExceptionKind.STALLED in open_exceptions(s)
+    s.record_scan(scan("RECEIVED", "HKHKG", 2), AGENT, now=NOW)
+    assert s.stalled_since is None
+    assert ExceptionKind.STALLED not in open_exceptions(s)

@@ -1,0 +1,130 @@
+"""Runs the shipments projection: reads the application's notification log
+in batches (many events, one transaction), from the position its views
+have reached, and waits for new events between batches.
+
+Waking up: in the same process, the application says when it saved;
+across processes, PostgreSQL's LISTEN/NOTIFY on the channel the event store
+notifies; SQLite has neither across processes, so the runner also polls.
+It also flags shipments that have been quiet too long (STALLED).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from projections.shipments import ShipmentsProjection
+from projections.store import ViewConflict, ViewStore
+from tracking.application import ShipmentService
+
+log = logging.getLogger(__name__)
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        app: ShipmentService,
+        store: ViewStore,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.25,
+        stall_after: timedelta = timedelta(hours=72),
+        stall_check_interval: float = 60.0,
+        listener: Any = None,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.projection = ShipmentsProjection(store)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.stall_after = stall_after
+        self.stall_check_interval = stall_check_interval
+        self.listener = listener  # an object with wait(timeout) -> None, e.g. PostgresListener
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_stall_check = 0.0
+        self.error: BaseException | None = None
+
+    # -- processing --------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Process one batch from where the views are; the number of events read."""
+        after = self.store.position()
+        notifications = self.app.recorder.select_notifications(
+            start=after + 1, limit=self.batch_size
+        )
+        if not notifications:
+            return 0
+        batch = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
+        try:
+            self.projection.process_batch(batch, after=after)
+        except ViewConflict:
+            log.info("another runner moved the shipments view on; going on from there")
+        return len(notifications)
+
+    def catch_up(self) -> int:
+        """Process until the views have reached the end of the log."""
+        total = 0
+        while (n := self.run_once()) > 0:
+            total += n
+        return total
+
+    def rebuild(self) -> int:
+        """Empty the views and build them again from the whole log."""
+        self.store.reset()
+        return self.catch_up()
+
+    def check_stalled(self) -> list[str]:
+        """Flag shipments with no scan for longer than ``stall_after``."""
+        before = self.app.clock() - self.stall_after
+        flagged: list[str] = []
+        while quiet := self.store.quiet_since(before, limit=500):
+            flagged += self.app.flag_stalled(quiet, self.stall_after)
+            self.catch_up()  # so the next query no longer finds them
+            if len(quiet) < 500:
+                break
+        return flagged
+
+    # -- running in the background ---------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if time.monotonic() >= self._next_stall_check:
+                    self._next_stall_check = time.monotonic() + self.stall_check_interval
+                    self.check_stalled()
+                if self.run_once() == 0:
+                    self._wait()
+        except BaseException as e:
+            self.error = e
+            log.exception("projection runner stopped")
+            raise
+
+    def _wait(self) -> None:
+        if self.listener is not None:
+            self.listener.wait(self.poll_interval)
+        else:
+            self.app.saved.wait(self.poll_interval)
+        self.app.saved.clear()
+
+    def start(self) -> ProjectionRunner:
+        self._thread = threading.Thread(target=self._run, name="projection-runner", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.app.saved.set()
+        if self._thread is not None:
+            self._thread.join(timeout)  # a listener's wait ends within poll_interval
+        if self.listener is not None:
+            with contextlib.suppress(Exception):
+                self.listener.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()

@@ -1,0 +1,138 @@
+"""The shipments projection: keeps the status view (the customer's and the
+agent's documents) and the exceptions view from the shipment events.
+
+It keeps a replica of each shipment's state and applies the events to it
+one at a time through the aggregate's own ``apply``, judging exceptions
+after each, so what it writes does not depend on how events are batched:
+a rebuild from the whole log equals the incrementally built views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+
+from projections.store import ExceptionRow, StatusRow, ViewStore
+from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
+from tracking.exceptions import open_exceptions
+from tracking.mapper import dec_hook, enc_hook
+from tracking.shipment import Shipment
+from tracking.validation import loading_recorded
+
+_encoder = msgspec.json.Encoder(enc_hook=enc_hook)
+_projected = msgspec.json.Decoder(ProjectedShipment, dec_hook=dec_hook)
+
+
+class _Working:
+    """One shipment while a batch is being applied."""
+
+    __slots__ = ("shipment", "open", "position")
+
+    def __init__(self, shipment: Shipment, open_: dict[Any, OpenException], position: int) -> None:
+        self.shipment = shipment
+        self.open = open_
+        self.position = position
+
+
+class ShipmentsProjection(Projection[Any]):
+    name = "shipments"
+
+    def __init__(self, view: ViewStore) -> None:
+        super().__init__(view)
+        self.store = view
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """One event (the library's projection interface); batches are faster."""
+        self.process_batch([(domain_event, tracking.notification_id)], after=self.store.position())
+
+    def process_batch(
+        self, batch: Sequence[tuple[DomainEventProtocol[UUID], int]], *, after: int
+    ) -> None:
+        """Apply events (each with its log position, in log order) that
+        follow position ``after``, and commit them with the views."""
+        if not batch:
+            return
+        ids = list({e.originator_id for e, _ in batch if isinstance(e, Shipment.Event)})
+        working: dict[UUID, _Working] = {
+            sid: self._restore(doc) for sid, doc in self.store.projected(ids).items()
+        }
+        raised: list[ExceptionRow] = []
+        cleared: list[ExceptionRow] = []
+        for event, position in batch:
+            if not isinstance(event, Shipment.Event):
+                continue  # another aggregate's event: not this view's concern
+            current = working.get(event.originator_id)
+            if current is not None and event.originator_version <= current.shipment.version:
+                continue  # already applied
+            shipment = event.mutate(current.shipment if current else None)
+            assert isinstance(shipment, Shipment)
+            current = working[event.originator_id] = _Working(
+                shipment, current.open if current else {}, position
+            )
+            current.position = position
+            if shipment.is_booked:
+                self._judge(current, event, raised, cleared)
+        rows = [self._row(w) for w in working.values() if w.position > after]
+        self.store.commit(rows, raised, cleared, after=after, position=batch[-1][1])
+
+    @staticmethod
+    def _restore(doc: bytes) -> _Working:
+        with loading_recorded():
+            projected = _projected.decode(doc)
+        return _Working(Shipment.from_state(projected.state), dict(projected.open), 0)
+
+    @staticmethod
+    def _judge(
+        w: _Working, event: Any, raised: list[ExceptionRow], cleared: list[ExceptionRow]
+    ) -> None:
+        """Open and close exceptions as they stand after this event."""
+        found = open_exceptions(w.shipment)
+        at = event.timestamp
+        tn = str(w.shipment.tracking_number)
+        for kind in [k for k in w.open if k not in found]:
+            was = w.open.pop(kind)
+            cleared.append(
+                ExceptionRow(tracking_number=tn, kind=kind, raised_at=was.raised_at,
+                             details=was.details, cleared_at=at)
+            )
+        for kind, details in found.items():
+            if kind not in w.open:
+                w.open[kind] = OpenException(kind=kind, raised_at=at, details=details)
+                raised.append(
+                    ExceptionRow(tracking_number=tn, kind=kind, raised_at=at, details=details)
+                )
+
+    @staticmethod
+    def _row(w: _Working) -> StatusRow:
+        s = w.shipment
+        projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open))
+        public = full = None
+        status = None
+        terminal = False
+        if s.is_booked:
+            delivery = s.delivery()
+            status = delivery.status.value
+            terminal = delivery.status.is_terminal
+            public = _encoder.encode(tracking_view(s, delivery))
+            full = _encoder.encode(shipment_view(s, delivery, list(w.open.values())))
+        return StatusRow(
+            shipment_id=s.id,
+            tracking_number=str(s.tracking_number),
+            booked=s.is_booked,
+            status=status,
+            terminal=terminal,
+            stalled=s.stalled_since is not None,
+            last_activity_at=s.last_activity_at,
+            position=w.position,
+            projected=projected,
+            public_view=public,
+            full_view=full,
+        )

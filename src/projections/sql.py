@@ -1,0 +1,371 @@
+"""The shipments views in SQL: SQLite (the embedded default, in the same
+file as the event store) and PostgreSQL. Tables are created on first use;
+rows, exceptions and the position are written in one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from projections.store import ExceptionRow, StatusRow, ViewConflict, ViewStore
+from tracking.exceptions import ExceptionKind
+
+_STATUS_COLUMNS = (
+    "shipment_id, tracking_number, booked, status, terminal, stalled, "
+    "last_activity_at, position, projected, public_view, full_view"
+)
+
+
+def _status_values(row: StatusRow, ts: Any) -> tuple[Any, ...]:
+    return (
+        row.shipment_id, row.tracking_number, row.booked, row.status, row.terminal,
+        row.stalled, ts(row.last_activity_at), row.position, row.projected,
+        row.public_view, row.full_view,
+    )
+
+
+def _exception(row: Sequence[Any], parse: Any) -> ExceptionRow:
+    tn, kind, raised_at, cleared_at, details = row
+    return ExceptionRow(
+        tracking_number=tn, kind=ExceptionKind(kind), raised_at=parse(raised_at),
+        cleared_at=parse(cleared_at) if cleared_at is not None else None, details=details,
+    )
+
+
+def _state_filter(state: str | None, kind: str | None, mark: str) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if state == "open":
+        clauses.append("cleared_at IS NULL")
+    elif state == "closed":
+        clauses.append("cleared_at IS NOT NULL")
+    if kind is not None:
+        clauses.append(f"kind = {mark}")
+        params.append(kind)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+class SQLiteViewStore(ViewStore):
+    """Timestamps are stored as UTC ISO text, so they sort as they compare."""
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                     timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._lock = threading.Lock()
+        self._create()
+
+    def _create(self) -> None:
+        with self._transaction() as c:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS shipment_status (shipment_id TEXT PRIMARY KEY, "
+                "tracking_number TEXT NOT NULL UNIQUE, booked INTEGER NOT NULL, status TEXT, "
+                "terminal INTEGER NOT NULL, stalled INTEGER NOT NULL, "
+                "last_activity_at TEXT NOT NULL, position INTEGER NOT NULL, "
+                "projected BLOB NOT NULL, public_view BLOB, full_view BLOB)"
+            )
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS shipment_exceptions (tracking_number TEXT NOT NULL, "
+                "kind TEXT NOT NULL, raised_at TEXT NOT NULL, cleared_at TEXT, "
+                "details TEXT NOT NULL, PRIMARY KEY (tracking_number, kind, raised_at))"
+            )
+            c.execute(
+                "CREATE INDEX IF NOT EXISTS shipment_exceptions_open "
+                "ON shipment_exceptions (raised_at) WHERE cleared_at IS NULL"
+            )
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS view_positions "
+                "(view TEXT PRIMARY KEY, position INTEGER NOT NULL)"
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            c = self._conn.cursor()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    @staticmethod
+    def _ts(value: datetime) -> str:
+        return value.astimezone(UTC).isoformat()
+
+    def position(self) -> int:
+        rows = self._query("SELECT position FROM view_positions WHERE view = ?", (self.name,))
+        return rows[0][0] if rows else 0
+
+    def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        found: dict[UUID, bytes] = {}
+        ids = [i.hex for i in shipment_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for sid, doc in self._query(
+                f"SELECT shipment_id, projected FROM shipment_status WHERE shipment_id IN ({marks})",  # noqa: S608
+                chunk,
+            ):
+                found[UUID(sid)] = doc
+        return found
+
+    def commit(
+        self,
+        rows: Sequence[StatusRow],
+        raised: Sequence[ExceptionRow],
+        cleared: Sequence[ExceptionRow],
+        *,
+        after: int,
+        position: int,
+    ) -> None:
+        with self._transaction() as c:
+            current = c.execute(
+                "SELECT position FROM view_positions WHERE view = ?", (self.name,)
+            ).fetchone()
+            if (current[0] if current else 0) != after:
+                raise ViewConflict(f"position is {current[0] if current else 0}, not {after}")
+            c.executemany(
+                f"INSERT OR REPLACE INTO shipment_status ({_STATUS_COLUMNS}) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (r.shipment_id.hex, *_status_values(r, self._ts)[1:])
+                    for r in rows
+                ],
+            )
+            c.executemany(
+                "INSERT OR IGNORE INTO shipment_exceptions VALUES (?,?,?,NULL,?)",
+                [(e.tracking_number, e.kind.value, self._ts(e.raised_at), e.details) for e in raised],
+            )
+            c.executemany(
+                "UPDATE shipment_exceptions SET cleared_at = ? WHERE tracking_number = ? "
+                "AND kind = ? AND raised_at = ? AND cleared_at IS NULL",
+                [
+                    (self._ts(e.cleared_at), e.tracking_number, e.kind.value, self._ts(e.raised_at))
+                    for e in cleared
+                    if e.cleared_at is not None
+                ],
+            )
+            c.execute(
+                "INSERT OR REPLACE INTO view_positions VALUES (?, ?)", (self.name, position)
+            )
+
+    def public_view(self, shipment_id: UUID) -> bytes | None:
+        rows = self._query(
+            "SELECT public_view FROM shipment_status WHERE shipment_id = ?", (shipment_id.hex,)
+        )
+        return rows[0][0] if rows else None
+
+    def full_view(self, shipment_id: UUID) -> bytes | None:
+        rows = self._query(
+            "SELECT full_view FROM shipment_status WHERE shipment_id = ?", (shipment_id.hex,)
+        )
+        return rows[0][0] if rows else None
+
+    def exceptions(
+        self, *, state: str | None, kind: str | None, limit: int, offset: int
+    ) -> list[ExceptionRow]:
+        where, params = _state_filter(state, kind, "?")
+        rows = self._query(
+            "SELECT tracking_number, kind, raised_at, cleared_at, details "  # noqa: S608
+            f"FROM shipment_exceptions{where} ORDER BY raised_at, tracking_number, kind "
+            "LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_exception(r, datetime.fromisoformat) for r in rows]
+
+    def quiet_since(self, before: datetime, limit: int) -> list[str]:
+        rows = self._query(
+            "SELECT tracking_number FROM shipment_status WHERE booked AND NOT terminal "
+            "AND NOT stalled AND last_activity_at < ? ORDER BY last_activity_at LIMIT ?",
+            (self._ts(before), limit),
+        )
+        return [r[0] for r in rows]
+
+    def reset(self) -> None:
+        with self._transaction() as c:
+            c.execute("DELETE FROM shipment_status")
+            c.execute("DELETE FROM shipment_exceptions")
+            c.execute("DELETE FROM view_positions WHERE view = ?", (self.name,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresViewStore(ViewStore):
+    def __init__(self, conninfo: str, schema: str = "public", *, pool_size: int = 4) -> None:
+        self.schema = schema
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"options": f"-c search_path={schema}", "autocommit": True},
+            open=True,
+        )
+        self._create()
+
+    def _create(self) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            # Serialise creation: several processes may start at once.
+            conn.execute("SELECT pg_advisory_xact_lock(724501)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS shipment_status (shipment_id uuid PRIMARY KEY, "
+                "tracking_number text NOT NULL UNIQUE, booked boolean NOT NULL, status text, "
+                "terminal boolean NOT NULL, stalled boolean NOT NULL, "
+                "last_activity_at timestamptz NOT NULL, position bigint NOT NULL, "
+                "projected bytea NOT NULL, public_view bytea, full_view bytea)"
+            )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS shipment_status_quiet ON shipment_status "
+                "(last_activity_at) WHERE booked AND NOT terminal AND NOT stalled"
+            )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS shipment_exceptions (tracking_number text NOT NULL, "
+                "kind text NOT NULL, raised_at timestamptz NOT NULL, cleared_at timestamptz, "
+                "details text NOT NULL, PRIMARY KEY (tracking_number, kind, raised_at))"
+            )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS shipment_exceptions_open "
+                "ON shipment_exceptions (raised_at) WHERE cleared_at IS NULL"
+            )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS view_positions "
+                "(view text PRIMARY KEY, position bigint NOT NULL)"
+            )
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=tuple_row)
+            return cur.execute(sql, params, prepare=True).fetchall()  # type: ignore[arg-type]
+
+    def position(self) -> int:
+        rows = self._query("SELECT position FROM view_positions WHERE view = %s", (self.name,))
+        return rows[0][0] if rows else 0
+
+    def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        rows = self._query(
+            "SELECT shipment_id, projected FROM shipment_status WHERE shipment_id = ANY(%s)",
+            (list(shipment_ids),),
+        )
+        return {sid: bytes(doc) for sid, doc in rows}
+
+    def commit(
+        self,
+        rows: Sequence[StatusRow],
+        raised: Sequence[ExceptionRow],
+        cleared: Sequence[ExceptionRow],
+        *,
+        after: int,
+        position: int,
+    ) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=tuple_row)
+            cur.execute(
+                "INSERT INTO view_positions VALUES (%s, 0) ON CONFLICT (view) DO NOTHING",
+                (self.name,),
+            )
+            current = cur.execute(
+                "SELECT position FROM view_positions WHERE view = %s FOR UPDATE", (self.name,)
+            ).fetchone()
+            if current is None or current[0] != after:
+                raise ViewConflict(f"position is {current[0] if current else 0}, not {after}")
+            if rows:
+                cur.executemany(
+                    f"INSERT INTO shipment_status ({_STATUS_COLUMNS}) VALUES "  # noqa: S608
+                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (shipment_id) DO UPDATE SET "
+                    "booked = EXCLUDED.booked, status = EXCLUDED.status, "
+                    "terminal = EXCLUDED.terminal, stalled = EXCLUDED.stalled, "
+                    "last_activity_at = EXCLUDED.last_activity_at, "
+                    "position = EXCLUDED.position, projected = EXCLUDED.projected, "
+                    "public_view = EXCLUDED.public_view, full_view = EXCLUDED.full_view",
+                    [_status_values(r, lambda t: t) for r in rows],
+                )
+            if raised:
+                cur.executemany(
+                    "INSERT INTO shipment_exceptions VALUES (%s,%s,%s,NULL,%s) "
+                    "ON CONFLICT DO NOTHING",
+                    [(e.tracking_number, e.kind.value, e.raised_at, e.details) for e in raised],
+                )
+            closing = [
+                (e.cleared_at, e.tracking_number, e.kind.value, e.raised_at)
+                for e in cleared
+                if e.cleared_at is not None
+            ]
+            if closing:
+                cur.executemany(
+                    "UPDATE shipment_exceptions SET cleared_at = %s WHERE tracking_number = %s "
+                    "AND kind = %s AND raised_at = %s AND cleared_at IS NULL",
+                    closing,
+                )
+            cur.execute(
+                "UPDATE view_positions SET position = %s WHERE view = %s", (position, self.name)
+            )
+
+    def public_view(self, shipment_id: UUID) -> bytes | None:
+        rows = self._query(
+            "SELECT public_view FROM shipment_status WHERE shipment_id = %s", (shipment_id,)
+        )
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def full_view(self, shipment_id: UUID) -> bytes | None:
+        rows = self._query(
+            "SELECT full_view FROM shipment_status WHERE shipment_id = %s", (shipment_id,)
+        )
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def exceptions(
+        self, *, state: str | None, kind: str | None, limit: int, offset: int
+    ) -> list[ExceptionRow]:
+        where, params = _state_filter(state, kind, "%s")
+        rows = self._query(
+            "SELECT tracking_number, kind, raised_at, cleared_at, details "  # noqa: S608
+            f"FROM shipment_exceptions{where} ORDER BY raised_at, tracking_number, kind "
+            "LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+        return [_exception(r, lambda t: t) for r in rows]
+
+    def quiet_since(self, before: datetime, limit: int) -> list[str]:
+        rows = self._query(
+            "SELECT tracking_number FROM shipment_status WHERE booked AND NOT terminal "
+            "AND NOT stalled AND last_activity_at < %s ORDER BY last_activity_at LIMIT %s",
+            (before, limit),
+        )
+        return [r[0] for r in rows]
+
+    def reset(self) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("TRUNCATE shipment_status, shipment_exceptions")
+            conn.execute("DELETE FROM view_positions WHERE view = %s", (self.name,))
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class PostgresListener:
+    """Wakes a runner when the event store notifies its channel (LISTEN)."""
+
+    def __init__(self, conninfo: str, channel: str) -> None:
+        self._conn = psycopg.connect(conninfo, autocommit=True)
+        self._conn.execute(f'LISTEN "{channel}"')
+
+    def wait(self, timeout: float) -> None:
+        for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        self._conn.close()

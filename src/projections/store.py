@@ -1,0 +1,176 @@
+"""Where the shipments projection keeps its views: the status of each
+shipment and the exceptions raised and cleared, with the projection's
+position, all written in one transaction. This module holds the interface
+and the in-memory implementation; ``sql`` holds SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from tracking.exceptions import ExceptionKind
+
+
+class StatusRow(msgspec.Struct, kw_only=True):
+    """One shipment in the status view. ``projected`` is the state the
+    projection goes on from; the views are ready-encoded JSON documents,
+    None until the shipment is booked."""
+
+    shipment_id: UUID
+    tracking_number: str
+    booked: bool
+    status: str | None
+    terminal: bool
+    stalled: bool
+    last_activity_at: datetime
+    position: int
+    projected: bytes
+    public_view: bytes | None
+    full_view: bytes | None
+
+
+class ExceptionRow(msgspec.Struct, kw_only=True):
+    """One exception: raised, and cleared (or still open)."""
+
+    tracking_number: str
+    kind: ExceptionKind
+    raised_at: datetime
+    details: str
+    cleared_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str, datetime]:
+        return (self.tracking_number, self.kind.value, self.raised_at)
+
+
+class ViewConflict(Exception):
+    """Another runner advanced the view since this one read its position:
+    nothing was written; read the position again and go on from there."""
+
+
+class ViewStore(ABC):
+    """The views of the shipments projection, in one store."""
+
+    name = "shipments"
+
+    @abstractmethod
+    def position(self) -> int:
+        """The log position of the last event the views have processed (0: none)."""
+
+    @abstractmethod
+    def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        """The projection's state of each of these shipments it has seen."""
+
+    @abstractmethod
+    def commit(
+        self,
+        rows: Sequence[StatusRow],
+        raised: Sequence[ExceptionRow],
+        cleared: Sequence[ExceptionRow],
+        *,
+        after: int,
+        position: int,
+    ) -> None:
+        """Write rows, raise and clear exceptions and move the position from
+        ``after`` to ``position``, all or nothing. Raises ViewConflict when the
+        position is no longer ``after``."""
+
+    @abstractmethod
+    def public_view(self, shipment_id: UUID) -> bytes | None: ...
+
+    @abstractmethod
+    def full_view(self, shipment_id: UUID) -> bytes | None: ...
+
+    @abstractmethod
+    def exceptions(
+        self, *, state: str | None, kind: str | None, limit: int, offset: int
+    ) -> list[ExceptionRow]:
+        """Exceptions, oldest raised first; ``state`` is "open", "closed" or None (all)."""
+
+    @abstractmethod
+    def quiet_since(self, before: datetime, limit: int) -> list[str]:
+        """Tracking numbers of booked, unfinished, unflagged shipments last heard of before ``before``."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Empty the views and set the position back to 0, for a rebuild."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class MemoryViewStore(ViewStore):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._position = 0
+            self._rows: dict[UUID, StatusRow] = {}
+            self._exceptions: dict[tuple[str, str, datetime], ExceptionRow] = {}
+
+    def position(self) -> int:
+        return self._position
+
+    def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        with self._lock:
+            return {i: self._rows[i].projected for i in shipment_ids if i in self._rows}
+
+    def commit(
+        self,
+        rows: Sequence[StatusRow],
+        raised: Sequence[ExceptionRow],
+        cleared: Sequence[ExceptionRow],
+        *,
+        after: int,
+        position: int,
+    ) -> None:
+        with self._lock:
+            if self._position != after:
+                raise ViewConflict(f"position is {self._position}, not {after}")
+            for row in rows:
+                self._rows[row.shipment_id] = row
+            for exc in raised:
+                self._exceptions.setdefault(exc.key, exc)
+            for exc in cleared:
+                current = self._exceptions.get(exc.key)
+                if current is not None and current.cleared_at is None:
+                    self._exceptions[exc.key] = exc
+            self._position = position
+
+    def public_view(self, shipment_id: UUID) -> bytes | None:
+        row = self._rows.get(shipment_id)
+        return row.public_view if row else None
+
+    def full_view(self, shipment_id: UUID) -> bytes | None:
+        row = self._rows.get(shipment_id)
+        return row.full_view if row else None
+
+    def exceptions(
+        self, *, state: str | None, kind: str | None, limit: int, offset: int
+    ) -> list[ExceptionRow]:
+        with self._lock:
+            found = [
+                e
+                for e in self._exceptions.values()
+                if (state is None or (e.cleared_at is None) == (state == "open"))
+                and (kind is None or e.kind == kind)
+            ]
+        found.sort(key=lambda e: (e.raised_at, e.tracking_number, e.kind))
+        return found[offset : offset + limit]
+
+    def quiet_since(self, before: datetime, limit: int) -> list[str]:
+        with self._lock:
+            quiet = [
+                r
+                for r in self._rows.values()
+                if r.booked and not r.terminal and not r.stalled and r.last_activity_at < before
+            ]
+        quiet.sort(key=lambda r: r.last_activity_at)
+        return [r.tracking_number for r in quiet[:limit]]

@@ -1,0 +1,121 @@
+"""The documents readers get: the customer's tracking view (no personal
+data) and the agent's full view. Built from a shipment by one function each,
+so the live view, a rebuilt one and an ``as_of`` answer are the same shape
+and the same values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from tracking.booking import Recipient
+from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
+from tracking.delivery import Delivery, Expected
+from tracking.exceptions import ExceptionKind
+from tracking.route import Leg
+from tracking.scan import describe
+from tracking.shipment import Shipment, ShipmentState
+
+
+class EventLine(msgspec.Struct, kw_only=True, omit_defaults=True):
+    event: ScanEvent
+    location: str
+    occurred_at: datetime
+    description: str
+    voyage: str | None = None
+    reason: ExceptionReason | None = None
+
+
+class TrackingView(msgspec.Struct, kw_only=True):
+    """GET /api/v1/track/{tracking_number}: what a customer sees."""
+
+    tracking_number: str
+    status: Status
+    transport_status: TransportStatus
+    routing_status: RoutingStatus
+    last_location: str | None
+    current_voyage: str | None
+    misdirected: bool
+    next_expected: Expected | None
+    eta: datetime | None
+    deliver_by: datetime | None
+    origin: str
+    destination: str
+    carrier: str
+    events: list[EventLine]
+
+
+class OpenException(msgspec.Struct, kw_only=True):
+    kind: ExceptionKind
+    raised_at: datetime
+    details: str
+
+
+class ShipmentView(TrackingView, kw_only=True):
+    """GET /api/v1/shipments/{tracking_number}: the agent's full view."""
+
+    recipient: Recipient | None
+    route: list[Leg]
+    exceptions: list[OpenException]
+    version: int
+    booked_at: datetime
+    updated_at: datetime
+
+
+class ProjectedShipment(msgspec.Struct, kw_only=True):
+    """What the status view keeps per shipment to go on applying events."""
+
+    state: ShipmentState
+    open: dict[ExceptionKind, OpenException] = {}
+
+
+def tracking_view(shipment: Shipment, delivery: Delivery) -> TrackingView:
+    booking = shipment.require_booked()
+    return TrackingView(**_public_fields(shipment, delivery, booking.carrier))
+
+
+def shipment_view(
+    shipment: Shipment, delivery: Delivery, exceptions: list[OpenException]
+) -> ShipmentView:
+    booking = shipment.require_booked()
+    assert shipment.booked_at is not None
+    return ShipmentView(
+        **_public_fields(shipment, delivery, booking.carrier),
+        recipient=booking.recipient,
+        route=list(shipment.route.legs),
+        exceptions=exceptions,
+        version=shipment.version,
+        booked_at=shipment.booked_at,
+        updated_at=shipment.modified_on,
+    )
+
+
+def _public_fields(shipment: Shipment, d: Delivery, carrier: str) -> dict[str, object]:
+    booking = shipment.require_booked()
+    return {
+        "tracking_number": str(shipment.tracking_number),
+        "status": d.status,
+        "transport_status": d.transport_status,
+        "routing_status": d.routing_status,
+        "last_location": d.last_location,
+        "current_voyage": d.current_voyage,
+        "misdirected": d.misdirected,
+        "next_expected": d.next_expected,
+        "eta": d.eta,
+        "deliver_by": booking.deliver_by,
+        "origin": str(booking.origin),
+        "destination": str(d.destination),
+        "carrier": carrier,
+        "events": [
+            EventLine(
+                event=s.event,
+                location=str(s.location),
+                occurred_at=s.occurred_at,
+                description=describe(s),
+                voyage=s.voyage,
+                reason=s.reason,
+            )
+            for s in shipment.scans
+        ],
+    }

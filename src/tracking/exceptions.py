@@ -1,0 +1,59 @@
+"""Shipment exceptions: what needs a person's attention, decided here once
+for every reader (the exceptions view, the API, alerts).
+
+Not Python exceptions: the contract's word for a shipment in trouble.
+Each is open while its condition holds; the exceptions view records when
+each was raised and cleared, and why.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tracking.codes import ScanEvent, Status
+from tracking.delivery import Delivery
+from tracking.shipment import Shipment
+
+
+class ExceptionKind(StrEnum):
+    MISDIRECTED = "MISDIRECTED"
+    CUSTOMS_HOLD = "CUSTOMS_HOLD"
+    DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
+    DAMAGED = "DAMAGED"
+    LOST = "LOST"
+    ADDRESS_PROBLEM = "ADDRESS_PROBLEM"
+    REFUSED = "REFUSED"
+    WEATHER = "WEATHER"
+    OTHER = "OTHER"
+    LATE = "LATE"
+    STALLED = "STALLED"
+
+
+def open_exceptions(shipment: Shipment, delivery: Delivery | None = None) -> dict[ExceptionKind, str]:
+    """The exceptions open on a booked shipment now, each with why. None
+    once it is delivered or returned: what is done needs no attention."""
+    d = delivery or shipment.delivery()
+    if d.status.is_terminal:
+        return {}
+    found: dict[ExceptionKind, str] = {}
+    last = d.last_scan
+    if d.misdirected and last is not None:
+        found[ExceptionKind.MISDIRECTED] = (
+            f"{last.event.value} at {last.location}"
+            + (f" on {last.voyage}" if last.voyage else "")
+            + ", where the route does not expect it"
+        )
+    if d.status is Status.DELIVERY_ATTEMPTED and last is not None:
+        why = f" ({last.reason.value})" if last.reason else ""
+        found[ExceptionKind.DELIVERY_ATTEMPTED] = f"delivery attempted at {last.location}{why}"
+    if d.status is Status.EXCEPTION and last is not None and last.event is ScanEvent.EXCEPTION:
+        assert last.reason is not None
+        found[ExceptionKind(last.reason.value)] = f"reported at {last.location} by {last.scan_id}"
+    deliver_by = shipment.booking.deliver_by if shipment.booking else None
+    if deliver_by is not None and d.eta is not None and d.eta > deliver_by:
+        found[ExceptionKind.LATE] = (
+            f"ETA {d.eta.isoformat()} is after deliver_by {deliver_by.isoformat()}"
+        )
+    if shipment.stalled_since is not None:
+        found[ExceptionKind.STALLED] = f"no scan since {shipment.stalled_since.isoformat()}"
+    return found
