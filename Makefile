@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tracking demo
+	$(BIN)/tracking all
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

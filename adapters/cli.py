@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +31,7 @@ ENVIRONMENT_HELP = """environment:
   TRACKING_HTTP_HOST     default 127.0.0.1
   TRACKING_HTTP_PORT     default 8000
   TRACKING_API_TOKENS    role:token,role:token,... (default: none)
+  TRACKING_RATE_LIMIT_PER_MINUTE  requests per minute per client (default 60000)
 """
 
 
@@ -93,6 +95,62 @@ def demo(settings: Settings) -> int:
     return 0
 
 
+def serve(settings: Settings, *, run_projections: bool) -> int:
+    import uvicorn
+
+    from adapters.composition import build_api
+    from adapters.http.app import create_app
+
+    app = create_app(build_api(settings, run_projections=run_projections))
+    print(f"tracking: API on http://{settings.http_host}:{settings.http_port} "
+          f"(store: {_redact(settings.database_url)}; "
+          f"views {'kept in this process' if run_projections else 'kept by `tracking project`'})",
+          file=sys.stderr)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
+    return 0
+
+
+def project(settings: Settings) -> int:
+    """Keep the views up to date until interrupted."""
+    import signal
+    import threading
+
+    from adapters.composition import build_runner, build_service, build_view_store
+
+    service = build_service(settings)
+    store = build_view_store(settings)
+    runner = build_runner(settings, service, store)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    caught_up = runner.catch_up()
+    print(f"tracking: views caught up ({caught_up} events); following the log", file=sys.stderr)
+    runner.start()
+    while not done.wait(1.0):
+        if runner.error is not None:
+            print(f"tracking: projection runner stopped: {runner.error!r}", file=sys.stderr)
+            return 1
+    runner.stop()
+    store.close()
+    service.close()
+    return 0
+
+
+def rebuild(settings: Settings, view: str) -> int:
+    from adapters.composition import build_runner, build_service, build_view_store
+
+    service = build_service(settings)
+    store = build_view_store(settings)
+    started = time.perf_counter()
+    count = build_runner(settings, service, store).rebuild()
+    elapsed = time.perf_counter() - started
+    print(f"rebuilt the {view} views from {count} events in {elapsed:.1f} s "
+          f"({count / elapsed if elapsed else 0:,.0f} events/s)")
+    store.close()
+    service.close()
+    return 0
+
+
 def check_config(settings: Settings) -> int:
     print(f"database: {_redact(settings.database_url)}")
     print(f"mqtt: {_redact(settings.mqtt_url) if settings.mqtt_url else 'in-process broker'}")
@@ -107,19 +165,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=ENVIRONMENT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    parsers = {}
     for name, helptext in [
+        ("all", "everything in one process: the API and the views (the embedded default)"),
+        ("serve", "the HTTP API only; the views are kept by `tracking project`"),
+        ("project", "keep the views up to date with the event log"),
+        ("rebuild", "empty a view and build it again from the whole event log"),
         ("demo", "book a demo shipment, feed it scans, print the derived view after each"),
         ("check-config", "read the configuration from the environment and print it (no secrets)"),
     ]:
-        commands.add_parser(name, help=helptext, description=helptext, epilog=ENVIRONMENT_HELP,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        parsers[name] = commands.add_parser(
+            name, help=helptext, description=helptext, epilog=ENVIRONMENT_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    parsers["rebuild"].add_argument("view", choices=["shipments"],
+                                    help="the view to rebuild (shipments: status and exceptions)")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
     except ConfigError as e:
         print(f"tracking: configuration error: {e}", file=sys.stderr)
         return 2
-    return {"demo": demo, "check-config": check_config}[args.command](settings)
+    commands_run = {
+        "all": lambda s: serve(s, run_projections=True),
+        "serve": lambda s: serve(s, run_projections=False),
+        "project": project,
+        "rebuild": lambda s: rebuild(s, args.view),
+        "demo": demo,
+        "check-config": check_config,
+    }
+    return commands_run[args.command](settings)
 
 
 if __name__ == "__main__":

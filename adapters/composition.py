@@ -10,6 +10,7 @@ from projections.sql import PostgresListener, PostgresViewStore, SQLiteViewStore
 from projections.store import ViewStore
 from tracking.application import Clock, ShipmentService
 
+from adapters.http.app import Api
 from adapters.settings import Settings
 
 
@@ -39,3 +40,13 @@ def build_runner(
         conninfo, _ = settings.postgres_conninfo()
         listener = PostgresListener(conninfo, channel=service.recorder.channel_name)  # type: ignore[attr-defined]
     return ProjectionRunner(service, store, stall_after=stall_after, listener=listener)
+
+
+def build_api(settings: Settings, *, clock: Clock | None = None, run_projections: bool = True) -> Api:
+    """The HTTP API's parts. With ``run_projections`` the views are kept up
+    in this process (the embedded default); otherwise another process does."""
+    service = build_service(settings, clock=clock)
+    store = build_view_store(settings)
+    runner = build_runner(settings, service, store) if run_projections else None
+    return Api(settings=settings, service=service, store=store, runner=runner)
+

@@ -29,6 +29,8 @@ class Settings:
     http_port: int = 8000
     # token -> role
     api_tokens: Mapping[str, str] = field(default_factory=dict)
+    # requests per minute per client address (429 beyond it)
+    rate_limit_per_minute: int = 60_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -39,6 +41,9 @@ class Settings:
             http_host=env.get("TRACKING_HTTP_HOST") or "127.0.0.1",
             http_port=_port(env.get("TRACKING_HTTP_PORT") or "8000"),
             api_tokens=_tokens(env.get("TRACKING_API_TOKENS") or ""),
+            rate_limit_per_minute=_positive(
+                "TRACKING_RATE_LIMIT_PER_MINUTE", env.get("TRACKING_RATE_LIMIT_PER_MINUTE") or "60000"
+            ),
         )
         settings.eventstore_env()  # validates the database URL now, not at first use
         return settings
@@ -112,6 +117,16 @@ def _port(value: str) -> int:
     if not 0 < port < 65536:
         raise ConfigError(f"TRACKING_HTTP_PORT: {port} is not between 1 and 65535")
     return port
+
+
+def _positive(variable: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{variable}: {value!r} is not a whole number") from None
+    if number < 1:
+        raise ConfigError(f"{variable}: must be at least 1 (got {number})")
+    return number
 
 
 def _tokens(value: str) -> dict[str, str]:

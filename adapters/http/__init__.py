@@ -1,0 +1,1 @@
+"""The HTTP API (Litestar): the contract of ../shared/CONTRACT.md."""

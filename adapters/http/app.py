@@ -1,0 +1,370 @@
+"""The Litestar application: every endpoint of the contract.
+
+Commands load aggregates through the shipment service; queries read the
+projected views (only ``history`` and ``as_of``, which are about the events
+themselves, replay). Blocking calls run in worker threads, never on the
+event loop. Every write that records something answers with ``position``,
+and every GET under /api/v1 takes ``min_position`` (read your writes).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+import msgspec
+from litestar import Litestar, MediaType, Request, Response, Router, get, post
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from adapters.http import schemas
+from adapters.http.auth import requires
+from adapters.http.errors import HANDLERS, error
+from adapters.http.metrics import Metrics
+from adapters.settings import Settings
+from projections.runner import ProjectionRunner
+from projections.store import ViewStore
+from projections.views import OpenException, shipment_view
+from tracking.application import ScanOutcome, ScanResult, ShipmentService
+from tracking.codes import SourceKind
+from tracking.errors import InvalidInput, ShipmentNotFound
+from tracking.exceptions import open_exceptions
+from tracking.identifiers import Locode, TrackingNumber, shipment_id
+from tracking.mapper import enc_hook
+from tracking.scan import Scan, Source
+from tracking.shipment import Shipment
+
+READ_YOUR_WRITES_WAIT = 5.0
+MAX_BODY = 1_000_000
+_encoder = msgspec.json.Encoder(enc_hook=enc_hook)
+
+
+@dataclass
+class Api:
+    """What the handlers work with; built by the composition root."""
+
+    settings: Settings
+    service: ShipmentService
+    store: ViewStore
+    runner: ProjectionRunner | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def start(self) -> None:
+        """Bring the views up to date, then keep them so in the background."""
+        if self.runner is not None:
+            self.runner.catch_up()
+            self.runner.start()
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+        self.store.close()
+        self.service.close()
+
+
+def json_response(content: Any, status: int = 200) -> Response[bytes]:
+    body = content if isinstance(content, bytes) else _encoder.encode(content)
+    return Response(body, status_code=status, media_type=MediaType.JSON)
+
+
+def _tracking_number(value: str) -> TrackingNumber:
+    return TrackingNumber(value)
+
+
+def _live_view(shipment: Shipment, position: int | None = None) -> dict[str, Any]:
+    """The agent's view built straight from a shipment (write answers and
+    ``as_of``). Exceptions carry the time of the shipment's last event."""
+    delivery = shipment.delivery()
+    exceptions = [
+        OpenException(kind=kind, raised_at=shipment.modified_on, details=details)
+        for kind, details in open_exceptions(shipment, delivery).items()
+    ]
+    view: dict[str, Any] = msgspec.to_builtins(
+        shipment_view(shipment, delivery, exceptions), enc_hook=enc_hook
+    )
+    if position is not None:
+        view["position"] = position
+    return view
+
+
+def _scan_out(outcome: ScanOutcome) -> schemas.ScanResultOut:
+    return schemas.ScanResultOut(
+        scan_id=outcome.scan_id,
+        tracking_number=outcome.tracking_number,
+        result=outcome.result.value,
+        duplicate=outcome.duplicate,
+        booked=outcome.booked,
+        position=outcome.position,
+        field=outcome.field,
+        detail=outcome.reason,
+    )
+
+
+def _history_entry(event: Any) -> schemas.HistoryEntry:
+    data = {k: v for k, v in vars(event).items()
+            if k not in ("originator_id", "originator_version", "timestamp", "source",
+                         "originator_topic")}
+    occurred_at = event.timestamp
+    if isinstance(event, Shipment.ScanRecorded):
+        occurred_at = event.scan.occurred_at
+    elif isinstance(event, Shipment.Rerouted):
+        occurred_at = event.effective_at
+    source = event.source
+    return schemas.HistoryEntry(
+        version=event.originator_version,
+        type=type(event).__name__,
+        occurred_at=occurred_at,
+        recorded_at=event.timestamp,
+        source=schemas.SourceOut(kind=source.kind.value, id=source.id),
+        data=msgspec.to_builtins(data, enc_hook=enc_hook),
+    )
+
+
+def create_app(api: Api) -> Litestar:
+    service, store, metrics, tokens = api.service, api.store, api.metrics, api.settings.api_tokens
+    booking_roles = requires(tokens, "merchant", "agent")
+    agent_only = requires(tokens, "agent")
+    scanners = requires(tokens, "device", "carrier")
+
+    # -- booking and routing -------------------------------------------------------
+
+    @post("/shipments", guards=[booking_roles], sync_to_thread=True, status_code=201,
+          summary="Book a shipment", tags=["booking"])
+    def book(data: JSONBody[schemas.BookingIn], request: Request[Any, Any, Any]) -> Response[bytes]:
+        tn, booking, route = schemas.to_booking(data)
+        source = Source(SourceKind.AGENT, request.state.role)
+        result = service.book(tn, booking, route, source)
+        view = _live_view(service.get(tn), result.position)
+        return json_response(view, 201 if result.changed else 200)
+
+    @post("/shipments/{tracking_number:str}/route", guards=[booking_roles],
+          sync_to_thread=True, status_code=200, summary="Re-route a shipment", tags=["booking"])
+    def reroute(
+        tracking_number: FromPath[str], data: JSONBody[schemas.RouteIn],
+        request: Request[Any, Any, Any],
+    ) -> Response[bytes]:
+        tn = _tracking_number(tracking_number)
+        route = schemas.to_route(data.route)
+        destination = (
+            Locode(data.destination, "destination") if data.destination else None
+        )
+        source = Source(SourceKind.AGENT, request.state.role)
+        result = service.reroute(tn, route, source, destination)
+        return json_response(_live_view(service.get(tn), result.position))
+
+    # -- scans -------------------------------------------------------------------
+
+    @post("/scans", guards=[scanners], status_code=201, summary="Record one scan or a batch",
+          description='One scan (the contract\'s scan JSON), or {"scans": [...]}.', tags=["scans"])
+    async def scans(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await request.body()
+        wire, is_batch = schemas.decode_scans(body)
+        role = request.state.role
+        parsed: list[Scan | InvalidInput] = []
+        for i, item in enumerate(wire):
+            try:
+                scan = schemas.to_scan(item)
+                if role == "device" and scan.device_id is None:
+                    raise InvalidInput("device_id", "a device must say which device it is")
+                parsed.append(scan)
+            except InvalidInput as e:
+                if not is_batch:
+                    raise
+                parsed.append(e.within(f"scans[{i}]"))
+        valid = [p for p in parsed if isinstance(p, Scan)]
+        source = Source(SourceKind.CARRIER, "http") if role == "carrier" else None
+        outcomes = iter(await anyio.to_thread.run_sync(service.record_scans, valid, source))
+        results = [
+            _scan_out(next(outcomes)) if isinstance(p, Scan)
+            else schemas.ScanResultOut(
+                scan_id=wire[i].scan_id, tracking_number=wire[i].tracking_number,
+                result=ScanResult.REJECTED.value, duplicate=False, booked=False,
+                field=p.field, detail=p.reason,
+            )
+            for i, p in enumerate(parsed)
+        ]
+        for r in results:
+            metrics.inc("tracking_scans_total", result=r.result, ingress="http")
+        if not is_batch:
+            [only] = results
+            if only.result == ScanResult.REJECTED.value:
+                return error(422, f"{only.field}: {only.detail}", only.field)
+            return json_response(only, 201 if only.result == ScanResult.RECORDED.value else 200)
+        positions = [r.position for r in results if r.position is not None]
+        return json_response(schemas.ScanBatchOut(
+            results=results,
+            recorded=sum(r.result == ScanResult.RECORDED.value for r in results),
+            duplicates=sum(r.duplicate for r in results),
+            rejected=sum(r.result == ScanResult.REJECTED.value for r in results),
+            position=max(positions, default=None),
+        ))
+
+    # -- reading -----------------------------------------------------------------
+
+    @get("/track/{tracking_number:str}", sync_to_thread=True, summary="Track a parcel (public)",
+         tags=["reading"])
+    def track(tracking_number: FromPath[str]) -> Response[bytes]:
+        tn = _tracking_number(tracking_number)
+        view = store.public_view(shipment_id(tn))
+        if view is None:
+            raise ShipmentNotFound(tn)
+        return json_response(view)
+
+    @get("/shipments/{tracking_number:str}", guards=[agent_only], sync_to_thread=True,
+         summary="The agent's full view, now or as_of a time", tags=["reading"])
+    def shipment(
+        tracking_number: FromPath[str], as_of: FromQuery[datetime | None] = None
+    ) -> Response[bytes]:
+        tn = _tracking_number(tracking_number)
+        if as_of is not None:
+            if as_of.tzinfo is None:
+                raise InvalidInput("as_of", "needs a UTC offset (RFC 3339)")
+            return json_response(_live_view(service.get_as_of(tn, as_of)))
+        view = store.full_view(shipment_id(tn))
+        if view is None:
+            raise ShipmentNotFound(tn)
+        return json_response(view)
+
+    @get("/shipments/{tracking_number:str}/history", guards=[agent_only], sync_to_thread=True,
+         summary="Every recorded event, in recorded order", tags=["reading"])
+    def history(tracking_number: FromPath[str]) -> Response[bytes]:
+        tn = _tracking_number(tracking_number)
+        return json_response([_history_entry(e) for e in service.history(tn)])
+
+    @get("/exceptions", guards=[agent_only], sync_to_thread=True,
+         summary="Shipment exceptions, oldest first", tags=["reading"])
+    def exceptions(
+        state_: Annotated[str, QueryParameter(name="state", description="open, closed or all")] = "open",
+        kind: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
+        offset: FromQuery[int] = 0,
+    ) -> Response[bytes]:
+        state = state_
+        if state not in ("open", "closed", "all"):
+            raise InvalidInput("state", f"{state!r} is not one of open, closed, all")
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit", "must be between 1 and 1000")
+        if offset < 0:
+            raise InvalidInput("offset", "must not be negative")
+        rows = store.exceptions(
+            state=None if state == "all" else state, kind=kind, limit=limit, offset=offset
+        )
+        return json_response([
+            schemas.ExceptionOut(
+                tracking_number=r.tracking_number, kind=r.kind.value,
+                state="open" if r.cleared_at is None else "closed",
+                raised_at=r.raised_at, cleared_at=r.cleared_at, details=r.details,
+            )
+            for r in rows
+        ])
+
+    async def read_your_writes(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+        """GETs under /api/v1 wait (bounded) until the views have processed
+        min_position."""
+        request.state.started = time.perf_counter()
+        raw = request.query_params.get("min_position")
+        if request.method != "GET" or raw is None or not request.url.path.startswith("/api/v1/"):
+            return None
+        try:
+            wanted = int(raw)
+        except ValueError:
+            return error(400, f"min_position: {raw!r} is not a whole number", "min_position")
+        deadline = time.monotonic() + READ_YOUR_WRITES_WAIT
+        while True:
+            reached = await anyio.to_thread.run_sync(store.position)
+            if reached >= wanted:
+                return None
+            if time.monotonic() >= deadline:
+                return error(
+                    503,
+                    f"the views have processed position {reached}, not yet {wanted}; "
+                    "try again shortly",
+                    "min_position",
+                    **{"Retry-After": "1"},
+                )
+            await anyio.sleep(0.01)
+
+    v1 = Router(
+        path="/api/v1",
+        route_handlers=[book, reroute, scans, track, shipment, history, exceptions],
+    )
+
+    # -- operations --------------------------------------------------------------
+
+    @get("/livez", summary="The process answers", tags=["operations"])
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", sync_to_thread=True, summary="Stores answer and views keep up",
+         tags=["operations"])
+    def readyz() -> Response[bytes]:
+        try:
+            log_position = service.position()
+            view_position = store.position()
+        except Exception as e:  # noqa: BLE001 - any failure means not ready
+            return error(503, f"a store does not answer: {type(e).__name__}: {e}")
+        if api.runner is not None and api.runner.error is not None:
+            return error(503, f"the projection runner stopped: {api.runner.error!r}")
+        return json_response({"status": "ready", "log_position": log_position,
+                              "view_position": view_position,
+                              "lag_events": max(0, log_position - view_position)})
+
+    @get("/metrics", sync_to_thread=True, summary="Prometheus metrics", tags=["operations"],
+         media_type=MediaType.TEXT)
+    def metrics_endpoint() -> str:
+        return metrics.render()
+
+    metrics.counter("tracking_http_requests_total", "HTTP requests by method, route and status")
+    metrics.counter("tracking_http_request_seconds_total", "Time spent answering, by route")
+    metrics.counter("tracking_scans_total", "Scans received, by result and ingress")
+    metrics.gauge("tracking_event_log_position", "Position of the last recorded event",
+                  lambda: service.position())
+    metrics.gauge("tracking_view_position", "Position the shipments views have processed",
+                  lambda: store.position())
+    metrics.gauge("tracking_projection_lag_events", "Events recorded but not yet in the views",
+                  lambda: max(0, service.position() - store.position()))
+
+    async def after_response(request: Request[Any, Any, Any]) -> None:
+        route = request.scope.get("path_template") or "unmatched"
+        status = str(request.scope.get("_status", ""))
+        metrics.inc("tracking_http_requests_total", method=request.method, route=route,
+                    status=status)
+        started = getattr(request.state, "started", None)
+        if started is not None:
+            metrics.inc("tracking_http_request_seconds_total",
+                        time.perf_counter() - started, route=route)
+
+    async def record_status(message: Any, scope: Any) -> None:
+        if message.get("type") == "http.response.start":
+            scope["_status"] = message.get("status")
+
+    return Litestar(
+        route_handlers=[v1, livez, readyz, metrics_endpoint],
+        exception_handlers=HANDLERS,  # type: ignore[arg-type]
+        before_request=read_your_writes,
+        after_response=after_response,
+        before_send=[record_status],
+        request_max_body_size=MAX_BODY,
+        on_startup=[api.start],
+        on_shutdown=[api.stop],
+        middleware=[
+            RateLimitConfig(
+                rate_limit=("minute", api.settings.rate_limit_per_minute),
+                exclude=["/livez", "/readyz", "/metrics", "/schema"],
+            ).middleware
+        ],
+        openapi_config=OpenAPIConfig(
+            title="Shipment tracking",
+            version="1",
+            description="The contract of ../shared/CONTRACT.md. Every GET under /api/v1 takes "
+            "min_position=N (read your writes: waits up to 5 s for the views).",
+            render_plugins=[SwaggerRenderPlugin()],
+            path="/schema",
+        ),
+        debug=False,
+    )

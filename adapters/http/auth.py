@@ -1,0 +1,44 @@
+"""Bearer tokens and roles (TRACKING_API_TOKENS). No token: 401; a token
+whose role may not use the route: 403. ``admin`` may use every route."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+
+
+def role_of(connection: ASGIConnection[Any, Any, Any, Any], tokens: Mapping[str, str]) -> str:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthorizedException(
+            "this route needs 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    for known, role in tokens.items():
+        if hmac.compare_digest(known.encode(), token.encode()):
+            return role
+    raise NotAuthorizedException(
+        "the bearer token is not known", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def requires(tokens: Mapping[str, str], *roles: str) -> Guard:
+    allowed = {*roles, "admin"}
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        role = role_of(connection, tokens)
+        if role not in allowed:
+            raise PermissionDeniedException(
+                f"role {role!r} may not use this route (allowed: {', '.join(sorted(allowed))})"
+            )
+        connection.state.role = role
+
+    return guard
