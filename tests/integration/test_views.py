@@ -87,3 +87,51 @@ def test_the_background_runner_picks_up_another_process_writes(
         assert runner.error is None
     finally:
         runner.stop()
+
+
+def test_the_projection_process_killed_mid_stream_loses_and_doubles_nothing(
+    service: ShipmentService, store: ViewStore, settings: Settings
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    def many(prefix: str) -> None:
+        tns = [f"{prefix}{i:08d}" for i in range(300)]
+        for tn in tns:
+            service.book(tn, booking(), HK_STO, AGENT)
+        for day, event, where, voyage in [(2, "RECEIVED", "HKHKG", None), (3, "LOADED", "HKHKG", "V100"),
+                                          (6, "UNLOADED", "JPTYO", "V100")]:
+            service.record_scans([scan(event, where, day, voyage=voyage, tn=tn) for tn in tns])
+
+    def start() -> subprocess.Popen[bytes]:
+        env = {**os.environ, "TRACKING_DATABASE_URL": settings.database_url}
+        return subprocess.Popen([sys.executable, "-m", "adapters.cli", "project"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    many("KILLA")
+    end = service.position()
+    process = start()
+    try:
+        deadline = time.monotonic() + 30
+        while store.position() == 0 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        killed_at = store.position()
+        assert 0 < killed_at < end, "killed before or after the stream, not in it"
+        many("KILLB")  # the log moves on while no runner is up
+        process = start()
+        deadline = time.monotonic() + 30
+        while store.position() < service.position() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.position() == service.position()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+    tns = [f"KILL{p}{i:08d}" for p in "AB" for i in range(300)]
+    resumed = snapshot(store, tns)
+    assert len(resumed["exceptions"]) == 600  # each misdirected in Tokyo, once
+    ProjectionRunner(service, store).rebuild()
+    assert snapshot(store, tns) == resumed
