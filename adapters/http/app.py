@@ -137,7 +137,7 @@ def create_app(api: Api) -> Litestar:
           summary="Book a shipment", tags=["booking"])
     def book(data: JSONBody[schemas.BookingIn], request: Request[Any, Any, Any]) -> Response[bytes]:
         tn, booking, route = schemas.to_booking(data)
-        source = Source(SourceKind.AGENT, request.state.role)
+        source = Source(SourceKind.AGENT, request.state.principal)
         result = service.book(tn, booking, route, source)
         view = _live_view(service.get(tn), result.position)
         return json_response(view, 201 if result.changed else 200)
@@ -153,7 +153,7 @@ def create_app(api: Api) -> Litestar:
         destination = (
             Locode(data.destination, "destination") if data.destination else None
         )
-        source = Source(SourceKind.AGENT, request.state.role)
+        source = Source(SourceKind.AGENT, request.state.principal)
         result = service.reroute(tn, route, source, destination)
         return json_response(_live_view(service.get(tn), result.position))
 
@@ -177,7 +177,7 @@ def create_app(api: Api) -> Litestar:
                     raise
                 parsed.append(e.within(f"scans[{i}]"))
         valid = [p for p in parsed if isinstance(p, Scan)]
-        source = Source(SourceKind.CARRIER, "http") if role == "carrier" else None
+        source = Source(SourceKind.CARRIER, request.state.principal) if role == "carrier" else None
         outcomes = iter(await anyio.to_thread.run_sync(service.record_scans, valid, source))
         results = [
             _scan_out(next(outcomes)) if isinstance(p, Scan)

@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 from adapters.composition import build_api
 from adapters.http import app as app_module
 from adapters.http.app import create_app
+from adapters.http.auth import principal
 from adapters.settings import Settings
 from tests.builders import at
 from tests.e2e.conftest import AGENT, CARRIER, DEVICE, MERCHANT, Clock
@@ -113,7 +114,9 @@ def test_a_shipment_s_whole_life_through_http(client: TestClient[Any], clock: Cl
     assert [h["type"] for h in history[:2]] == ["Opened", "Booked"]
     assert history[2]["source"] == {"kind": "scanner", "id": "hkg-dock-7"}
     rerouted = next(h for h in history if h["type"] == "Rerouted")
-    assert rerouted["source"] == {"kind": "agent", "id": "agent"}
+    assert rerouted["source"] == {"kind": "agent", "id": principal("agent", "a-token")}
+    assert history[1]["source"] == {"kind": "agent", "id": principal("merchant", "m-token")}
+    assert "a-token" not in str(history) and "m-token" not in str(history)
     assert rerouted["data"]["route"]["legs"][0]["from"] == "JPTYO"
 
 
