@@ -77,7 +77,6 @@ class ShipmentsProjection(Projection[Any]):
             current = working[event.originator_id] = _Working(
                 shipment, current.open if current else {}, position
             )
-            current.position = position
             if shipment.is_booked:
                 self._judge(current, event, raised, cleared)
         rows = [self._row(w) for w in working.values() if w.position > after]

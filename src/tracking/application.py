@@ -210,7 +210,7 @@ class ShipmentService(Application[UUID]):
         """Record a StallDetected on each of these shipments that has had no
         scan for longer than ``threshold``; the numbers actually flagged."""
         now = self.clock()
-        ids = {shipment_id(tn): tn for tn in tracking_numbers}
+        ids = list(dict.fromkeys(shipment_id(tn) for tn in tracking_numbers))
 
         def command(loaded: dict[UUID, Shipment | None]) -> tuple[list[Shipment], list[str]]:
             flagged = [
@@ -220,7 +220,7 @@ class ShipmentService(Application[UUID]):
             ]
             return flagged, [s.tracking_number for s in flagged]
 
-        _, flagged = self._write(list(ids), command)
+        _, flagged = self._write(ids, command)
         return flagged
 
     # -- lookups -----------------------------------------------------------------
