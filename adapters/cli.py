@@ -28,6 +28,8 @@ ENVIRONMENT_HELP = """environment:
   TRACKING_DATABASE_URL  postgresql://user:pass@host:port/db[?schema=s] or
                          sqlite:///path (default sqlite:///./var/tracking.db)
   TRACKING_MQTT_URL      mqtt://user:pass@host:port (default: in-process)
+  TRACKING_MQTT_CLIENT_ID  stable MQTT client id (default tracking-ingest)
+  TRACKING_MQTT_GROUP    shared-subscription group ("" for none; default ingest)
   TRACKING_HTTP_HOST     default 127.0.0.1
   TRACKING_HTTP_PORT     default 8000
   TRACKING_API_TOKENS    role:token,role:token,... (default: none)
@@ -136,6 +138,35 @@ def project(settings: Settings) -> int:
     return 0
 
 
+def ingest(settings: Settings) -> int:
+    """Consume scans from TRACKING_MQTT_URL until SIGTERM or SIGINT; then
+    finish and acknowledge the batch in hand."""
+    import logging
+    import signal
+    import threading
+
+    from adapters.composition import build_consumer, build_dead_letters, build_service
+
+    if settings.mqtt_url is None:
+        print("tracking: ingest needs TRACKING_MQTT_URL (mqtt://user:pass@host:port)", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    service = build_service(settings)
+    dead_letters = build_dead_letters(settings)
+    consumer = build_consumer(settings, service, dead_letters)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    consumer.start()
+    print(f"tracking: consuming scans from {_redact(settings.mqtt_url)} as "
+          f"{settings.mqtt_client_id}", file=sys.stderr)
+    done.wait()
+    consumer.stop()
+    dead_letters.close()
+    service.close()
+    return 0
+
+
 def rebuild(settings: Settings, view: str) -> int:
     from adapters.composition import build_runner, build_service, build_view_store
 
@@ -170,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("all", "everything in one process: the API and the views (the embedded default)"),
         ("serve", "the HTTP API only; the views are kept by `tracking project`"),
         ("project", "keep the views up to date with the event log"),
+        ("ingest", "consume scans from the MQTT broker (TRACKING_MQTT_URL)"),
         ("rebuild", "empty a view and build it again from the whole event log"),
         ("demo", "book a demo shipment, feed it scans, print the derived view after each"),
         ("check-config", "read the configuration from the environment and print it (no secrets)"),
@@ -190,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "all": lambda s: serve(s, run_projections=True),
         "serve": lambda s: serve(s, run_projections=False),
         "project": project,
+        "ingest": ingest,
         "rebuild": lambda s: rebuild(s, args.view),
         "demo": demo,
         "check-config": check_config,

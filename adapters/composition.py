@@ -4,13 +4,17 @@ call it too, so what they run is what production runs."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from projections.runner import ProjectionRunner
 from projections.sql import PostgresListener, PostgresViewStore, SQLiteViewStore
 from projections.store import ViewStore
 from tracking.application import Clock, ShipmentService
 
+from adapters.deadletters import DeadLetterStore, PostgresDeadLetterStore, SQLiteDeadLetterStore
 from adapters.http.app import Api
+from adapters.http.metrics import Metrics
+from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
 from adapters.settings import Settings
 
 
@@ -50,3 +54,26 @@ def build_api(settings: Settings, *, clock: Clock | None = None, run_projections
     runner = build_runner(settings, service, store) if run_projections else None
     return Api(settings=settings, service=service, store=store, runner=runner)
 
+
+
+def build_dead_letters(settings: Settings) -> DeadLetterStore:
+    if settings.is_postgres:
+        conninfo, schema = settings.postgres_conninfo()
+        return PostgresDeadLetterStore(conninfo, schema)
+    return SQLiteDeadLetterStore(settings.eventstore_env()["SQLITE_DBNAME"])
+
+
+def build_consumer(
+    settings: Settings,
+    service: ShipmentService,
+    dead_letters: DeadLetterStore,
+    *,
+    broker: BrokerAddress | None = None,
+    metrics: Metrics | None = None,
+    **options: Any,
+) -> ScanConsumer:
+    """The MQTT scan consumer, on TRACKING_MQTT_URL unless a broker is given."""
+    if broker is None:
+        broker = BrokerAddress(*settings.broker_address())
+    return ScanConsumer(service, dead_letters, broker, client_id=settings.mqtt_client_id,
+                        group=settings.mqtt_group or None, metrics=metrics, **options)

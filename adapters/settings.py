@@ -29,6 +29,9 @@ class Settings:
     http_port: int = 8000
     # token -> role
     api_tokens: Mapping[str, str] = field(default_factory=dict)
+    mqtt_client_id: str = "tracking-ingest"
+    # consumers in one group share the scans (MQTT 5 shared subscription); "" for none
+    mqtt_group: str = "ingest"
     # requests per minute per client address (429 beyond it)
     rate_limit_per_minute: int = 60_000
 
@@ -38,6 +41,8 @@ class Settings:
         settings = cls(
             database_url=env.get("TRACKING_DATABASE_URL") or DEFAULT_DATABASE_URL,
             mqtt_url=env.get("TRACKING_MQTT_URL") or None,
+            mqtt_client_id=env.get("TRACKING_MQTT_CLIENT_ID") or "tracking-ingest",
+            mqtt_group=env.get("TRACKING_MQTT_GROUP", "ingest"),
             http_host=env.get("TRACKING_HTTP_HOST") or "127.0.0.1",
             http_port=_port(env.get("TRACKING_HTTP_PORT") or "8000"),
             api_tokens=_tokens(env.get("TRACKING_API_TOKENS") or ""),
@@ -46,7 +51,24 @@ class Settings:
             ),
         )
         settings.eventstore_env()  # validates the database URL now, not at first use
+        if settings.mqtt_url is not None:
+            settings.broker_address()
         return settings
+
+    def broker_address(self) -> tuple[str, int, str | None, str | None]:
+        """Host, port, user and password of TRACKING_MQTT_URL."""
+        url = urlsplit(self.mqtt_url or "")
+        if url.scheme not in ("mqtt", "tcp") or not url.hostname:
+            raise ConfigError(
+                "TRACKING_MQTT_URL: expected mqtt://user:password@host:port "
+                f"(got {_redact(self.mqtt_url or '')!r})"
+            )
+        try:
+            port = url.port or 1883
+        except ValueError as e:
+            raise ConfigError(f"TRACKING_MQTT_URL: bad port ({e})") from None
+        return (url.hostname, port, unquote(url.username) if url.username else None,
+                unquote(url.password) if url.password else None)
 
     def eventstore_env(self) -> dict[str, str]:
         """The eventsourcing library's settings for the configured database."""

@@ -255,6 +255,7 @@ class ShipmentService(Application[UUID]):
 
     def _booked(self, tracking_number: str) -> Shipment:
         sid = shipment_id(tracking_number)
+        self._evict_stale([sid])  # another process may have written since we cached it
         shipment = self._load([sid])[sid]
         if shipment is None or not shipment.is_booked:
             raise ShipmentNotFound(tracking_number)

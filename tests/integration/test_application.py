@@ -211,3 +211,12 @@ def test_a_batch_reloads_only_the_shipments_another_writer_changed(
     assert all(o.result is ScanResult.RECORDED for o in outcomes)
     assert loads == [1]
     assert len(a.get(tns[0]).scans) == 2
+
+
+def test_lookups_see_what_another_process_wrote(make_service: ServiceFactory) -> None:
+    a, b = make_service(), make_service()
+    a.book(TN, booking(), HK_STO, AGENT)
+    assert b.delivery(TN).transport_status.value == "NOT_RECEIVED"  # b caches it now
+    a.record_scan(scan("RECEIVED", "HKHKG", 2))
+    assert b.delivery(TN).transport_status.value == "AT_FACILITY"
+    assert len(b.get(TN).scans) == 1

@@ -1,0 +1,211 @@
+"""Dead letters: what arrived but cannot be a scan, kept with the raw bytes,
+where it came from, when, and why, so nothing is silently dropped. Agents
+list them and re-submit a corrected scan.
+
+A dead letter's id is a digest of its topic and bytes: a redelivered
+message (the broker did not see our acknowledgement) is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import msgspec
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+
+class DeadLetter(msgspec.Struct, kw_only=True):
+    id: str
+    received_at: datetime
+    topic: str
+    payload: bytes
+    reason: str
+    field: str | None = None
+    resubmitted_at: datetime | None = None
+    resubmitted_as: str | None = None  # the scan_id recorded in its place
+
+    @staticmethod
+    def make_id(topic: str, payload: bytes) -> str:
+        return hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest()[:32]
+
+
+class DeadLetterStore(ABC):
+    @abstractmethod
+    def add(self, letters: Sequence[DeadLetter]) -> None:
+        """Store durably (idempotent by id) before the message is acknowledged."""
+
+    @abstractmethod
+    def list(self, *, pending_only: bool, limit: int, offset: int) -> list[DeadLetter]: ...
+
+    @abstractmethod
+    def get(self, letter_id: str) -> DeadLetter | None: ...
+
+    @abstractmethod
+    def mark_resubmitted(self, letter_id: str, scan_id: str, at: datetime) -> None: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class MemoryDeadLetterStore(DeadLetterStore):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._letters: dict[str, DeadLetter] = {}
+
+    def add(self, letters: Sequence[DeadLetter]) -> None:
+        with self._lock:
+            for letter in letters:
+                self._letters.setdefault(letter.id, letter)
+
+    def list(self, *, pending_only: bool, limit: int, offset: int) -> list[DeadLetter]:
+        with self._lock:
+            found = [x for x in self._letters.values() if not pending_only or x.resubmitted_at is None]
+        found.sort(key=lambda x: (x.received_at, x.id))
+        return found[offset : offset + limit]
+
+    def get(self, letter_id: str) -> DeadLetter | None:
+        return self._letters.get(letter_id)
+
+    def mark_resubmitted(self, letter_id: str, scan_id: str, at: datetime) -> None:
+        with self._lock:
+            letter = self._letters[letter_id]
+            self._letters[letter_id] = msgspec.structs.replace(
+                letter, resubmitted_at=at, resubmitted_as=scan_id
+            )
+
+    def count(self) -> int:
+        return len(self._letters)
+
+
+_COLUMNS = "id, received_at, topic, payload, reason, field, resubmitted_at, resubmitted_as"
+
+
+class SQLiteDeadLetterStore(DeadLetterStore):
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS dead_letters (id TEXT PRIMARY KEY, received_at TEXT NOT NULL, "
+                "topic TEXT NOT NULL, payload BLOB NOT NULL, reason TEXT NOT NULL, field TEXT, "
+                "resubmitted_at TEXT, resubmitted_as TEXT)"
+            )
+
+    @staticmethod
+    def _row(r: Sequence[object]) -> DeadLetter:
+        return DeadLetter(
+            id=str(r[0]), received_at=datetime.fromisoformat(str(r[1])), topic=str(r[2]),
+            payload=bytes(r[3]),  # type: ignore[arg-type]
+            reason=str(r[4]), field=r[5],  # type: ignore[arg-type]
+            resubmitted_at=datetime.fromisoformat(str(r[6])) if r[6] else None,
+            resubmitted_as=r[7],  # type: ignore[arg-type]
+        )
+
+    def add(self, letters: Sequence[DeadLetter]) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                f"INSERT OR IGNORE INTO dead_letters ({_COLUMNS}) VALUES (?,?,?,?,?,?,NULL,NULL)",
+                [(x.id, x.received_at.astimezone(UTC).isoformat(), x.topic, x.payload, x.reason,
+                  x.field) for x in letters],
+            )
+            self._conn.execute("COMMIT")
+
+    def list(self, *, pending_only: bool, limit: int, offset: int) -> list[DeadLetter]:
+        where = " WHERE resubmitted_at IS NULL" if pending_only else ""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM dead_letters{where} ORDER BY received_at, id LIMIT ? OFFSET ?",  # noqa: S608
+                (limit, offset),
+            ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def get(self, letter_id: str) -> DeadLetter | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,)  # noqa: S608
+            ).fetchone()
+        return self._row(row) if row else None
+
+    def mark_resubmitted(self, letter_id: str, scan_id: str, at: datetime) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE dead_letters SET resubmitted_at = ?, resubmitted_as = ? WHERE id = ?",
+                (at.astimezone(UTC).isoformat(), scan_id, letter_id),
+            )
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresDeadLetterStore(DeadLetterStore):
+    def __init__(self, conninfo: str, schema: str = "public") -> None:
+        self._pool = ConnectionPool(
+            conninfo, min_size=1, max_size=2, open=True,
+            kwargs={"options": f"-c search_path={schema}", "autocommit": True},
+        )
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(724502)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS dead_letters (id text PRIMARY KEY, "
+                "received_at timestamptz NOT NULL, topic text NOT NULL, payload bytea NOT NULL, "
+                "reason text NOT NULL, field text, resubmitted_at timestamptz, resubmitted_as text)"
+            )
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        with self._pool.connection() as conn:
+            return conn.cursor(row_factory=tuple_row).execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+    @staticmethod
+    def _row(r: Sequence[object]) -> DeadLetter:
+        return DeadLetter(
+            id=str(r[0]), received_at=r[1], topic=str(r[2]), payload=bytes(r[3]),  # type: ignore[arg-type]
+            reason=str(r[4]), field=r[5], resubmitted_at=r[6], resubmitted_as=r[7],  # type: ignore[arg-type]
+        )
+
+    def add(self, letters: Sequence[DeadLetter]) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.cursor().executemany(
+                f"INSERT INTO dead_letters ({_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,NULL,NULL) "  # noqa: S608
+                "ON CONFLICT (id) DO NOTHING",
+                [(x.id, x.received_at, x.topic, x.payload, x.reason, x.field) for x in letters],
+            )
+
+    def list(self, *, pending_only: bool, limit: int, offset: int) -> list[DeadLetter]:
+        where = " WHERE resubmitted_at IS NULL" if pending_only else ""
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM dead_letters{where} ORDER BY received_at, id LIMIT %s OFFSET %s",  # noqa: S608
+            (limit, offset),
+        )
+        return [self._row(r) for r in rows]
+
+    def get(self, letter_id: str) -> DeadLetter | None:
+        rows = self._query(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = %s", (letter_id,))  # noqa: S608
+        return self._row(rows[0]) if rows else None
+
+    def mark_resubmitted(self, letter_id: str, scan_id: str, at: datetime) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE dead_letters SET resubmitted_at = %s, resubmitted_as = %s WHERE id = %s",
+                (at, scan_id, letter_id),
+            )
+
+    def count(self) -> int:
+        return int(self._query("SELECT count(*) FROM dead_letters", ())[0][0])  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,237 @@
+"""Scanner ingestion over MQTT: at least once in, exactly once recorded.
+
+paho-mqtt 2 with manual acknowledgements: the network thread only puts
+messages on a queue; a worker takes up to ``batch_size`` messages or waits
+``batch_ms``, records the valid scans in one transaction, stores what cannot
+be a scan as dead letters, and only then acknowledges every message of the
+batch. A crash before the acknowledgement means redelivery, which is
+harmless: ``scan_id`` is the idempotency key and dead letters are keyed by
+their bytes. While the database is down nothing is acknowledged; the worker
+retries the batch with backoff. A stable client id and a persistent session
+(MQTT 5 session expiry, or clean_session=False on 3.1.1) keep what is
+published while the consumer is away; ``receive maximum`` bounds what the
+broker sends before we acknowledge.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from adapters.deadletters import DeadLetter, DeadLetterStore
+from adapters.http import schemas
+from adapters.http.metrics import Metrics
+from tracking.application import ScanResult, ShipmentService
+from tracking.errors import InvalidInput
+from tracking.scan import Scan
+
+log = logging.getLogger(__name__)
+
+TOPIC_FILTER = "scanners/+/+/scans"
+_TOPIC = re.compile(r"scanners/([^/]+)/([^/]+)/scans")
+MAX_PAYLOAD = 64 * 1024
+SESSION_EXPIRY = 7 * 24 * 3600  # keep queued scans a week while the consumer is away
+
+
+class Received(NamedTuple):
+    generation: int  # which connection delivered it: acks go back on that one only
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    at: datetime
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+
+class ScanConsumer:
+    def __init__(
+        self,
+        service: ShipmentService,
+        dead_letters: DeadLetterStore,
+        broker: BrokerAddress,
+        *,
+        client_id: str = "tracking-ingest",
+        group: str | None = "ingest",
+        mqtt5: bool = True,
+        session_expiry: int = SESSION_EXPIRY,
+        batch_size: int = 500,
+        batch_ms: int = 20,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.service = service
+        self.dead_letters = dead_letters
+        self.broker = broker
+        self.batch_size = batch_size
+        self.batch_wait = batch_ms / 1000
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self.mqtt5 = mqtt5
+        self.session_expiry = session_expiry
+        self.topic = f"$share/{group}/{TOPIC_FILTER}" if group else TOPIC_FILTER
+        self._queue: queue.SimpleQueue[Received] = queue.SimpleQueue()
+        self._generation = 0
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
+            clean_session=None if mqtt5 else False,
+            manual_ack=True,
+        )
+        if broker.username:
+            self.client.username_pw_set(broker.username, broker.password)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # -- network thread ------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _: Any, flags: Any, reason: Any, __: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the connection: %s", reason)
+            return
+        self._generation += 1
+        client.subscribe(self.topic, qos=1)
+        self.connected.set()
+        log.info("connected to the broker (session present: %s)", flags.session_present)
+
+    def _on_disconnect(self, *_: Any) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from the broker; reconnecting with backoff")
+
+    def _on_message(self, _: mqtt.Client, __: Any, message: mqtt.MQTTMessage) -> None:
+        self._queue.put(Received(self._generation, message.mid, message.qos, message.topic,
+                                 message.payload, self.clock()))
+
+    # -- worker ------------------------------------------------------------------
+
+    def _take(self) -> list[Received]:
+        try:
+            batch = [self._queue.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.batch_wait
+        while len(batch) < self.batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def parse(self, message: Received) -> Scan | DeadLetter:
+        """A scan, or the dead letter saying why it cannot be one."""
+
+        def dead(reason: str, field: str | None = None) -> DeadLetter:
+            return self._dead(message, reason, field)
+
+        match = _TOPIC.fullmatch(message.topic)
+        if match is None:
+            return dead(f"topic {message.topic!r} is not scanners/{{site}}/{{device_id}}/scans")
+        if len(message.payload) > MAX_PAYLOAD:
+            return dead(f"payload of {len(message.payload)} bytes is over {MAX_PAYLOAD}", "body")
+        try:
+            wire = schemas.decode(schemas.SCAN, message.payload)
+            device = match[2]
+            if wire.device_id is None:
+                wire.device_id = device
+            elif wire.device_id != device:
+                raise InvalidInput("device_id", f"{wire.device_id!r} is not the topic's device {device!r}")
+            return schemas.to_scan(wire)
+        except InvalidInput as e:
+            return dead(e.message, e.field)
+        except schemas.NotJSON as e:
+            return dead(str(e), "body")
+
+    def handle(self, batch: list[Received]) -> None:
+        """Record, dead-letter, then acknowledge: never the other way round."""
+        parsed = [(m, self.parse(m)) for m in batch]
+        scans = [(m, p) for m, p in parsed if isinstance(p, Scan)]
+        letters = [p for _, p in parsed if isinstance(p, DeadLetter)]
+        backoff = 0.1
+        while True:
+            try:
+                outcomes = self.service.record_scans([s for _, s in scans]) if scans else []
+                refused = [
+                    self._dead(m, o.reason or "refused", o.field)
+                    for (m, _), o in zip(scans, outcomes, strict=True)
+                    if o.result is ScanResult.REJECTED
+                ]
+                if letters or refused:
+                    self.dead_letters.add(letters + refused)
+                break
+            except Exception:  # noqa: BLE001 - the store is down: keep the batch, do not ack
+                log.exception("could not record a batch of %d; retrying in %.1f s", len(batch), backoff)
+                if self._stop.wait(backoff):
+                    return  # stopping: unacknowledged, the broker redelivers
+                backoff = min(backoff * 2, 5.0)
+        for result in (o.result.value for o in outcomes):
+            self.metrics.inc("tracking_scans_total", result=result, ingress="mqtt")
+        self.metrics.inc("tracking_scans_total", len(letters), result="dead_letter", ingress="mqtt")
+        self.metrics.inc("tracking_ingest_batches_total")
+        self.metrics.inc("tracking_ingest_batch_messages_total", len(batch))
+        generation = self._generation
+        for m in batch:
+            if m.generation == generation:
+                self.client.ack(m.mid, m.qos)
+            # else: delivered on an earlier connection; the broker sends it again
+
+    @staticmethod
+    def _dead(message: Received, reason: str, field: str | None) -> DeadLetter:
+        return DeadLetter(id=DeadLetter.make_id(message.topic, message.payload),
+                          received_at=message.at, topic=message.topic,
+                          payload=message.payload, reason=reason, field=field)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self._take()
+            if batch:
+                self.handle(batch)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> ScanConsumer:
+        properties = None
+        if self.mqtt5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self.session_expiry
+            properties.ReceiveMaximum = 2 * self.batch_size
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=30,
+                                  clean_start=False if self.mqtt5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                                  properties=properties)
+        self.client.loop_start()
+        self._worker = threading.Thread(target=self._run, name="mqtt-ingest", daemon=True)
+        self._worker.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking work, finish (and acknowledge) the batch in hand, disconnect."""
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()

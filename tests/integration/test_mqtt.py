@@ -1,0 +1,228 @@
+"""Scanner ingestion against the real Mosquitto (TRACKING_TEST_MQTT_URL,
+default mqtt://127.0.0.1:1883). Each test uses its own client ids and its
+own shared-subscription group, and sessions that expire within a minute."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from adapters.composition import build_consumer, build_dead_letters
+from adapters.deadletters import DeadLetterStore
+from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
+from adapters.settings import Settings
+from tests.builders import AGENT, HK_STO, booking
+from tests.conftest import IN_CI
+from tracking.application import ShipmentService
+
+MQTT_URL = os.environ.get("TRACKING_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+
+
+@pytest.fixture(scope="session")
+def broker() -> BrokerAddress:
+    address = BrokerAddress(*Settings(mqtt_url=MQTT_URL).broker_address())
+    try:
+        socket.create_connection((address.host, address.port), timeout=3).close()
+    except OSError as e:
+        message = f"MQTT broker at {MQTT_URL} is not reachable: {e}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return address
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, mqtt_url=MQTT_URL,
+                    mqtt_client_id=f"test-{uuid.uuid4().hex[:10]}",
+                    mqtt_group=f"g{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def dead_letters(settings: Settings) -> Iterator[DeadLetterStore]:
+    store = build_dead_letters(settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def consumer(settings: Settings, service: ShipmentService, dead_letters: DeadLetterStore,
+             broker: BrokerAddress) -> Iterator[ScanConsumer]:
+    c = build_consumer(settings, service, dead_letters, broker=broker, session_expiry=60)
+    c.start()
+    assert c.connected.wait(10)
+    time.sleep(0.2)  # the subscription reaches the broker
+    yield c
+    c.stop()
+
+
+class Publisher:
+    def __init__(self, broker: BrokerAddress) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def publish(self, payload: bytes | dict[str, Any], topic: str = "scanners/hkg/dock-7/scans") -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.client.publish(topic, body, qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def publisher(broker: BrokerAddress) -> Iterator[Publisher]:
+    p = Publisher(broker)
+    yield p
+    p.close()
+
+
+def scan_json(tn: str, event: str = "RECEIVED", **extra: Any) -> dict[str, Any]:
+    return {"scan_id": uuid.uuid4().hex, "device_id": "dock-7", "tracking_number": tn,
+            "event": event, "location": "HKHKG", "occurred_at": "2009-03-02T10:00:00+08:00",
+            **extra}
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+TN = "LX123456785CN"
+
+
+def test_published_scans_are_recorded_once_and_visible(
+    service: ShipmentService, consumer: ScanConsumer, publisher: Publisher
+) -> None:
+    service.book(TN, booking(), HK_STO, AGENT)
+    scan = scan_json(TN)
+    publisher.publish(scan)
+    publisher.publish(scan)  # published twice: recorded once
+    publisher.publish(scan_json(TN, "LOADED", voyage="V100", occurred_at="2009-03-03T08:00:00+08:00"))
+    eventually(lambda: len(service.get(TN).scans) == 2)
+    eventually(lambda: consumer.metrics.value("tracking_scans_total", result="duplicate", ingress="mqtt") == 1)
+    assert service.delivery(TN).current_voyage == "V100"
+    assert service.history(TN)[2].source.id == "dock-7"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("payload", "topic", "reason", "field"),
+    [
+        (b"{not json", None, "not valid JSON", "body"),
+        (b"x" * 70_000, None, "over 65536", "body"),
+        ({"event": "LOADDED"}, None, "'LOADDED' is not one of", "event"),
+        ({"location": "ZZZZZ"}, None, "not an ISO 3166-1", "location"),
+        ({"scan_id": None}, None, "missing required field `scan_id`", "scan_id"),
+        ({"device_id": "dock-9"}, None, "not the topic's device", "device_id"),
+        ({}, "scanners/hkg/dock-7/other", "is not scanners/", None),
+        ({"occurred_at": "2099-01-01T00:00:00Z"}, None, "scanner's clock", "occurred_at"),
+    ],
+)
+def test_what_cannot_be_a_scan_is_kept_as_a_dead_letter_with_its_reason(
+    consumer: ScanConsumer, publisher: Publisher, dead_letters: DeadLetterStore,
+    payload: Any, topic: str | None, reason: str, field: str | None,
+) -> None:
+    if isinstance(payload, dict):
+        body = {k: v for k, v in {**scan_json(TN), **payload}.items() if v is not None}
+        raw = json.dumps(body).encode()
+    else:
+        raw = payload
+    if topic:  # the consumer never subscribes to such a topic; make it receive one
+        consumer.client.subscribe(topic, qos=1)
+        time.sleep(0.3)
+    publisher.publish(raw, topic or "scanners/hkg/dock-7/scans")
+    eventually(lambda: dead_letters.count() == 1)
+    [letter] = dead_letters.list(pending_only=True, limit=10, offset=0)
+    assert reason in letter.reason and letter.field == field
+    assert letter.payload == raw and letter.topic == (topic or "scanners/hkg/dock-7/scans")
+    publisher.publish(raw, topic or "scanners/hkg/dock-7/scans")  # again: stored once
+    time.sleep(0.3)
+    assert dead_letters.count() == 1
+
+
+def test_two_consumers_sharing_a_subscription_record_everything_once(
+    settings: Settings, service: ShipmentService, make_service: Callable[[], ShipmentService],
+    dead_letters: DeadLetterStore, broker: BrokerAddress, publisher: Publisher,
+) -> None:
+    tns = [f"SHARE{i:06d}" for i in range(20)]
+    for tn in tns:
+        service.book(tn, booking(), HK_STO, AGENT)
+    consumers = []
+    for n in range(2):
+        mine = Settings(database_url=settings.database_url, mqtt_url=MQTT_URL,
+                        mqtt_client_id=f"{settings.mqtt_client_id}-{n}", mqtt_group=settings.mqtt_group)
+        c = build_consumer(mine, make_service(), dead_letters, broker=broker, session_expiry=60,
+                           batch_size=10, batch_ms=5)
+        consumers.append(c.start())
+    try:
+        for c in consumers:
+            assert c.connected.wait(10)
+        time.sleep(0.3)
+        sent = [scan_json(tn, scan_id=f"{tn}-{k}") for k in range(10) for tn in tns]
+        for s in sent:
+            publisher.publish(s)
+        eventually(lambda: sum(len(service.get(tn).scans) for tn in tns) == len(sent), timeout=30)
+        shares = [c.metrics.value("tracking_ingest_batch_messages_total") for c in consumers]
+        assert all(n > 0 for n in shares) and sum(shares) == len(sent)
+    finally:
+        for c in consumers:
+            c.stop()
+    for tn in tns:
+        versions = [e.originator_version for e in service.history(tn)]
+        assert versions == list(range(1, 13))  # opened, booked, ten scans: none twice
+
+
+def test_a_consumer_killed_mid_stream_and_restarted_records_every_scan_once(
+    settings: Settings, service: ShipmentService, broker: BrokerAddress, publisher: Publisher
+) -> None:
+    tns = [f"KILL{i:06d}" for i in range(50)]
+    for tn in tns:
+        service.book(tn, booking(), HK_STO, AGENT)
+    env = {**os.environ, "TRACKING_DATABASE_URL": settings.database_url,
+           "TRACKING_MQTT_URL": MQTT_URL, "TRACKING_MQTT_CLIENT_ID": settings.mqtt_client_id,
+           "TRACKING_MQTT_GROUP": settings.mqtt_group}
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "adapters.cli", "ingest"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def recorded() -> int:
+        return sum(len(s.scans) for s in (service.get(tn) for tn in tns))
+
+    process = start()
+    try:
+        time.sleep(2)  # connected and subscribed: its session now exists on the broker
+        sent = [scan_json(tn, scan_id=f"{tn}-{k}") for k in range(20) for tn in tns]
+        for s in sent[:500]:
+            publisher.publish(s)
+        eventually(lambda: recorded() > 0)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        for s in sent[500:]:
+            publisher.publish(s)  # queued in its session while it is down
+        process = start()
+        eventually(lambda: recorded() == len(sent), timeout=60)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    for tn in tns:
+        assert [e.originator_version for e in service.history(tn)] == list(range(1, 23))
