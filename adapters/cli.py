@@ -97,13 +97,16 @@ def demo(settings: Settings) -> int:
     return 0
 
 
-def serve(settings: Settings, *, run_projections: bool) -> int:
+def serve(settings: Settings, *, run_projections: bool, run_ingest: bool = False) -> int:
     import uvicorn
 
     from adapters.composition import build_api
     from adapters.http.app import create_app
 
-    app = create_app(build_api(settings, run_projections=run_projections))
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(build_api(settings, run_projections=run_projections, run_ingest=run_ingest))
     print(f"tracking: API on http://{settings.http_host}:{settings.http_port} "
           f"(store: {_redact(settings.database_url)}; "
           f"views {'kept in this process' if run_projections else 'kept by `tracking project`'})",
@@ -198,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     parsers = {}
     for name, helptext in [
-        ("all", "everything in one process: the API and the views (the embedded default)"),
+        ("all", "everything in one process: the API, the views and MQTT ingestion (from "
+                "TRACKING_MQTT_URL, or an in-process broker when it is not set)"),
         ("serve", "the HTTP API only; the views are kept by `tracking project`"),
         ("project", "keep the views up to date with the event log"),
         ("ingest", "consume scans from the MQTT broker (TRACKING_MQTT_URL)"),
@@ -219,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tracking: configuration error: {e}", file=sys.stderr)
         return 2
     commands_run = {
-        "all": lambda s: serve(s, run_projections=True),
+        "all": lambda s: serve(s, run_projections=True, run_ingest=True),
         "serve": lambda s: serve(s, run_projections=False),
         "project": project,
         "ingest": ingest,

@@ -14,6 +14,7 @@ from tracking.application import Clock, ShipmentService
 from adapters.deadletters import DeadLetterStore, PostgresDeadLetterStore, SQLiteDeadLetterStore
 from adapters.http.app import Api
 from adapters.http.metrics import Metrics
+from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
 from adapters.settings import Settings
 
@@ -46,13 +47,33 @@ def build_runner(
     return ProjectionRunner(service, store, stall_after=stall_after, listener=listener)
 
 
-def build_api(settings: Settings, *, clock: Clock | None = None, run_projections: bool = True) -> Api:
+def build_api(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    run_projections: bool = True,
+    run_ingest: bool = False,
+) -> Api:
     """The HTTP API's parts. With ``run_projections`` the views are kept up
-    in this process (the embedded default); otherwise another process does."""
+    in this process; with ``run_ingest`` it consumes scans too, from
+    TRACKING_MQTT_URL or, when that is not set, from an in-process broker
+    (the embedded default, ``tracking all``)."""
     service = build_service(settings, clock=clock)
     store = build_view_store(settings)
     runner = build_runner(settings, service, store) if run_projections else None
-    return Api(settings=settings, service=service, store=store, runner=runner)
+    api = Api(settings=settings, service=service, store=store, runner=runner,
+              dead_letters=build_dead_letters(settings))
+    if run_ingest:
+        if settings.mqtt_url is not None:
+            api.consumer = build_consumer(settings, service, api.dead_letters, metrics=api.metrics)
+        else:
+            api.broker = EmbeddedBroker("127.0.0.1", settings.mqtt_embedded_port)
+            api.consumer = build_consumer(
+                settings, service, api.dead_letters, metrics=api.metrics,
+                broker=BrokerAddress("127.0.0.1", settings.mqtt_embedded_port),
+                mqtt5=False, group=None,
+            )
+    return api
 
 
 
@@ -75,5 +96,6 @@ def build_consumer(
     """The MQTT scan consumer, on TRACKING_MQTT_URL unless a broker is given."""
     if broker is None:
         broker = BrokerAddress(*settings.broker_address())
+    options.setdefault("group", settings.mqtt_group or None)
     return ScanConsumer(service, dead_letters, broker, client_id=settings.mqtt_client_id,
-                        group=settings.mqtt_group or None, metrics=metrics, **options)
+                        metrics=metrics, **options)

@@ -30,6 +30,8 @@ class Settings:
     # token -> role
     api_tokens: Mapping[str, str] = field(default_factory=dict)
     mqtt_client_id: str = "tracking-ingest"
+    # where the in-process broker listens when TRACKING_MQTT_URL is not set
+    mqtt_embedded_port: int = 1883
     # consumers in one group share the scans (MQTT 5 shared subscription); "" for none
     mqtt_group: str = "ingest"
     # requests per minute per client address (429 beyond it)
@@ -43,6 +45,8 @@ class Settings:
             mqtt_url=env.get("TRACKING_MQTT_URL") or None,
             mqtt_client_id=env.get("TRACKING_MQTT_CLIENT_ID") or "tracking-ingest",
             mqtt_group=env.get("TRACKING_MQTT_GROUP", "ingest"),
+            mqtt_embedded_port=_port(env.get("TRACKING_MQTT_EMBEDDED_PORT") or "1883",
+                                     "TRACKING_MQTT_EMBEDDED_PORT"),
             http_host=env.get("TRACKING_HTTP_HOST") or "127.0.0.1",
             http_port=_port(env.get("TRACKING_HTTP_PORT") or "8000"),
             api_tokens=_tokens(env.get("TRACKING_API_TOKENS") or ""),
@@ -131,13 +135,13 @@ class Settings:
         return url._replace(query="").geturl(), schema
 
 
-def _port(value: str) -> int:
+def _port(value: str, variable: str = "TRACKING_HTTP_PORT") -> int:
     try:
         port = int(value)
     except ValueError:
-        raise ConfigError(f"TRACKING_HTTP_PORT: {value!r} is not a port number") from None
+        raise ConfigError(f"{variable}: {value!r} is not a port number") from None
     if not 0 < port < 65536:
-        raise ConfigError(f"TRACKING_HTTP_PORT: {port} is not between 1 and 65535")
+        raise ConfigError(f"{variable}: {port} is not between 1 and 65535")
     return port
 
 

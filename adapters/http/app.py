@@ -9,6 +9,7 @@ and every GET under /api/v1 takes ``min_position`` (read your writes).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,10 +23,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from adapters.deadletters import DeadLetterStore
 from adapters.http import schemas
 from adapters.http.auth import requires
 from adapters.http.errors import HANDLERS, error
 from adapters.http.metrics import Metrics
+from adapters.mqtt.broker import EmbeddedBroker
+from adapters.mqtt.consumer import ScanConsumer
 from adapters.settings import Settings
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
@@ -39,6 +43,7 @@ from tracking.mapper import enc_hook
 from tracking.scan import Scan, Source
 from tracking.shipment import Shipment
 
+log = logging.getLogger(__name__)
 READ_YOUR_WRITES_WAIT = 5.0
 MAX_BODY = 1_000_000
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
@@ -52,6 +57,10 @@ class Api:
     service: ShipmentService
     store: ViewStore
     runner: ProjectionRunner | None = None
+    dead_letters: DeadLetterStore | None = None
+    # Started with the app when set: scan ingestion, and the broker it consumes.
+    consumer: ScanConsumer | None = None
+    broker: EmbeddedBroker | None = None
     metrics: Metrics = field(default_factory=Metrics)
 
     def start(self) -> None:
@@ -59,11 +68,26 @@ class Api:
         if self.runner is not None:
             self.runner.catch_up()
             self.runner.start()
+        if self.broker is not None:
+            try:
+                self.broker.start()
+            except OSError as e:
+                log.warning("%s; scans come in over HTTP only. Set TRACKING_MQTT_URL to consume "
+                            "from a running broker, or TRACKING_MQTT_EMBEDDED_PORT.", e)
+                self.broker = self.consumer = None
+        if self.consumer is not None:
+            self.consumer.start()
 
     def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop()  # finishes and acknowledges the batch in hand
+        if self.broker is not None:
+            self.broker.stop()
         if self.runner is not None:
             self.runner.stop()
         self.store.close()
+        if self.dead_letters is not None:
+            self.dead_letters.close()
         self.service.close()
 
 
@@ -263,6 +287,42 @@ def create_app(api: Api) -> Litestar:
             for r in rows
         ])
 
+    @get("/dead-letters", guards=[agent_only], sync_to_thread=True,
+         summary="What arrived but could not be a scan, oldest first", tags=["scans"])
+    def dead_letters(
+        pending: FromQuery[bool] = True, limit: FromQuery[int] = 100, offset: FromQuery[int] = 0
+    ) -> Response[bytes]:
+        if api.dead_letters is None:
+            return json_response([])
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit", "must be between 1 and 1000")
+        letters = api.dead_letters.list(pending_only=pending, limit=limit, offset=max(offset, 0))
+        return json_response([
+            {"id": x.id, "received_at": x.received_at, "topic": x.topic, "reason": x.reason,
+             "field": x.field, "payload": x.payload.decode("utf-8", "backslashreplace"),
+             "resubmitted_at": x.resubmitted_at, "resubmitted_as": x.resubmitted_as}
+            for x in letters
+        ])
+
+    @post("/dead-letters/{letter_id:str}/resubmit", guards=[agent_only], status_code=201,
+          summary="Record a corrected scan in a dead letter's place", tags=["scans"])
+    async def resubmit(letter_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
+        store_ = api.dead_letters
+        letter = await anyio.to_thread.run_sync(store_.get, letter_id) if store_ else None
+        if store_ is None or letter is None:
+            return error(404, f"no dead letter {letter_id}")
+        if letter.resubmitted_at is not None:
+            return error(409, f"dead letter {letter_id} was already re-submitted as "
+                              f"{letter.resubmitted_as}")
+        scan = schemas.to_scan(schemas.decode(schemas.SCAN, await request.body()))
+        source = Source(SourceKind.AGENT, request.state.principal)
+        outcome = await anyio.to_thread.run_sync(service.record_scan, scan, source)
+        if outcome.result is ScanResult.REJECTED:
+            return error(422, f"{outcome.field}: {outcome.reason}", outcome.field)
+        now = service.clock()
+        await anyio.to_thread.run_sync(store_.mark_resubmitted, letter_id, scan.scan_id, now)
+        return json_response(_scan_out(outcome), 201)
+
     async def read_your_writes(request: Request[Any, Any, Any]) -> Response[bytes] | None:
         """GETs under /api/v1 wait (bounded) until the views have processed
         min_position."""
@@ -291,7 +351,8 @@ def create_app(api: Api) -> Litestar:
 
     v1 = Router(
         path="/api/v1",
-        route_handlers=[book, reroute, scans, track, shipment, history, exceptions],
+        route_handlers=[book, reroute, scans, track, shipment, history, exceptions,
+                        dead_letters, resubmit],
     )
 
     # -- operations --------------------------------------------------------------
@@ -326,6 +387,11 @@ def create_app(api: Api) -> Litestar:
                   lambda: service.position())
     metrics.gauge("tracking_view_position", "Position the shipments views have processed",
                   lambda: store.position())
+    if api.dead_letters is not None:
+        dead = api.dead_letters
+        metrics.gauge("tracking_dead_letters", "Dead letters stored", lambda: dead.count())
+    metrics.gauge("tracking_broker_connected", "Whether the scan consumer is connected (1) or not (0)",
+                  lambda: float(api.consumer is not None and api.consumer.connected.is_set()))
     metrics.gauge("tracking_projection_lag_events", "Events recorded but not yet in the views",
                   lambda: max(0, service.position() - store.position()))
 
