@@ -226,3 +226,111 @@ def test_a_consumer_killed_mid_stream_and_restarted_records_every_scan_once(
             process.kill()
     for tn in tns:
         assert [e.originator_version for e in service.history(tn)] == list(range(1, 23))
+
+
+@pytest.fixture
+def private_broker(tmp_path: Any) -> Iterator[Callable[[], None]]:
+    """A Mosquitto of this test's own (persistent, on a free port), and a
+    function that restarts it; yields after it listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"persistence_location {tmp_path}/\nautosave_interval 1\n"
+    )
+
+    def launch() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return process
+            except OSError:
+                assert time.monotonic() < deadline, "private mosquitto did not start"
+                time.sleep(0.05)
+
+    state = {"process": launch()}
+
+    def restart() -> None:
+        state["process"].send_signal(signal.SIGTERM)  # saves its sessions and queues
+        state["process"].wait(10)
+        time.sleep(0.5)
+        state["process"] = launch()
+
+    restart.port = port  # type: ignore[attr-defined]
+    yield restart
+    state["process"].kill()
+    state["process"].wait(10)
+
+
+def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
+    settings: Settings, service: ShipmentService, dead_letters: DeadLetterStore,
+    private_broker: Callable[[], None],
+) -> None:
+    """Every scan the broker delivers is recorded exactly once across the
+    restart. Mosquitto 2.0.11 itself sometimes drops the last few messages it
+    had acknowledged to the publisher just before a SIGTERM (they never reach
+    any subscriber); that loss is the broker's, so it is checked apart: only
+    messages published right before the restart may be missing."""
+    port = private_broker.port  # type: ignore[attr-defined]
+    tns = [f"BRK{i:06d}" for i in range(20)]
+    for tn in tns:
+        service.book(tn, booking(), HK_STO, AGENT)
+    consumer = build_consumer(settings, service, dead_letters, session_expiry=300, group=None,
+                              broker=BrokerAddress("127.0.0.1", port), batch_size=20)
+    delivered: set[str] = set()
+    on_message = consumer.client.on_message
+
+    def seen(client: Any, userdata: Any, message: Any) -> None:
+        delivered.add(json.loads(message.payload)["scan_id"])
+        on_message(client, userdata, message)  # type: ignore[misc]
+
+    consumer.client.on_message = seen
+    consumer.start()
+    assert consumer.connected.wait(10)
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}",
+                            protocol=mqtt.MQTTv5)
+    publisher.reconnect_delay_set(min_delay=1, max_delay=2)
+    publisher.connect("127.0.0.1", port, clean_start=False)
+    publisher.loop_start()
+    sent = [scan_json(tn, scan_id=f"{tn}-{k}") for k in range(30) for tn in tns]
+    restart_at = len(sent) // 2
+    try:
+        infos = []
+
+        def publish(payload: str) -> mqtt.MQTTMessageInfo:
+            # As a scanner does: while the broker is away, try again.
+            while (info := publisher.publish("scanners/hkg/dock-7/scans", payload, qos=1)).rc:
+                time.sleep(0.05)
+            return info
+
+        for i, s in enumerate(sent):
+            if i == restart_at:
+                private_broker()  # mid-stream
+            infos.append(publish(json.dumps(s)))
+            time.sleep(0.002)
+        deadline = time.monotonic() + 60
+        while not all(info.is_published() for info in infos):
+            assert time.monotonic() < deadline, "PUBACKs did not all come"
+            time.sleep(0.1)
+        time.sleep(3)  # whatever the broker still has comes through
+
+        def recorded() -> set[str]:
+            return {s.scan_id for tn in tns for s in service.get(tn).scans}
+
+        eventually(lambda: recorded() >= delivered, timeout=30)
+    finally:
+        publisher.loop_stop()
+        publisher.disconnect()
+        consumer.stop()
+    assert recorded() == delivered
+    lost_by_broker = {s["scan_id"] for s in sent} - delivered
+    just_before = {s["scan_id"] for s in sent[restart_at - 20 : restart_at]}
+    assert lost_by_broker <= just_before, sorted(lost_by_broker - just_before)
+    for tn in tns:
+        versions = [e.originator_version for e in service.history(tn)]
+        assert versions == list(range(1, len(versions) + 1)) and len(versions) >= 2 + 29
