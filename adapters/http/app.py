@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import anyio
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, Router, get, post
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -28,6 +28,7 @@ from adapters.http import schemas
 from adapters.http.auth import requires
 from adapters.http.errors import HANDLERS, error
 from adapters.http.metrics import Metrics
+from adapters.http.ratelimit import RateLimit
 from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.consumer import ScanConsumer
 from adapters.settings import Settings
@@ -419,10 +420,8 @@ def create_app(api: Api) -> Litestar:
         on_startup=[api.start],
         on_shutdown=[api.stop],
         middleware=[
-            RateLimitConfig(
-                rate_limit=("minute", api.settings.rate_limit_per_minute),
-                exclude=["/livez", "/readyz", "/metrics", "/schema"],
-            ).middleware
+            DefineMiddleware(RateLimit, per_minute=api.settings.rate_limit_per_minute,
+                             exclude=["/livez", "/readyz", "/metrics", "/schema"]),
         ],
         openapi_config=OpenAPIConfig(
             title="Shipment tracking",
