@@ -30,6 +30,8 @@ ENVIRONMENT_HELP = """environment:
   TRACKING_MQTT_URL      mqtt://user:pass@host:port (default: in-process)
   TRACKING_MQTT_CLIENT_ID  stable MQTT client id (default tracking-ingest)
   TRACKING_MQTT_GROUP    shared-subscription group ("" for none; default ingest)
+  TRACKING_MQTT_EMBEDDED_PORT  port of the in-process broker (default 1883)
+  TRACKING_DEVICES       registered device ids, comma-separated (default: any device)
   TRACKING_HTTP_HOST     default 127.0.0.1
   TRACKING_HTTP_PORT     default 8000
   TRACKING_API_TOKENS    role:token,role:token,... (default: none)

@@ -97,5 +97,6 @@ def build_consumer(
     if broker is None:
         broker = BrokerAddress(*settings.broker_address())
     options.setdefault("group", settings.mqtt_group or None)
+    options.setdefault("devices", settings.devices)
     return ScanConsumer(service, dead_letters, broker, client_id=settings.mqtt_client_id,
                         metrics=metrics, **options)

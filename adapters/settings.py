@@ -30,6 +30,8 @@ class Settings:
     # token -> role
     api_tokens: Mapping[str, str] = field(default_factory=dict)
     mqtt_client_id: str = "tracking-ingest"
+    # registered scanner devices: when set, scans from any other device are dead letters
+    devices: frozenset[str] | None = None
     # where the in-process broker listens when TRACKING_MQTT_URL is not set
     mqtt_embedded_port: int = 1883
     # consumers in one group share the scans (MQTT 5 shared subscription); "" for none
@@ -45,6 +47,8 @@ class Settings:
             mqtt_url=env.get("TRACKING_MQTT_URL") or None,
             mqtt_client_id=env.get("TRACKING_MQTT_CLIENT_ID") or "tracking-ingest",
             mqtt_group=env.get("TRACKING_MQTT_GROUP", "ingest"),
+            devices=frozenset(d.strip() for d in env["TRACKING_DEVICES"].split(",") if d.strip())
+            if env.get("TRACKING_DEVICES") else None,
             mqtt_embedded_port=_port(env.get("TRACKING_MQTT_EMBEDDED_PORT") or "1883",
                                      "TRACKING_MQTT_EMBEDDED_PORT"),
             http_host=env.get("TRACKING_HTTP_HOST") or "127.0.0.1",

@@ -76,6 +76,7 @@ class ScanConsumer:
         batch_size: int = 500,
         batch_ms: int = 20,
         metrics: Metrics | None = None,
+        devices: frozenset[str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.service = service
@@ -85,6 +86,7 @@ class ScanConsumer:
         self.batch_wait = batch_ms / 1000
         self.metrics = metrics or Metrics()
         self.clock = clock
+        self.devices = devices
         self.mqtt5 = mqtt5
         self.session_expiry = session_expiry
         self.topic = f"$share/{group}/{TOPIC_FILTER}" if group else TOPIC_FILTER
@@ -157,6 +159,8 @@ class ScanConsumer:
         try:
             wire = schemas.decode(schemas.SCAN, message.payload)
             device = match[2]
+            if self.devices is not None and device not in self.devices:
+                raise InvalidInput("device_id", f"device {device!r} is not registered")
             if wire.device_id is None:
                 wire.device_id = device
             elif wire.device_id != device:

@@ -157,6 +157,47 @@ def test_what_cannot_be_a_scan_is_kept_as_a_dead_letter_with_its_reason(
     assert dead_letters.count() == 1
 
 
+def test_a_scan_from_an_unregistered_device_is_a_dead_letter(
+    settings: Settings, service: ShipmentService, dead_letters: DeadLetterStore,
+    broker: BrokerAddress, publisher: Publisher,
+) -> None:
+    c = build_consumer(settings, service, dead_letters, broker=broker, session_expiry=60,
+                       devices=frozenset({"dock-1"})).start()
+    try:
+        assert c.connected.wait(10)
+        time.sleep(0.2)
+        publisher.publish(scan_json(TN))  # from dock-7
+        eventually(lambda: dead_letters.count() == 1)
+    finally:
+        c.stop()
+    [letter] = dead_letters.list(pending_only=True, limit=10, offset=0)
+    assert letter.field == "device_id" and "'dock-7' is not registered" in letter.reason
+
+
+def test_while_the_database_is_down_nothing_is_acknowledged_or_lost(
+    service: ShipmentService, consumer: ScanConsumer, publisher: Publisher,
+) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    service.book(TN, booking(), HK_STO, AGENT)
+    real = service.record_scans
+    failures = {"left": 3}
+
+    def flaky(scans: Any, source: Any = None) -> Any:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise OperationalError("connection refused (the test's outage)")
+        return real(scans, source)
+
+    service.record_scans = flaky  # type: ignore[method-assign]
+    sent = [scan_json(TN, scan_id=f"down-{k}") for k in range(5)]
+    for s in sent:
+        publisher.publish(s)
+    eventually(lambda: len(service.get(TN).scans) == 5, timeout=30)
+    assert failures["left"] == 0
+    assert consumer.metrics.value("tracking_scans_total", result="recorded", ingress="mqtt") == 5
+
+
 def test_two_consumers_sharing_a_subscription_record_everything_once(
     settings: Settings, service: ShipmentService, make_service: Callable[[], ShipmentService],
     dead_letters: DeadLetterStore, broker: BrokerAddress, publisher: Publisher,
