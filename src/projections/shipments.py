@@ -21,6 +21,7 @@ from eventsourcing.projection import Projection
 
 from projections.store import ExceptionRow, StatusRow, ViewStore
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
+from tracking.delivery import Delivery
 from tracking.exceptions import open_exceptions
 from tracking.mapper import dec_hook, enc_hook
 from tracking.shipment import Shipment
@@ -33,12 +34,14 @@ _projected = msgspec.json.Decoder(ProjectedShipment, dec_hook=dec_hook)
 class _Working:
     """One shipment while a batch is being applied."""
 
-    __slots__ = ("shipment", "open", "position")
+    __slots__ = ("shipment", "open", "position", "delivery")
 
     def __init__(self, shipment: Shipment, open_: dict[Any, OpenException], position: int) -> None:
         self.shipment = shipment
         self.open = open_
         self.position = position
+        # Derived after the last event applied (once booked, every event is judged).
+        self.delivery: Delivery | None = None
 
 
 class ShipmentsProjection(Projection[Any]):
@@ -93,7 +96,8 @@ class ShipmentsProjection(Projection[Any]):
         w: _Working, event: Any, raised: list[ExceptionRow], cleared: list[ExceptionRow]
     ) -> None:
         """Open and close exceptions as they stand after this event."""
-        found = open_exceptions(w.shipment)
+        w.delivery = w.shipment.delivery()
+        found = open_exceptions(w.shipment, w.delivery)
         at = event.timestamp
         tn = str(w.shipment.tracking_number)
         for kind in [k for k in w.open if k not in found]:
@@ -117,7 +121,7 @@ class ShipmentsProjection(Projection[Any]):
         status = None
         terminal = False
         if s.is_booked:
-            delivery = s.delivery()
+            delivery = w.delivery or s.delivery()
             status = delivery.status.value
             terminal = delivery.status.is_terminal
             public = _encoder.encode(tracking_view(s, delivery))
