@@ -15,8 +15,8 @@ MAX_TEXT = 200
 
 
 def _check_text(field: str, value: str) -> None:
-    if not value.strip() or len(value) > MAX_TEXT:
-        raise InvalidInput(field, f"must be 1 to {MAX_TEXT} characters")
+    if not value.strip() or len(value) > MAX_TEXT or not value.isprintable():
+        raise InvalidInput(field, f"must be 1 to {MAX_TEXT} printable characters")
 
 
 class Recipient(msgspec.Struct, frozen=True, gc=False):

@@ -14,6 +14,13 @@ from tracking.identifiers import Locode
 MAX_VOYAGE_LENGTH = 40
 
 
+def check_voyage(field: str, value: str) -> None:
+    """A voyage is 1 to 40 printable characters: it is shown in sentences and
+    stored in text columns (a NUL byte once stopped the PostgreSQL views)."""
+    if not value or len(value) > MAX_VOYAGE_LENGTH or not value.isprintable():
+        raise InvalidInput(field, f"must be 1 to {MAX_VOYAGE_LENGTH} printable characters")
+
+
 def require_aware(field: str, value: datetime) -> None:
     """Times in this domain always carry their UTC offset."""
     if value.tzinfo is None or value.utcoffset() is None:
@@ -33,8 +40,7 @@ class Leg(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     def __post_init__(self) -> None:
         if not validating():
             return
-        if not self.voyage or len(self.voyage) > MAX_VOYAGE_LENGTH:
-            raise InvalidInput("voyage", f"must be 1 to {MAX_VOYAGE_LENGTH} characters")
+        check_voyage("voyage", self.voyage)
         require_aware("departs_at", self.departs_at)
         require_aware("arrives_at", self.arrives_at)
         if self.from_ == self.to:

@@ -16,7 +16,7 @@ from tracking.codes import ExceptionReason, ScanEvent, SourceKind
 from tracking.errors import InvalidInput
 from tracking.validation import validating
 from tracking.identifiers import Locode, TrackingNumber
-from tracking.route import MAX_VOYAGE_LENGTH, require_aware
+from tracking.route import check_voyage, require_aware
 
 MAX_ID_LENGTH = 100
 
@@ -64,8 +64,8 @@ class Scan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         if self.device_id is not None:
             _check_id("device_id", self.device_id)
         require_aware("occurred_at", self.occurred_at)
-        if self.voyage is not None and not 0 < len(self.voyage) <= MAX_VOYAGE_LENGTH:
-            raise InvalidInput("voyage", f"must be 1 to {MAX_VOYAGE_LENGTH} characters")
+        if self.voyage is not None:
+            check_voyage("voyage", self.voyage)
         if self.event is ScanEvent.EXCEPTION and self.reason is None:
             raise InvalidInput("reason", "an EXCEPTION scan needs a reason")
         if (self.lat is None) != (self.lon is None):

@@ -168,6 +168,7 @@ def test_a_batch_names_each_bad_scan_and_records_the_rest(client: TestClient[Any
         ({"reason": "BORED", "event": "EXCEPTION"}, "reason"),
         ({"scan_id": None}, "scan_id"),
         ({"device_id": None}, "device_id"),
+        ({"voyage": "XX\u0000999"}, "voyage"),
     ],
 )
 def test_an_invalid_scan_is_refused_naming_the_field(

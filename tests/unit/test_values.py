@@ -144,6 +144,20 @@ class TestScan:
             raw_scan(event=ScanEvent.LOADED, new_tracking_number=TrackingNumber("JJD000390007"))
         assert e.value.field == "new_tracking_number"
 
+    @pytest.mark.parametrize("voyage", ["", "V" * 41, "XX\x00999", "V1\n"])
+    def test_voyage_must_be_printable_and_bounded(self, voyage: str) -> None:
+        # A NUL byte reached a PostgreSQL text column through exception details.
+        with pytest.raises(InvalidInput) as e:
+            raw_scan(voyage=voyage)
+        assert e.value.field == "voyage"
+        with pytest.raises(InvalidInput):
+            leg(voyage, "HKHKG", "USNYC", 3, 9)
+
+    def test_booking_text_must_be_printable(self) -> None:
+        with pytest.raises(InvalidInput) as e:
+            Booking(carrier="post\x00nord", origin=Locode("HKHKG"), destination=Locode("SESTO"))
+        assert e.value.field == "carrier"
+
     def test_scan_id_must_be_printable_and_bounded(self) -> None:
         for bad in ("", "x" * 101, "a\nb"):
             with pytest.raises(InvalidInput) as e:
