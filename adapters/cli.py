@@ -175,6 +175,20 @@ def ingest(settings: Settings) -> int:
     return 0
 
 
+def simulate(settings: Settings, args: argparse.Namespace) -> int:
+    """Publish realistic scan traffic over MQTT, for demos and benchmarks."""
+    from adapters.mqtt.simulate import simulate as run
+
+    report = run(settings, shipments=args.shipments, rate=args.rate, duplicates=args.duplicates,
+                 malformed=args.malformed, misroutes=args.misroutes, seed=args.seed,
+                 book=not args.no_book)
+    print(f"published {report.published:,} messages for {report.shipments:,} shipments in "
+          f"{report.elapsed:.1f} s ({report.rate:,.0f}/s): {report.valid:,} valid "
+          f"({report.misrouted:,} misrouted), {report.duplicates:,} duplicates, "
+          f"{report.malformed:,} malformed; {report.acked:,} PUBACKs, {report.refused:,} refused")
+    return 0 if report.acked == report.published and not report.refused else 1
+
+
 def rebuild(settings: Settings, view: str) -> int:
     from adapters.composition import build_runner, build_service, build_view_store
 
@@ -211,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("serve", "the HTTP API only; the views are kept by `tracking project`"),
         ("project", "keep the views up to date with the event log"),
         ("ingest", "consume scans from the MQTT broker (TRACKING_MQTT_URL)"),
+        ("simulate", "publish realistic scan traffic for N shipments over MQTT (books them first)"),
         ("rebuild", "empty a view and build it again from the whole event log"),
         ("demo", "book a demo shipment, feed it scans, print the derived view after each"),
         ("check-config", "read the configuration from the environment and print it (no secrets)"),
@@ -219,6 +234,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             name, help=helptext, description=helptext, epilog=ENVIRONMENT_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+    sim = parsers["simulate"]
+    sim.add_argument("--shipments", type=int, default=100, help="how many shipments (default 100)")
+    sim.add_argument("--rate", type=float, default=200.0,
+                     help="messages per second, 0 for as fast as possible (default 200)")
+    sim.add_argument("--duplicates", type=float, default=0.01, help="share published twice")
+    sim.add_argument("--malformed", type=float, default=0.005, help="share that cannot be scans")
+    sim.add_argument("--misroutes", type=float, default=0.02, help="share of UNLOADED scans made at the wrong port")
+    sim.add_argument("--seed", type=int, default=None, help="for repeatable traffic")
+    sim.add_argument("--no-book", action="store_true", help="do not book the shipments first")
     parsers["rebuild"].add_argument("view", choices=["shipments"],
                                     help="the view to rebuild (shipments: status and exceptions)")
     args = parser.parse_args(argv)
@@ -232,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": lambda s: serve(s, run_projections=False),
         "project": project,
         "ingest": ingest,
+        "simulate": lambda s: simulate(s, args),
         "rebuild": lambda s: rebuild(s, args.view),
         "demo": demo,
         "check-config": check_config,

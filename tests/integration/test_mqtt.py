@@ -375,3 +375,21 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
     for tn in tns:
         versions = [e.originator_version for e in service.history(tn)]
         assert versions == list(range(1, len(versions) + 1)) and len(versions) >= 2 + 29
+
+
+def test_simulated_traffic_is_recorded_once_and_the_malformed_dead_lettered(
+    settings: Settings, service: ShipmentService, consumer: ScanConsumer,
+    dead_letters: DeadLetterStore,
+) -> None:
+    from adapters.mqtt.simulate import simulate
+
+    report = simulate(settings, shipments=15, rate=0, duplicates=0.1, malformed=0.05,
+                      misroutes=0.2, seed=7)
+    assert report.acked == report.published and report.refused == 0
+    assert report.duplicates > 0 and report.malformed > 0
+    eventually(lambda: consumer.metrics.value("tracking_scans_total", result="recorded",
+                                              ingress="mqtt") >= report.valid, timeout=30)
+    eventually(lambda: dead_letters.count() >= report.malformed, timeout=10)
+    time.sleep(0.5)
+    assert consumer.metrics.value("tracking_scans_total", result="recorded", ingress="mqtt") == report.valid
+    assert dead_letters.count() == report.malformed
