@@ -81,10 +81,6 @@ from __future__ import annotations
 import os
 import sys
 
-# bench/http.py would stand in for the standard library's ``http`` package
-# (which litestar imports through the composition root): this directory last.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE] + [_HERE]
 
 import argparse  # noqa: E402
 import bisect  # noqa: E402

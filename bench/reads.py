@@ -40,10 +40,10 @@ generator's CPU is taken from the server's. Nothing about timing is
 asserted; figures are from one run of each phase.
 
 Run:
-    .venv/bin/python bench/http.py                 # 10,000 shipments, 20 s phases, ~5 min
-    .venv/bin/python bench/http.py --quick         # smoke test, < 60 s
-    .venv/bin/python bench/http.py --rate 500 --duration 30 --shipments 5000
-    .venv/bin/python bench/http.py --scan-rate 2000 --scan-batches 1,20,100
+    .venv/bin/python bench/reads.py                 # 10,000 shipments, 20 s phases, ~5 min
+    .venv/bin/python bench/reads.py --quick         # smoke test, < 60 s
+    .venv/bin/python bench/reads.py --rate 500 --duration 30 --shipments 5000
+    .venv/bin/python bench/reads.py --scan-rate 2000 --scan-batches 1,20,100
 
 Database: TRACKING_BENCH_DATABASE_URL, by default
 postgresql://postgres@127.0.0.1:5432/test?schema=bench_http. The schema named
@@ -55,12 +55,6 @@ from __future__ import annotations
 import os
 import sys
 
-# This file is called http.py: run as a script, its directory would come first
-# on sys.path and it would stand in for the standard library's ``http``
-# package (which httpx, uvicorn and urllib import). Put the directory last:
-# the standard library wins, and bench/store.py can still be imported.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE] + [_HERE]
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
@@ -95,7 +89,7 @@ from tracking.mapper import enc_hook  # noqa: E402
 from tracking.scan import Scan  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_http"
-ROOT = Path(_HERE).parent
+ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEVICE_TOKEN, AGENT_TOKEN = "benchdev", "benchagent"
 RATE_LIMIT = 100_000_000  # per minute: far above anything this benchmark offers
@@ -748,7 +742,7 @@ def verdict(ok: bool) -> str:
 
 def print_header(url: str, server: str, schema: str, args: argparse.Namespace, plan: Plan) -> None:
     flags = " --quick" if args.quick else ""
-    print(f"bench/http.py{flags}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"bench/reads.py{flags}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"  database   {store.redact(url)}  (PostgreSQL {server}, schema {schema} recreated)")
     print(
         f"  software   Python {platform.python_version()}, litestar {version('litestar')}, "
@@ -907,7 +901,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(database_url=url)
     schema_name = settings.eventstore_env().get("POSTGRES_SCHEMA")
     if "schema=" not in url or not schema_name or schema_name == "public":
-        sys.exit("bench/http.py: TRACKING_BENCH_DATABASE_URL must be PostgreSQL and name a schema "
+        sys.exit("bench/reads.py: TRACKING_BENCH_DATABASE_URL must be PostgreSQL and name a schema "
                  "of its own (?schema=bench_http): it is DROPPED at every run")  # fmt: skip
     schema, server_version = store.reset_schema(settings)
     print_header(url, server_version, schema, args, plan)
