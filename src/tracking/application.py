@@ -38,7 +38,7 @@ from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.mapper import StructMapper
 from tracking.route import Route
 from tracking.scan import SYSTEM, Scan, Source
-from tracking.shipment import Shipment
+from tracking.shipment import Shipment, ShipmentState
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -275,11 +275,15 @@ class ShipmentService(Application[UUID]):
                     # on save would cost reloading all of them.
                     self._evict_stale(ids)
                 loaded = self._load(ids)
+                # Cached shipments are changed in place; keep what they were
+                # (a shallow copy), so a lost race undoes only itself and the
+                # next attempt reloads just the shipments that really moved on.
+                before = {sid: s.state() for sid, s in loaded.items() if s is not None}
                 try:
                     to_save, result = command(loaded)
                     recordings = self._save(to_save) if to_save else []
                 except IntegrityError:
-                    self._evict(ids)
+                    self._restore(before, ids)
                     time.sleep(random.uniform(0, 0.002 * 2**attempt))
                     continue
                 except BaseException:
@@ -352,6 +356,16 @@ class ShipmentService(Application[UUID]):
         for sid in ids:
             if sid not in found:
                 yield sid, None
+
+    def _restore(self, before: dict[UUID, ShipmentState], ids: Sequence[UUID]) -> None:
+        """Put back the shipments as they were before a failed save."""
+        cache = self.repository.cache
+        if cache is None or len(ids) == 1:
+            self._evict(ids)  # one shipment: reloading it is as cheap
+            return
+        self._evict(ids)
+        for sid, state in before.items():
+            cache.put(sid, Shipment.from_state(state))
 
     def _evict(self, ids: Iterable[UUID]) -> None:
         cache = self.repository.cache

@@ -220,3 +220,32 @@ def test_lookups_see_what_another_process_wrote(make_service: ServiceFactory) ->
     a.record_scan(scan("RECEIVED", "HKHKG", 2))
     assert b.delivery(TN).transport_status.value == "AT_FACILITY"
     assert len(b.get(TN).scans) == 1
+
+
+def test_a_batch_that_loses_a_race_reloads_only_what_moved_on(
+    make_service: ServiceFactory,
+) -> None:
+    """The other writer saves between a's version check and a's insert."""
+    tns = numbers(5)
+    a, b = make_service(), make_service()
+    for tn in tns:
+        a.book(tn, booking(), HK_STO, AGENT)
+    loads: list[int] = []
+    select_many = a.recorder.select_events_many  # type: ignore[attr-defined]
+    a.recorder.select_events_many = lambda ids: loads.append(len(ids)) or select_many(ids)  # type: ignore[attr-defined]
+    check = a._evict_stale
+    raced = []
+
+    def check_then_race(ids):  # type: ignore[no-untyped-def]
+        check(ids)
+        if not raced:  # first attempt: b writes one shipment right after the check
+            raced.append(b.record_scan(scan("RECEIVED", "HKHKG", 2, tn=tns[3])))
+
+    a._evict_stale = check_then_race  # type: ignore[method-assign]
+    outcomes = a.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in tns])
+    assert all(o.result is ScanResult.RECORDED for o in outcomes)
+    assert loads == [1]  # the conflict reloaded tns[3] only
+    for tn in tns:
+        versions = [e.originator_version for e in a.history(tn)]
+        assert versions == list(range(1, len(versions) + 1))
+    assert len(a.get(tns[3]).scans) == 2 and len(a.get(tns[0]).scans) == 1
