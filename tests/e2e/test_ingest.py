@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from adapters.settings import Settings
 from tests.builders import at
 from tests.e2e.conftest import AGENT, MERCHANT, TOKENS, Clock
 from tests.e2e.test_http import BOOKING, TN, scan
+from tests.waiting import eventually
 
 
 def free_port() -> int:
@@ -46,14 +46,6 @@ def publish(port: int, payload: bytes, topic: str = "scanners/hkg/hkg-dock-7/sca
     c.disconnect()
 
 
-def wait_for(check: Any, timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.05)
-    return result
-
-
 def test_a_scan_published_to_the_embedded_broker_is_tracked(
     embedded: tuple[TestClient[Any], int], clock: Clock
 ) -> None:
@@ -61,7 +53,7 @@ def test_a_scan_published_to_the_embedded_broker_is_tracked(
     clock.now = at(3)
     assert client.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT).status_code == 201
     publish(port, json.dumps(scan("RECEIVED", "HKHKG", at(2))).encode())
-    view = wait_for(lambda: (v := client.get(f"/api/v1/track/{TN}").json())["events"] and v)
+    view = eventually(lambda: (v := client.get(f"/api/v1/track/{TN}").json())["events"] and v)
     assert view["events"][0]["event"] == "RECEIVED"
     assert "\ntracking_broker_connected 1\n" in client.get("/metrics").text
 
@@ -74,7 +66,7 @@ def test_a_dead_letter_is_listed_and_re_submitted_corrected(
     client.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT)
     wrong = {**scan("RECEIVED", "HKHKG", at(2)), "location": "HKHKK0"}
     publish(port, json.dumps(wrong).encode())
-    [letter] = wait_for(lambda: client.get("/api/v1/dead-letters", headers=AGENT).json())
+    [letter] = eventually(lambda: client.get("/api/v1/dead-letters", headers=AGENT).json())
     assert letter["field"] == "location" and "UN/LOCODE" in letter["reason"]
     assert json.loads(letter["payload"]) == wrong
     fixed = {**wrong, "location": "HKHKG"}

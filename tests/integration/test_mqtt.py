@@ -25,6 +25,7 @@ from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
 from adapters.settings import Settings
 from tests.builders import AGENT, HK_STO, booking
 from tests.conftest import IN_CI
+from tests.waiting import eventually
 from tracking.application import ShipmentService
 
 MQTT_URL = os.environ.get("TRACKING_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
@@ -97,12 +98,6 @@ def scan_json(tn: str, event: str = "RECEIVED", **extra: Any) -> dict[str, Any]:
             **extra}
 
 
-def eventually(check: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 TN = "LX123456785CN"
@@ -285,14 +280,16 @@ def private_broker(tmp_path: Any) -> Iterator[Callable[[], None]]:
     def launch() -> subprocess.Popen[bytes]:
         process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
+
+        def listening() -> bool:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return process
             except OSError:
-                assert time.monotonic() < deadline, "private mosquitto did not start"
-                time.sleep(0.05)
+                return False
+            return True
+
+        eventually(listening, timeout=10, what="the private mosquitto listens")
+        return process
 
     state = {"process": launch()}
 
@@ -354,10 +351,8 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
                 private_broker()  # mid-stream
             infos.append(publish(json.dumps(s)))
             time.sleep(0.002)
-        deadline = time.monotonic() + 60
-        while not all(info.is_published() for info in infos):
-            assert time.monotonic() < deadline, "PUBACKs did not all come"
-            time.sleep(0.1)
+        eventually(lambda: all(info.is_published() for info in infos), timeout=60,
+                   what="a PUBACK for every scan published")
         time.sleep(3)  # whatever the broker still has comes through
 
         def recorded() -> set[str]:
