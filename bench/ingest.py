@@ -117,6 +117,7 @@ from paho.mqtt.properties import Properties  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from adapters.mqtt.simulate import Journey, Planner, Publisher, publish_paced, traffic  # noqa: E402
+from store import conninfo, reset_schema  # noqa: E402  (bench/store.py, as reads.py does)
 from adapters.settings import Settings  # noqa: E402
 from tracking.identifiers import Locode  # noqa: E402
 from tracking.scan import Scan  # noqa: E402
@@ -586,25 +587,6 @@ def measure_ceiling(plan: Plan, publishers: Publishers, host: str, port: int,
 
 
 # -- the database ---------------------------------------------------------------------------
-
-
-def conninfo(settings: Settings) -> str:
-    env = settings.eventstore_env()
-    return psycopg.conninfo.make_conninfo(
-        host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
-        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
-    )  # fmt: skip
-
-
-def reset_schema(settings: Settings) -> tuple[str, str]:
-    schema = settings.eventstore_env().get("POSTGRES_SCHEMA")
-    if not schema or schema == "public":
-        sys.exit("bench: the URL needs a schema of its own (?schema=bench_ingest): it is dropped every run")
-    with psycopg.connect(conninfo(settings), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        row = conn.execute("SHOW server_version").fetchone()
-    return schema, row[0].split()[0] if row else "?"
 
 
 class Timeline:

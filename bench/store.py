@@ -793,7 +793,7 @@ def reset_schema(settings: Settings) -> tuple[str, str]:
     """Drop and recreate the benchmark's schema. Returns it and the server version."""
     schema = settings.eventstore_env().get("POSTGRES_SCHEMA")
     if not schema or schema == "public":
-        sys.exit("bench: the URL needs a schema of its own (?schema=bench): it is dropped every run")
+        sys.exit("bench: the URL needs a schema of its own (?schema=NAME): it is dropped every run")
     with psycopg.connect(conninfo(settings), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))

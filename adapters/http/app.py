@@ -97,10 +97,6 @@ def json_response(content: Any, status: int = 200) -> Response[bytes]:
     return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
-def _tracking_number(value: str) -> TrackingNumber:
-    return TrackingNumber(value)
-
-
 def _live_view(shipment: Shipment, position: int | None = None) -> dict[str, Any]:
     """The agent's view built straight from a shipment (write answers and
     ``as_of``). Exceptions carry the time of the shipment's last event."""
@@ -173,7 +169,7 @@ def create_app(api: Api) -> Litestar:
         tracking_number: FromPath[str], data: JSONBody[schemas.RouteIn],
         request: Request[Any, Any, Any],
     ) -> Response[bytes]:
-        tn = _tracking_number(tracking_number)
+        tn = TrackingNumber(tracking_number)
         route = schemas.to_route(data.route)
         destination = (
             Locode(data.destination, "destination") if data.destination else None
@@ -234,7 +230,7 @@ def create_app(api: Api) -> Litestar:
     @get("/track/{tracking_number:str}", sync_to_thread=True, summary="Track a parcel (public)",
          tags=["reading"])
     def track(tracking_number: FromPath[str]) -> Response[bytes]:
-        tn = _tracking_number(tracking_number)
+        tn = TrackingNumber(tracking_number)
         view = store.public_view(shipment_id(tn))
         if view is None:
             raise ShipmentNotFound(tn)
@@ -245,7 +241,7 @@ def create_app(api: Api) -> Litestar:
     def shipment(
         tracking_number: FromPath[str], as_of: FromQuery[datetime | None] = None
     ) -> Response[bytes]:
-        tn = _tracking_number(tracking_number)
+        tn = TrackingNumber(tracking_number)
         if as_of is not None:
             if as_of.tzinfo is None:
                 raise InvalidInput("as_of", "needs a UTC offset (RFC 3339)")
@@ -258,7 +254,7 @@ def create_app(api: Api) -> Litestar:
     @get("/shipments/{tracking_number:str}/history", guards=[agent_only], sync_to_thread=True,
          summary="Every recorded event, in recorded order", tags=["reading"])
     def history(tracking_number: FromPath[str]) -> Response[bytes]:
-        tn = _tracking_number(tracking_number)
+        tn = TrackingNumber(tracking_number)
         return json_response([_history_entry(e) for e in service.history(tn)])
 
     @get("/exceptions", guards=[agent_only], sync_to_thread=True,

@@ -359,11 +359,10 @@ class ShipmentService(Application[UUID]):
 
     def _restore(self, before: dict[UUID, ShipmentState], ids: Sequence[UUID]) -> None:
         """Put back the shipments as they were before a failed save."""
+        self._evict(ids)
         cache = self.repository.cache
         if cache is None or len(ids) == 1:
-            self._evict(ids)  # one shipment: reloading it is as cheap
-            return
-        self._evict(ids)
+            return  # one shipment: reloading it is as cheap
         for sid, state in before.items():
             cache.put(sid, Shipment.from_state(state))
 
