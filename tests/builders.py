@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from datetime import UTC, datetime, timedelta, timezone
 
 from tracking.booking import Booking, Recipient
+from tracking.declaration import CurrencyCode, Declaration, DeclarationLine, HsCode, Incoterm
 from tracking.codes import ExceptionReason, ScanEvent, SourceKind, TransportMode
 from tracking.identifiers import CountryCode, Locode, TrackingNumber
 from tracking.route import Leg, Route, RoutePlan
@@ -90,4 +92,38 @@ def scan(
         device_id="dev-1",
         voyage=voyage,
         reason=ExceptionReason(reason) if reason else None,
+    )
+
+
+def line(
+    hs_code: str = "610910",
+    quantity: int = 2,
+    unit_value: str = "12.50",
+    description: str = "cotton t-shirt",
+    origin: str = "CN",
+) -> DeclarationLine:
+    return DeclarationLine(
+        description=description,
+        hs_code=HsCode(hs_code),
+        quantity=quantity,
+        unit_value=Decimal(unit_value),
+        origin_country=CountryCode(origin),
+    )
+
+
+def declaration(
+    *lines: DeclarationLine,
+    country: str = "SE",
+    currency: str = "EUR",
+    incoterm: str = "DAP",
+    tn: str = TN,
+    ioss: str | None = None,
+) -> Declaration:
+    return Declaration(
+        tracking_number=TrackingNumber(tn),
+        destination_country=CountryCode(country),
+        incoterm=Incoterm(incoterm),
+        currency=CurrencyCode(currency),
+        lines=lines or (line(),),
+        importer_ioss=ioss,
     )

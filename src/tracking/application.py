@@ -32,13 +32,18 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
 from tracking.booking import Booking
+from tracking.compliance import Charges, Finding, check
+from tracking.customs import CustomsEntry, CustomsEntryNotFound, CustomsStatus, customs_entry_id
+from tracking.declaration import Declaration
 from tracking.delivery import Delivery
-from tracking.errors import InvalidInput, ShipmentNotFound, WriteContention
+from tracking.errors import CustomsConflict, InvalidInput, ShipmentNotFound, WriteContention
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.mapper import StructMapper
+from tracking.nomenclature import Nomenclature
 from tracking.route import Route
 from tracking.scan import SYSTEM, Scan, Source
 from tracking.shipment import Shipment, ShipmentState
+from tracking.tariff import CustomsRules, default_rules
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -86,6 +91,16 @@ class WriteResult(msgspec.Struct, frozen=True):
     position: int | None = None
 
 
+class Declared(msgspec.Struct, frozen=True, kw_only=True):
+    """What a declaration became: ``created`` is False when the same
+    declaration was already recorded (or an amendment changed nothing)."""
+
+    entry_id: UUID
+    created: bool
+    position: int | None
+    findings: tuple[Finding, ...]
+
+
 class ShipmentService(Application[UUID]):
     name = "tracking"
     env: ClassVar[dict[str, str]] = {
@@ -97,9 +112,18 @@ class ShipmentService(Application[UUID]):
     }
     MAX_ATTEMPTS = 10
 
-    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Clock | None = None,
+        customs_rules: CustomsRules | None = None,
+        nomenclature: Nomenclature | None = None,
+    ) -> None:
         super().__init__(env)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.customs_rules = customs_rules or default_rules()
+        self.nomenclature = nomenclature
         self._lock = threading.RLock()
         # Set after every save, for projection runners in this process.
         self.saved = threading.Event()
@@ -223,6 +247,113 @@ class ShipmentService(Application[UUID]):
         _, flagged = self._write(ids, command)
         return flagged
 
+    # -- customs -----------------------------------------------------------------
+
+    def declare(self, declaration: Declaration, source: Source) -> Declared:
+        """Declare a booked shipment's goods to its destination's customs,
+        with the compliance findings and the estimate of the rules in force
+        today. The same declaration again changes nothing; a different one for
+        the same shipment and country raises CustomsConflict (amend instead)."""
+        sid = shipment_id(declaration.tracking_number)
+        eid = customs_entry_id(declaration.tracking_number, declaration.destination_country)
+        now = self.clock()
+
+        def command(loaded: dict[UUID, Any]) -> tuple[list[Any], Declared]:
+            shipment: Shipment | None = loaded[sid]
+            if shipment is None or not shipment.is_booked:
+                raise ShipmentNotFound(declaration.tracking_number)
+            entry: CustomsEntry | None = loaded[eid]
+            if entry is not None:
+                if entry.declaration != declaration:
+                    raise CustomsConflict(
+                        f"customs entry {eid} for {declaration.tracking_number} into "
+                        f"{declaration.destination_country} holds a different declaration; "
+                        "amend it instead"
+                    )
+                return [], Declared(entry_id=eid, created=False, position=None,
+                                    findings=entry.findings)
+            result = self._check(declaration, shipment, now)
+            entry = CustomsEntry.declare(
+                declaration, result.findings, result.estimate, source, at=now
+            )
+            shipment.note_customs(entry.mark(), source)
+            return [entry, shipment], Declared(entry_id=eid, created=True, position=None,
+                                               findings=result.findings)
+
+        recordings, declared = self._write([sid, eid], command)
+        return msgspec.structs.replace(declared, position=_last_position(recordings))
+
+    def amend(self, entry_id: UUID, declaration: Declaration, source: Source) -> Declared:
+        """Replace an entry's declaration (re-checked against today's rules)."""
+        now = self.clock()
+        sid = shipment_id(self.customs_entry(entry_id).tracking_number)
+
+        def command(loaded: dict[UUID, Any]) -> tuple[list[Any], Declared]:
+            entry: CustomsEntry = loaded[entry_id]
+            shipment: Shipment | None = loaded[sid]
+            result = self._check(declaration, shipment, now)
+            changed = entry.amend(declaration, result.findings, result.estimate, source)
+            return ([entry] if changed else []), Declared(
+                entry_id=entry_id, created=changed, position=None, findings=entry.findings
+            )
+
+        recordings, declared = self._write([entry_id, sid], command)
+        return msgspec.structs.replace(declared, position=_last_position(recordings))
+
+    def record_customs_event(
+        self,
+        entry_id: UUID,
+        status: CustomsStatus,
+        *,
+        occurred_at: datetime,
+        source: Source,
+        reason: str | None = None,
+        detail: str | None = None,
+        amount: Any = None,
+        charges: Charges | None = None,
+    ) -> WriteResult:
+        """Record what customs did with an entry, and let its shipment know."""
+        now = self.clock()
+        # An entry's shipment never changes: find it first, then write both.
+        sid = shipment_id(self.customs_entry(entry_id).tracking_number)
+
+        def command(loaded: dict[UUID, Any]) -> tuple[list[Any], bool]:
+            entry: CustomsEntry = loaded[entry_id]
+            shipment: Shipment = loaded[sid]
+            changed = entry.progress(
+                status, occurred_at=occurred_at, source=source, now=now, reason=reason,
+                detail=detail, amount=amount, charges=charges,
+            )
+            if not changed:
+                return [], False
+            shipment.note_customs(entry.mark(), source)
+            return [entry, shipment], True
+
+        recordings, changed = self._write([entry_id, sid], command)
+        return WriteResult(changed, _last_position(recordings))
+
+    def customs_entry(self, entry_id: UUID) -> CustomsEntry:
+        """The entry as it is now (for commands and the audit trail; readers
+        use the customs view)."""
+        with self._lock:
+            self._evict_stale([entry_id])
+            entry = self._load([entry_id])[entry_id]
+            if not isinstance(entry, CustomsEntry):
+                raise CustomsEntryNotFound(str(entry_id))
+            return deepcopy(entry)
+
+    def _check(self, declaration: Declaration, shipment: Shipment | None, now: datetime) -> Any:
+        return check(
+            declaration,
+            self.customs_rules,
+            on=now.astimezone(UTC).date(),
+            nomenclature=self.nomenclature,
+            shipment_destination=(
+                shipment.destination.country if shipment is not None and shipment.is_booked
+                else None
+            ),
+        )
+
     # -- lookups -----------------------------------------------------------------
 
     def get(self, tracking_number: str) -> Shipment:
@@ -278,7 +409,9 @@ class ShipmentService(Application[UUID]):
                 # Cached shipments are changed in place; keep what they were
                 # (a shallow copy), so a lost race undoes only itself and the
                 # next attempt reloads just the shipments that really moved on.
-                before = {sid: s.state() for sid, s in loaded.items() if s is not None}
+                before = {
+                    sid: s.state() for sid, s in loaded.items() if isinstance(s, Shipment)
+                }
                 try:
                     to_save, result = command(loaded)
                     recordings = self._save(to_save) if to_save else []

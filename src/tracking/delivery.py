@@ -17,6 +17,7 @@ from enum import Enum, auto
 
 import msgspec
 
+from tracking.customs import CustomsMark, CustomsStatus
 from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
 from tracking.identifiers import Locode
 from tracking.route import Leg, RoutePlan
@@ -42,6 +43,8 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     next_expected: Expected | None
     eta: datetime | None
     last_scan: Scan | None
+    # The latest state of each customs entry, as of the derivation.
+    customs: tuple[CustomsMark, ...] = ()
 
 
 class _Phase(Enum):
@@ -79,6 +82,7 @@ class _Fold:
         self.delay = _ZERO
         self.last_leg_arrived_at: datetime | None = None
         self.last_scan: Scan | None = None
+        self.customs: dict[object, CustomsMark] = {}
 
     # -- re-routes ---------------------------------------------------------------
 
@@ -157,6 +161,34 @@ class _Fold:
             self.status = Status.EXCEPTION
             if scan.reason is ExceptionReason.LOST:
                 self.transport = TransportStatus.UNKNOWN
+
+    # -- customs -----------------------------------------------------------------
+
+    def apply_customs(self, mark: CustomsMark) -> None:
+        if self.terminal:
+            return
+        known = self.customs.get(mark.entry_id)
+        if known is not None and known.entry_version > mark.entry_version:
+            return  # dated earlier than a report the entry recorded before it
+        self.customs[mark.entry_id] = mark
+        if mark.status is CustomsStatus.RETURNED:
+            # Refused entry: the goods go back to the sender, as after RETURNED_TO_SENDER.
+            self.returning = True
+            self.misdirected = False
+            self.status = Status.RETURNING
+            self.voyage = None
+            self.leg = None
+
+    def customs_status(self) -> Status | None:
+        """While an entry is in customs' hands, the shipment's status says so."""
+        states = {m.status for m in self.customs.values()}
+        if CustomsStatus.SEIZED in states:
+            return Status.EXCEPTION
+        if states & {CustomsStatus.HELD, CustomsStatus.REJECTED}:
+            return Status.CUSTOMS_HOLD
+        if any(s.with_customs for s in states):
+            return Status.IN_CUSTOMS
+        return None
 
     def _moving(self, transport: TransportStatus) -> None:
         self.status = Status.RETURNING if self.returning else Status.IN_TRANSIT
@@ -255,8 +287,11 @@ class _Fold:
         return self.legs[-1].arrives_at + self.delay
 
     def result(self) -> Delivery:
+        status = self.status
+        if not self.terminal:
+            status = self.customs_status() or status
         return Delivery(
-            status=self.status,
+            status=status,
             transport_status=self.transport,
             routing_status=self.plan.route.routing_status(self.plan.destination),
             destination=self.plan.destination,
@@ -266,24 +301,35 @@ class _Fold:
             next_expected=self.next_expected(),
             eta=self.eta(),
             last_scan=self.last_scan,
+            customs=tuple(self.customs.values()),
         )
 
 
-def derive(plans: Sequence[RoutePlan], scans: Sequence[Scan]) -> Delivery:
+def derive(
+    plans: Sequence[RoutePlan], scans: Sequence[Scan], customs: Sequence[CustomsMark] = ()
+) -> Delivery:
     """The delivery of a shipment with these route plans (the booked one first,
-    then each re-route in the order recorded) and these scans, which must be
-    in ``occurred_at`` order (ties in the order they were recorded)."""
+    then each re-route in the order recorded), these scans and these customs
+    marks, each in ``occurred_at`` order (ties in the order they were recorded)."""
     if not plans:
         raise ValueError("a delivery is derived for a booked shipment: it needs a route plan")
     fold = _Fold(plans[0])
     pending = list(plans[1:])
+    marks = list(customs)
+    m = 0
     for scan in scans:
-        # A re-route recorded at the same instant as a scan answers that scan.
+        # A re-route recorded at the same instant as a scan answers that scan;
+        # customs reports at the same instant as a scan come after it.
         while pending and _effective(pending[0]) < scan.occurred_at:
             fold.apply_plan(pending.pop(0))
+        while m < len(marks) and marks[m].occurred_at < scan.occurred_at:
+            fold.apply_customs(marks[m])
+            m += 1
         fold.apply_scan(scan)
     for plan in pending:
         fold.apply_plan(plan)
+    for mark in marks[m:]:
+        fold.apply_customs(mark)
     return fold.result()
 
 

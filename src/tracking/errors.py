@@ -45,6 +45,11 @@ class BookingConflict(TrackingError):
     delivered shipment)."""
 
 
+class CustomsConflict(TrackingError):
+    """A declaration for a shipment and country whose customs entry already
+    holds a different declaration: amend the entry instead."""
+
+
 class WriteContention(TrackingError):
     """Concurrent writers kept changing the same shipments and the write was
     retried as often as allowed without getting through. Nothing was recorded;

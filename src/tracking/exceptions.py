@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tracking.codes import ScanEvent, Status
+from tracking.customs import CustomsStatus
 from tracking.delivery import Delivery
 from tracking.shipment import Shipment
 
@@ -18,6 +19,8 @@ from tracking.shipment import Shipment
 class ExceptionKind(StrEnum):
     MISDIRECTED = "MISDIRECTED"
     CUSTOMS_HOLD = "CUSTOMS_HOLD"
+    CUSTOMS_REJECTED = "CUSTOMS_REJECTED"
+    CUSTOMS_SEIZED = "CUSTOMS_SEIZED"
     DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
     DAMAGED = "DAMAGED"
     LOST = "LOST"
@@ -49,6 +52,11 @@ def open_exceptions(shipment: Shipment, delivery: Delivery | None = None) -> dic
     if d.status is Status.EXCEPTION and last is not None and last.event is ScanEvent.EXCEPTION:
         assert last.reason is not None
         found[ExceptionKind(last.reason.value)] = f"reported at {last.location} by {last.scan_id}"
+    for mark in d.customs:
+        kind = _CUSTOMS_KINDS.get(mark.status)
+        if kind is not None:
+            # Two entries in the same state (export and import) share one exception.
+            found[kind] = "; ".join(filter(None, (found.get(kind), mark.describe())))
     deliver_by = shipment.booking.deliver_by if shipment.booking else None
     if deliver_by is not None and d.eta is not None and d.eta > deliver_by:
         found[ExceptionKind.LATE] = (
@@ -57,3 +65,10 @@ def open_exceptions(shipment: Shipment, delivery: Delivery | None = None) -> dic
     if shipment.stalled_since is not None:
         found[ExceptionKind.STALLED] = f"no scan since {shipment.stalled_since.isoformat()}"
     return found
+
+
+_CUSTOMS_KINDS = {
+    CustomsStatus.HELD: ExceptionKind.CUSTOMS_HOLD,
+    CustomsStatus.REJECTED: ExceptionKind.CUSTOMS_REJECTED,
+    CustomsStatus.SEIZED: ExceptionKind.CUSTOMS_SEIZED,
+}

@@ -17,6 +17,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
+from tracking.customs import CustomsMark
 from tracking.delivery import Delivery, derive
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
@@ -45,6 +46,7 @@ class ShipmentState(msgspec.Struct, kw_only=True):
     scans: list[Scan]
     stalled_since: datetime | None
     last_activity_at: datetime
+    customs: list[CustomsMark] = []
 
 
 class Shipment(Aggregate):
@@ -89,6 +91,19 @@ class Shipment(Aggregate):
             s.stalled_since = None
             s.last_activity_at = max(s.last_activity_at, self.timestamp)
 
+    class CustomsUpdated(Aggregate.Event):
+        """One of the shipment's customs entries moved on (declared, lodged,
+        held, released ...): the entry's own events say the rest."""
+
+        mark: CustomsMark
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            s: Shipment = aggregate
+            at = bisect.bisect_right(s.customs, self.mark.occurred_at, key=_mark_at)
+            s.customs.insert(at, self.mark)
+            s.last_activity_at = max(s.last_activity_at, self.timestamp)
+
     class StallDetected(Aggregate.Event):
         """Nothing was heard of the shipment for longer than ``threshold``
         since ``since``; cleared by the next scan."""
@@ -110,6 +125,7 @@ class Shipment(Aggregate):
         self.scans: list[Scan] = []
         self.scan_ids: set[str] = set()
         self.stalled_since: datetime | None = None
+        self.customs: list[CustomsMark] = []  # in occurred_at order
         # When we last heard of it (recorded time of the booking or a scan).
         self.last_activity_at: datetime = self.created_on
 
@@ -138,6 +154,7 @@ class Shipment(Aggregate):
             scans=list(self.scans),
             stalled_since=self.stalled_since,
             last_activity_at=self.last_activity_at,
+            customs=list(self.customs),
         )
 
     @classmethod
@@ -155,6 +172,7 @@ class Shipment(Aggregate):
         shipment.scan_ids = {scan.scan_id for scan in state.scans}
         shipment.stalled_since = state.stalled_since
         shipment.last_activity_at = state.last_activity_at
+        shipment.customs = list(state.customs)
         return shipment
 
     # -- queries -----------------------------------------------------------------
@@ -180,7 +198,7 @@ class Shipment(Aggregate):
 
     def delivery(self) -> Delivery:
         self.require_booked()
-        return derive(self.plans, self.scans)
+        return derive(self.plans, self.scans, self.customs)
 
     # -- commands ----------------------------------------------------------------
 
@@ -232,6 +250,11 @@ class Shipment(Aggregate):
         )
         return True
 
+    def note_customs(self, mark: CustomsMark, source: Source) -> None:
+        """Record that one of its customs entries moved on."""
+        self.require_booked()
+        self.trigger_event(self.CustomsUpdated, mark=mark, source=source)
+
     def record_scan(self, scan: Scan, source: Source, *, now: datetime) -> bool:
         """Record a scan; False when its scan_id is already recorded."""
         if scan.tracking_number != self.tracking_number:
@@ -254,3 +277,7 @@ class Shipment(Aggregate):
 
 def _occurred_at(scan: Scan) -> datetime:
     return scan.occurred_at
+
+
+def _mark_at(mark: CustomsMark) -> datetime:
+    return mark.occurred_at
