@@ -4,25 +4,60 @@ call it too, so what they run is what production runs."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from projections.runner import ProjectionRunner
 from projections.sql import PostgresListener, PostgresViewStore, SQLiteViewStore
 from projections.store import ViewStore
 from tracking.application import Clock, ShipmentService
+from tracking.errors import InvalidInput
+from tracking.nomenclature import Nomenclature
+from tracking.tariff import CustomsRules, parse_rules
 
 from adapters.deadletters import DeadLetterStore, PostgresDeadLetterStore, SQLiteDeadLetterStore
 from adapters.http.app import Api
 from adapters.http.metrics import Metrics
 from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
-from adapters.settings import Settings
+from adapters.settings import ConfigError, Settings
 
 
 def build_service(settings: Settings, *, clock: Clock | None = None) -> ShipmentService:
     """The shipment service on the configured event store (tables are created
-    on first start)."""
-    return ShipmentService(env=settings.eventstore_env(), clock=clock)
+    on first start), with the configured customs rules and nomenclature."""
+    return ShipmentService(
+        env=settings.eventstore_env(), clock=clock, customs_rules=_customs_rules(settings),
+        nomenclature=_nomenclature(settings),
+    )
+
+
+# A nomenclature is read once per process, however many services are built.
+_loaded: dict[Path, Nomenclature] = {}
+
+
+def _nomenclature(settings: Settings) -> Nomenclature | None:
+    path = settings.hs_nomenclature
+    if path is None:
+        return None
+    cached = _loaded.get(path)
+    if cached is None:
+        try:
+            cached = _loaded[path] = Nomenclature.from_csv(path.read_text("utf-8-sig"))
+        except (InvalidInput, OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"TRACKING_HS_NOMENCLATURE: {path}: {e}") from None
+    return cached
+
+
+def _customs_rules(settings: Settings) -> CustomsRules | None:
+    path = settings.customs_rules
+    if path is None:
+        return None
+    try:
+        return parse_rules(path.read_text("utf-8"))
+    except (InvalidInput, OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"TRACKING_CUSTOMS_RULES: {path}: {e}") from None
+
 
 
 def build_view_store(settings: Settings) -> ViewStore:

@@ -38,6 +38,10 @@ class Settings:
     mqtt_group: str = "ingest"
     # requests per minute per client address (429 beyond it)
     rate_limit_per_minute: int = 60_000
+    # an HS nomenclature CSV (UN Comtrade's shape) that declared subheadings are checked against
+    hs_nomenclature: Path | None = None
+    # a customs rules table replacing the one shipped in the package
+    customs_rules: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +61,8 @@ class Settings:
             rate_limit_per_minute=_positive(
                 "TRACKING_RATE_LIMIT_PER_MINUTE", env.get("TRACKING_RATE_LIMIT_PER_MINUTE") or "60000"
             ),
+            hs_nomenclature=_file("TRACKING_HS_NOMENCLATURE", env.get("TRACKING_HS_NOMENCLATURE")),
+            customs_rules=_file("TRACKING_CUSTOMS_RULES", env.get("TRACKING_CUSTOMS_RULES")),
         )
         settings.eventstore_env()  # validates the database URL now, not at first use
         if settings.mqtt_url is not None:
@@ -172,6 +178,15 @@ def _tokens(value: str) -> dict[str, str]:
             )
         tokens[token] = role
     return tokens
+
+
+def _file(name: str, value: str | None) -> Path | None:
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"{name}: {value!r} is not a readable file")
+    return path
 
 
 def _redact(url: str) -> str:

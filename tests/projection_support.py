@@ -15,4 +15,8 @@ def snapshot(store: ViewStore, tracking_numbers: list[str]) -> dict[str, Any]:
         for tn in tracking_numbers
     }
     exceptions = store.exceptions(state=None, kind=None, limit=10_000, offset=0)
-    return {"views": views, "exceptions": exceptions}
+    customs = store.customs_entries(
+        status=None, country=None, tracking_number=None, limit=10_000, offset=0
+    )
+    return {"views": views, "exceptions": exceptions, "customs": customs,
+            "customs_totals": store.customs_totals()}

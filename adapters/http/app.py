@@ -24,7 +24,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from adapters.deadletters import DeadLetterStore
-from adapters.http import schemas
+from adapters.http import customs, schemas
 from adapters.http.auth import requires
 from adapters.http.errors import HANDLERS, error
 from adapters.http.metrics import Metrics
@@ -135,6 +135,8 @@ def _history_entry(event: Any) -> schemas.HistoryEntry:
         occurred_at = event.scan.occurred_at
     elif isinstance(event, Shipment.Rerouted):
         occurred_at = event.effective_at
+    elif isinstance(event, Shipment.CustomsUpdated):
+        occurred_at = event.mark.occurred_at
     source = event.source
     return schemas.HistoryEntry(
         version=event.originator_version,
@@ -151,6 +153,7 @@ def create_app(api: Api) -> Litestar:
     booking_roles = requires(tokens, "merchant", "agent")
     agent_only = requires(tokens, "agent")
     scanners = requires(tokens, "device", "carrier")
+    customs_writers = requires(tokens, "merchant", "agent", "carrier")
 
     # -- booking and routing -------------------------------------------------------
 
@@ -349,7 +352,9 @@ def create_app(api: Api) -> Litestar:
     v1 = Router(
         path="/api/v1",
         route_handlers=[book, reroute, scans, track, shipment, history, exceptions,
-                        dead_letters, resubmit],
+                        dead_letters, resubmit,
+                        *customs.routes(service, store, writers=customs_writers,
+                                        readers=customs_writers, agents=agent_only)],
     )
 
     # -- operations --------------------------------------------------------------

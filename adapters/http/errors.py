@@ -10,8 +10,10 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from adapters.http.schemas import ErrorOut, NotJSON, field_of
+from tracking.customs import CustomsEntryNotFound, InvalidTransition
 from tracking.errors import (
     BookingConflict,
+    CustomsConflict,
     InvalidInput,
     ShipmentNotFound,
     TrackingError,
@@ -24,6 +26,9 @@ STATUS = {
     InvalidInput: 422,
     ShipmentNotFound: 404,
     BookingConflict: 409,
+    CustomsEntryNotFound: 404,
+    CustomsConflict: 409,
+    InvalidTransition: 409,
     WriteContention: 503,
 }
 
@@ -60,8 +65,8 @@ def http_error(_: Request, exc: Exception) -> Response[bytes]:
         problems = [e for e in (exc.extra if isinstance(exc.extra, list) else []) if isinstance(e, dict)]
         if problems:
             key, message = str(problems[0].get("key", "")), str(problems[0].get("message", ""))
-            if key == "data":
-                field = field_of(message)
+            if key == "data" or problems[0].get("source") == "body":
+                field = field_of(message) if key == "data" else key
                 return error(422, f"{field}: {message.split(' - at ')[0]}", field)
             return error(400, f"{key}: {message}", key or None)
         return error(400, detail)

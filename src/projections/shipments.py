@@ -1,5 +1,6 @@
 """The shipments projection: keeps the status view (the customer's and the
-agent's documents) and the exceptions view from the shipment events.
+agent's documents) and the exceptions view from the shipment events, and
+the customs view from the customs entries' events.
 
 It keeps a replica of each shipment's state and applies the events to it
 one at a time through the aggregate's own ``apply``, judging exceptions
@@ -19,7 +20,9 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
+from projections.customs import CustomsRow, ProjectedEntry, customs_view
 from projections.store import ExceptionRow, StatusRow, ViewStore
+from tracking.customs import CustomsEntry
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
 from tracking.delivery import Delivery
 from tracking.exceptions import open_exceptions
@@ -29,6 +32,7 @@ from tracking.validation import loading_recorded
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 _projected = msgspec.json.Decoder(ProjectedShipment, dec_hook=dec_hook)
+_projected_entry = msgspec.json.Decoder(ProjectedEntry, dec_hook=dec_hook)
 
 
 class _Working:
@@ -67,9 +71,21 @@ class ShipmentsProjection(Projection[Any]):
         working: dict[UUID, _Working] = {
             sid: self._restore(doc) for sid, doc in self.store.projected(ids).items()
         }
+        entry_ids = list({e.originator_id for e, _ in batch if isinstance(e, CustomsEntry.Event)})
+        entries: dict[UUID, tuple[CustomsEntry, int]] = {
+            eid: (self._restore_entry(doc), 0)
+            for eid, doc in (self.store.customs_projected(entry_ids).items() if entry_ids else ())
+        }
         raised: list[ExceptionRow] = []
         cleared: list[ExceptionRow] = []
         for event, position in batch:
+            if isinstance(event, CustomsEntry.Event):
+                entry = entries.get(event.originator_id)
+                if entry is None or event.originator_version > entry[0].version:
+                    entries[event.originator_id] = (
+                        event.mutate(entry[0] if entry else None), position  # type: ignore[arg-type]
+                    )
+                continue
             if not isinstance(event, Shipment.Event):
                 continue  # another aggregate's event: not this view's concern
             current = working.get(event.originator_id)
@@ -83,7 +99,33 @@ class ShipmentsProjection(Projection[Any]):
             if shipment.is_booked:
                 self._judge(current, event, raised, cleared)
         rows = [self._row(w) for w in working.values() if w.position > after]
-        self.store.commit(rows, raised, cleared, after=after, position=batch[-1][1])
+        customs = [self._entry_row(e, p) for e, p in entries.values() if p > after]
+        self.store.commit(
+            rows, raised, cleared, after=after, position=batch[-1][1], customs=customs
+        )
+
+    @staticmethod
+    def _restore_entry(doc: bytes) -> CustomsEntry:
+        with loading_recorded():
+            return CustomsEntry.from_state(_projected_entry.decode(doc).state)
+
+    @staticmethod
+    def _entry_row(entry: CustomsEntry, position: int) -> CustomsRow:
+        estimate = entry.estimate
+        return CustomsRow(
+            entry_id=entry.id,
+            tracking_number=str(entry.tracking_number),
+            country=str(entry.country),
+            status=entry.status.value,
+            currency=str(entry.declaration.currency),
+            estimated=estimate.charges.total if estimate is not None else None,
+            assessed=entry.assessed,
+            declared_at=entry.declared_at,
+            updated_at=entry.modified_on,
+            position=position,
+            projected=_encoder.encode(ProjectedEntry(state=entry.state())),
+            view=_encoder.encode(customs_view(entry)),
+        )
 
     @staticmethod
     def _restore(doc: bytes) -> _Working:

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
+from projections.customs import CustomsRow, CustomsTotal, totals
 from projections.store import ExceptionRow, StatusRow, ViewConflict, ViewStore
 from tracking.exceptions import ExceptionKind
 
@@ -31,6 +32,36 @@ def _status_values(row: StatusRow, ts: Any) -> tuple[Any, ...]:
         row.stalled, ts(row.last_activity_at), row.position, row.projected,
         row.public_view, row.full_view,
     )
+
+
+_CUSTOMS_COLUMNS = (
+    "entry_id, tracking_number, country, status, currency, estimated, assessed, "
+    "declared_at, updated_at, position, projected, view"
+)
+
+
+def _customs_values(row: CustomsRow, ts: Any, key: Any, amount: Any) -> tuple[Any, ...]:
+    return (
+        key(row.entry_id), row.tracking_number, row.country, row.status, row.currency,
+        amount(row.estimated), amount(row.assessed), ts(row.declared_at), ts(row.updated_at),
+        row.position, row.projected, row.view,
+    )
+
+
+def _customs_filter(
+    status: str | None, country: str | None, tracking_number: str | None, mark: str
+) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for column, value in (("status", status), ("country", country),
+                          ("tracking_number", tracking_number)):
+        if value is not None:
+            clauses.append(f"{column} = {mark}")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _text_amount(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _exception(row: Sequence[Any], parse: Any) -> ExceptionRow:
@@ -85,6 +116,18 @@ class SQLiteViewStore(ViewStore):
                 "CREATE TABLE IF NOT EXISTS view_positions "
                 "(view TEXT PRIMARY KEY, position INTEGER NOT NULL)"
             )
+            # Amounts as decimal text: summed exactly in Python, never as floats.
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS customs_entries (entry_id TEXT PRIMARY KEY, "
+                "tracking_number TEXT NOT NULL, country TEXT NOT NULL, status TEXT NOT NULL, "
+                "currency TEXT NOT NULL, estimated TEXT, assessed TEXT, "
+                "declared_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+                "position INTEGER NOT NULL, projected BLOB NOT NULL, view BLOB NOT NULL)"
+            )
+            c.execute(
+                "CREATE INDEX IF NOT EXISTS customs_entries_by_number "
+                "ON customs_entries (tracking_number)"
+            )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -111,16 +154,19 @@ class SQLiteViewStore(ViewStore):
         return rows[0][0] if rows else 0
 
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        return self._projected("shipment_status", "shipment_id", shipment_ids)
+
+    def _projected(self, table: str, key: str, ids: Sequence[UUID]) -> dict[UUID, bytes]:
         found: dict[UUID, bytes] = {}
-        ids = [i.hex for i in shipment_ids]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        keys = [i.hex for i in ids]
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for sid, doc in self._query(
-                f"SELECT shipment_id, projected FROM shipment_status WHERE shipment_id IN ({marks})",  # noqa: S608
+            for found_id, doc in self._query(
+                f"SELECT {key}, projected FROM {table} WHERE {key} IN ({marks})",  # noqa: S608
                 chunk,
             ):
-                found[UUID(sid)] = doc
+                found[UUID(found_id)] = doc
         return found
 
     def commit(
@@ -131,6 +177,7 @@ class SQLiteViewStore(ViewStore):
         *,
         after: int,
         position: int,
+        customs: Sequence[CustomsRow] = (),
     ) -> None:
         with self._transaction() as c:
             current = c.execute(
@@ -158,6 +205,11 @@ class SQLiteViewStore(ViewStore):
                     for e in cleared
                     if e.cleared_at is not None
                 ],
+            )
+            c.executemany(
+                f"INSERT OR REPLACE INTO customs_entries ({_CUSTOMS_COLUMNS}) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [_customs_values(r, self._ts, lambda i: i.hex, _text_amount) for r in customs],
             )
             c.execute(
                 "INSERT OR REPLACE INTO view_positions VALUES (?, ?)", (self.name, position)
@@ -195,10 +247,35 @@ class SQLiteViewStore(ViewStore):
         )
         return [r[0] for r in rows]
 
+    def customs_projected(self, entry_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        return self._projected("customs_entries", "entry_id", entry_ids)
+
+    def customs_entry(self, entry_id: UUID) -> bytes | None:
+        rows = self._query("SELECT view FROM customs_entries WHERE entry_id = ?", (entry_id.hex,))
+        return rows[0][0] if rows else None
+
+    def customs_entries(
+        self, *, status: str | None, country: str | None, tracking_number: str | None,
+        limit: int, offset: int,
+    ) -> list[bytes]:
+        where, params = _customs_filter(status, country, tracking_number, "?")
+        rows = self._query(
+            f"SELECT view FROM customs_entries{where} "  # noqa: S608
+            "ORDER BY updated_at DESC, entry_id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [r[0] for r in rows]
+
+    def customs_totals(self) -> list[CustomsTotal]:
+        return totals(self._query(
+            "SELECT country, status, currency, estimated, assessed FROM customs_entries"
+        ))
+
     def reset(self) -> None:
         with self._transaction() as c:
             c.execute("DELETE FROM shipment_status")
             c.execute("DELETE FROM shipment_exceptions")
+            c.execute("DELETE FROM customs_entries")
             c.execute("DELETE FROM view_positions WHERE view = ?", (self.name,))
 
     def close(self) -> None:
@@ -246,6 +323,17 @@ class PostgresViewStore(ViewStore):
                 "CREATE TABLE IF NOT EXISTS view_positions "
                 "(view text PRIMARY KEY, position bigint NOT NULL)"
             )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS customs_entries (entry_id uuid PRIMARY KEY, "
+                "tracking_number text NOT NULL, country text NOT NULL, status text NOT NULL, "
+                "currency text NOT NULL, estimated numeric, assessed numeric, "
+                "declared_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
+                "position bigint NOT NULL, projected bytea NOT NULL, view bytea NOT NULL)"
+            )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS customs_entries_by_number "
+                "ON customs_entries (tracking_number)"
+            )
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._pool.connection() as conn:
@@ -271,6 +359,7 @@ class PostgresViewStore(ViewStore):
         *,
         after: int,
         position: int,
+        customs: Sequence[CustomsRow] = (),
     ) -> None:
         with self._pool.connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=tuple_row)
@@ -311,6 +400,16 @@ class PostgresViewStore(ViewStore):
                     "AND kind = %s AND raised_at = %s AND cleared_at IS NULL",
                     closing,
                 )
+            if customs:
+                cur.executemany(
+                    f"INSERT INTO customs_entries ({_CUSTOMS_COLUMNS}) VALUES "  # noqa: S608
+                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (entry_id) DO UPDATE SET "
+                    "status = EXCLUDED.status, estimated = EXCLUDED.estimated, "
+                    "assessed = EXCLUDED.assessed, updated_at = EXCLUDED.updated_at, "
+                    "position = EXCLUDED.position, projected = EXCLUDED.projected, "
+                    "view = EXCLUDED.view",
+                    [_customs_values(r, _same, _same, _same) for r in customs],
+                )
             cur.execute(
                 "UPDATE view_positions SET position = %s WHERE view = %s", (position, self.name)
             )
@@ -347,13 +446,52 @@ class PostgresViewStore(ViewStore):
         )
         return [r[0] for r in rows]
 
+    def customs_projected(self, entry_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        rows = self._query(
+            "SELECT entry_id, projected FROM customs_entries WHERE entry_id = ANY(%s)",
+            (list(entry_ids),),
+        )
+        return {eid: bytes(doc) for eid, doc in rows}
+
+    def customs_entry(self, entry_id: UUID) -> bytes | None:
+        rows = self._query("SELECT view FROM customs_entries WHERE entry_id = %s", (entry_id,))
+        return bytes(rows[0][0]) if rows else None
+
+    def customs_entries(
+        self, *, status: str | None, country: str | None, tracking_number: str | None,
+        limit: int, offset: int,
+    ) -> list[bytes]:
+        where, params = _customs_filter(status, country, tracking_number, "%s")
+        rows = self._query(
+            f"SELECT view FROM customs_entries{where} "  # noqa: S608
+            "ORDER BY updated_at DESC, entry_id DESC LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def customs_totals(self) -> list[CustomsTotal]:
+        rows = self._query(
+            "SELECT country, status, currency, count(*), coalesce(sum(estimated), 0), "
+            "coalesce(sum(assessed), 0), count(assessed) FROM customs_entries "
+            "GROUP BY country, status, currency ORDER BY country, status, currency"
+        )
+        return [
+            CustomsTotal(country=c, status=st, currency=cur, entries=n, estimated=e,
+                         assessed=a, assessed_entries=na)
+            for c, st, cur, n, e, a, na in rows
+        ]
+
     def reset(self) -> None:
         with self._pool.connection() as conn, conn.transaction():
-            conn.execute("TRUNCATE shipment_status, shipment_exceptions")
+            conn.execute("TRUNCATE shipment_status, shipment_exceptions, customs_entries")
             conn.execute("DELETE FROM view_positions WHERE view = %s", (self.name,))
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class PostgresListener:

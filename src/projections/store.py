@@ -13,6 +13,7 @@ from uuid import UUID
 
 import msgspec
 
+from projections.customs import CustomsRow, CustomsTotal, totals
 from tracking.exceptions import ExceptionKind
 
 
@@ -75,8 +76,9 @@ class ViewStore(ABC):
         *,
         after: int,
         position: int,
+        customs: Sequence[CustomsRow] = (),
     ) -> None:
-        """Write rows, raise and clear exceptions and move the position from
+        """Write rows (and customs entries), raise and clear exceptions and move the position from
         ``after`` to ``position``, all or nothing. Raises ViewConflict when the
         position is no longer ``after``."""
 
@@ -97,6 +99,25 @@ class ViewStore(ABC):
         """Tracking numbers of booked, unfinished, unflagged shipments last heard of before ``before``."""
 
     @abstractmethod
+    def customs_projected(self, entry_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        """The projection's state of each of these customs entries it has seen."""
+
+    @abstractmethod
+    def customs_entry(self, entry_id: UUID) -> bytes | None:
+        """The entry's view document."""
+
+    @abstractmethod
+    def customs_entries(
+        self, *, status: str | None, country: str | None, tracking_number: str | None,
+        limit: int, offset: int,
+    ) -> list[bytes]:
+        """View documents of the entries that match, most recently updated first."""
+
+    @abstractmethod
+    def customs_totals(self) -> list[CustomsTotal]:
+        """Entries and duties by country, status and currency."""
+
+    @abstractmethod
     def reset(self) -> None:
         """Empty the views and set the position back to 0, for a rebuild."""
 
@@ -114,6 +135,7 @@ class MemoryViewStore(ViewStore):
             self._position = 0
             self._rows: dict[UUID, StatusRow] = {}
             self._exceptions: dict[tuple[str, str, datetime], ExceptionRow] = {}
+            self._customs: dict[UUID, CustomsRow] = {}
 
     def position(self) -> int:
         return self._position
@@ -130,12 +152,15 @@ class MemoryViewStore(ViewStore):
         *,
         after: int,
         position: int,
+        customs: Sequence[CustomsRow] = (),
     ) -> None:
         with self._lock:
             if self._position != after:
                 raise ViewConflict(f"position is {self._position}, not {after}")
             for row in rows:
                 self._rows[row.shipment_id] = row
+            for entry in customs:
+                self._customs[entry.entry_id] = entry
             for exc in raised:
                 self._exceptions.setdefault(exc.key, exc)
             for exc in cleared:
@@ -174,3 +199,31 @@ class MemoryViewStore(ViewStore):
             ]
         quiet.sort(key=lambda r: r.last_activity_at)
         return [r.tracking_number for r in quiet[:limit]]
+
+    def customs_projected(self, entry_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        with self._lock:
+            return {i: self._customs[i].projected for i in entry_ids if i in self._customs}
+
+    def customs_entry(self, entry_id: UUID) -> bytes | None:
+        row = self._customs.get(entry_id)
+        return row.view if row else None
+
+    def customs_entries(
+        self, *, status: str | None, country: str | None, tracking_number: str | None,
+        limit: int, offset: int,
+    ) -> list[bytes]:
+        with self._lock:
+            found = [
+                r for r in self._customs.values()
+                if (status is None or r.status == status)
+                and (country is None or r.country == country)
+                and (tracking_number is None or r.tracking_number == tracking_number)
+            ]
+        found.sort(key=lambda r: (r.updated_at, r.entry_id), reverse=True)
+        return [r.view for r in found[offset : offset + limit]]
+
+    def customs_totals(self) -> list[CustomsTotal]:
+        with self._lock:
+            rows = [(r.country, r.status, r.currency, r.estimated, r.assessed)
+                    for r in self._customs.values()]
+        return totals(rows)

@@ -6,11 +6,13 @@ and the same values."""
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import msgspec
 
 from tracking.booking import Recipient
 from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
+from tracking.customs import CustomsMark, CustomsStatus, HoldReason
 from tracking.delivery import Delivery, Expected
 from tracking.exceptions import ExceptionKind
 from tracking.route import Leg
@@ -25,6 +27,15 @@ class EventLine(msgspec.Struct, kw_only=True, omit_defaults=True):
     description: str
     voyage: str | None = None
     reason: ExceptionReason | None = None
+
+
+class CustomsLine(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Where the shipment stands with one country's customs."""
+
+    country: str
+    status: CustomsStatus
+    since: datetime
+    hold_reason: HoldReason | None = None
 
 
 class TrackingView(msgspec.Struct, kw_only=True):
@@ -44,6 +55,7 @@ class TrackingView(msgspec.Struct, kw_only=True):
     destination: str
     carrier: str
     events: list[EventLine]
+    customs: list[CustomsLine] = []
 
 
 class OpenException(msgspec.Struct, kw_only=True):
@@ -61,6 +73,7 @@ class ShipmentView(TrackingView, kw_only=True):
     version: int
     booked_at: datetime
     updated_at: datetime
+    customs_entries: list[UUID] = []  # GET /api/v1/customs-entries/{id}
 
 
 class ProjectedShipment(msgspec.Struct, kw_only=True):
@@ -88,6 +101,7 @@ def shipment_view(
         version=shipment.version,
         booked_at=shipment.booked_at,
         updated_at=shipment.modified_on,
+        customs_entries=list(dict.fromkeys(m.entry_id for m in shipment.customs)),
     )
 
 
@@ -118,4 +132,12 @@ def _public_fields(shipment: Shipment, d: Delivery, carrier: str) -> dict[str, o
             )
             for s in shipment.scans
         ],
+        "customs": [_customs_line(m) for m in d.customs],
     }
+
+
+def _customs_line(mark: CustomsMark) -> CustomsLine:
+    return CustomsLine(
+        country=str(mark.country), status=mark.status, since=mark.occurred_at,
+        hold_reason=mark.hold_reason,
+    )

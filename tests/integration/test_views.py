@@ -12,9 +12,10 @@ from adapters.composition import build_runner, build_service, build_view_store
 from adapters.settings import Settings
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
-from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, scan
+from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, declaration, scan
 from tests.projection_support import snapshot
 from tracking.application import ShipmentService
+from tracking.customs import CustomsStatus
 from tracking.identifiers import shipment_id
 
 TNS = [TN, "RR473124829US", "JJD000390007"]
@@ -37,6 +38,10 @@ def traffic(service: ShipmentService) -> None:
         service.book(tn, booking(), HK_STO, AGENT)
     service.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in TNS])
     service.record_scans([scan("UNLOADED", "JPTYO", 6, voyage="V100", tn=tn) for tn in TNS])
+    entry = service.declare(declaration(tn=TNS[1]), AGENT).entry_id
+    service.record_customs_event(entry, CustomsStatus.LODGED, occurred_at=at(7), source=AGENT)
+    service.record_customs_event(entry, CustomsStatus.HELD, occurred_at=at(8), source=AGENT,
+                                 reason="INSPECTION")
     service.reroute(TN, TYO_HAM_STO, AGENT)
     service.record_scans([scan("RECEIVED", "HKHKG", 2, tn=tn) for tn in TNS])
     service.record_scan(scan("DELIVERED", "SESTO", 24, tn=TNS[2]))
@@ -63,11 +68,15 @@ def test_a_runner_stopped_mid_stream_resumes_to_what_a_rebuild_gives(
         assert view["status"] == "DELIVERED"
         open_ = reopened.exceptions(state="open", kind=None, limit=10, offset=0)
         # Re-routed via Hamburg, TN now arrives after deliver_by; the other
-        # is still misdirected in Tokyo; the delivered one needs nothing.
+        # is still misdirected in Tokyo and held by customs; the delivered
+        # one needs nothing.
         assert sorted((e.tracking_number, e.kind.value) for e in open_) == [
             (TN, "LATE"),
+            ("RR473124829US", "CUSTOMS_HOLD"),
             ("RR473124829US", "MISDIRECTED"),
         ]
+        [held] = resumed["customs"]
+        assert msgspec.json.decode(held)["status"] == "HELD"
     finally:
         reopened.close()
 
