@@ -1,16 +1,19 @@
 """A shipment's whole life, Hong Kong to Stockholm, through the application
 service on each store: booked over three legs, received, loaded, wrongly
 unloaded in Tokyo (misdirected), re-routed from Tokyo via Hamburg, loaded,
-unloaded, delivered. The derived view is checked at every step."""
+unloaded, held by Swedish customs and released, delivered. The derived view
+is checked at every step."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.builders import AGENT, HK_STO, HKT, TN, TYO_HAM_STO, at, booking, scan
+from tests.builders import AGENT, HK_STO, HKT, TN, TYO_HAM_STO, at, booking, declaration, scan
 from tests.conftest import ServiceFactory
 from tracking.application import ScanResult
 from tracking.codes import RoutingStatus, ScanEvent, Status, TransportStatus
+from tracking.customs import CustomsStatus
+from tracking.exceptions import ExceptionKind, open_exceptions
 from tracking.delivery import Delivery, Expected
 from tracking.scan import Scan
 
@@ -90,6 +93,21 @@ def test_hong_kong_to_stockholm_with_a_misdirection_in_tokyo(
     check(tracking(TN), Status.IN_TRANSIT, TransportStatus.AT_FACILITY, location="SESTO",
           next_expected=expect("DELIVERED", "SESTO"), eta=at(23, 18))
 
+    # Import customs in Stockholm: lodged, held for a missing invoice, released.
+    entry = service.declare(declaration(), AGENT).entry_id
+    for status, hour, reason in ((CustomsStatus.LODGED, 19, None),
+                                 (CustomsStatus.HELD, 20, "DOCUMENTS")):
+        service.record_customs_event(entry, status, occurred_at=at(23, hour), source=AGENT,
+                                     reason=reason)
+    held = tracking(TN)
+    check(held, Status.CUSTOMS_HOLD, TransportStatus.AT_FACILITY, location="SESTO",
+          next_expected=expect("DELIVERED", "SESTO"), eta=at(23, 18))
+    assert ExceptionKind.CUSTOMS_HOLD in open_exceptions(service.get(TN), held)
+    service.record_customs_event(entry, CustomsStatus.RELEASED, occurred_at=at(24, 6),
+                                 source=AGENT)
+    check(tracking(TN), Status.IN_TRANSIT, TransportStatus.AT_FACILITY, location="SESTO",
+          next_expected=expect("DELIVERED", "SESTO"), eta=at(23, 18))
+
     record(scan("OUT_FOR_DELIVERY", "SESTO", 24, 8))
     check(tracking(TN), Status.OUT_FOR_DELIVERY, TransportStatus.OUT_FOR_DELIVERY,
           location="SESTO", next_expected=expect("DELIVERED", "SESTO"), eta=at(23, 18))
@@ -108,3 +126,4 @@ def test_hong_kong_to_stockholm_with_a_misdirection_in_tokyo(
     kinds = [type(e).__name__ for e in service.history(TN)]
     assert kinds[:2] == ["Opened", "Booked"]
     assert kinds.count("ScanRecorded") == 10 and kinds.count("Rerouted") == 1
+    assert kinds.count("CustomsUpdated") == 4
