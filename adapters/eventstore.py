@@ -39,6 +39,9 @@ class PostgresTrackingRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
             "WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version"
         ).format(**names)
+        self._select_originators = SQL(
+            "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE notification_id <= %s"
+        ).format(**names)
         # One backward probe of the primary key per id, not a scan of every event.
         self._select_versions = SQL(
             "SELECT i.id, (SELECT max(originator_version) FROM {schema}.{table} "
@@ -68,6 +71,13 @@ class PostgresTrackingRecorder(PostgresApplicationRecorder):
             with conn.cursor(row_factory=tuple_row, binary=True) as curs:
                 curs.execute(self._select_many, (list(originator_ids),), prepare=True)
                 return [StoredEvent(i, v, t, s) for i, v, t, s in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_originator_ids(self, upto: int) -> list[UUID]:
+        with self.datastore.get_connection() as conn:
+            with conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(self._select_originators, (upto,))
+                return [i for (i,) in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
@@ -100,6 +110,15 @@ class SQLiteTrackingRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             rows = self._chunks(c, statement, originator_ids)
         return [StoredEvent(self.convert_originator_id(i), v, t, s) for i, v, t, s in rows]
+
+    def select_originator_ids(self, upto: int) -> list[UUID]:
+        statement = (
+            f"SELECT DISTINCT originator_id FROM {self.events_table_name} "  # noqa: S608
+            "WHERE rowid <= ?"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (upto,))
+            return [self.convert_originator_id(i) for (i,) in c.fetchall()]  # type: ignore[misc]
 
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
         statement = (

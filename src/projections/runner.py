@@ -11,17 +11,36 @@ It also flags shipments that have been quiet too long (STALLED).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 from projections.shipments import ShipmentsProjection
 from projections.store import ViewConflict, ViewStore
 from tracking.application import ShipmentService
 
 log = logging.getLogger(__name__)
+
+# How many aggregates' streams a rebuild loads and writes at a time.
+REBUILD_CHUNK = 1000
+
+
+@runtime_checkable
+class StreamReader(Protocol):
+    """A recorder that lists the streams in the log and reads many at once."""
+
+    def select_originator_ids(self, upto: int) -> list[UUID]:
+        """Every aggregate with an event at or before log position ``upto``."""
+
+    def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
+        """Their events, ordered by originator id, then version."""
 
 
 class ProjectionRunner:
@@ -74,9 +93,36 @@ class ProjectionRunner:
         return total
 
     def rebuild(self) -> int:
-        """Empty the views and build them again from the whole log."""
+        """Empty the views and build them again from the whole log; the number
+        of log positions covered.
+
+        Stream by stream where the event store can list them: each
+        aggregate's events are replayed in one go and its rows written once,
+        instead of every batch of the interleaved log reloading and
+        rewriting the shipments it touches. The views stay at position 0
+        until every stream up to the log's end is in, then move there at
+        once; a rebuild that dies half-way leaves views that a runner
+        completes by replaying the log (what is already applied is skipped).
+        """
         self.store.reset()
-        return self.catch_up()
+        recorder = self.app.recorder
+        if not isinstance(recorder, StreamReader):
+            return self.catch_up()
+        upto = self.app.position()
+        ids = recorder.select_originator_ids(upto)
+        to_event = self.app.mapper.to_domain_event
+        try:
+            for start in range(0, len(ids), REBUILD_CHUNK):
+                stored = recorder.select_events_many(ids[start : start + REBUILD_CHUNK])
+                streams = [
+                    [to_event(s) for s in group]
+                    for _, group in itertools.groupby(stored, key=lambda s: s.originator_id)
+                ]
+                self.projection.replay_streams(streams, at=0)
+            self.store.commit([], [], [], after=0, position=upto)
+        except ViewConflict:
+            log.info("another runner is bringing the views up; going on from where it is")
+        return upto + self.catch_up()
 
     def check_stalled(self) -> list[str]:
         """Flag shipments with no scan for longer than ``stall_after``."""

@@ -104,6 +104,33 @@ class ShipmentsProjection(Projection[Any]):
             rows, raised, cleared, after=after, position=batch[-1][1], customs=customs
         )
 
+    def replay_streams(self, streams: Sequence[Sequence[Any]], *, at: int) -> None:
+        """Replay whole streams (each one aggregate's events, in version
+        order) into empty views, judging exceptions after each event as
+        ``process_batch`` does, and write them with the views' position
+        staying at ``at``."""
+        rows: list[StatusRow] = []
+        customs: list[CustomsRow] = []
+        raised: list[ExceptionRow] = []
+        cleared: list[ExceptionRow] = []
+        for stream in streams:
+            if isinstance(stream[0], CustomsEntry.Event):
+                entry: Any = None
+                for event in stream:
+                    entry = event.mutate(entry)
+                customs.append(self._entry_row(entry, at))
+            elif isinstance(stream[0], Shipment.Event):
+                w: _Working | None = None
+                for event in stream:
+                    shipment = event.mutate(w.shipment if w else None)
+                    w = _Working(shipment, w.open if w else {}, at)
+                    if shipment.is_booked:
+                        self._judge(w, event, raised, cleared)
+                assert w is not None
+                rows.append(self._row(w))
+            # another aggregate's stream: not this view's concern
+        self.store.commit(rows, raised, cleared, after=at, position=at, customs=customs)
+
     @staticmethod
     def _restore_entry(doc: bytes) -> CustomsEntry:
         with loading_recorded():

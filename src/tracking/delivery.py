@@ -11,6 +11,7 @@ nothing, so a late-arriving older scan can never undo a delivery.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import Enum, auto
@@ -305,32 +306,62 @@ class _Fold:
         )
 
 
+class Derivation:
+    """A derivation that goes on as scans come: ``add`` folds one more scan
+    that happened no earlier than those before it, ``result`` is the
+    delivery so far. ``derive`` is the same from scratch; a shipment keeps
+    one between scans, so judging a shipment after each of its events costs
+    one scan, not all of them."""
+
+    def __init__(self, plans: Sequence[RoutePlan], customs: Sequence[CustomsMark] = ()) -> None:
+        if not plans:
+            raise ValueError("a delivery is derived for a booked shipment: it needs a route plan")
+        self.fold = _Fold(plans[0])
+        self.pending = list(plans[1:])
+        self.marks = list(customs)
+        self.m = 0
+        self.count = 0  # scans folded
+        self.last_at: datetime | None = None
+
+    def add(self, scan: Scan) -> None:
+        if self.last_at is not None and scan.occurred_at < self.last_at:
+            raise ValueError("scans are folded in occurred_at order")
+        fold = self.fold
+        # A re-route recorded at the same instant as a scan answers that scan;
+        # customs reports at the same instant as a scan come after it.
+        while self.pending and _effective(self.pending[0]) < scan.occurred_at:
+            fold.apply_plan(self.pending.pop(0))
+        while self.m < len(self.marks) and self.marks[self.m].occurred_at < scan.occurred_at:
+            fold.apply_customs(self.marks[self.m])
+            self.m += 1
+        fold.apply_scan(scan)
+        self.count += 1
+        self.last_at = scan.occurred_at
+
+    def result(self) -> Delivery:
+        if not self.pending and self.m == len(self.marks):
+            return self.fold.result()
+        # What comes after the last scan applies to a copy: the next scan
+        # may still come before it.
+        fold = copy.copy(self.fold)
+        fold.customs = dict(fold.customs)
+        for plan in self.pending:
+            fold.apply_plan(plan)
+        for mark in self.marks[self.m :]:
+            fold.apply_customs(mark)
+        return fold.result()
+
+
 def derive(
     plans: Sequence[RoutePlan], scans: Sequence[Scan], customs: Sequence[CustomsMark] = ()
 ) -> Delivery:
     """The delivery of a shipment with these route plans (the booked one first,
     then each re-route in the order recorded), these scans and these customs
     marks, each in ``occurred_at`` order (ties in the order they were recorded)."""
-    if not plans:
-        raise ValueError("a delivery is derived for a booked shipment: it needs a route plan")
-    fold = _Fold(plans[0])
-    pending = list(plans[1:])
-    marks = list(customs)
-    m = 0
+    derivation = Derivation(plans, customs)
     for scan in scans:
-        # A re-route recorded at the same instant as a scan answers that scan;
-        # customs reports at the same instant as a scan come after it.
-        while pending and _effective(pending[0]) < scan.occurred_at:
-            fold.apply_plan(pending.pop(0))
-        while m < len(marks) and marks[m].occurred_at < scan.occurred_at:
-            fold.apply_customs(marks[m])
-            m += 1
-        fold.apply_scan(scan)
-    for plan in pending:
-        fold.apply_plan(plan)
-    for mark in marks[m:]:
-        fold.apply_customs(mark)
-    return fold.result()
+        derivation.add(scan)
+    return derivation.result()
 
 
 def _effective(plan: RoutePlan) -> datetime:

@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
 from tracking.customs import CustomsMark
-from tracking.delivery import Delivery, derive
+from tracking.delivery import Delivery, Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.route import Route, RoutePlan
@@ -66,6 +66,7 @@ class Shipment(Aggregate):
             s.booking = self.booking
             s.booked_route = self.route
             s.plans.append(RoutePlan(self.booking.destination, self.route))
+            s.derivation = None
             s.booked_at = self.timestamp
             s.last_activity_at = max(s.last_activity_at, self.timestamp)
 
@@ -77,6 +78,7 @@ class Shipment(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.plans.append(RoutePlan(self.destination, self.route, self.effective_at))
+            aggregate.derivation = None
 
     class ScanRecorded(Aggregate.Event):
         scan: Scan
@@ -88,6 +90,8 @@ class Shipment(Aggregate):
             # Keep scans in occurred_at order; equal times stay in recorded order.
             at = bisect.bisect_right(s.scans, self.scan.occurred_at, key=_occurred_at)
             s.scans.insert(at, self.scan)
+            if at < len(s.scans) - 1:
+                s.derivation = None  # an earlier scan came late: derive again from the start
             s.stalled_since = None
             s.last_activity_at = max(s.last_activity_at, self.timestamp)
 
@@ -102,6 +106,7 @@ class Shipment(Aggregate):
             s: Shipment = aggregate
             at = bisect.bisect_right(s.customs, self.mark.occurred_at, key=_mark_at)
             s.customs.insert(at, self.mark)
+            s.derivation = None
             s.last_activity_at = max(s.last_activity_at, self.timestamp)
 
     class StallDetected(Aggregate.Event):
@@ -126,6 +131,8 @@ class Shipment(Aggregate):
         self.scan_ids: set[str] = set()
         self.stalled_since: datetime | None = None
         self.customs: list[CustomsMark] = []  # in occurred_at order
+        # The delivery derived so far, gone on with as scans come in order.
+        self.derivation: Derivation | None = None
         # When we last heard of it (recorded time of the booking or a scan).
         self.last_activity_at: datetime = self.created_on
 
@@ -173,6 +180,7 @@ class Shipment(Aggregate):
         shipment.stalled_since = state.stalled_since
         shipment.last_activity_at = state.last_activity_at
         shipment.customs = list(state.customs)
+        shipment.derivation = None
         return shipment
 
     # -- queries -----------------------------------------------------------------
@@ -198,7 +206,12 @@ class Shipment(Aggregate):
 
     def delivery(self) -> Delivery:
         self.require_booked()
-        return derive(self.plans, self.scans, self.customs)
+        d = self.derivation
+        if d is None or d.count > len(self.scans):
+            d = self.derivation = Derivation(self.plans, self.customs)
+        for scan in self.scans[d.count :]:
+            d.add(scan)
+        return d.result()
 
     # -- commands ----------------------------------------------------------------
 

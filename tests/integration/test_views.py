@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 import pytest
 
 from adapters.composition import build_runner, build_service, build_view_store
 from adapters.settings import Settings
-from projections.runner import ProjectionRunner
+from projections import runner as runner_module
+from projections.runner import ProjectionRunner, StreamReader
+from projections.shipments import ShipmentsProjection
 from projections.store import ViewStore
 from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, declaration, scan
 from tests.projection_support import snapshot
@@ -144,3 +147,31 @@ def test_the_projection_process_killed_mid_stream_loses_and_doubles_nothing(
     assert len(resumed["exceptions"]) == 600  # each misdirected in Tokyo, once
     ProjectionRunner(service, store).rebuild()
     assert snapshot(store, tns) == resumed
+
+
+def test_a_rebuild_that_dies_half_way_is_completed_by_a_runner(
+    service: ShipmentService, store: ViewStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traffic(service)
+    assert isinstance(service.recorder, StreamReader)  # the stream-by-stream rebuild
+    assert ProjectionRunner(service, store).rebuild() == service.position()
+    expected = snapshot(store, TNS)
+
+    monkeypatch.setattr(runner_module, "REBUILD_CHUNK", 1)
+    real = ShipmentsProjection.replay_streams
+    calls = []
+
+    def dies_at_the_third_stream(self: ShipmentsProjection, streams: Any, *, at: int) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        real(self, streams, at=at)
+
+    monkeypatch.setattr(ShipmentsProjection, "replay_streams", dies_at_the_third_stream)
+    with pytest.raises(RuntimeError):
+        ProjectionRunner(service, store).rebuild()
+    assert store.position() == 0  # two streams in, the views not yet moved
+    monkeypatch.undo()
+    ProjectionRunner(service, store).catch_up()
+    assert store.position() == service.position()
+    assert snapshot(store, TNS) == expected

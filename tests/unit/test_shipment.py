@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import random
+from datetime import timedelta
+from typing import Any
+
 import pytest
 
-from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, route, scan
+from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, declaration, route, scan
 from tracking.codes import Status
+from tracking.customs import CustomsEntry, CustomsStatus
+from tracking.delivery import derive
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode
 from tracking.shipment import Shipment
@@ -136,3 +142,44 @@ def test_a_shipment_not_heard_of_for_too_long_is_flagged_stalled_once() -> None:
     s.record_scan(scan("RECEIVED", "HKHKG", 2), AGENT, now=NOW)
     assert s.stalled_since is None
     assert ExceptionKind.STALLED not in open_exceptions(s)
+
+
+
+JOURNEY = [
+    ("RECEIVED", "HKHKG", 2, None), ("LOADED", "HKHKG", 3, "V100"),
+    ("UNLOADED", "JPTYO", 6, "V100"), ("LOADED", "JPTYO", 12, "V400"),
+    ("UNLOADED", "DEHAM", 20, "V400"), ("LOADED", "DEHAM", 21, "T500"),
+    # Arriving before unloading: the ETA becomes the earlier of the two.
+    ("ARRIVED", "SESTO", 22, "T500"), ("UNLOADED", "SESTO", 23, "T500"), ("OUT_FOR_DELIVERY", "SESTO", 24, None),
+    ("DELIVERED", "SESTO", 25, None),
+]
+
+
+def test_the_delivery_derived_as_scans_come_equals_one_derived_from_scratch() -> None:
+    """A shipment goes on with its derivation while scans come in time
+    order, and starts again when one comes late or the plans or customs
+    change: after every event, in any order of arrival, it says what a
+    fresh fold says."""
+    rng = random.Random(7)
+    later = NOW + timedelta(days=9)
+    for _ in range(100):
+        s = booked()
+        entry = CustomsEntry.declare(declaration(), (), None, AGENT, at=at(22))
+        steps: list[tuple[str, Any]] = [("scan", j) for j in JOURNEY]
+        steps += [("reroute", at(7)), ("customs", None), ("customs", None)]
+        # Mostly in time order, a third of them arriving at random.
+        steps.sort(key=lambda _: rng.random() if rng.random() < 0.3 else 0.0)
+        for kind, what in steps:
+            if kind == "scan":
+                event, loc, day, voyage = what
+                s.record_scan(scan(event, loc, day, voyage=voyage), AGENT, now=later)
+            elif kind == "reroute":
+                if not s.delivery().status.is_terminal:
+                    s.reroute(TYO_HAM_STO, None, at=what, source=AGENT)
+            else:  # lodged first, then held
+                held = bool(entry.steps)
+                entry.progress(CustomsStatus.HELD if held else CustomsStatus.LODGED,
+                               occurred_at=at(23, 1 + len(entry.steps)), source=AGENT,
+                               now=at(23), reason="DOCUMENTS" if held else None)
+                s.note_customs(entry.mark(), AGENT)
+            assert s.delivery() == derive(s.plans, s.scans, s.customs)
