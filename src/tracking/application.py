@@ -32,6 +32,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
 from tracking.booking import Booking
+from tracking.carrier import CarrierUpdate
 from tracking.delivery import Delivery
 from tracking.errors import InvalidInput, ShipmentNotFound, WriteContention
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
@@ -156,6 +157,15 @@ class ShipmentService(Application[UUID]):
         already recorded for that shipment), or rejected (with the field and
         reason) without holding back the others. ``source`` defaults to each
         scan's own device."""
+        return self.record_updates(scans, source)
+
+    def record_updates(
+        self, updates: Sequence[Scan | CarrierUpdate], source: Source | None = None
+    ) -> list[ScanOutcome]:
+        """``record_scans`` for scans and carriers' other updates (estimates,
+        notes, retractions) alike; each outcome's ``scan_id`` is the update's
+        idempotency key. A carrier update needs ``source``."""
+        scans = updates
         now = self.clock()
         sids = [shipment_id(s.tracking_number) for s in scans]
         ids = list(dict.fromkeys(sids))
@@ -166,18 +176,18 @@ class ShipmentService(Application[UUID]):
             touched: dict[UUID, Shipment] = {}
             outcomes: list[ScanOutcome | tuple[UUID, int, ScanOutcome]] = []
             for scan, sid in zip(scans, sids, strict=True):
-                by = source or scan.source
+                by = source or scan.source  # type: ignore[union-attr]
                 shipment = touched.get(sid) or loaded[sid]
                 if shipment is None:
                     shipment = Shipment.open(scan.tracking_number, by)
                 outcome = ScanOutcome(
-                    scan_id=scan.scan_id,
+                    scan_id=scan.scan_id if isinstance(scan, Scan) else scan.key,
                     tracking_number=scan.tracking_number,
                     result=ScanResult.RECORDED,
                     booked=shipment.is_booked,
                 )
                 try:
-                    recorded = shipment.record_scan(scan, by, now=now)
+                    recorded = shipment.record_update(scan, by, now=now)
                 except InvalidInput as e:
                     outcomes.append(
                         msgspec.structs.replace(

@@ -17,6 +17,7 @@ from enum import Enum, auto
 
 import msgspec
 
+from tracking.carrier import Estimate
 from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
 from tracking.identifiers import Locode
 from tracking.route import Leg, RoutePlan
@@ -247,14 +248,20 @@ class _Fold:
             return Expected(ScanEvent.LOADED, leg.from_, leg.voyage)
         return Expected(ScanEvent.DELIVERED, self.plan.destination)
 
-    def eta(self) -> datetime | None:
+    def eta(self, estimates: Sequence[Estimate] = ()) -> datetime | None:
         if not self.legs or self.misdirected or self.returning:
             return None
         if self.last_leg_arrived_at is not None:
             return self.last_leg_arrived_at
+        # The carrier's latest estimate of arriving at the last leg's end knows
+        # more than our schedule shifted by the delay seen so far.
+        end = self.legs[-1].to
+        for estimate in reversed(estimates):
+            if estimate.is_arrival and estimate.location == end:
+                return estimate.expected_at
         return self.legs[-1].arrives_at + self.delay
 
-    def result(self) -> Delivery:
+    def result(self, estimates: Sequence[Estimate] = ()) -> Delivery:
         return Delivery(
             status=self.status,
             transport_status=self.transport,
@@ -264,15 +271,18 @@ class _Fold:
             current_voyage=self.voyage if self.transport is TransportStatus.ONBOARD else None,
             misdirected=self.misdirected,
             next_expected=self.next_expected(),
-            eta=self.eta(),
+            eta=self.eta(estimates),
             last_scan=self.last_scan,
         )
 
 
-def derive(plans: Sequence[RoutePlan], scans: Sequence[Scan]) -> Delivery:
+def derive(
+    plans: Sequence[RoutePlan], scans: Sequence[Scan], estimates: Sequence[Estimate] = ()
+) -> Delivery:
     """The delivery of a shipment with these route plans (the booked one first,
     then each re-route in the order recorded) and these scans, which must be
-    in ``occurred_at`` order (ties in the order they were recorded)."""
+    in ``occurred_at`` order (ties in the order they were recorded), and the
+    carriers' estimates in the order recorded."""
     if not plans:
         raise ValueError("a delivery is derived for a booked shipment: it needs a route plan")
     fold = _Fold(plans[0])
@@ -284,7 +294,7 @@ def derive(plans: Sequence[RoutePlan], scans: Sequence[Scan]) -> Delivery:
         fold.apply_scan(scan)
     for plan in pending:
         fold.apply_plan(plan)
-    return fold.result()
+    return fold.result(estimates)
 
 
 def _effective(plan: RoutePlan) -> datetime:
