@@ -26,6 +26,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from adapters.deadletters import DeadLetterStore
 from adapters.http import schemas
 from adapters.http.auth import requires
+from adapters.http.carriers import carrier_router
 from adapters.http.errors import HANDLERS, error
 from adapters.http.metrics import Metrics
 from adapters.http.ratelimit import RateLimit
@@ -114,16 +115,7 @@ def _live_view(shipment: Shipment, position: int | None = None) -> dict[str, Any
 
 
 def _scan_out(outcome: ScanOutcome) -> schemas.ScanResultOut:
-    return schemas.ScanResultOut(
-        scan_id=outcome.scan_id,
-        tracking_number=outcome.tracking_number,
-        result=outcome.result.value,
-        duplicate=outcome.duplicate,
-        booked=outcome.booked,
-        position=outcome.position,
-        field=outcome.field,
-        detail=outcome.reason,
-    )
+    return schemas.scan_result_out(outcome)
 
 
 def _history_entry(event: Any) -> schemas.HistoryEntry:
@@ -135,6 +127,10 @@ def _history_entry(event: Any) -> schemas.HistoryEntry:
         occurred_at = event.scan.occurred_at
     elif isinstance(event, Shipment.Rerouted):
         occurred_at = event.effective_at
+    elif isinstance(event, Shipment.CarrierEventNoted):
+        occurred_at = event.occurred_at
+    elif isinstance(event, Shipment.ScanRetracted):
+        occurred_at = event.declared_at
     source = event.source
     return schemas.HistoryEntry(
         version=event.originator_version,
@@ -216,14 +212,7 @@ def create_app(api: Api) -> Litestar:
             if only.result == ScanResult.REJECTED.value:
                 return error(422, f"{only.field}: {only.detail}", only.field)
             return json_response(only, 201 if only.result == ScanResult.RECORDED.value else 200)
-        positions = [r.position for r in results if r.position is not None]
-        return json_response(schemas.ScanBatchOut(
-            results=results,
-            recorded=sum(r.result == ScanResult.RECORDED.value for r in results),
-            duplicates=sum(r.duplicate for r in results),
-            rejected=sum(r.result == ScanResult.REJECTED.value for r in results),
-            position=max(positions, default=None),
-        ))
+        return json_response(schemas.batch_out(results))
 
     # -- reading -----------------------------------------------------------------
 
@@ -407,7 +396,8 @@ def create_app(api: Api) -> Litestar:
             scope["_status"] = message.get("status")
 
     return Litestar(
-        route_handlers=[v1, livez, readyz, metrics_endpoint],
+        route_handlers=[v1, carrier_router(api.settings, service, metrics), livez, readyz,
+                        metrics_endpoint],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         before_request=read_your_writes,
         after_response=after_response,

@@ -1,0 +1,83 @@
+"""What every source's translation ends in: a scan when the code is mapped
+and the place is known, otherwise a note of exactly what was said (never
+dropped); and recording a batch through the same service call the scanners
+use, counted by source and code class."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from adapters.carriers.mapping import CodeClass, CodeMap
+from adapters.http.metrics import Metrics
+from tracking.application import ScanOutcome, ShipmentService
+from tracking.carrier import CarrierNote, CarrierUpdate
+from tracking.codes import SourceKind
+from tracking.errors import InvalidInput
+from tracking.identifiers import Locode, TrackingNumber
+from tracking.scan import Reported, Scan, Source
+
+METRIC = "tracking_carrier_events_total"
+
+
+class Translated(NamedTuple):
+    update: Scan | CarrierUpdate
+    code_class: CodeClass
+
+
+def scan_or_note(
+    codes: CodeMap,
+    *,
+    key: str,
+    reported: Reported,
+    tracking_number: TrackingNumber,
+    occurred_at: datetime,
+    location: Locode | None,
+    voyage: str | None = None,
+) -> Translated:
+    """A scan of the mapped event, or a note when the code has no mapping or
+    the place no UN/LOCODE."""
+    mapped = codes.get(reported.code)
+    if mapped is not None and location is not None:
+        scan = Scan(scan_id=key, tracking_number=tracking_number, event=mapped.event,
+                    reason=mapped.reason, location=location, occurred_at=occurred_at,
+                    voyage=voyage, reported=reported)
+        return Translated(scan, CodeClass.MAPPED)
+    note = CarrierNote(note_id=key, tracking_number=tracking_number, occurred_at=occurred_at,
+                       location=location, reported=reported)
+    return Translated(note, codes.classify(reported.code) if mapped is None else CodeClass.UNKNOWN_PLACE)
+
+
+def at_index(prefix: str, i: int, build, *args):  # type: ignore[no-untyped-def]
+    """``build(*args)``, with an InvalidInput's field placed under ``prefix[i]``."""
+    try:
+        return build(*args)
+    except InvalidInput as e:
+        raise InvalidInput(f"{prefix}[{i}].{e.field}" if prefix else f"[{i}].{e.field}",
+                           e.reason) from None
+
+
+def carrier(name: str) -> Source:
+    return Source(SourceKind.CARRIER, name)
+
+
+def register(metrics: Metrics) -> None:
+    metrics.counter(METRIC, "Carrier events received, by source format and code class "
+                    "(mapped, estimate, no_equivalent, unknown, retraction)")
+
+
+def record(
+    service: ShipmentService,
+    batch: Sequence[Translated],
+    *,
+    source_format: str,
+    source: Source,
+    metrics: Metrics | None,
+) -> list[ScanOutcome]:
+    """Record a translated batch in one transaction; each item its outcome."""
+    outcomes = service.record_updates([t.update for t in batch], source)
+    if metrics is not None:
+        for t in batch:
+            metrics.inc(METRIC, source=source_format, code_class=t.code_class.value)
+    return outcomes
