@@ -35,10 +35,12 @@ def scan_or_note(
     occurred_at: datetime,
     location: Locode | None,
     voyage: str | None = None,
+    code: str | None = None,
 ) -> Translated:
-    """A scan of the mapped event, or a note when the code has no mapping or
-    the place no UN/LOCODE."""
-    mapped = codes.get(reported.code)
+    """A scan of the mapped event, or a note when the code (``code``, else
+    the reported code) has no mapping or the place no UN/LOCODE."""
+    code = reported.code if code is None else code
+    mapped = codes.get(code)
     if mapped is not None and location is not None:
         scan = Scan(scan_id=key, tracking_number=tracking_number, event=mapped.event,
                     reason=mapped.reason, location=location, occurred_at=occurred_at,
@@ -46,7 +48,7 @@ def scan_or_note(
         return Translated(scan, CodeClass.MAPPED)
     note = CarrierNote(note_id=key, tracking_number=tracking_number, occurred_at=occurred_at,
                        location=location, reported=reported)
-    return Translated(note, codes.classify(reported.code) if mapped is None else CodeClass.UNKNOWN_PLACE)
+    return Translated(note, codes.classify(code) if mapped is None else CodeClass.UNKNOWN_PLACE)
 
 
 def at_index(prefix: str, i: int, build, *args):  # type: ignore[no-untyped-def]

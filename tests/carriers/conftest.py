@@ -7,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,12 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.settings import CarrierSettings, Settings
-from tests.builders import at
 from tests.e2e.conftest import AGENT, MERCHANT, TOKENS, Clock, client  # noqa: F401 - fixtures
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "carriers"
+# The shared folder beside the repository (override: TRACKING_TEST_CARRIER_SAMPLES).
+SAMPLES = Path(os.environ.get("TRACKING_TEST_CARRIER_SAMPLES") or
+               Path(__file__).resolve().parents[3] / "shared" / "data" / "carriers")
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 DCSA_SECRET = "dcsa-shared-secret"
 AGGREGATOR_SECRET = "aftership-webhook-secret"
 MASTER_DATA = """
@@ -38,9 +42,9 @@ MASTER_DATA = """
 
 @pytest.fixture
 def clock() -> Clock:
-    """Late March 2009: after the events the tests send (scans may not be
-    dated more than a day ahead of the clock)."""
-    return Clock(at(28))
+    """After every event the tests send (the EPCIS examples go up to 2021;
+    scans may not be dated more than a day ahead of the clock)."""
+    return Clock(NOW)
 
 
 @pytest.fixture
