@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 import anyio
 import msgspec
@@ -142,6 +144,14 @@ def _history_entry(event: Any) -> schemas.HistoryEntry:
     )
 
 
+def _handed_over(
+    service: ShipmentService, read: Callable[[UUID], bytes | None], tn: str
+) -> bytes | None:
+    """The view of the shipment handed over to a later carrier under ``tn``."""
+    linked = service.linked(tn)
+    return read(shipment_id(linked)) if linked is not None else None
+
+
 def create_app(api: Api) -> Litestar:
     service, store, metrics, tokens = api.service, api.store, api.metrics, api.settings.api_tokens
     booking_roles = requires(tokens, "merchant", "agent")
@@ -220,7 +230,7 @@ def create_app(api: Api) -> Litestar:
          tags=["reading"])
     def track(tracking_number: FromPath[str]) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
-        view = store.public_view(shipment_id(tn))
+        view = store.public_view(shipment_id(tn)) or _handed_over(service, store.public_view, tn)
         if view is None:
             raise ShipmentNotFound(tn)
         return json_response(view)
@@ -235,7 +245,7 @@ def create_app(api: Api) -> Litestar:
             if as_of.tzinfo is None:
                 raise InvalidInput("as_of", "needs a UTC offset (RFC 3339)")
             return json_response(_live_view(service.get_as_of(tn, as_of)))
-        view = store.full_view(shipment_id(tn))
+        view = store.full_view(shipment_id(tn)) or _handed_over(service, store.full_view, tn)
         if view is None:
             raise ShipmentNotFound(tn)
         return json_response(view)

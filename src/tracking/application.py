@@ -36,6 +36,7 @@ from tracking.carrier import CarrierUpdate
 from tracking.delivery import Delivery
 from tracking.errors import InvalidInput, ShipmentNotFound, WriteContention
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
+from tracking.link import TrackingLink, link_id
 from tracking.mapper import StructMapper
 from tracking.route import Route
 from tracking.scan import SYSTEM, Scan, Source
@@ -174,10 +175,16 @@ class ShipmentService(Application[UUID]):
             loaded: dict[UUID, Shipment | None],
         ) -> tuple[list[Shipment], list[ScanOutcome | tuple[UUID, int, ScanOutcome]]]:
             touched: dict[UUID, Shipment] = {}
+            links: dict[str, TrackingLink] = {}
             outcomes: list[ScanOutcome | tuple[UUID, int, ScanOutcome]] = []
             for scan, sid in zip(scans, sids, strict=True):
                 by = source or scan.source  # type: ignore[union-attr]
                 shipment = touched.get(sid) or loaded[sid]
+                if shipment is None or not shipment.is_booked:
+                    # Perhaps a later carrier's number for a shipment handed over.
+                    linked = self._linked_shipment(scan.tracking_number, touched, loaded)
+                    if linked is not None:
+                        sid, shipment = linked.id, linked
                 if shipment is None:
                     shipment = Shipment.open(scan.tracking_number, by)
                 outcome = ScanOutcome(
@@ -187,7 +194,11 @@ class ShipmentService(Application[UUID]):
                     booked=shipment.is_booked,
                 )
                 try:
+                    link = self._link_needed(scan, shipment, links)
                     recorded = shipment.record_update(scan, by, now=now)
+                    if recorded and link is not None:
+                        links[link] = TrackingLink.link(
+                            TrackingNumber(link), shipment.tracking_number, by)
                 except InvalidInput as e:
                     outcomes.append(
                         msgspec.structs.replace(
@@ -200,7 +211,7 @@ class ShipmentService(Application[UUID]):
                     continue
                 touched[sid] = shipment
                 outcomes.append((sid, shipment.version, outcome))
-            return list(touched.values()), outcomes
+            return [*touched.values(), *links.values()], outcomes  # type: ignore[list-item]
 
         recordings, outcomes = self._write(ids, command)
         positions = {
@@ -213,6 +224,49 @@ class ShipmentService(Application[UUID]):
             else msgspec.structs.replace(o[2], position=positions[(o[0], o[1])])
             for o in outcomes
         ]
+
+    # -- carrier hand-over (tracking.link) ------------------------------------------
+
+    def linked(self, tracking_number: str) -> TrackingNumber | None:
+        """The number of the shipment handed over under this number, if any."""
+        link = self._read(link_id(tracking_number))
+        return link.shipment if isinstance(link, TrackingLink) else None
+
+    def _linked_shipment(
+        self, tracking_number: str, touched: dict[UUID, Shipment],
+        loaded: dict[UUID, Shipment | None],
+    ) -> Shipment | None:
+        target = self.linked(tracking_number)
+        if target is None:
+            return None
+        sid = shipment_id(target)
+        found = touched.get(sid) or loaded.get(sid) or self._read(sid)
+        return found if isinstance(found, Shipment) else None
+
+    def _link_needed(
+        self, update: Scan | CarrierUpdate, shipment: Shipment, links: dict[str, TrackingLink]
+    ) -> str | None:
+        """The new number a hand-over scan links to its shipment, if not
+        linked yet; refused when the number is already another shipment's."""
+        new = update.new_tracking_number if isinstance(update, Scan) else None
+        if new is None or new in shipment.aliases:
+            return None
+        if new == shipment.tracking_number:
+            raise InvalidInput("new_tracking_number", "is the shipment's own number")
+        other = self._read(shipment_id(new))
+        if isinstance(other, Shipment) and other.is_booked:
+            raise InvalidInput("new_tracking_number", f"{new} is booked as a shipment of its own")
+        linked = self.linked(new)
+        if linked is not None and linked != shipment.tracking_number:
+            raise InvalidInput("new_tracking_number", f"{new} is already linked to {linked}")
+        if new in links and links[new].shipment != shipment.tracking_number:
+            raise InvalidInput("new_tracking_number", f"{new} is handed over twice in one batch")
+        return None if linked is not None else new
+
+    def _read(self, aggregate_id: UUID) -> Any:
+        """A private copy of one stream's aggregate (not cached: it is only
+        cached once saved), or None."""
+        return next(self._reconstruct([aggregate_id]))[1]
 
     def flag_stalled(
         self, tracking_numbers: Sequence[str], threshold: timedelta, source: Source = SYSTEM
@@ -249,6 +303,9 @@ class ShipmentService(Application[UUID]):
         scans that came before it was booked)."""
         events = list(self.events.get(shipment_id(tracking_number)))
         if not any(isinstance(e, Shipment.Booked) for e in events):
+            linked = self.linked(tracking_number)
+            if linked is not None:
+                return self.history(linked)
             raise ShipmentNotFound(tracking_number)
         return events
 

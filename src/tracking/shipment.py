@@ -88,6 +88,8 @@ class Shipment(Aggregate):
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
             s.scan_ids.add(self.scan.scan_id)
+            if self.scan.new_tracking_number is not None:
+                s.aliases.add(self.scan.new_tracking_number)
             # Keep scans in occurred_at order; equal times stay in recorded order.
             at = bisect.bisect_right(s.scans, self.scan.occurred_at, key=_occurred_at)
             s.scans.insert(at, self.scan)
@@ -169,6 +171,8 @@ class Shipment(Aggregate):
         self.retracted: list[Scan] = []
         # Ids of recorded carrier updates other than scans (in scan_ids too).
         self.other_ids: list[str] = []
+        # Tracking numbers of later carriers, from hand-over scans (tracking.link).
+        self.aliases: set[str] = set()
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
@@ -220,6 +224,10 @@ class Shipment(Aggregate):
         shipment.scan_ids = {
             scan.scan_id for scan in (*state.scans, *state.retracted)
         } | set(state.other_ids)
+        shipment.aliases = {
+            scan.new_tracking_number for scan in (*state.scans, *state.retracted)
+            if scan.new_tracking_number is not None
+        }
         return shipment
 
     # -- queries -----------------------------------------------------------------
@@ -298,8 +306,9 @@ class Shipment(Aggregate):
         return True
 
     def record_scan(self, scan: Scan, source: Source, *, now: datetime) -> bool:
-        """Record a scan; False when its scan_id is already recorded."""
-        if scan.tracking_number != self.tracking_number:
+        """Record a scan; False when its scan_id is already recorded. A scan
+        under a later carrier's number (a hand-over's) is this shipment's."""
+        if not self.answers_to(scan.tracking_number):
             raise InvalidInput(
                 "tracking_number",
                 f"scan {scan.scan_id} is for {scan.tracking_number}, not {self.tracking_number}",
@@ -318,9 +327,13 @@ class Shipment(Aggregate):
 
     # -- carrier updates ---------------------------------------------------------
 
+    def answers_to(self, tracking_number: str) -> bool:
+        """Its own number, or a later carrier's it was handed over under."""
+        return tracking_number == self.tracking_number or tracking_number in self.aliases
+
     def _check_carrier_update(self, tracking_number: str, key: str) -> bool:
         """False when already recorded; refuses another shipment's update."""
-        if tracking_number != self.tracking_number:
+        if not self.answers_to(tracking_number):
             raise InvalidInput(
                 "tracking_number", f"{key} is for {tracking_number}, not {self.tracking_number}"
             )
