@@ -177,12 +177,17 @@ class ShipmentService(Application[UUID]):
             touched: dict[UUID, Shipment] = {}
             links: dict[str, TrackingLink] = {}
             outcomes: list[ScanOutcome | tuple[UUID, int, ScanOutcome]] = []
+            # Numbers with no booked shipment may be a later carrier's, for a
+            # shipment handed over: their links, read in one query.
+            linked_to = self._links_of(
+                s.tracking_number for s, sid in zip(scans, sids, strict=True)
+                if loaded[sid] is None or not loaded[sid].is_booked  # type: ignore[union-attr]
+            )
             for scan, sid in zip(scans, sids, strict=True):
                 by = source or scan.source  # type: ignore[union-attr]
                 shipment = touched.get(sid) or loaded[sid]
-                if shipment is None or not shipment.is_booked:
-                    # Perhaps a later carrier's number for a shipment handed over.
-                    linked = self._linked_shipment(scan.tracking_number, touched, loaded)
+                if scan.tracking_number in linked_to:
+                    linked = self._linked_shipment(linked_to[scan.tracking_number], touched, loaded)
                     if linked is not None:
                         sid, shipment = linked.id, linked
                 if shipment is None:
@@ -229,16 +234,21 @@ class ShipmentService(Application[UUID]):
 
     def linked(self, tracking_number: str) -> TrackingNumber | None:
         """The number of the shipment handed over under this number, if any."""
-        link = self._read(link_id(tracking_number))
-        return link.shipment if isinstance(link, TrackingLink) else None
+        return self._links_of([tracking_number]).get(tracking_number)
+
+    def _links_of(self, tracking_numbers: Iterable[str]) -> dict[str, TrackingNumber]:
+        """Each of these numbers that is linked, to its shipment's number."""
+        ids = list(dict.fromkeys(link_id(tn) for tn in tracking_numbers))
+        return {
+            link.tracking_number: link.shipment
+            for _, link in self._reconstruct(ids)
+            if isinstance(link, TrackingLink)
+        }
 
     def _linked_shipment(
-        self, tracking_number: str, touched: dict[UUID, Shipment],
+        self, target: TrackingNumber, touched: dict[UUID, Shipment],
         loaded: dict[UUID, Shipment | None],
     ) -> Shipment | None:
-        target = self.linked(tracking_number)
-        if target is None:
-            return None
         sid = shipment_id(target)
         found = touched.get(sid) or loaded.get(sid) or self._read(sid)
         return found if isinstance(found, Shipment) else None
