@@ -44,6 +44,9 @@ ENVIRONMENT_HELP = """environment:
   TRACKING_PARCEL_POLL_SECONDS  between polling rounds (default 300)
   TRACKING_PARCEL_REQUESTS_PER_MINUTE  the carrier's rate limit (default 60)
   TRACKING_PARCEL_EXPIRE_DAYS  stop polling shipments booked longer ago (default 60)
+  TRACKING_DCSA_API_URL, TRACKING_DCSA_API_KEY  the ocean carrier's T&T v2 API (bearer key)
+  TRACKING_DCSA_POLL_SECONDS, TRACKING_DCSA_REQUESTS_PER_MINUTE  (defaults 300, 60)
+  TRACKING_DCSA_LOOKBACK_DAYS  where polling starts after a (re)start (default 7)
 """
 
 
@@ -184,28 +187,45 @@ def ingest(settings: Settings) -> int:
 
 
 def poll(settings: Settings) -> int:
-    """Poll the parcel carrier until SIGTERM or SIGINT. One process per
-    carrier API key: the carrier's rate limit is per key, so polling is not
-    part of the API processes, which are scaled out."""
+    """Poll the configured carriers (parcel, DCSA) until SIGTERM or SIGINT.
+    One process per carrier API key: the carrier's rate limit is per key, so
+    polling is not part of the API processes, which are scaled out."""
     import logging
     import signal
+    import threading
 
-    from adapters.composition import build_poller, build_service, build_view_store
+    from adapters.composition import (
+        build_dcsa_poller,
+        build_poller,
+        build_service,
+        build_view_store,
+    )
 
-    if settings.carriers.parcel_api_url is None:
-        print("tracking: poll needs TRACKING_PARCEL_API_URL (http(s)://host:port)", file=sys.stderr)
+    conf = settings.carriers
+    if conf.parcel_api_url is None and conf.dcsa_api_url is None:
+        print("tracking: poll needs TRACKING_PARCEL_API_URL or TRACKING_DCSA_API_URL",
+              file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     service = build_service(settings)
     store = build_view_store(settings)
-    poller = build_poller(settings, service, store)
-    signal.signal(signal.SIGTERM, lambda *_: poller.stop())
-    signal.signal(signal.SIGINT, lambda *_: poller.stop())
-    conf = settings.carriers
-    print(f"tracking: polling {conf.parcel_carrier} at {conf.parcel_api_url} every "
-          f"{conf.parcel_poll_seconds} s, {conf.parcel_requests_per_minute} requests/min",
-          file=sys.stderr)
-    poller.run(conf.parcel_poll_seconds)
+    running = []
+    if conf.parcel_api_url is not None:
+        running.append((build_poller(settings, service, store).background, conf.parcel_poll_seconds))
+        print(f"tracking: polling {conf.parcel_carrier} at {conf.parcel_api_url} every "
+              f"{conf.parcel_poll_seconds} s", file=sys.stderr)
+    if conf.dcsa_api_url is not None:
+        running.append((build_dcsa_poller(settings, service).background, conf.dcsa_poll_seconds))
+        print(f"tracking: polling DCSA events at {conf.dcsa_api_url} every "
+              f"{conf.dcsa_poll_seconds} s", file=sys.stderr)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    for background, interval in running:
+        background.start(interval)
+    done.wait()
+    for background, _ in running:
+        background.stop()
     store.close()
     service.close()
     return 0
@@ -261,8 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("serve", "the HTTP API only; the views are kept by `tracking project`"),
         ("project", "keep the views up to date with the event log"),
         ("ingest", "consume scans from the MQTT broker (TRACKING_MQTT_URL)"),
-        ("poll", "poll the parcel carrier's tracking API (TRACKING_PARCEL_API_URL) for "
-                 "unfinished shipments booked with it"),
+        ("poll", "poll the carriers' tracking APIs: the parcel carrier (TRACKING_PARCEL_API_URL) "
+                 "and DCSA GET /v2/events (TRACKING_DCSA_API_URL)"),
         ("simulate", "publish realistic scan traffic for N shipments over MQTT (books them first)"),
         ("rebuild", "empty a view and build it again from the whole event log"),
         ("demo", "book a demo shipment, feed it scans, print the derived view after each"),

@@ -16,7 +16,7 @@ from adapters.http.app import Api
 from adapters.http.metrics import Metrics
 from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
-from adapters.carriers.polling import Poller
+from adapters.carriers.polling import DcsaPoller, Poller
 from adapters.settings import ConfigError, Settings
 
 
@@ -128,4 +128,18 @@ def build_poller(
         expire_after=timedelta(days=conf.parcel_expire_days),
         master=MasterData.load(conf.master_data),
         metrics=metrics,
+    )
+
+
+def build_dcsa_poller(
+    settings: Settings, service: ShipmentService, *, metrics: Metrics | None = None
+) -> DcsaPoller:
+    """The ocean carrier's ``GET /v2/events`` poller (TRACKING_DCSA_API_*)."""
+    conf = settings.carriers
+    if conf.dcsa_api_url is None:
+        raise ConfigError("TRACKING_DCSA_API_URL: needed to poll the DCSA carrier")
+    return DcsaPoller(
+        service, conf.dcsa_api_url, conf.dcsa_api_key,
+        since=service.clock() - timedelta(days=conf.dcsa_lookback_days),
+        requests_per_minute=conf.dcsa_requests_per_minute, metrics=metrics,
     )

@@ -38,12 +38,20 @@ class CarrierSettings:
     parcel_poll_seconds: int = 300
     parcel_requests_per_minute: int = 60
     parcel_expire_days: int = 60
+    # the ocean carrier's DCSA T&T v2 API, polled beside its callbacks
+    dcsa_api_url: str | None = None
+    dcsa_api_key: str | None = None
+    dcsa_poll_seconds: int = 300
+    dcsa_requests_per_minute: int = 60
+    dcsa_lookback_days: int = 7  # where polling starts after a (re)start
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CarrierSettings:
         url = env.get("TRACKING_PARCEL_API_URL") or None
-        if url is not None and urlsplit(url).scheme not in ("http", "https"):
-            raise ConfigError(f"TRACKING_PARCEL_API_URL: expected http(s)://host[:port] (got {url!r})")
+        dcsa_url = env.get("TRACKING_DCSA_API_URL") or None
+        for name, value in (("TRACKING_PARCEL_API_URL", url), ("TRACKING_DCSA_API_URL", dcsa_url)):
+            if value is not None and urlsplit(value).scheme not in ("http", "https"):
+                raise ConfigError(f"{name}: expected http(s)://host[:port] (got {value!r})")
         master = env.get("TRACKING_CARRIER_MASTER_DATA") or None
         if master is not None and not Path(master).is_file():
             raise ConfigError(f"TRACKING_CARRIER_MASTER_DATA: {master} is not a file")
@@ -62,6 +70,11 @@ class CarrierSettings:
             parcel_poll_seconds=positive("TRACKING_PARCEL_POLL_SECONDS", 300),
             parcel_requests_per_minute=positive("TRACKING_PARCEL_REQUESTS_PER_MINUTE", 60),
             parcel_expire_days=positive("TRACKING_PARCEL_EXPIRE_DAYS", 60),
+            dcsa_api_url=dcsa_url,
+            dcsa_api_key=env.get("TRACKING_DCSA_API_KEY") or None,
+            dcsa_poll_seconds=positive("TRACKING_DCSA_POLL_SECONDS", 300),
+            dcsa_requests_per_minute=positive("TRACKING_DCSA_REQUESTS_PER_MINUTE", 60),
+            dcsa_lookback_days=positive("TRACKING_DCSA_LOOKBACK_DAYS", 7),
         )
 
 

@@ -72,7 +72,15 @@ def parse(body: bytes) -> list[Translated]:
     """A notification (or a page of ``GET /v2/events``): every event
     translated, or InvalidInput naming the first field that cannot be right
     (``[2].transportCall.UNLocationCode``); nothing is recorded then."""
-    return [at_index("", i, translate, e) for i, e in enumerate(decode(NOTIFICATION, body))]
+    return translate_all(decode_events(body))
+
+
+def decode_events(body: bytes) -> list[Event]:
+    return decode(NOTIFICATION, body)
+
+
+def translate_all(events: list[Event]) -> list[Translated]:
+    return [at_index("", i, translate, e) for i, e in enumerate(events)]
 
 
 def translate(e: Event) -> Translated:

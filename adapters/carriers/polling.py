@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from adapters.carriers import parcel
+from adapters.carriers import dcsa, parcel
 from adapters.carriers.masterdata import MasterData
 from adapters.carriers.translation import carrier, record
 from adapters.http.metrics import Metrics
@@ -36,6 +36,17 @@ class Answer:
     status: int
     body: bytes
     retry_after: str | None = None
+    next_page: str | None = None
+
+
+def http_get(url: str, headers: dict[str, str], timeout: float = 10.0) -> Answer:
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Answer(response.status, response.read(),
+                          next_page=response.headers.get("Next-Page"))
+    except urllib.error.HTTPError as e:
+        return Answer(e.code, e.read(), e.headers.get("Retry-After"))
 
 
 class ParcelClient:
@@ -43,19 +54,85 @@ class ParcelClient:
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
+        self.headers = {"DHL-API-Key": api_key} if api_key else {}
         self.timeout = timeout
 
     def fetch(self, tn: str) -> Answer:
-        url = f"{self.base_url}/track/shipments?{urllib.parse.urlencode({'trackingNumber': tn})}"
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        if self.api_key:
-            request.add_header("DHL-API-Key", self.api_key)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return Answer(response.status, response.read())
-        except urllib.error.HTTPError as e:
-            return Answer(e.code, e.read(), e.headers.get("Retry-After"))
+        query = urllib.parse.urlencode({"trackingNumber": tn})
+        return http_get(f"{self.base_url}/track/shipments?{query}", self.headers, self.timeout)
+
+
+class Pacer:
+    """One carrier's request budget: requests spaced by its rate limit, and
+    after a 429 or 5xx none until the back-off it asked for (Retry-After,
+    else doubling) is over."""
+
+    def __init__(self, requests_per_minute: int, *, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.spacing = 60.0 / requests_per_minute
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.resume_at = 0.0
+        self.failures = 0
+        self._last_request: float | None = None
+
+    def backing_off(self) -> float | None:
+        """Seconds of back-off left, or None when requests may be made."""
+        left = self.resume_at - self.monotonic()
+        return left if left > 0 else None
+
+    def wait_turn(self) -> None:
+        if self._last_request is not None:
+            wait = self._last_request + self.spacing - self.monotonic()
+            if wait > 0:
+                self.sleep(wait)
+        self._last_request = self.monotonic()
+
+    def refused(self, answer: Answer) -> bool:
+        return answer.status == 429 or answer.status >= 500
+
+    def back_off(self, answer: Answer, now: datetime) -> float:
+        self.failures += 1
+        delay = _retry_after(answer.retry_after, now)
+        if delay is None:
+            delay = min(MAX_BACKOFF, self.spacing * 2**self.failures)
+        self.resume_at = self.monotonic() + delay
+        return delay
+
+    def answered(self) -> None:
+        self.failures = 0
+
+
+class Background:
+    """Runs a poller's rounds in a thread until stopped."""
+
+    def __init__(self, name: str, poll_once: Callable[[], object]) -> None:
+        self.name = name
+        self.poll_once = poll_once
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except OSError as e:  # the carrier cannot be reached: next round
+                log.warning("polling %s: %s", self.name, e)
+            self._stop.wait(interval)
+
+    def start(self, interval: float) -> None:
+        self._thread = threading.Thread(target=self.run, args=(interval,), daemon=True,
+                                        name=f"poll-{self.name}")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
 
 
 @dataclass
@@ -88,38 +165,31 @@ class Poller:
         self.client = client
         self.watch = watch
         self.carrier_name = carrier_name
-        self.spacing = 60.0 / requests_per_minute
+        self.pacer = Pacer(requests_per_minute, monotonic=monotonic, sleep=sleep)
         self.expire_after = expire_after
         self.master = master
         self.metrics = metrics
-        self.monotonic = monotonic
-        self.sleep = sleep
         self.finished: set[str] = set()
-        self.resume_at = 0.0  # no request before this (monotonic), after a 429 or 5xx
-        self.failures = 0
-        self._last_request: float | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.background = Background(carrier_name, self.poll_once)
 
     def poll_once(self) -> Round:
         """One pass over the shipments to poll. Stops early when the carrier
         asks to back off; the next round resumes after the back-off."""
-        done = Round()
-        if self.monotonic() < self.resume_at:
-            done.backed_off_for = self.resume_at - self.monotonic()
+        done = Round(backed_off_for=self.pacer.backing_off())
+        if done.backed_off_for is not None:
             return done
         for tn in self.watch():
-            if self._stop.is_set():
+            if self.background.stopping:
                 break
             if tn in self.finished or not self._ours(tn, done):
                 continue
-            self._wait_turn()
+            self.pacer.wait_turn()
             answer = self.client.fetch(tn)
             done.polled.append(tn)
-            if answer.status == 429 or answer.status >= 500:
+            if self.pacer.refused(answer):
                 done.backed_off_for = self._back_off(answer)
                 return done
-            self.failures = 0
+            self.pacer.answered()
             if answer.status == 404:
                 continue  # not (yet) known to the carrier
             if answer.status != 200:
@@ -162,43 +232,79 @@ class Poller:
         self.finished.add(tn)
         done.finished.append(tn)
 
-    def _wait_turn(self) -> None:
-        if self._last_request is not None:
-            wait = self._last_request + self.spacing - self.monotonic()
-            if wait > 0:
-                self.sleep(wait)
-        self._last_request = self.monotonic()
-
     def _back_off(self, answer: Answer) -> float:
-        self.failures += 1
-        delay = _retry_after(answer.retry_after, self.service.clock())
-        if delay is None:
-            delay = min(MAX_BACKOFF, self.spacing * 2**self.failures)
-        self.resume_at = self.monotonic() + delay
+        delay = self.pacer.back_off(answer, self.service.clock())
         log.warning("%s answered %s: backing off for %.0f s", self.carrier_name, answer.status,
                     delay)
         return delay
 
-    # -- running in the background -------------------------------------------------
 
-    def run(self, interval: float) -> None:
-        while not self._stop.is_set():
+class DcsaPoller:
+    """``GET {base}/v2/events?eventCreatedDateTime:gte=<cursor>&limit=N``,
+    following ``Next-Page`` links; the cursor moves to the latest
+    ``eventCreatedDateTime`` recorded, page by page, so after a back-off or a
+    restart polling resumes from there (``gte``: events created in the same
+    instant are asked again and are duplicates, never lost). On start the
+    cursor is ``since`` (a look-back: re-reading is harmless)."""
+
+    def __init__(
+        self,
+        service: ShipmentService,
+        base_url: str,
+        api_key: str | None,
+        *,
+        since: datetime,
+        requests_per_minute: int,
+        page_size: int = 100,
+        metrics: Metrics | None = None,
+        get: Callable[[str, dict[str, str]], Answer] = http_get,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.service = service
+        self.base_url = base_url.rstrip("/") + "/"
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.cursor = since
+        self.page_size = page_size
+        self.metrics = metrics
+        self.get = get
+        self.pacer = Pacer(requests_per_minute, monotonic=monotonic, sleep=sleep)
+        self.background = Background(dcsa.FORMAT, self.poll_once)
+
+    def poll_once(self) -> Round:
+        done = Round(backed_off_for=self.pacer.backing_off())
+        if done.backed_off_for is not None:
+            return done
+        query = urllib.parse.urlencode({"eventCreatedDateTime:gte": self.cursor.isoformat(),
+                                        "limit": self.page_size}, safe=":")
+        url: str | None = urllib.parse.urljoin(self.base_url, f"v2/events?{query}")
+        while url is not None and not self.background.stopping:
+            self.pacer.wait_turn()
+            answer = self.get(url, self.headers)
+            done.polled.append(url)
+            if self.pacer.refused(answer):
+                done.backed_off_for = self.pacer.back_off(answer, self.service.clock())
+                log.warning("DCSA answered %s: backing off for %.0f s", answer.status,
+                            done.backed_off_for)
+                return done
+            self.pacer.answered()
+            if answer.status != 200:
+                done.refused[url] = f"HTTP {answer.status}"
+                return done
             try:
-                self.poll_once()
-            except OSError as e:  # the carrier cannot be reached: next round
-                log.warning("polling %s: %s", self.carrier_name, e)
-            self._stop.wait(interval)
-
-    def start(self, interval: float) -> Poller:
-        self._thread = threading.Thread(target=self.run, args=(interval,), daemon=True,
-                                        name=f"poll-{self.carrier_name}")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+                events = dcsa.decode_events(answer.body)
+                translated = dcsa.translate_all(events)
+            except InvalidInput as e:
+                log.warning("DCSA answered a page that cannot be read: %s", e)
+                done.refused[url] = e.message
+                return done
+            outcomes = record(self.service, translated, source_format=dcsa.FORMAT,
+                              source=carrier(dcsa.FORMAT), metrics=self.metrics)
+            done.recorded += sum(o.result.value == "recorded" for o in outcomes)
+            created = [e.eventCreatedDateTime for e in events if e.eventCreatedDateTime]
+            self.cursor = max([self.cursor, *created])
+            url = urllib.parse.urljoin(self.base_url, answer.next_page) if answer.next_page else None
+        return done
 
 
 def _retry_after(value: str | None, now: datetime) -> float | None:

@@ -6,14 +6,10 @@ a fake the test moves: nothing here waits or measures how long anything took."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -24,6 +20,7 @@ from adapters.http.metrics import Metrics
 from adapters.settings import CarrierSettings, Settings
 from tests.builders import AGENT, booking, route, scan
 from tests.carriers.conftest import MASTER_DATA, NOW
+from tests.carriers.standin import FakeTime, Reply, StandIn
 from tests.conftest import ServiceFactory
 from tracking.application import ShipmentService
 from tracking.codes import Status
@@ -52,66 +49,31 @@ def dhl_answer(tn: str, *, delivered: bool) -> dict[str, Any]:
     return {"shipments": [{"id": tn, "service": "express", "status": status, "events": events}]}
 
 
-class Carrier:
-    """The stand-in carrier: answers from a script of (status, headers, body)
-    and remembers every request."""
+class Carrier(StandIn):
+    """The stand-in DHL: every shipment in transit, or delivered once told."""
 
     def __init__(self) -> None:
-        self.script: list[tuple[int, dict[str, str], Any]] = []
-        self.requests: list[tuple[str, str | None]] = []
+        super().__init__(self._answer)
         self.delivered = False
-        carrier = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                url = urlsplit(self.path)
-                tn = parse_qs(url.query).get("trackingNumber", [""])[0]
-                carrier.requests.append((tn, self.headers.get("DHL-API-Key")))
-                if carrier.script:
-                    status, headers, body = carrier.script.pop(0)
-                elif url.path != "/track/shipments":
-                    status, headers, body = 404, {}, {"title": "Not found"}
-                else:
-                    status, headers, body = 200, {}, dhl_answer(tn, delivered=carrier.delivered)
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                for k, v in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+    def _answer(self, path: str, query: dict[str, list[str]]) -> Reply:
+        if path != "/track/shipments":
+            return 404, {}, {"title": "Not found"}
+        tn = query.get("trackingNumber", [""])[0]
+        return 200, {}, dhl_answer(tn, delivered=self.delivered)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+    @property
+    def polled_with_keys(self) -> list[tuple[str, str | None]]:
+        return [(q["trackingNumber"][0], h.get("DHL-API-Key")) for _, q, h in self.requests]
 
     def polled(self) -> list[str]:
-        return [tn for tn, _ in self.requests]
+        return [tn for tn, _ in self.polled_with_keys]
 
 
 @pytest.fixture
 def dhl() -> Iterator[Carrier]:
-    carrier = Carrier()
-    thread = threading.Thread(target=carrier.server.serve_forever, daemon=True)
-    thread.start()
-    yield carrier
-    carrier.server.shutdown()
-    carrier.server.server_close()
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+    with Carrier() as carrier:
+        yield carrier
 
 
 @pytest.fixture
@@ -145,7 +107,7 @@ def test_polling_backs_off_on_429_as_told_and_resumes(service, dhl, tmp_path) ->
 
     first = p.poll_once()
     assert first.backed_off_for == 120 and first.recorded == 0
-    assert dhl.requests == [(TN, KEY)]
+    assert dhl.polled_with_keys == [(TN, KEY)]
     assert scans(service, TN) == []
 
     time.now += 119  # still inside the back-off: the carrier is not asked

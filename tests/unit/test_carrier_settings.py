@@ -29,6 +29,8 @@ def test_carrier_settings_are_read_from_the_environment(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("variable", "value"), [
     ("TRACKING_PARCEL_API_URL", "ftp://carrier"),
+    ("TRACKING_DCSA_API_URL", "carrier.example"),
+    ("TRACKING_DCSA_LOOKBACK_DAYS", "-1"),
     ("TRACKING_PARCEL_REQUESTS_PER_MINUTE", "0"),
     ("TRACKING_SIGNATURE_TOLERANCE_SECONDS", "soon"),
     ("TRACKING_CARRIER_MASTER_DATA", "/nonexistent/master.toml"),
