@@ -179,10 +179,11 @@ class ShipmentService(Application[UUID]):
             outcomes: list[ScanOutcome | tuple[UUID, int, ScanOutcome]] = []
             # Numbers with no booked shipment may be a later carrier's, for a
             # shipment handed over: their links, read in one query.
+            unbooked = {sid for sid, shipment in loaded.items()
+                        if shipment is None or shipment.booking is None}
             linked_to = self._links_of(
-                s.tracking_number for s, sid in zip(scans, sids, strict=True)
-                if loaded[sid] is None or not loaded[sid].is_booked  # type: ignore[union-attr]
-            )
+                s.tracking_number for s, sid in zip(scans, sids, strict=True) if sid in unbooked
+            ) if unbooked else {}
             for scan, sid in zip(scans, sids, strict=True):
                 by = source or scan.source  # type: ignore[union-attr]
                 shipment = touched.get(sid) or loaded[sid]
@@ -199,8 +200,13 @@ class ShipmentService(Application[UUID]):
                     booked=shipment.is_booked,
                 )
                 try:
-                    link = self._link_needed(scan, shipment, links)
-                    recorded = shipment.record_update(scan, by, now=now)
+                    link = None
+                    if isinstance(scan, Scan):
+                        if scan.new_tracking_number is not None:
+                            link = self._link_needed(scan, shipment, links)
+                        recorded = shipment.record_scan(scan, by, now=now)
+                    else:
+                        recorded = shipment.record_update(scan, by, now=now)
                     if recorded and link is not None:
                         links[link] = TrackingLink.link(
                             TrackingNumber(link), shipment.tracking_number, by)
@@ -254,11 +260,11 @@ class ShipmentService(Application[UUID]):
         return found if isinstance(found, Shipment) else None
 
     def _link_needed(
-        self, update: Scan | CarrierUpdate, shipment: Shipment, links: dict[str, TrackingLink]
+        self, scan: Scan, shipment: Shipment, links: dict[str, TrackingLink]
     ) -> str | None:
         """The new number a hand-over scan links to its shipment, if not
         linked yet; refused when the number is already another shipment's."""
-        new = update.new_tracking_number if isinstance(update, Scan) else None
+        new = scan.new_tracking_number
         if new is None or new in shipment.aliases:
             return None
         if new == shipment.tracking_number:
