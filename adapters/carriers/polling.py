@@ -23,7 +23,7 @@ from adapters.carriers import dcsa, parcel
 from adapters.carriers.masterdata import MasterData
 from adapters.carriers.translation import carrier, record
 from adapters.http.metrics import Metrics
-from tracking.application import ShipmentService
+from tracking.application import ScanResult, ShipmentService
 from tracking.errors import InvalidInput, ShipmentNotFound
 from tracking.identifiers import TrackingNumber
 
@@ -224,7 +224,7 @@ class Poller:
             return
         outcomes = record(self.service, translated, source_format=parcel.FORMAT,
                           source=carrier(self.carrier_name), metrics=self.metrics)
-        done.recorded += sum(o.result.value == "recorded" for o in outcomes)
+        done.recorded += sum(o.result is ScanResult.RECORDED for o in outcomes)
         if delivered:
             self._finish(tn, done)
 
@@ -300,7 +300,7 @@ class DcsaPoller:
                 return done
             outcomes = record(self.service, translated, source_format=dcsa.FORMAT,
                               source=carrier(dcsa.FORMAT), metrics=self.metrics)
-            done.recorded += sum(o.result.value == "recorded" for o in outcomes)
+            done.recorded += sum(o.result is ScanResult.RECORDED for o in outcomes)
             created = [e.eventCreatedDateTime for e in events if e.eventCreatedDateTime]
             self.cursor = max([self.cursor, *created])
             url = urllib.parse.urljoin(self.base_url, answer.next_page) if answer.next_page else None

@@ -5,9 +5,9 @@ use, counted by source and code class."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from adapters.carriers.mapping import CodeClass, CodeMap
 from adapters.http.metrics import Metrics
@@ -19,6 +19,7 @@ from tracking.identifiers import Locode, TrackingNumber
 from tracking.scan import Reported, Scan, Source
 
 METRIC = "tracking_carrier_events_total"
+T = TypeVar("T")
 
 
 class Translated(NamedTuple):
@@ -51,7 +52,7 @@ def scan_or_note(
     return Translated(note, codes.classify(code) if mapped is None else CodeClass.UNKNOWN_PLACE)
 
 
-def at_index(prefix: str, i: int, build, *args):  # type: ignore[no-untyped-def]
+def at_index(prefix: str, i: int, build: Callable[..., T], *args: Any) -> T:
     """``build(*args)``, with an InvalidInput's field placed under ``prefix[i]``."""
     try:
         return build(*args)

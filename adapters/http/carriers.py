@@ -6,7 +6,7 @@ then. The answer lists each event's outcome, like a batch of scans."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -93,7 +93,7 @@ def _json(content: Any) -> Response[bytes]:
     return Response(_encoder.encode(content), media_type=MediaType.JSON)
 
 
-def _verified(check: Any) -> None:
+def _verified(check: Callable[[], None]) -> None:
     try:
         check()
     except SignatureRefused as e:
