@@ -7,6 +7,7 @@ then. The answer lists each event's outcome, like a batch of scans."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ import anyio
 import msgspec
 from litestar import MediaType, Request, Response, Router, post
 from litestar.exceptions import NotAuthorizedException
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import HeaderParameter
 
 from adapters.carriers import aggregator, dcsa, epcis
@@ -36,6 +38,20 @@ _BATCH = ("Answers 200 with each event's outcome (recorded, duplicate, rejected)
           "of scans; a payload that cannot be right is 422 naming the field, nothing recorded.")
 
 
+def _documented_body(kind: OpenAPIType, description: str) -> type[Operation]:
+    """An OpenAPI operation that documents a body the handler reads raw (it
+    must verify the signature on the exact bytes before parsing them)."""
+
+    @dataclass
+    class WithBody(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=Schema(type=kind))},
+                description=description, required=True)
+
+    return WithBody
+
+
 def carrier_router(settings: Settings, service: ShipmentService, metrics: Metrics) -> Router:
     conf = settings.carriers
     master = MasterData.load(conf.master_data)
@@ -49,6 +65,8 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
         return _json(schemas.batch_out([schemas.scan_result_out(o) for o in outcomes]))
 
     @post("/carriers/dcsa/notifications", status_code=200, tags=["carriers"],
+          operation_class=_documented_body(OpenAPIType.ARRAY, "DCSA T&T v2 events "
+                                           "(transportEvent, equipmentEvent, shipmentEvent)"),
           summary="DCSA Track & Trace v2 subscription callback",
           description="A JSON array of DCSA transport and equipment events. " + _SIGNED
           + "Header Notification-Signature: sha256=<hex> (TRACKING_DCSA_SECRET). ACT events "
@@ -62,6 +80,8 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
         return await recorded(dcsa.parse(body), dcsa.FORMAT, carrier("dcsa"))
 
     @post("/epcis/capture", guards=[carriers_only], status_code=200, tags=["carriers"],
+          operation_class=_documented_body(OpenAPIType.OBJECT, "A GS1 EPCIS 2.0 JSON-LD "
+                                           "EPCISDocument"),
           summary="GS1 EPCIS 2.0 capture (role carrier)",
           description="A JSON-LD EPCISDocument. Object ids and locations are mapped through "
           "the master data (TRACKING_CARRIER_MASTER_DATA); an errorDeclaration retracts the "
@@ -71,6 +91,9 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
         return await recorded(translated, epcis.FORMAT, carrier(request.state.principal))
 
     @post("/carriers/aggregator/webhooks", status_code=200, tags=["carriers"],
+          operation_class=_documented_body(OpenAPIType.OBJECT, "An AfterShip tracking webhook: "
+                                           "{event, event_id, ts, msg: {tracking_number, "
+                                           "checkpoints: [{checkpoint_time, tag, subtag, ...}]}}"),
           summary="Aggregator webhook (AfterShip tag/subtag checkpoints)",
           description=_SIGNED + "Header aftership-hmac-sha256: <base64> "
           "(TRACKING_AGGREGATOR_SECRET); its ts must be within "
