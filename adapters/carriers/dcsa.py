@@ -17,7 +17,7 @@ from datetime import datetime
 import msgspec
 
 from adapters.carriers.mapping import CodeClass, event_key, load
-from adapters.carriers.translation import Translated, at_index, scan_or_note
+from adapters.carriers.translation import Refused, Translated, each_or_refused, scan_or_note
 from adapters.http.schemas import decode
 from tracking.carrier import Estimate, EstimateUpdate
 from tracking.errors import InvalidInput
@@ -68,10 +68,14 @@ class Event(msgspec.Struct):
 NOTIFICATION = msgspec.json.Decoder(list[Event])
 
 
-def parse(body: bytes) -> list[Translated]:
-    """A notification (or a page of ``GET /v2/events``): every event
-    translated, or InvalidInput naming the first field that cannot be right
-    (``[2].transportCall.UNLocationCode``); nothing is recorded then."""
+def parse(body: bytes) -> list[Translated | Refused]:
+    """A notification (or a page of ``GET /v2/events``). What does not decode
+    as DCSA events is InvalidInput naming the field (``[1].eventDateTime``):
+    nothing is recorded. An event that decodes but cannot be right (a
+    location that is not a UN/LOCODE, no reference to a shipment) is refused
+    alone, naming its field (``[2].transportCall.UNLocationCode``): a
+    publisher resends a refused notification whole, and one such event
+    must not hold back the others for ever."""
     return translate_all(decode_events(body))
 
 
@@ -79,8 +83,9 @@ def decode_events(body: bytes) -> list[Event]:
     return decode(NOTIFICATION, body)
 
 
-def translate_all(events: list[Event]) -> list[Translated]:
-    return [at_index("", i, translate, e) for i, e in enumerate(events)]
+def translate_all(events: list[Event]) -> list[Translated | Refused]:
+    return each_or_refused("", events, lambda e: [translate(e)],
+                           lambda e: event_key(FORMAT, e.eventID))
 
 
 def translate(e: Event) -> Translated:

@@ -19,7 +19,13 @@ import msgspec
 
 from adapters.carriers.mapping import CodeClass, event_key, load
 from adapters.carriers.masterdata import MasterData
-from adapters.carriers.translation import Translated, at_index, scan_or_note
+from adapters.carriers.translation import (
+    Refused,
+    Translated,
+    at_index,
+    each_or_refused,
+    scan_or_note,
+)
 from adapters.http.schemas import decode
 from tracking.carrier import Retraction
 from tracking.errors import InvalidInput
@@ -81,22 +87,34 @@ DOCUMENT = msgspec.json.Decoder(Document)
 _RAW = msgspec.json.Decoder(_RawDocument)
 
 
-def parse(body: bytes, master: MasterData) -> list[Translated]:
+def parse(body: bytes, master: MasterData, *, proceed: bool = False) -> list[Translated | Refused]:
     """Every event of the document translated (one update per shipment it
-    concerns), or InvalidInput naming the first field that cannot be right
-    (``epcisBody.eventList[1].readPoint.id``); nothing is recorded then."""
+    concerns). As EPCIS capture's ``GS1-Capture-Error-Behaviour`` says: by
+    default (``rollback``) an event that cannot be right is InvalidInput
+    naming its field (``epcisBody.eventList[1].readPoint.id``) and nothing
+    is recorded; with ``proceed`` that event alone is refused."""
     document = decode(DOCUMENT, body)
     if document.type != "EPCISDocument":
         raise InvalidInput("type", f"{document.type!r}: expected an EPCISDocument")
     raws = decode(_RAW, body).epcisBody.eventList
-    translated: list[Translated] = []
-    for i, (event, raw) in enumerate(zip(document.epcisBody.eventList, raws, strict=True)):
-        translated += at_index("epcisBody.eventList", i, translate, event, bytes(raw), master)
-    return translated
+    events = list(zip(document.epcisBody.eventList, map(bytes, raws), strict=True))
+
+    def build(item: tuple[Event, bytes]) -> list[Translated]:
+        return translate(*item, master)
+
+    if proceed:
+        return each_or_refused("epcisBody.eventList", events, build,
+                               lambda item: event_key(FORMAT, _event_id(*item)))
+    return [t for i, item in enumerate(events)
+            for t in at_index("epcisBody.eventList", i, build, item)]
+
+
+def _event_id(e: Event, raw: bytes) -> str:
+    return e.eventID or "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def translate(e: Event, raw: bytes, master: MasterData) -> list[Translated]:
-    event_id = e.eventID or "sha256:" + hashlib.sha256(raw).hexdigest()
+    event_id = _event_id(e, raw)
     key = event_key(FORMAT, event_id)
     numbers = _tracking_numbers(e, master)
     if e.errorDeclaration is not None:

@@ -25,6 +25,7 @@ class CodeClass(StrEnum):
     UNKNOWN = "unknown"  # a code not in the mapping: a note
     UNKNOWN_PLACE = "unknown_place"  # a mapped code at a place with no UN/LOCODE: a note
     RETRACTION = "retraction"
+    REFUSED = "refused"  # an event that cannot be right, refused alone (its field named)
 
 
 class Mapped(NamedTuple):

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from adapters.carriers.mapping import CodeClass, CodeMap
 from adapters.http.metrics import Metrics
-from tracking.application import ScanOutcome, ShipmentService
+from tracking.application import ScanOutcome, ScanResult, ShipmentService
 from tracking.carrier import CarrierNote, CarrierUpdate
 from tracking.codes import SourceKind
 from tracking.errors import InvalidInput
@@ -25,6 +25,16 @@ T = TypeVar("T")
 class Translated(NamedTuple):
     update: Scan | CarrierUpdate
     code_class: CodeClass
+
+
+class Refused(NamedTuple):
+    """One event of a batch that cannot be right, refused without holding
+    back the others (as a batch of scans does)."""
+
+    key: str
+    tracking_number: str
+    error: InvalidInput
+    code_class: CodeClass = CodeClass.REFUSED
 
 
 def scan_or_note(
@@ -61,6 +71,21 @@ def at_index(prefix: str, i: int, build: Callable[..., T], *args: Any) -> T:
                            e.reason) from None
 
 
+def each_or_refused(
+    prefix: str, items: Sequence[Any], build: Callable[[Any], list[Translated]],
+    key: Callable[[Any], str],
+) -> list[Translated | Refused]:
+    """Every item translated; one that cannot be right becomes a Refused
+    naming its field, and the others go on."""
+    out: list[Translated | Refused] = []
+    for i, item in enumerate(items):
+        try:
+            out += at_index(prefix, i, build, item)
+        except InvalidInput as e:
+            out.append(Refused(key(item), "", e))
+    return out
+
+
 def carrier(name: str) -> Source:
     return Source(SourceKind.CARRIER, name)
 
@@ -72,14 +97,22 @@ def register(metrics: Metrics) -> None:
 
 def record(
     service: ShipmentService,
-    batch: Sequence[Translated],
+    batch: Sequence[Translated | Refused],
     *,
     source_format: str,
     source: Source,
     metrics: Metrics | None,
 ) -> list[ScanOutcome]:
-    """Record a translated batch in one transaction; each item its outcome."""
-    outcomes = service.record_updates([t.update for t in batch], source)
+    """Record a translated batch in one transaction; each item its outcome,
+    in order (a Refused one its field and reason)."""
+    recorded = iter(service.record_updates(
+        [t.update for t in batch if isinstance(t, Translated)], source))
+    outcomes = [
+        next(recorded) if isinstance(t, Translated)
+        else ScanOutcome(scan_id=t.key, tracking_number=t.tracking_number,
+                         result=ScanResult.REJECTED, field=t.error.field, reason=t.error.reason)
+        for t in batch
+    ]
     if metrics is not None:
         for t in batch:
             metrics.inc(METRIC, source=source_format, code_class=t.code_class.value)

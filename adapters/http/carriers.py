@@ -21,12 +21,13 @@ from litestar.params import HeaderParameter
 from adapters.carriers import aggregator, dcsa, epcis
 from adapters.carriers.masterdata import MasterData
 from adapters.carriers.signature import SignatureRefused, check_fresh, verify_base64, verify_hex
-from adapters.carriers.translation import Translated, carrier, record, register
+from adapters.carriers.translation import Refused, Translated, carrier, record, register
 from adapters.http import schemas
 from adapters.http.auth import requires
 from adapters.http.metrics import Metrics
 from adapters.settings import Settings
 from tracking.application import ShipmentService
+from tracking.errors import InvalidInput
 from tracking.mapper import enc_hook
 from tracking.scan import Source
 
@@ -59,7 +60,9 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
     carriers_only = requires(settings.api_tokens, "carrier")
     register(metrics)
 
-    async def recorded(batch: Sequence[Translated], fmt: str, source: Source) -> Response[bytes]:
+    async def recorded(
+        batch: Sequence[Translated | Refused], fmt: str, source: Source
+    ) -> Response[bytes]:
         outcomes = await anyio.to_thread.run_sync(
             lambda: record(service, batch, source_format=fmt, source=source, metrics=metrics))
         return _json(schemas.batch_out([schemas.scan_result_out(o) for o in outcomes]))
@@ -86,8 +89,17 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
           description="A JSON-LD EPCISDocument. Object ids and locations are mapped through "
           "the master data (TRACKING_CARRIER_MASTER_DATA); an errorDeclaration retracts the "
           "event it declares. " + _BATCH)
-    async def epcis_capture(request: Request[Any, Any, Any]) -> Response[bytes]:
-        translated = epcis.parse(await request.body(), master)
+    async def epcis_capture(
+        request: Request[Any, Any, Any],
+        behaviour: Annotated[str, HeaderParameter(
+            name="GS1-Capture-Error-Behaviour", required=False,
+            description="rollback (default): one bad event refuses the document; proceed: "
+                        "it is refused alone")] = "rollback",
+    ) -> Response[bytes]:
+        if behaviour not in ("rollback", "proceed"):
+            raise InvalidInput("GS1-Capture-Error-Behaviour",
+                               f"{behaviour!r} is not rollback or proceed")
+        translated = epcis.parse(await request.body(), master, proceed=behaviour == "proceed")
         return await recorded(translated, epcis.FORMAT, carrier(request.state.principal))
 
     @post("/carriers/aggregator/webhooks", status_code=200, tags=["carriers"],

@@ -116,11 +116,27 @@ def test_a_malformed_notification_is_refused_naming_the_field(client) -> None:
     missing = [NOTIFICATION[0], {k: v for k, v in NOTIFICATION[1].items() if k != "eventDateTime"}]
     r = post(client, missing)
     assert r.status_code == 422 and r.json()["field"] == "[1].eventDateTime"
-    bad_place = [NOTIFICATION[0], transport("e-x", "ARRI", "2009-03-20T00:00:00Z", "XX1", "ACT")]
-    r = post(client, bad_place)
-    assert r.status_code == 422
-    assert r.json()["field"] == "[1].transportCall.location.UNLocationCode"
-    no_reference = [{**NOTIFICATION[2], "documentReferences": []}]
-    r = post(client, no_reference)
-    assert r.status_code == 422 and r.json()["field"] == "[0].documentReferences"
+    wrong_type = [{**NOTIFICATION[0], "eventDateTime": 20090302}]
+    r = post(client, wrong_type)
+    assert r.status_code == 422 and r.json()["field"] == "[0].eventDateTime"
     assert types(client, TN) == ["Opened", "Booked"]  # nothing of a refused notification
+
+
+def test_an_event_that_cannot_be_right_is_refused_alone_naming_its_field(client) -> None:
+    # A publisher resends a refused notification whole: one event we cannot
+    # place must not hold back the others.
+    book(client, TN, route=ROUTE, destination="NLRTM")
+    events = [NOTIFICATION[0],
+              transport("e-x", "ARRI", "2009-03-20T00:00:00Z", "XX1", "ACT"),
+              {**NOTIFICATION[2], "documentReferences": []}]
+    r = post(client, events)
+    assert r.status_code == 200
+    answer = r.json()
+    assert (answer["recorded"], answer["rejected"]) == (1, 2)
+    assert [(x["result"], x.get("field")) for x in answer["results"]] == [
+        ("recorded", None),
+        ("rejected", "[1].transportCall.location.UNLocationCode"),
+        ("rejected", "[2].documentReferences")]
+    assert answer["results"][1]["scan_id"] == "dcsa:e-x"
+    assert types(client, TN) == ["Opened", "Booked", "ScanRecorded"]
+    assert metric(client, source="dcsa", code_class="refused") == 2

@@ -103,6 +103,21 @@ def test_a_retraction_of_an_event_never_recorded_is_rejected_by_name(client) -> 
     assert (first["result"], first["field"]) == ("rejected", "retracted_id")
 
 
+def test_with_proceed_an_event_that_cannot_be_right_is_refused_alone(client) -> None:
+    book(client, TN)
+    document = sample("epcis/Example_9.6.1-ObjectEvent.jsonld")
+    document["epcisBody"]["eventList"][0]["readPoint"]["id"] = "urn:epc:id:sgln:9999999.00000.1"
+    r = client.post(URL, json=document,
+                    headers={**CARRIER, "GS1-Capture-Error-Behaviour": "proceed"})
+    assert r.status_code == 200, r.text
+    assert [(x["result"], x.get("field")) for x in r.json()["results"]] == [
+        ("rejected", "epcisBody.eventList[0].readPoint.id"), ("recorded", None)]
+    assert types(client, TN).count("ScanRecorded") == 1
+    r = client.post(URL, json=document,
+                    headers={**CARRIER, "GS1-Capture-Error-Behaviour": "sometimes"})
+    assert r.status_code == 422 and r.json()["field"] == "GS1-Capture-Error-Behaviour"
+
+
 def test_capture_needs_a_carrier_token(client) -> None:
     document = sample("epcis/Example_9.6.1-ObjectEvent.jsonld")
     assert client.post(URL, json=document).status_code == 401
