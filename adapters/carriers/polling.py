@@ -106,7 +106,7 @@ class Pacer:
 class Background:
     """Runs a poller's rounds in a thread until stopped."""
 
-    def __init__(self, name: str, poll_once: Callable[[], object]) -> None:
+    def __init__(self, name: str, poll_once: Callable[[], Round]) -> None:
         self.name = name
         self.poll_once = poll_once
         self._stop = threading.Event()
@@ -119,9 +119,15 @@ class Background:
     def run(self, interval: float) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_once()
+                done = self.poll_once()
             except OSError as e:  # the carrier cannot be reached: next round
                 log.warning("polling %s: %s", self.name, e)
+            else:
+                # The poll process has no /metrics of its own: a line per round.
+                log.info("polled %s: %d requests, %d events recorded, %d finished, %d refused%s",
+                         self.name, len(done.polled), done.recorded, len(done.finished),
+                         len(done.refused), f", backing off {done.backed_off_for:.0f} s"
+                         if done.backed_off_for else "")
             self._stop.wait(interval)
 
     def start(self, interval: float) -> None:

@@ -6,6 +6,10 @@ a fake the test moves: nothing here waits or measures how long anything took."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +26,7 @@ from tests.builders import AGENT, booking, route, scan
 from tests.carriers.conftest import MASTER_DATA, NOW
 from tests.carriers.standin import FakeTime, Reply, StandIn
 from tests.conftest import ServiceFactory
+from tests.waiting import eventually
 from tracking.application import ShipmentService
 from tracking.codes import Status
 from tracking.identifiers import TrackingNumber
@@ -184,6 +189,34 @@ def test_the_composed_poller_asks_about_unfinished_shipments_from_the_views(
         done = build_poller(settings, service, store).poll_once()
         assert done.polled == [TN]  # the delivered one is not asked about
         assert done.finished == [TN] and service.delivery(TN).status is Status.DELIVERED
+    finally:
+        store.close()
+        service.close()
+
+
+def test_tracking_poll_runs_as_a_process_and_stops_on_sigterm(database_url, dhl,
+                                                              tmp_path) -> None:
+    settings = Settings(database_url=database_url)
+    service = build_service(settings)
+    store = build_view_store(settings)
+    try:
+        book(service, TN)
+        build_runner(settings, service, store).catch_up()  # the views it asks
+        master = tmp_path / "master.toml"
+        master.write_text(MASTER_DATA)
+        env = {**os.environ, "TRACKING_DATABASE_URL": database_url,
+               "TRACKING_PARCEL_API_URL": dhl.url, "TRACKING_PARCEL_API_KEY": KEY,
+               "TRACKING_CARRIER_MASTER_DATA": str(master)}
+        process = subprocess.Popen([sys.executable, "-m", "adapters.cli", "poll"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            eventually(lambda: len(service.history(TN)) == 4, what="the polled events recorded")
+            assert dhl.polled() == [TN]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=20)
+        assert process.returncode == 0, err.decode()
+        assert b"polled dhl: 1 requests, 2 events recorded" in err
     finally:
         store.close()
         service.close()
