@@ -36,6 +36,17 @@ ENVIRONMENT_HELP = """environment:
   TRACKING_HTTP_PORT     default 8000
   TRACKING_API_TOKENS    role:token,role:token,... (default: none)
   TRACKING_RATE_LIMIT_PER_MINUTE  requests per minute per client (default 60000)
+  TRACKING_DCSA_SECRET, TRACKING_AGGREGATOR_SECRET  HMAC secrets of pushed carrier events
+  TRACKING_SIGNATURE_TOLERANCE_SECONDS  signed timestamps older than this are refused (300)
+  TRACKING_CARRIER_MASTER_DATA  TOML: EPCIS objects and locations, carriers' places
+  TRACKING_PARCEL_API_URL, TRACKING_PARCEL_API_KEY  the polled parcel carrier's API
+  TRACKING_PARCEL_CARRIER  the booking carrier whose shipments are polled (default dhl)
+  TRACKING_PARCEL_POLL_SECONDS  between polling rounds (default 300)
+  TRACKING_PARCEL_REQUESTS_PER_MINUTE  the carrier's rate limit (default 60)
+  TRACKING_PARCEL_EXPIRE_DAYS  stop polling shipments booked longer ago (default 60)
+  TRACKING_DCSA_API_URL, TRACKING_DCSA_API_KEY  the ocean carrier's T&T v2 API (bearer key)
+  TRACKING_DCSA_POLL_SECONDS, TRACKING_DCSA_REQUESTS_PER_MINUTE  (defaults 300, 60)
+  TRACKING_DCSA_LOOKBACK_DAYS  where polling starts after a (re)start (default 7)
 """
 
 
@@ -175,6 +186,51 @@ def ingest(settings: Settings) -> int:
     return 0
 
 
+def poll(settings: Settings) -> int:
+    """Poll the configured carriers (parcel, DCSA) until SIGTERM or SIGINT.
+    One process per carrier API key: the carrier's rate limit is per key, so
+    polling is not part of the API processes, which are scaled out."""
+    import logging
+    import signal
+    import threading
+
+    from adapters.composition import (
+        build_dcsa_poller,
+        build_poller,
+        build_service,
+        build_view_store,
+    )
+
+    conf = settings.carriers
+    if conf.parcel_api_url is None and conf.dcsa_api_url is None:
+        print("tracking: poll needs TRACKING_PARCEL_API_URL or TRACKING_DCSA_API_URL",
+              file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    service = build_service(settings)
+    store = build_view_store(settings)
+    running = []
+    if conf.parcel_api_url is not None:
+        running.append((build_poller(settings, service, store).background, conf.parcel_poll_seconds))
+        print(f"tracking: polling {conf.parcel_carrier} at {conf.parcel_api_url} every "
+              f"{conf.parcel_poll_seconds} s", file=sys.stderr)
+    if conf.dcsa_api_url is not None:
+        running.append((build_dcsa_poller(settings, service).background, conf.dcsa_poll_seconds))
+        print(f"tracking: polling DCSA events at {conf.dcsa_api_url} every "
+              f"{conf.dcsa_poll_seconds} s", file=sys.stderr)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    for background, interval in running:
+        background.start(interval)
+    done.wait()
+    for background, _ in running:
+        background.stop()
+    store.close()
+    service.close()
+    return 0
+
+
 def simulate(settings: Settings, args: argparse.Namespace) -> int:
     """Publish realistic scan traffic over MQTT, for demos and benchmarks."""
     from adapters.mqtt.simulate import simulate as run
@@ -225,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("serve", "the HTTP API only; the views are kept by `tracking project`"),
         ("project", "keep the views up to date with the event log"),
         ("ingest", "consume scans from the MQTT broker (TRACKING_MQTT_URL)"),
+        ("poll", "poll the carriers' tracking APIs: the parcel carrier (TRACKING_PARCEL_API_URL) "
+                 "and DCSA GET /v2/events (TRACKING_DCSA_API_URL)"),
         ("simulate", "publish realistic scan traffic for N shipments over MQTT (books them first)"),
         ("rebuild", "empty a view and build it again from the whole event log"),
         ("demo", "book a demo shipment, feed it scans, print the derived view after each"),
@@ -256,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": lambda s: serve(s, run_projections=False),
         "project": project,
         "ingest": ingest,
+        "poll": poll,
         "simulate": lambda s: simulate(s, args),
         "rebuild": lambda s: rebuild(s, args.view),
         "demo": demo,

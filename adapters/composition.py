@@ -20,6 +20,7 @@ from adapters.http.app import Api
 from adapters.http.metrics import Metrics
 from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
+from adapters.carriers.polling import DcsaPoller, Poller
 from adapters.settings import ConfigError, Settings
 
 
@@ -135,3 +136,45 @@ def build_consumer(
     options.setdefault("devices", settings.devices)
     return ScanConsumer(service, dead_letters, broker, client_id=settings.mqtt_client_id,
                         metrics=metrics, **options)
+
+
+def build_poller(
+    settings: Settings,
+    service: ShipmentService,
+    store: ViewStore,
+    *,
+    metrics: Metrics | None = None,
+    batch: int = 10_000,
+) -> Poller:
+    """The parcel carrier's poller (TRACKING_PARCEL_*): it asks about the
+    unfinished shipments booked with that carrier, longest unheard of first."""
+    from adapters.carriers.masterdata import MasterData
+    from adapters.carriers.polling import ParcelClient
+
+    conf = settings.carriers
+    if conf.parcel_api_url is None:
+        raise ConfigError("TRACKING_PARCEL_API_URL: needed to poll the parcel carrier")
+    return Poller(
+        service,
+        ParcelClient(conf.parcel_api_url, conf.parcel_api_key),
+        lambda: store.unfinished(batch),
+        carrier_name=conf.parcel_carrier,
+        requests_per_minute=conf.parcel_requests_per_minute,
+        expire_after=timedelta(days=conf.parcel_expire_days),
+        master=MasterData.load(conf.master_data),
+        metrics=metrics,
+    )
+
+
+def build_dcsa_poller(
+    settings: Settings, service: ShipmentService, *, metrics: Metrics | None = None
+) -> DcsaPoller:
+    """The ocean carrier's ``GET /v2/events`` poller (TRACKING_DCSA_API_*)."""
+    conf = settings.carriers
+    if conf.dcsa_api_url is None:
+        raise ConfigError("TRACKING_DCSA_API_URL: needed to poll the DCSA carrier")
+    return DcsaPoller(
+        service, conf.dcsa_api_url, conf.dcsa_api_key,
+        since=service.clock() - timedelta(days=conf.dcsa_lookback_days),
+        requests_per_minute=conf.dcsa_requests_per_minute, metrics=metrics,
+    )

@@ -22,6 +22,63 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class CarrierSettings:
+    """Carrier integrations (adapters/carriers). Secrets unset: that source's
+    pushed payloads are refused (401), since none can be verified."""
+
+    dcsa_secret: str | None = None
+    aggregator_secret: str | None = None
+    # how far a signed timestamp may be from now before it is refused as a replay
+    signature_tolerance_seconds: int = 300
+    master_data: Path | None = None
+    # the parcel carrier polled over HTTP (DHL Unified-API shaped)
+    parcel_api_url: str | None = None
+    parcel_api_key: str | None = None
+    parcel_carrier: str = "dhl"  # the booking's carrier whose shipments are polled
+    parcel_poll_seconds: int = 300
+    parcel_requests_per_minute: int = 60
+    parcel_expire_days: int = 60
+    # the ocean carrier's DCSA T&T v2 API, polled beside its callbacks
+    dcsa_api_url: str | None = None
+    dcsa_api_key: str | None = None
+    dcsa_poll_seconds: int = 300
+    dcsa_requests_per_minute: int = 60
+    dcsa_lookback_days: int = 7  # where polling starts after a (re)start
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CarrierSettings:
+        url = env.get("TRACKING_PARCEL_API_URL") or None
+        dcsa_url = env.get("TRACKING_DCSA_API_URL") or None
+        for name, value in (("TRACKING_PARCEL_API_URL", url), ("TRACKING_DCSA_API_URL", dcsa_url)):
+            if value is not None and urlsplit(value).scheme not in ("http", "https"):
+                raise ConfigError(f"{name}: expected http(s)://host[:port] (got {value!r})")
+        master = env.get("TRACKING_CARRIER_MASTER_DATA") or None
+        if master is not None and not Path(master).is_file():
+            raise ConfigError(f"TRACKING_CARRIER_MASTER_DATA: {master} is not a file")
+
+        def positive(name: str, default: int) -> int:
+            return _positive(name, env.get(name) or str(default))
+
+        return cls(
+            dcsa_secret=env.get("TRACKING_DCSA_SECRET") or None,
+            aggregator_secret=env.get("TRACKING_AGGREGATOR_SECRET") or None,
+            signature_tolerance_seconds=positive("TRACKING_SIGNATURE_TOLERANCE_SECONDS", 300),
+            master_data=Path(master) if master else None,
+            parcel_api_url=url,
+            parcel_api_key=env.get("TRACKING_PARCEL_API_KEY") or None,
+            parcel_carrier=env.get("TRACKING_PARCEL_CARRIER") or "dhl",
+            parcel_poll_seconds=positive("TRACKING_PARCEL_POLL_SECONDS", 300),
+            parcel_requests_per_minute=positive("TRACKING_PARCEL_REQUESTS_PER_MINUTE", 60),
+            parcel_expire_days=positive("TRACKING_PARCEL_EXPIRE_DAYS", 60),
+            dcsa_api_url=dcsa_url,
+            dcsa_api_key=env.get("TRACKING_DCSA_API_KEY") or None,
+            dcsa_poll_seconds=positive("TRACKING_DCSA_POLL_SECONDS", 300),
+            dcsa_requests_per_minute=positive("TRACKING_DCSA_REQUESTS_PER_MINUTE", 60),
+            dcsa_lookback_days=positive("TRACKING_DCSA_LOOKBACK_DAYS", 7),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     mqtt_url: str | None = None
@@ -42,6 +99,7 @@ class Settings:
     hs_nomenclature: Path | None = None
     # a customs rules table replacing the one shipped in the package
     customs_rules: Path | None = None
+    carriers: CarrierSettings = field(default_factory=CarrierSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +121,7 @@ class Settings:
             ),
             hs_nomenclature=_file("TRACKING_HS_NOMENCLATURE", env.get("TRACKING_HS_NOMENCLATURE")),
             customs_rules=_file("TRACKING_CUSTOMS_RULES", env.get("TRACKING_CUSTOMS_RULES")),
+            carriers=CarrierSettings.from_env(env),
         )
         settings.eventstore_env()  # validates the database URL now, not at first use
         if settings.mqtt_url is not None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 import anyio
 import msgspec
@@ -26,6 +28,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from adapters.deadletters import DeadLetterStore
 from adapters.http import customs, schemas
 from adapters.http.auth import requires
+from adapters.http.carriers import carrier_router
 from adapters.http.errors import HANDLERS, error
 from adapters.http.metrics import Metrics
 from adapters.http.ratelimit import RateLimit
@@ -114,16 +117,7 @@ def _live_view(shipment: Shipment, position: int | None = None) -> dict[str, Any
 
 
 def _scan_out(outcome: ScanOutcome) -> schemas.ScanResultOut:
-    return schemas.ScanResultOut(
-        scan_id=outcome.scan_id,
-        tracking_number=outcome.tracking_number,
-        result=outcome.result.value,
-        duplicate=outcome.duplicate,
-        booked=outcome.booked,
-        position=outcome.position,
-        field=outcome.field,
-        detail=outcome.reason,
-    )
+    return schemas.scan_result_out(outcome)
 
 
 def _history_entry(event: Any) -> schemas.HistoryEntry:
@@ -137,6 +131,10 @@ def _history_entry(event: Any) -> schemas.HistoryEntry:
         occurred_at = event.effective_at
     elif isinstance(event, Shipment.CustomsUpdated):
         occurred_at = event.mark.occurred_at
+    elif isinstance(event, Shipment.CarrierEventNoted):
+        occurred_at = event.occurred_at
+    elif isinstance(event, Shipment.ScanRetracted):
+        occurred_at = event.declared_at
     source = event.source
     return schemas.HistoryEntry(
         version=event.originator_version,
@@ -146,6 +144,14 @@ def _history_entry(event: Any) -> schemas.HistoryEntry:
         source=schemas.SourceOut(kind=source.kind.value, id=source.id),
         data=msgspec.to_builtins(data, enc_hook=enc_hook),
     )
+
+
+def _handed_over(
+    service: ShipmentService, read: Callable[[UUID], bytes | None], tn: str
+) -> bytes | None:
+    """The view of the shipment handed over to a later carrier under ``tn``."""
+    linked = service.linked(tn)
+    return read(shipment_id(linked)) if linked is not None else None
 
 
 def create_app(api: Api) -> Litestar:
@@ -219,14 +225,7 @@ def create_app(api: Api) -> Litestar:
             if only.result == ScanResult.REJECTED.value:
                 return error(422, f"{only.field}: {only.detail}", only.field)
             return json_response(only, 201 if only.result == ScanResult.RECORDED.value else 200)
-        positions = [r.position for r in results if r.position is not None]
-        return json_response(schemas.ScanBatchOut(
-            results=results,
-            recorded=sum(r.result == ScanResult.RECORDED.value for r in results),
-            duplicates=sum(r.duplicate for r in results),
-            rejected=sum(r.result == ScanResult.REJECTED.value for r in results),
-            position=max(positions, default=None),
-        ))
+        return json_response(schemas.batch_out(results))
 
     # -- reading -----------------------------------------------------------------
 
@@ -234,7 +233,7 @@ def create_app(api: Api) -> Litestar:
          tags=["reading"])
     def track(tracking_number: FromPath[str]) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
-        view = store.public_view(shipment_id(tn))
+        view = store.public_view(shipment_id(tn)) or _handed_over(service, store.public_view, tn)
         if view is None:
             raise ShipmentNotFound(tn)
         return json_response(view)
@@ -249,7 +248,7 @@ def create_app(api: Api) -> Litestar:
             if as_of.tzinfo is None:
                 raise InvalidInput("as_of", "needs a UTC offset (RFC 3339)")
             return json_response(_live_view(service.get_as_of(tn, as_of)))
-        view = store.full_view(shipment_id(tn))
+        view = store.full_view(shipment_id(tn)) or _handed_over(service, store.full_view, tn)
         if view is None:
             raise ShipmentNotFound(tn)
         return json_response(view)
@@ -412,7 +411,8 @@ def create_app(api: Api) -> Litestar:
             scope["_status"] = message.get("status")
 
     return Litestar(
-        route_handlers=[v1, livez, readyz, metrics_endpoint],
+        route_handlers=[v1, carrier_router(api.settings, service, metrics), livez, readyz,
+                        metrics_endpoint],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         before_request=read_your_writes,
         after_response=after_response,

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from tracking.application import ScanOutcome, ScanResult
 from tracking.booking import Booking, Recipient
 from tracking.codes import ExceptionReason, ScanEvent, TransportMode
 from tracking.errors import InvalidInput
@@ -184,12 +185,37 @@ class ScanResultOut(msgspec.Struct, omit_defaults=True):
     detail: str | None = None
 
 
+def scan_result_out(outcome: ScanOutcome) -> ScanResultOut:
+    return ScanResultOut(
+        scan_id=outcome.scan_id,
+        tracking_number=outcome.tracking_number,
+        result=outcome.result.value,
+        duplicate=outcome.duplicate,
+        booked=outcome.booked,
+        position=outcome.position,
+        field=outcome.field,
+        detail=outcome.reason,
+    )
+
+
 class ScanBatchOut(msgspec.Struct):
     results: list[ScanResultOut]
     recorded: int
     duplicates: int
     rejected: int
     position: int | None
+
+
+def batch_out(results: list[ScanResultOut]) -> ScanBatchOut:
+    """The answer to a batch: each item's outcome, the counts, the last position."""
+    positions = [r.position for r in results if r.position is not None]
+    return ScanBatchOut(
+        results=results,
+        recorded=sum(r.result == ScanResult.RECORDED.value for r in results),
+        duplicates=sum(r.duplicate for r in results),
+        rejected=sum(r.result == ScanResult.REJECTED.value for r in results),
+        position=max(positions, default=None),
+    )
 
 
 class SourceOut(msgspec.Struct):

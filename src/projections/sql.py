@@ -239,6 +239,12 @@ class SQLiteViewStore(ViewStore):
         )
         return [_exception(r, datetime.fromisoformat) for r in rows]
 
+    def unfinished(self, limit: int) -> list[str]:
+        rows = self._query(
+            "SELECT tracking_number FROM shipment_status WHERE booked AND NOT terminal "
+            "ORDER BY last_activity_at LIMIT ?", (limit,))
+        return [r[0] for r in rows]
+
     def quiet_since(self, before: datetime, limit: int) -> list[str]:
         rows = self._query(
             "SELECT tracking_number FROM shipment_status WHERE booked AND NOT terminal "
@@ -437,6 +443,12 @@ class PostgresViewStore(ViewStore):
             [*params, limit, offset],
         )
         return [_exception(r, lambda t: t) for r in rows]
+
+    def unfinished(self, limit: int) -> list[str]:
+        rows = self._query(
+            "SELECT tracking_number FROM shipment_status WHERE booked AND NOT terminal "
+            "ORDER BY last_activity_at LIMIT %s", (limit,))
+        return [r[0] for r in rows]
 
     def quiet_since(self, before: datetime, limit: int) -> list[str]:
         rows = self._query(

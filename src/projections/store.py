@@ -95,6 +95,11 @@ class ViewStore(ABC):
         """Exceptions, oldest raised first; ``state`` is "open", "closed" or None (all)."""
 
     @abstractmethod
+    def unfinished(self, limit: int) -> list[str]:
+        """Tracking numbers of booked shipments not delivered or returned,
+        longest unheard of first (what carrier polling asks about)."""
+
+    @abstractmethod
     def quiet_since(self, before: datetime, limit: int) -> list[str]:
         """Tracking numbers of booked, unfinished, unflagged shipments last heard of before ``before``."""
 
@@ -189,6 +194,12 @@ class MemoryViewStore(ViewStore):
             ]
         found.sort(key=lambda e: (e.raised_at, e.tracking_number, e.kind))
         return found[offset : offset + limit]
+
+    def unfinished(self, limit: int) -> list[str]:
+        with self._lock:
+            rows = [r for r in self._rows.values() if r.booked and not r.terminal]
+        rows.sort(key=lambda r: r.last_activity_at)
+        return [r.tracking_number for r in rows[:limit]]
 
     def quiet_since(self, before: datetime, limit: int) -> list[str]:
         with self._lock:

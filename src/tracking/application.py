@@ -35,9 +35,11 @@ from tracking.booking import Booking
 from tracking.compliance import Charges, Finding, check
 from tracking.customs import CustomsEntry, CustomsEntryNotFound, CustomsStatus, customs_entry_id
 from tracking.declaration import Declaration
+from tracking.carrier import CarrierUpdate
 from tracking.delivery import Delivery
 from tracking.errors import CustomsConflict, InvalidInput, ShipmentNotFound, WriteContention
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
+from tracking.link import TrackingLink, link_id
 from tracking.mapper import StructMapper
 from tracking.nomenclature import Nomenclature
 from tracking.route import Route
@@ -180,6 +182,15 @@ class ShipmentService(Application[UUID]):
         already recorded for that shipment), or rejected (with the field and
         reason) without holding back the others. ``source`` defaults to each
         scan's own device."""
+        return self.record_updates(scans, source)
+
+    def record_updates(
+        self, updates: Sequence[Scan | CarrierUpdate], source: Source | None = None
+    ) -> list[ScanOutcome]:
+        """``record_scans`` for scans and carriers' other updates (estimates,
+        notes, retractions) alike; each outcome's ``scan_id`` is the update's
+        idempotency key. A carrier update needs ``source``."""
+        scans = updates
         now = self.clock()
         sids = [shipment_id(s.tracking_number) for s in scans]
         ids = list(dict.fromkeys(sids))
@@ -188,20 +199,41 @@ class ShipmentService(Application[UUID]):
             loaded: dict[UUID, Shipment | None],
         ) -> tuple[list[Shipment], list[ScanOutcome | tuple[UUID, int, ScanOutcome]]]:
             touched: dict[UUID, Shipment] = {}
+            links: dict[str, TrackingLink] = {}
             outcomes: list[ScanOutcome | tuple[UUID, int, ScanOutcome]] = []
+            # Numbers with no booked shipment may be a later carrier's, for a
+            # shipment handed over: their links, read in one query.
+            unbooked = {sid for sid, shipment in loaded.items()
+                        if shipment is None or shipment.booking is None}
+            linked_to = self._links_of(
+                s.tracking_number for s, sid in zip(scans, sids, strict=True) if sid in unbooked
+            ) if unbooked else {}
             for scan, sid in zip(scans, sids, strict=True):
-                by = source or scan.source
+                by = source or scan.source  # type: ignore[union-attr]
                 shipment = touched.get(sid) or loaded[sid]
+                if scan.tracking_number in linked_to:
+                    linked = self._linked_shipment(linked_to[scan.tracking_number], touched, loaded)
+                    if linked is not None:
+                        sid, shipment = linked.id, linked
                 if shipment is None:
                     shipment = Shipment.open(scan.tracking_number, by)
                 outcome = ScanOutcome(
-                    scan_id=scan.scan_id,
+                    scan_id=scan.scan_id if isinstance(scan, Scan) else scan.key,
                     tracking_number=scan.tracking_number,
                     result=ScanResult.RECORDED,
                     booked=shipment.is_booked,
                 )
                 try:
-                    recorded = shipment.record_scan(scan, by, now=now)
+                    link = None
+                    if isinstance(scan, Scan):
+                        if scan.new_tracking_number is not None:
+                            link = self._link_needed(scan, shipment, links)
+                        recorded = shipment.record_scan(scan, by, now=now)
+                    else:
+                        recorded = shipment.record_update(scan, by, now=now)
+                    if recorded and link is not None:
+                        links[link] = TrackingLink.link(
+                            TrackingNumber(link), shipment.tracking_number, by)
                 except InvalidInput as e:
                     outcomes.append(
                         msgspec.structs.replace(
@@ -214,7 +246,7 @@ class ShipmentService(Application[UUID]):
                     continue
                 touched[sid] = shipment
                 outcomes.append((sid, shipment.version, outcome))
-            return list(touched.values()), outcomes
+            return [*touched.values(), *links.values()], outcomes  # type: ignore[list-item]
 
         recordings, outcomes = self._write(ids, command)
         positions = {
@@ -227,6 +259,54 @@ class ShipmentService(Application[UUID]):
             else msgspec.structs.replace(o[2], position=positions[(o[0], o[1])])
             for o in outcomes
         ]
+
+    # -- carrier hand-over (tracking.link) ------------------------------------------
+
+    def linked(self, tracking_number: str) -> TrackingNumber | None:
+        """The number of the shipment handed over under this number, if any."""
+        return self._links_of([tracking_number]).get(tracking_number)
+
+    def _links_of(self, tracking_numbers: Iterable[str]) -> dict[str, TrackingNumber]:
+        """Each of these numbers that is linked, to its shipment's number."""
+        ids = list(dict.fromkeys(link_id(tn) for tn in tracking_numbers))
+        return {
+            link.tracking_number: link.shipment
+            for _, link in self._reconstruct(ids)
+            if isinstance(link, TrackingLink)
+        }
+
+    def _linked_shipment(
+        self, target: TrackingNumber, touched: dict[UUID, Shipment],
+        loaded: dict[UUID, Shipment | None],
+    ) -> Shipment | None:
+        sid = shipment_id(target)
+        found = touched.get(sid) or loaded.get(sid) or self._read(sid)
+        return found if isinstance(found, Shipment) else None
+
+    def _link_needed(
+        self, scan: Scan, shipment: Shipment, links: dict[str, TrackingLink]
+    ) -> str | None:
+        """The new number a hand-over scan links to its shipment, if not
+        linked yet; refused when the number is already another shipment's."""
+        new = scan.new_tracking_number
+        if new is None or new in shipment.aliases:
+            return None
+        if new == shipment.tracking_number:
+            raise InvalidInput("new_tracking_number", "is the shipment's own number")
+        other = self._read(shipment_id(new))
+        if isinstance(other, Shipment) and other.is_booked:
+            raise InvalidInput("new_tracking_number", f"{new} is booked as a shipment of its own")
+        linked = self.linked(new)
+        if linked is not None and linked != shipment.tracking_number:
+            raise InvalidInput("new_tracking_number", f"{new} is already linked to {linked}")
+        if new in links and links[new].shipment != shipment.tracking_number:
+            raise InvalidInput("new_tracking_number", f"{new} is handed over twice in one batch")
+        return None if linked is not None else new
+
+    def _read(self, aggregate_id: UUID) -> Any:
+        """A private copy of one stream's aggregate (not cached: it is only
+        cached once saved), or None."""
+        return next(self._reconstruct([aggregate_id]))[1]
 
     def flag_stalled(
         self, tracking_numbers: Sequence[str], threshold: timedelta, source: Source = SYSTEM
@@ -370,6 +450,9 @@ class ShipmentService(Application[UUID]):
         scans that came before it was booked)."""
         events = list(self.events.get(shipment_id(tracking_number)))
         if not any(isinstance(e, Shipment.Booked) for e in events):
+            linked = self.linked(tracking_number)
+            if linked is not None:
+                return self.history(linked)
             raise ShipmentNotFound(tracking_number)
         return events
 

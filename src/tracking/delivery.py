@@ -19,6 +19,7 @@ from enum import Enum, auto
 import msgspec
 
 from tracking.customs import CustomsMark, CustomsStatus
+from tracking.carrier import Estimate
 from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
 from tracking.identifiers import Locode
 from tracking.route import Leg, RoutePlan
@@ -280,14 +281,20 @@ class _Fold:
             return Expected(ScanEvent.LOADED, leg.from_, leg.voyage)
         return Expected(ScanEvent.DELIVERED, self.plan.destination)
 
-    def eta(self) -> datetime | None:
+    def eta(self, estimates: Sequence[Estimate] = ()) -> datetime | None:
         if not self.legs or self.misdirected or self.returning:
             return None
         if self.last_leg_arrived_at is not None:
             return self.last_leg_arrived_at
+        # The carrier's latest estimate of arriving at the last leg's end knows
+        # more than our schedule shifted by the delay seen so far.
+        end = self.legs[-1].to
+        for estimate in reversed(estimates):
+            if estimate.is_arrival and estimate.location == end:
+                return estimate.expected_at
         return self.legs[-1].arrives_at + self.delay
 
-    def result(self) -> Delivery:
+    def result(self, estimates: Sequence[Estimate] = ()) -> Delivery:
         status = self.status
         if not self.terminal:
             status = self.customs_status() or status
@@ -300,7 +307,7 @@ class _Fold:
             current_voyage=self.voyage if self.transport is TransportStatus.ONBOARD else None,
             misdirected=self.misdirected,
             next_expected=self.next_expected(),
-            eta=self.eta(),
+            eta=self.eta(estimates),
             last_scan=self.last_scan,
             customs=tuple(self.customs.values()),
         )
@@ -338,9 +345,10 @@ class Derivation:
         self.count += 1
         self.last_at = scan.occurred_at
 
-    def result(self) -> Delivery:
+    def result(self, estimates: Sequence[Estimate] = ()) -> Delivery:
+        """``estimates``: the carriers' estimates, in the order recorded."""
         if not self.pending and self.m == len(self.marks):
-            return self.fold.result()
+            return self.fold.result(estimates)
         # What comes after the last scan applies to a copy: the next scan
         # may still come before it.
         fold = copy.copy(self.fold)
@@ -349,19 +357,23 @@ class Derivation:
             fold.apply_plan(plan)
         for mark in self.marks[self.m :]:
             fold.apply_customs(mark)
-        return fold.result()
+        return fold.result(estimates)
 
 
 def derive(
-    plans: Sequence[RoutePlan], scans: Sequence[Scan], customs: Sequence[CustomsMark] = ()
+    plans: Sequence[RoutePlan],
+    scans: Sequence[Scan],
+    customs: Sequence[CustomsMark] = (),
+    estimates: Sequence[Estimate] = (),
 ) -> Delivery:
     """The delivery of a shipment with these route plans (the booked one first,
     then each re-route in the order recorded), these scans and these customs
-    marks, each in ``occurred_at`` order (ties in the order they were recorded)."""
+    marks, each in ``occurred_at`` order (ties in the order they were
+    recorded), and the carriers' estimates in the order recorded."""
     derivation = Derivation(plans, customs)
     for scan in scans:
         derivation.add(scan)
-    return derivation.result()
+    return derivation.result(estimates)
 
 
 def _effective(plan: RoutePlan) -> datetime:

@@ -41,6 +41,26 @@ class Source(msgspec.Struct, frozen=True, gc=False):
 
 SYSTEM = Source(SourceKind.SYSTEM, "tracking")
 
+MAX_RAW_LENGTH = 500
+
+
+class Reported(msgspec.Struct, frozen=True, gc=False):
+    """What a carrier said, word for word, beside what we made of it: the
+    source format (dcsa, epcis, parcel, aggregator), its own event id, its
+    code and its text. Kept so an agent sees exactly what the carrier said."""
+
+    format: str
+    event_id: str
+    code: str
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        if not validating():
+            return
+        for field, value in (("code", self.code), ("text", self.text)):
+            if value is not None and len(value) > MAX_RAW_LENGTH:
+                raise InvalidInput(field, f"is longer than {MAX_RAW_LENGTH} characters")
+
 
 class Scan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What happened, where and when. ``scan_id`` is the idempotency key."""
@@ -56,6 +76,8 @@ class Scan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     lat: float | None = None
     lon: float | None = None
     new_tracking_number: TrackingNumber | None = None
+    # Set for scans translated from a carrier's own format.
+    reported: Reported | None = None
 
     def __post_init__(self) -> None:
         if not validating():

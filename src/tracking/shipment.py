@@ -17,12 +17,13 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
+from tracking.carrier import CarrierNote, CarrierUpdate, Estimate, EstimateUpdate, Retraction
 from tracking.customs import CustomsMark
 from tracking.delivery import Delivery, Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.route import Route, RoutePlan
-from tracking.scan import Scan, Source
+from tracking.scan import Reported, Scan, Source
 
 # How far after it was recorded a scan may say it happened: scanner clocks
 # drift, but a scan dated days ahead is a broken clock, not a fact.
@@ -47,6 +48,10 @@ class ShipmentState(msgspec.Struct, kw_only=True):
     stalled_since: datetime | None
     last_activity_at: datetime
     customs: list[CustomsMark] = []
+    # Carrier updates (defaults: views projected before they existed load).
+    estimates: list[Estimate] = []
+    retracted: list[Scan] = []
+    other_ids: list[str] = []
 
 
 class Shipment(Aggregate):
@@ -87,6 +92,8 @@ class Shipment(Aggregate):
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
             s.scan_ids.add(self.scan.scan_id)
+            if self.scan.new_tracking_number is not None:
+                s.aliases.add(self.scan.new_tracking_number)
             # Keep scans in occurred_at order; equal times stay in recorded order.
             at = bisect.bisect_right(s.scans, self.scan.occurred_at, key=_occurred_at)
             s.scans.insert(at, self.scan)
@@ -120,6 +127,55 @@ class Shipment(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.stalled_since = self.since
 
+    # -- carrier updates (tracking.carrier) ----------------------------------------
+
+    class EstimateReceived(Aggregate.Event):
+        """A carrier's planned or estimated time for a handling event."""
+
+        estimate_id: str
+        estimate: Estimate
+        reported: Reported
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.other_ids.append(self.estimate_id)
+            aggregate.scan_ids.add(self.estimate_id)
+            aggregate.estimates.append(self.estimate)
+
+    class CarrierEventNoted(Aggregate.Event):
+        """A carrier event with a code we have no equivalent for, as said."""
+
+        note_id: str
+        occurred_at: datetime
+        location: Locode | None
+        reported: Reported
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.other_ids.append(self.note_id)
+            aggregate.scan_ids.add(self.note_id)
+
+    class ScanRetracted(Aggregate.Event):
+        """The source declared the event ``retracted_id`` an error: it stays
+        in the history, and what is derived no longer counts it."""
+
+        retracted_id: str
+        declared_at: datetime
+        reason: str | None
+        corrected_by: tuple[str, ...]
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            s: Shipment = aggregate
+            key = f"retracts:{self.retracted_id}"
+            s.other_ids.append(key)
+            s.scan_ids.add(key)
+            for i, scan in enumerate(s.scans):
+                if scan.scan_id == self.retracted_id:
+                    s.retracted.append(s.scans.pop(i))
+                    s.derivation = None  # derive again without it
+                    break
+
     def __init__(self, tracking_number: TrackingNumber, source: Source) -> None:
         self.tracking_number = tracking_number
         self.opened_by = source
@@ -135,6 +191,12 @@ class Shipment(Aggregate):
         self.derivation: Derivation | None = None
         # When we last heard of it (recorded time of the booking or a scan).
         self.last_activity_at: datetime = self.created_on
+        self.estimates: list[Estimate] = []
+        self.retracted: list[Scan] = []
+        # Ids of recorded carrier updates other than scans (in scan_ids too).
+        self.other_ids: list[str] = []
+        # Tracking numbers of later carriers, from hand-over scans (tracking.link).
+        self.aliases: set[str] = set()
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
@@ -162,6 +224,9 @@ class Shipment(Aggregate):
             stalled_since=self.stalled_since,
             last_activity_at=self.last_activity_at,
             customs=list(self.customs),
+            estimates=list(self.estimates),
+            retracted=list(self.retracted),
+            other_ids=list(self.other_ids),
         )
 
     @classmethod
@@ -176,11 +241,20 @@ class Shipment(Aggregate):
         shipment.booked_at = state.booked_at
         shipment.plans = list(state.plans)
         shipment.scans = list(state.scans)
-        shipment.scan_ids = {scan.scan_id for scan in state.scans}
         shipment.stalled_since = state.stalled_since
         shipment.last_activity_at = state.last_activity_at
         shipment.customs = list(state.customs)
         shipment.derivation = None
+        shipment.estimates = list(state.estimates)
+        shipment.retracted = list(state.retracted)
+        shipment.other_ids = list(state.other_ids)
+        shipment.scan_ids = {
+            scan.scan_id for scan in (*state.scans, *state.retracted)
+        } | set(state.other_ids)
+        shipment.aliases = {
+            scan.new_tracking_number for scan in (*state.scans, *state.retracted)
+            if scan.new_tracking_number is not None
+        }
         return shipment
 
     # -- queries -----------------------------------------------------------------
@@ -211,7 +285,7 @@ class Shipment(Aggregate):
             d = self.derivation = Derivation(self.plans, self.customs)
         for scan in self.scans[d.count :]:
             d.add(scan)
-        return d.result()
+        return d.result(self.estimates)
 
     # -- commands ----------------------------------------------------------------
 
@@ -269,8 +343,9 @@ class Shipment(Aggregate):
         self.trigger_event(self.CustomsUpdated, mark=mark, source=source)
 
     def record_scan(self, scan: Scan, source: Source, *, now: datetime) -> bool:
-        """Record a scan; False when its scan_id is already recorded."""
-        if scan.tracking_number != self.tracking_number:
+        """Record a scan; False when its scan_id is already recorded. A scan
+        under a later carrier's number (a hand-over's) is this shipment's."""
+        if not self.answers_to(scan.tracking_number):
             raise InvalidInput(
                 "tracking_number",
                 f"scan {scan.scan_id} is for {scan.tracking_number}, not {self.tracking_number}",
@@ -286,6 +361,62 @@ class Shipment(Aggregate):
             )
         self.trigger_event(self.ScanRecorded, scan=scan, source=source)
         return True
+
+    # -- carrier updates ---------------------------------------------------------
+
+    def answers_to(self, tracking_number: str) -> bool:
+        """Its own number, or a later carrier's it was handed over under."""
+        return tracking_number == self.tracking_number or tracking_number in self.aliases
+
+    def _check_carrier_update(self, tracking_number: str, key: str) -> bool:
+        """False when already recorded; refuses another shipment's update."""
+        if not self.answers_to(tracking_number):
+            raise InvalidInput(
+                "tracking_number", f"{key} is for {tracking_number}, not {self.tracking_number}"
+            )
+        return key not in self.scan_ids
+
+    def record_estimate(self, update: EstimateUpdate, source: Source) -> bool:
+        """Record a carrier's estimate; False when its id is already recorded."""
+        if not self._check_carrier_update(update.tracking_number, update.key):
+            return False
+        self.trigger_event(self.EstimateReceived, estimate_id=update.estimate_id,
+                           estimate=update.estimate, reported=update.reported, source=source)
+        return True
+
+    def note_carrier_event(self, note: CarrierNote, source: Source) -> bool:
+        """Record a carrier event we have no code for; False when already recorded."""
+        if not self._check_carrier_update(note.tracking_number, note.key):
+            return False
+        self.trigger_event(self.CarrierEventNoted, note_id=note.note_id,
+                           occurred_at=note.occurred_at, location=note.location,
+                           reported=note.reported, source=source)
+        return True
+
+    def retract(self, retraction: Retraction, source: Source) -> bool:
+        """Retract a recorded scan or note; False when already retracted. An
+        event we never recorded cannot be retracted (InvalidInput)."""
+        if not self._check_carrier_update(retraction.tracking_number, retraction.key):
+            return False
+        if retraction.retracted_id not in self.scan_ids:
+            raise InvalidInput(
+                "retracted_id",
+                f"{retraction.retracted_id} is not recorded for {self.tracking_number}",
+            )
+        self.trigger_event(self.ScanRetracted, retracted_id=retraction.retracted_id,
+                           declared_at=retraction.declared_at, reason=retraction.reason,
+                           corrected_by=retraction.corrected_by, source=source)
+        return True
+
+    def record_update(self, update: Scan | CarrierUpdate, source: Source, *, now: datetime) -> bool:
+        """Record a scan or any carrier update; False when already recorded."""
+        if isinstance(update, Scan):
+            return self.record_scan(update, source, now=now)
+        if isinstance(update, EstimateUpdate):
+            return self.record_estimate(update, source)
+        if isinstance(update, CarrierNote):
+            return self.note_carrier_event(update, source)
+        return self.retract(update, source)
 
 
 def _occurred_at(scan: Scan) -> datetime:

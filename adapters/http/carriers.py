@@ -1,0 +1,135 @@
+"""Carrier endpoints: pushed payloads in each source's own format, verified,
+translated at the edge (adapters/carriers) and recorded through the same
+service call as scans. A payload that cannot be right is refused whole (422
+naming the field) and a bad signature is refused (401); nothing is recorded
+then. The answer lists each event's outcome, like a batch of scans."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+import anyio
+import msgspec
+from litestar import MediaType, Request, Response, Router, post
+from litestar.exceptions import NotAuthorizedException
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import HeaderParameter
+
+from adapters.carriers import aggregator, dcsa, epcis
+from adapters.carriers.masterdata import MasterData
+from adapters.carriers.signature import SignatureRefused, check_fresh, verify_base64, verify_hex
+from adapters.carriers.translation import Refused, Translated, carrier, record, register
+from adapters.http import schemas
+from adapters.http.auth import requires
+from adapters.http.metrics import Metrics
+from adapters.settings import Settings
+from tracking.application import ShipmentService
+from tracking.errors import InvalidInput
+from tracking.mapper import enc_hook
+from tracking.scan import Source
+
+_encoder = msgspec.json.Encoder(enc_hook=enc_hook)
+
+_SIGNED = ("Signed with an HMAC-SHA256 of the raw body; a bad or missing signature is 401 "
+           "and nothing is recorded. ")
+_BATCH = ("Answers 200 with each event's outcome (recorded, duplicate, rejected), like a batch "
+          "of scans; a payload that cannot be right is 422 naming the field, nothing recorded.")
+
+
+def _documented_body(kind: OpenAPIType, description: str) -> type[Operation]:
+    """An OpenAPI operation that documents a body the handler reads raw (it
+    must verify the signature on the exact bytes before parsing them)."""
+
+    @dataclass
+    class WithBody(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=Schema(type=kind))},
+                description=description, required=True)
+
+    return WithBody
+
+
+def carrier_router(settings: Settings, service: ShipmentService, metrics: Metrics) -> Router:
+    conf = settings.carriers
+    master = MasterData.load(conf.master_data)
+    tolerance = timedelta(seconds=conf.signature_tolerance_seconds)
+    carriers_only = requires(settings.api_tokens, "carrier")
+    register(metrics)
+
+    async def recorded(
+        batch: Sequence[Translated | Refused], fmt: str, source: Source
+    ) -> Response[bytes]:
+        outcomes = await anyio.to_thread.run_sync(
+            lambda: record(service, batch, source_format=fmt, source=source, metrics=metrics))
+        return _json(schemas.batch_out([schemas.scan_result_out(o) for o in outcomes]))
+
+    @post("/carriers/dcsa/notifications", status_code=200, tags=["carriers"],
+          operation_class=_documented_body(OpenAPIType.ARRAY, "DCSA T&T v2 events "
+                                           "(transportEvent, equipmentEvent, shipmentEvent)"),
+          summary="DCSA Track & Trace v2 subscription callback",
+          description="A JSON array of DCSA transport and equipment events. " + _SIGNED
+          + "Header Notification-Signature: sha256=<hex> (TRACKING_DCSA_SECRET). ACT events "
+          "are scans, PLN/EST events estimates (ETA). " + _BATCH)
+    async def dcsa_notification(
+        request: Request[Any, Any, Any],
+        signature: Annotated[str | None, HeaderParameter(name="Notification-Signature")] = None,
+    ) -> Response[bytes]:
+        body = await request.body()
+        _verified(lambda: verify_hex(conf.dcsa_secret, body, signature, prefix="sha256="))
+        return await recorded(dcsa.parse(body), dcsa.FORMAT, carrier("dcsa"))
+
+    @post("/epcis/capture", guards=[carriers_only], status_code=200, tags=["carriers"],
+          operation_class=_documented_body(OpenAPIType.OBJECT, "A GS1 EPCIS 2.0 JSON-LD "
+                                           "EPCISDocument"),
+          summary="GS1 EPCIS 2.0 capture (role carrier)",
+          description="A JSON-LD EPCISDocument. Object ids and locations are mapped through "
+          "the master data (TRACKING_CARRIER_MASTER_DATA); an errorDeclaration retracts the "
+          "event it declares. " + _BATCH)
+    async def epcis_capture(
+        request: Request[Any, Any, Any],
+        behaviour: Annotated[str, HeaderParameter(
+            name="GS1-Capture-Error-Behaviour", required=False,
+            description="rollback (default): one bad event refuses the document; proceed: "
+                        "it is refused alone")] = "rollback",
+    ) -> Response[bytes]:
+        if behaviour not in ("rollback", "proceed"):
+            raise InvalidInput("GS1-Capture-Error-Behaviour",
+                               f"{behaviour!r} is not rollback or proceed")
+        translated = epcis.parse(await request.body(), master, proceed=behaviour == "proceed")
+        return await recorded(translated, epcis.FORMAT, carrier(request.state.principal))
+
+    @post("/carriers/aggregator/webhooks", status_code=200, tags=["carriers"],
+          operation_class=_documented_body(OpenAPIType.OBJECT, "An AfterShip tracking webhook: "
+                                           "{event, event_id, ts, msg: {tracking_number, "
+                                           "checkpoints: [{checkpoint_time, tag, subtag, ...}]}}"),
+          summary="Aggregator webhook (AfterShip tag/subtag checkpoints)",
+          description=_SIGNED + "Header aftership-hmac-sha256: <base64> "
+          "(TRACKING_AGGREGATOR_SECRET); its ts must be within "
+          "TRACKING_SIGNATURE_TOLERANCE_SECONDS of now. " + _BATCH)
+    async def aggregator_webhook(
+        request: Request[Any, Any, Any],
+        signature: Annotated[str | None, HeaderParameter(name="aftership-hmac-sha256")] = None,
+    ) -> Response[bytes]:
+        body = await request.body()
+        _verified(lambda: verify_base64(conf.aggregator_secret, body, signature))
+        sent_at, translated = aggregator.parse(body, master)
+        _verified(lambda: check_fresh(sent_at, service.clock(), tolerance))
+        return await recorded(translated, aggregator.FORMAT, carrier("aggregator"))
+
+    return Router(path="/api/v1", route_handlers=[dcsa_notification, epcis_capture,
+                                                  aggregator_webhook])
+
+
+def _json(content: Any) -> Response[bytes]:
+    return Response(_encoder.encode(content), media_type=MediaType.JSON)
+
+
+def _verified(check: Callable[[], None]) -> None:
+    try:
+        check()
+    except SignatureRefused as e:
+        raise NotAuthorizedException(str(e)) from None
