@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import psycopg
+
 from projections.runner import ProjectionRunner
 from projections.sql import PostgresListener, PostgresViewStore, SQLiteViewStore
 from projections.store import ViewStore
@@ -22,7 +24,17 @@ from adapters.settings import Settings
 def build_service(settings: Settings, *, clock: Clock | None = None) -> ShipmentService:
     """The shipment service on the configured event store (tables are created
     on first start)."""
-    return ShipmentService(env=settings.eventstore_env(), clock=clock)
+    if not settings.is_postgres:
+        return ShipmentService(env=settings.eventstore_env(), clock=clock)
+    # The library creates its tables without a lock: processes starting
+    # together on a new database (docker compose up) collided on CREATE TYPE.
+    conninfo, _ = settings.postgres_conninfo()
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+        conn.execute("SELECT pg_advisory_lock(724500)")
+        try:
+            return ShipmentService(env=settings.eventstore_env(), clock=clock)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(724500)")
 
 
 def build_view_store(settings: Settings) -> ViewStore:
