@@ -1,8 +1,7 @@
-"""The ``tracking`` command.
-
-Until the HTTP API lands, ``tracking demo`` is what ``make run`` starts: it
-books a demo shipment on the configured store, feeds it scans one by one and
-prints the view derived after each.
+"""The ``tracking`` command: one subcommand per process (``all``, ``serve``,
+``ingest``, ``project``) and per operator task (``rebuild``, ``dead-letters``,
+``health``, ``simulate``, ``check-config``, ``demo``). Each one's ``--help``
+says what it does and which TRACKING_* variables it reads (``COMMANDS``).
 """
 
 from __future__ import annotations
