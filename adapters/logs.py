@@ -17,6 +17,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -28,6 +29,17 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
+# The id of the HTTP request being answered: every line logged while
+# answering it carries it (set by adapters/http/access.py).
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class _RequestContext(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = request_id.get()
+        if rid is not None and not hasattr(record, "request_id"):
+            record.request_id = rid
+        return True
 
 
 class Redactor:
@@ -85,6 +97,7 @@ def configure(settings: Settings, stream: TextIO | None = None) -> logging.Handl
     log_format = settings.log_format or ("text" if stream.isatty() else "json")
     redact = Redactor(settings.secrets())
     handler = logging.StreamHandler(stream)
+    handler.addFilter(_RequestContext())
     handler.setFormatter(JsonFormatter(redact) if log_format == "json" else TextFormatter(redact))
     root = logging.getLogger()
     for old in root.handlers[:]:

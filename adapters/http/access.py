@@ -19,6 +19,7 @@ from typing import Any
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.http.metrics import Metrics
+from adapters.logs import request_id as current_request_id
 
 log = logging.getLogger("tracking.http")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -60,10 +61,12 @@ class RequestLog:
                            "headers": [*message.get("headers", ()), (b"x-request-id", rid.encode())]}
             await send(message)
 
+        token = current_request_id.set(rid)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             self._record(scope, rid, status, time.perf_counter() - started)
+            current_request_id.reset(token)
 
     def _record(self, scope: Scope, rid: str, status: int, seconds: float) -> None:
         route = scope.get("path_template") or "unmatched"

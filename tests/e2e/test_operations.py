@@ -3,8 +3,11 @@ names what fails, and dead letters handled from the command line."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +18,7 @@ from adapters.cli import main
 from adapters.composition import build_api, build_dead_letters, build_runner
 from adapters.deadletters import DeadLetter
 from adapters.http.app import create_app
-from adapters.logs import JsonFormatter, Redactor
+from adapters.logs import JsonFormatter, Redactor, configure
 from adapters.settings import Settings
 from tests.builders import at
 from tests.e2e.conftest import AGENT, MERCHANT, TOKENS, Clock
@@ -43,6 +46,31 @@ def test_each_request_is_one_log_line_with_its_id_route_status_and_duration(
     assert isinstance(first["duration_ms"], float)
     assert second["request_id"] == made.headers["x-request-id"] and "tracking_number" not in second
     assert (third["route"], third["status"]) == ("unmatched", 404)
+
+
+def test_every_line_logged_while_answering_carries_the_request_id(
+    settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = io.StringIO()
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    configure(Settings(log_format="json", api_tokens=TOKENS), out)
+    api = build_api(settings, clock=clock)
+
+    def broken(_: Any) -> None:
+        raise RuntimeError("the view store broke")
+
+    with TestClient(app=create_app(api)) as client:
+        monkeypatch.setattr(api.store, "public_view", broken)
+        r = client.get(f"/api/v1/track/{TN}", headers={"X-Request-ID": "req-500"})
+    assert r.status_code == 500
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    [error] = [x for x in lines if x["level"] == "error"]
+    assert error["request_id"] == "req-500" and "the view store broke" in error["exc"]
+    [request] = [x for x in lines if x["logger"] == "tracking.http"]
+    assert (request["request_id"], request["status"]) == ("req-500", 500)
 
 
 def test_no_personal_data_or_token_in_the_request_lines(
