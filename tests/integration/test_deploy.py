@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -354,3 +355,37 @@ def test_the_stack_runs_books_ingests_projects_and_stops_cleanly(
         assert secret not in everything
     for personal in (BOOKING["recipient"]["name"], BOOKING["recipient"]["postcode"]):  # type: ignore[index]
         assert personal not in everything
+
+
+def test_the_api_finishes_the_request_in_hand_on_sigterm(tmp_path: Path) -> None:
+    """A read waiting for the views (min_position ahead of the log: it waits
+    up to 5 s, then answers 503) is answered, not cut off, and the process
+    exits 0."""
+    port = free_port()
+    env = {**os.environ, "TRACKING_DATABASE_URL": f"sqlite:///{tmp_path}/t.db",
+           "TRACKING_HTTP_PORT": str(port), "TRACKING_LOG_FORMAT": "json"}
+    process = subprocess.Popen([TRACKING, "serve"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        eventually(lambda: listening(port), timeout=30, what="the API listens")
+        answers: list[httpx.Response | Exception] = []
+
+        def read() -> None:
+            try:
+                answers.append(httpx.get(f"http://127.0.0.1:{port}/api/v1/track/{TN}",
+                                         params={"min_position": 10**9}, timeout=30))
+            except Exception as e:  # noqa: BLE001 - a cut connection is what we look for
+                answers.append(e)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        time.sleep(1)  # the request is in hand
+        process.send_signal(signal.SIGTERM)
+        reader.join(30)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    [answer] = answers
+    assert isinstance(answer, httpx.Response), answer
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
