@@ -20,6 +20,7 @@ from adapters.http.app import create_app
 from adapters.http.metrics import Metrics
 from adapters.mqtt.consumer import BrokerAddress
 from adapters.settings import Settings
+from tests.integration.test_deploy import need
 from tests.ports import free_port, listening
 from tests.waiting import eventually
 
@@ -102,6 +103,7 @@ def test_readyz_names_the_event_store_while_the_database_is_unreachable(
 
 @pytest.fixture
 def stoppable_broker() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    need("mosquitto")
     port = free_port()
     process = subprocess.Popen(["mosquitto", "-p", str(port)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
