@@ -145,3 +145,26 @@ def test_readyz_names_the_broker_while_the_consumer_is_disconnected(
         readiness.close()
         letters.close()
         service.close()
+
+
+def test_tracking_health_exits_0_only_when_the_process_is_ready(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from adapters.cli import main
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/t.db")
+    service = build_service(settings)
+    readiness = Readiness(service, None, None, None)
+    server = OpsServer("127.0.0.1", free_port(), Metrics(), readiness).start()
+    monkeypatch.setenv("TRACKING_DATABASE_URL", settings.database_url)
+    try:
+        monkeypatch.setenv("TRACKING_METRICS_PORT", str(server.port))
+        assert main(["health"]) == 0 and '"status": "ready"' in capsys.readouterr().out
+        service.close()  # its store no longer answers
+        assert main(["health"]) == 1 and "event_store" in capsys.readouterr().err
+        assert main(["health", "--live"]) == 0
+        monkeypatch.setenv("TRACKING_METRICS_PORT", str(free_port()))  # nothing listens
+        assert main(["health", "--live"]) == 1
+    finally:
+        server.stop()
+        readiness.close()
