@@ -1,22 +1,30 @@
-"""The ``tracking`` command.
-
-Until the HTTP API lands, ``tracking demo`` is what ``make run`` starts: it
-books a demo shipment on the configured store, feeds it scans one by one and
-prints the view derived after each.
+"""The ``tracking`` command: one subcommand per process (``all``, ``serve``,
+``ingest``, ``project``) and per operator task (``rebuild``, ``dead-letters``,
+``health``, ``simulate``, ``check-config``, ``demo``). Each one's ``--help``
+says what it does and which TRACKING_* variables it reads (``COMMANDS``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from adapters import health
 from adapters.composition import build_service
-from adapters.settings import ConfigError, Settings, _redact
+from adapters.health import OpsServer
+from adapters.http.metrics import Metrics
+from adapters.logs import configure as configure_logging
+from adapters.settings import VARIABLES, ConfigError, Settings, _redact
+from tracking.application import ScanResult
 from tracking.booking import Booking, Recipient
 from tracking.codes import ScanEvent, SourceKind, TransportMode
 from tracking.identifiers import CountryCode, Locode, TrackingNumber
@@ -24,30 +32,57 @@ from tracking.mapper import enc_hook
 from tracking.route import Leg, Route
 from tracking.scan import Scan, Source
 
-ENVIRONMENT_HELP = """environment:
-  TRACKING_DATABASE_URL  postgresql://user:pass@host:port/db[?schema=s] or
-                         sqlite:///path (default sqlite:///./var/tracking.db)
-  TRACKING_MQTT_URL      mqtt://user:pass@host:port (default: in-process)
-  TRACKING_MQTT_CLIENT_ID  stable MQTT client id (default tracking-ingest)
-  TRACKING_MQTT_GROUP    shared-subscription group ("" for none; default ingest)
-  TRACKING_MQTT_EMBEDDED_PORT  port of the in-process broker (default 1883)
-  TRACKING_DEVICES       registered device ids, comma-separated (default: any device)
-  TRACKING_HTTP_HOST     default 127.0.0.1
-  TRACKING_HTTP_PORT     default 8000
-  TRACKING_API_TOKENS    role:token,role:token,... (default: none)
-  TRACKING_RATE_LIMIT_PER_MINUTE  requests per minute per client (default 60000)
-  TRACKING_DCSA_SECRET, TRACKING_AGGREGATOR_SECRET  HMAC secrets of pushed carrier events
-  TRACKING_SIGNATURE_TOLERANCE_SECONDS  signed timestamps older than this are refused (300)
-  TRACKING_CARRIER_MASTER_DATA  TOML: EPCIS objects and locations, carriers' places
-  TRACKING_PARCEL_API_URL, TRACKING_PARCEL_API_KEY  the polled parcel carrier's API
-  TRACKING_PARCEL_CARRIER  the booking carrier whose shipments are polled (default dhl)
-  TRACKING_PARCEL_POLL_SECONDS  between polling rounds (default 300)
-  TRACKING_PARCEL_REQUESTS_PER_MINUTE  the carrier's rate limit (default 60)
-  TRACKING_PARCEL_EXPIRE_DAYS  stop polling shipments booked longer ago (default 60)
-  TRACKING_DCSA_API_URL, TRACKING_DCSA_API_KEY  the ocean carrier's T&T v2 API (bearer key)
-  TRACKING_DCSA_POLL_SECONDS, TRACKING_DCSA_REQUESTS_PER_MINUTE  (defaults 300, 60)
-  TRACKING_DCSA_LOOKBACK_DAYS  where polling starts after a (re)start (default 7)
-"""
+log = logging.getLogger("tracking.cli")
+
+COMMON = ("TRACKING_DATABASE_URL", "TRACKING_LOG_FORMAT", "TRACKING_LOG_LEVEL")
+# Read by the API: customs checks, and verifying what carriers push.
+CUSTOMS = ("TRACKING_HS_NOMENCLATURE", "TRACKING_CUSTOMS_RULES")
+PUSHED = ("TRACKING_DCSA_SECRET", "TRACKING_AGGREGATOR_SECRET",
+          "TRACKING_SIGNATURE_TOLERANCE_SECONDS", "TRACKING_CARRIER_MASTER_DATA")
+HTTP = ("TRACKING_HTTP_HOST", "TRACKING_HTTP_PORT", "TRACKING_API_TOKENS",
+        "TRACKING_RATE_LIMIT_PER_MINUTE", "TRACKING_READY_MAX_LAG_SECONDS", *CUSTOMS, *PUSHED)
+MQTT = ("TRACKING_MQTT_URL", "TRACKING_MQTT_CLIENT_ID", "TRACKING_MQTT_GROUP", "TRACKING_DEVICES")
+CARRIERS = tuple(name for name in VARIABLES
+                 if name.startswith(("TRACKING_PARCEL_", "TRACKING_DCSA_API", "TRACKING_DCSA_POLL",
+                                     "TRACKING_DCSA_REQUESTS", "TRACKING_DCSA_LOOKBACK",
+                                     "TRACKING_CARRIER_")))
+OPS = ("TRACKING_METRICS_PORT", "TRACKING_HTTP_HOST", "TRACKING_READY_MAX_LAG_SECONDS")
+# What each subcommand does, and the variables it reads (its --help lists them).
+COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "all": ("everything in one process: the API, the views and MQTT ingestion (from "
+            "TRACKING_MQTT_URL, or an in-process broker when it is not set); SIGTERM stops it "
+            "gracefully", COMMON + HTTP + MQTT + ("TRACKING_MQTT_EMBEDDED_PORT",)),
+    "serve": ("the HTTP API only (/api/v1, /livez, /readyz, /metrics); the views are kept by "
+              "`tracking project`", COMMON + HTTP),
+    "project": ("keep the views up to date with the event log until SIGTERM; health and metrics "
+                "on TRACKING_METRICS_PORT", COMMON + OPS),
+    "ingest": ("consume scans from the MQTT broker until SIGTERM, then finish and acknowledge "
+               "the batch in hand; health and metrics on TRACKING_METRICS_PORT",
+               COMMON + MQTT + OPS),
+    "poll": ("poll the carriers' tracking APIs until SIGTERM: the parcel carrier "
+             "(TRACKING_PARCEL_API_URL) and DCSA GET /v2/events (TRACKING_DCSA_API_URL)",
+             COMMON + CARRIERS),
+    "simulate": ("publish realistic scan traffic for N shipments over MQTT (books them first)",
+                 COMMON + ("TRACKING_MQTT_URL",)),
+    "rebuild": ("empty a view and build it again from the whole event log", COMMON),
+    "dead-letters": ("list what arrived but could not be a scan, or re-submit it", COMMON
+                     + ("TRACKING_DEVICES",)),
+    "health": ("exit 0 when this machine's process is ready (or, with --live, answers): GETs "
+               "/readyz on TRACKING_METRICS_PORT when set, else TRACKING_HTTP_PORT; for health "
+               "checks in images without curl", ("TRACKING_HTTP_HOST", "TRACKING_HTTP_PORT",
+                                                 "TRACKING_METRICS_PORT")),
+    "demo": ("book a demo shipment, feed it scans, print the derived view after each", COMMON),
+    "check-config": ("read the configuration from the environment and print it (no secrets)",
+                     tuple(VARIABLES)),
+}
+
+
+def environment_help(names: Sequence[str]) -> str:
+    lines = ["environment:"]
+    for name in dict.fromkeys(names):
+        default, meaning = VARIABLES[name]
+        lines.append(f"  {name}\n      {meaning} (default: {default})")
+    return "\n".join(lines)
 
 
 def _demo_plan(start: datetime) -> tuple[TrackingNumber, Booking, Route, list[Scan]]:
@@ -110,79 +145,112 @@ def demo(settings: Settings) -> int:
     return 0
 
 
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (instead of dying on them)."""
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    return done
+
+
 def serve(settings: Settings, *, run_projections: bool, run_ingest: bool = False) -> int:
+    """The API until SIGTERM: uvicorn then stops accepting, finishes the
+    requests in hand, and runs the app's shutdown (the consumer finishes and
+    acknowledges its batch, connections close)."""
     import uvicorn
 
     from adapters.composition import build_api
     from adapters.http.app import create_app
 
-    import logging
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(build_api(settings, run_projections=run_projections, run_ingest=run_ingest))
-    print(f"tracking: API on http://{settings.http_host}:{settings.http_port} "
-          f"(store: {_redact(settings.database_url)}; "
-          f"views {'kept in this process' if run_projections else 'kept by `tracking project`'})",
-          file=sys.stderr)
-    # No access log: one line per request costs an eighth of a read's time;
-    # /metrics counts requests by route and status.
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info",
-                access_log=False)
+    log.info("API on http://%s:%d", settings.http_host, settings.http_port,
+             extra={"store": _redact(settings.database_url),
+                    "views": "this process" if run_projections else "tracking project"})
+    # uvicorn re-raises the signal it stopped on once it is done; with our
+    # handler in place that ends in a clean exit 0, not death by SIGTERM.
+    _stop_on_signals()
+    # No uvicorn access log: adapters/http/access.py writes one line per request.
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
+                log_level=settings.log_level.lower(), access_log=False,
+                timeout_graceful_shutdown=10)
     return 0
+
+
+def _ops_server(settings: Settings, metrics: Metrics, readiness: health.Readiness) -> OpsServer | None:
+    """/livez, /readyz and /metrics on TRACKING_METRICS_PORT, when it is set."""
+    if settings.metrics_port is None:
+        return None
+    server = OpsServer(settings.http_host, settings.metrics_port, metrics, readiness).start()
+    log.info("health and metrics on http://%s:%d", settings.http_host, settings.metrics_port)
+    return server
 
 
 def project(settings: Settings) -> int:
-    """Keep the views up to date until interrupted."""
-    import signal
-    import threading
+    """Keep the views up to date until SIGTERM or SIGINT; the batch in hand
+    is one transaction, finished before the runner stops."""
+    from adapters.composition import build_runner, build_view_store
 
-    from adapters.composition import build_runner, build_service, build_view_store
-
+    done = _stop_on_signals()
     service = build_service(settings)
     store = build_view_store(settings)
     runner = build_runner(settings, service, store)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    caught_up = runner.catch_up()
-    print(f"tracking: views caught up ({caught_up} events); following the log", file=sys.stderr)
+    metrics = Metrics()
+    health.register(metrics, service, store=store)
+    readiness = health.Readiness(service, store, runner, None, settings.ready_max_lag_seconds)
+    server = _ops_server(settings, metrics, readiness)
+    caught_up = 0
+    while not done.is_set() and (n := runner.run_once()) > 0:
+        caught_up += n
+    log.info("views caught up; following the log", extra={"events": caught_up})
     runner.start()
+    code = 0
     while not done.wait(1.0):
         if runner.error is not None:
-            print(f"tracking: projection runner stopped: {runner.error!r}", file=sys.stderr)
-            return 1
+            log.error("projection runner stopped: %r", runner.error)
+            code = 1
+            break
     runner.stop()
+    if server is not None:
+        server.stop()
+    readiness.close()
     store.close()
     service.close()
-    return 0
+    log.info("stopped")
+    return code
 
 
 def ingest(settings: Settings) -> int:
     """Consume scans from TRACKING_MQTT_URL until SIGTERM or SIGINT; then
-    finish and acknowledge the batch in hand."""
-    import logging
-    import signal
-    import threading
-
-    from adapters.composition import build_consumer, build_dead_letters, build_service
+    stop taking messages, finish and acknowledge the batch in hand (what is
+    received but not in it is not acknowledged: the broker keeps it for the
+    next consumer with this client id), disconnect, close."""
+    from adapters.composition import build_consumer, build_dead_letters
 
     if settings.mqtt_url is None:
-        print("tracking: ingest needs TRACKING_MQTT_URL (mqtt://user:pass@host:port)", file=sys.stderr)
+        log.error("ingest needs TRACKING_MQTT_URL (mqtt://user:pass@host:port)")
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    done = _stop_on_signals()
     service = build_service(settings)
     dead_letters = build_dead_letters(settings)
-    consumer = build_consumer(settings, service, dead_letters)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
+    metrics = Metrics()
+    consumer = build_consumer(settings, service, dead_letters, metrics=metrics)
+    health.register(metrics, service, consumer=consumer, dead_letters=dead_letters)
+    readiness = health.Readiness(service, None, None, consumer, settings.ready_max_lag_seconds)
+    server = _ops_server(settings, metrics, readiness)
     consumer.start()
-    print(f"tracking: consuming scans from {_redact(settings.mqtt_url)} as "
-          f"{settings.mqtt_client_id}", file=sys.stderr)
+    log.info("consuming scans", extra={"broker": _redact(settings.mqtt_url),
+                                       "client_id": settings.mqtt_client_id})
     done.wait()
+    log.info("stopping: finishing the batch in hand")
     consumer.stop()
+    if server is not None:
+        server.stop()
+    readiness.close()
     dead_letters.close()
     service.close()
+    log.info("stopped", extra={"recorded": int(metrics.value("tracking_scans_total", result="recorded",
+                                                             ingress="mqtt")),
+                               "batches": metrics.observed("tracking_ingest_batch_size")[0]})
     return 0
 
 
@@ -264,32 +332,94 @@ def check_config(settings: Settings) -> int:
     print(f"database: {_redact(settings.database_url)}")
     print(f"mqtt: {_redact(settings.mqtt_url) if settings.mqtt_url else 'in-process broker'}")
     print(f"http: {settings.http_host}:{settings.http_port}")
+    print(f"metrics port (ingest, project): {settings.metrics_port or 'none'}")
+    print(f"ready while the views lag by at most {settings.ready_max_lag_seconds} s")
+    print(f"logs: {settings.log_format or 'text on a terminal, else json'}, {settings.log_level}")
     print(f"api tokens: {len(settings.api_tokens)} ({', '.join(sorted(set(settings.api_tokens.values()))) or 'none'})")
     return 0
+
+
+def health_check(settings: Settings, live: bool) -> int:
+    """GET /readyz (or /livez) of the process on this machine; 0 when it answers 200."""
+    import urllib.error
+    import urllib.request
+
+    host = settings.http_host if settings.http_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    port = settings.metrics_port or settings.http_port
+    url = f"http://{host}:{port}/{'livez' if live else 'readyz'}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - our own URL
+            print(answer.read().decode())
+            return 0
+    except urllib.error.HTTPError as e:
+        print(e.read().decode(), file=sys.stderr)
+    except OSError as e:
+        print(f"{url}: {e}", file=sys.stderr)
+    return 1
+
+
+def dead_letters_command(settings: Settings, args: argparse.Namespace) -> int:
+    """List dead letters, or re-submit them as they were stored (after the
+    cause was fixed elsewhere: a device registered, a shipment booked, a
+    clock corrected). A corrected payload goes through the HTTP API."""
+    from adapters import deadletters
+    from adapters.composition import build_dead_letters
+    from adapters.mqtt.consumer import NotAScan, parse_scan
+
+    letters = build_dead_letters(settings)
+    try:
+        if args.action == "list":
+            found = letters.list(pending_only=not args.all, limit=args.limit, offset=0)
+            for x in found:
+                print(json.dumps({
+                    "id": x.id, "received_at": x.received_at.isoformat(), "topic": x.topic,
+                    "field": x.field, "reason": x.reason,
+                    "payload": x.payload.decode("utf-8", "backslashreplace")[:500],
+                    "resubmitted_as": x.resubmitted_as}))
+            print(f"{len(found)} dead letter(s){' (pending)' if not args.all else ''}", file=sys.stderr)
+            return 0
+        ids = args.ids
+        if args.all:
+            ids = [x.id for x in letters.list(pending_only=True, limit=100_000, offset=0)]
+        service = build_service(settings)
+        failed = 0
+        try:
+            for letter_id in ids:
+                letter = letters.get(letter_id)
+                try:
+                    if letter is None:
+                        raise deadletters.NoSuchDeadLetter(f"no dead letter {letter_id}")
+                    scan = parse_scan(letter.topic, letter.payload, settings.devices)
+                    outcome = deadletters.resubmit(letters, service, letter_id, scan,
+                                                   Source(SourceKind.AGENT, "cli"))
+                except (NotAScan, deadletters.NoSuchDeadLetter, deadletters.AlreadyResubmitted) as e:
+                    failed += 1
+                    print(f"{letter_id}: {getattr(e, 'reason', e)}")
+                    continue
+                if outcome.result is ScanResult.REJECTED:
+                    failed += 1
+                    print(f"{letter_id}: refused again: {outcome.field}: {outcome.reason}")
+                else:
+                    print(f"{letter_id}: {outcome.result.value} as scan {outcome.scan_id} "
+                          f"({outcome.tracking_number})")
+        finally:
+            service.close()
+        print(f"re-submitted {len(ids) - failed} of {len(ids)}", file=sys.stderr)
+        return 1 if failed else 0
+    finally:
+        letters.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tracking", description="Event-sourced shipment tracking.",
-        epilog=ENVIRONMENT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=environment_help(VARIABLES), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     parsers = {}
-    for name, helptext in [
-        ("all", "everything in one process: the API, the views and MQTT ingestion (from "
-                "TRACKING_MQTT_URL, or an in-process broker when it is not set)"),
-        ("serve", "the HTTP API only; the views are kept by `tracking project`"),
-        ("project", "keep the views up to date with the event log"),
-        ("ingest", "consume scans from the MQTT broker (TRACKING_MQTT_URL)"),
-        ("poll", "poll the carriers' tracking APIs: the parcel carrier (TRACKING_PARCEL_API_URL) "
-                 "and DCSA GET /v2/events (TRACKING_DCSA_API_URL)"),
-        ("simulate", "publish realistic scan traffic for N shipments over MQTT (books them first)"),
-        ("rebuild", "empty a view and build it again from the whole event log"),
-        ("demo", "book a demo shipment, feed it scans, print the derived view after each"),
-        ("check-config", "read the configuration from the environment and print it (no secrets)"),
-    ]:
+    for name, (helptext, variables) in COMMANDS.items():
         parsers[name] = commands.add_parser(
-            name, help=helptext, description=helptext, epilog=ENVIRONMENT_HELP,
+            name, help=helptext, description=helptext, epilog=environment_help(variables),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     sim = parsers["simulate"]
@@ -303,12 +433,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--no-book", action="store_true", help="do not book the shipments first")
     parsers["rebuild"].add_argument("view", choices=["shipments"],
                                     help="the view to rebuild (shipments: status and exceptions)")
+    parsers["health"].add_argument("--live", action="store_true",
+                                   help="only check that the process answers (/livez)")
+    letters = parsers["dead-letters"].add_subparsers(dest="action", required=True)
+    listing = letters.add_parser("list", help="print dead letters as JSON lines, oldest first",
+                                 description="Print dead letters as JSON lines, oldest first.")
+    listing.add_argument("--limit", type=_at_least_one, default=100, help="at most N (default 100)")
+    listing.add_argument("--all", action="store_true", help="include the re-submitted ones")
+    again = letters.add_parser(
+        "resubmit", help="parse stored dead letters again and record those that are scans now",
+        description="Parse each dead letter's stored message again (with the current "
+                    "TRACKING_DEVICES) and record it in its place if it is a scan now. Exits 1 "
+                    "if any is still refused. A corrected payload: POST "
+                    "/api/v1/dead-letters/{id}/resubmit.")
+    again.add_argument("ids", nargs="*", metavar="ID", help="dead letter ids (from list)")
+    again.add_argument("--all", action="store_true", help="every pending dead letter")
     args = parser.parse_args(argv)
+    if args.command == "dead-letters" and args.action == "resubmit" and bool(args.ids) == args.all:
+        again.error("give dead letter ids or --all (not both)")
     try:
         settings = Settings.from_env()
     except ConfigError as e:
         print(f"tracking: configuration error: {e}", file=sys.stderr)
         return 2
+    if args.command in ("all", "serve", "project", "ingest"):
+        configure_logging(settings)
     commands_run = {
         "all": lambda s: serve(s, run_projections=True, run_ingest=True),
         "serve": lambda s: serve(s, run_projections=False),
@@ -317,10 +466,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "poll": poll,
         "simulate": lambda s: simulate(s, args),
         "rebuild": lambda s: rebuild(s, args.view),
+        "dead-letters": lambda s: dead_letters_command(s, args),
+        "health": lambda s: health_check(s, args.live),
         "demo": demo,
         "check-config": check_config,
     }
     return commands_run[args.command](settings)
+
+
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
 
 
 if __name__ == "__main__":

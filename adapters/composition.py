@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from projections.runner import ProjectionRunner
 from projections.sql import PostgresListener, PostgresViewStore, SQLiteViewStore
 from projections.store import ViewStore
@@ -27,10 +29,20 @@ from adapters.settings import ConfigError, Settings
 def build_service(settings: Settings, *, clock: Clock | None = None) -> ShipmentService:
     """The shipment service on the configured event store (tables are created
     on first start), with the configured customs rules and nomenclature."""
-    return ShipmentService(
-        env=settings.eventstore_env(), clock=clock, customs_rules=_customs_rules(settings),
-        nomenclature=_nomenclature(settings),
-    )
+    rules, nomenclature = _customs_rules(settings), _nomenclature(settings)
+    if not settings.is_postgres:
+        return ShipmentService(env=settings.eventstore_env(), clock=clock,
+                               customs_rules=rules, nomenclature=nomenclature)
+    # The library creates its tables without a lock: processes starting
+    # together on a new database (docker compose up) collided on CREATE TYPE.
+    conninfo, _ = settings.postgres_conninfo()
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+        conn.execute("SELECT pg_advisory_lock(724500)")
+        try:
+            return ShipmentService(env=settings.eventstore_env(), clock=clock,
+                                   customs_rules=rules, nomenclature=nomenclature)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(724500)")
 
 
 # A nomenclature is read once per process, however many services are built.

@@ -19,6 +19,9 @@ import msgspec
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
+from tracking.application import ScanOutcome, ScanResult, ShipmentService
+from tracking.scan import Scan, Source
+
 
 class DeadLetter(msgspec.Struct, kw_only=True):
     id: str
@@ -84,6 +87,32 @@ class MemoryDeadLetterStore(DeadLetterStore):
 
     def count(self) -> int:
         return len(self._letters)
+
+
+class NoSuchDeadLetter(LookupError):
+    """Raised by ``resubmit`` for an id that is not a dead letter."""
+
+
+class AlreadyResubmitted(Exception):
+    """Raised by ``resubmit`` for a dead letter already recorded as a scan."""
+
+
+def resubmit(letters: DeadLetterStore, service: ShipmentService, letter_id: str, scan: Scan,
+             source: Source | None = None) -> ScanOutcome:
+    """Record ``scan`` in the place of a dead letter (the corrected scan an
+    agent sends, or the stored one parsed again) and mark the letter, unless
+    the scan is refused again: then the letter stays pending. The HTTP
+    endpoint and ``tracking dead-letters resubmit`` both come here."""
+    letter = letters.get(letter_id)
+    if letter is None:
+        raise NoSuchDeadLetter(f"no dead letter {letter_id}")
+    if letter.resubmitted_at is not None:
+        raise AlreadyResubmitted(
+            f"dead letter {letter_id} was already re-submitted as {letter.resubmitted_as}")
+    outcome = service.record_scan(scan, source)
+    if outcome.result is not ScanResult.REJECTED:
+        letters.mark_resubmitted(letter_id, scan.scan_id, service.clock())
+    return outcome
 
 
 _COLUMNS = "id, received_at, topic, payload, reason, field, resubmitted_at, resubmitted_as"

@@ -8,13 +8,53 @@ names the variable.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/tracking.db"
 ROLES = frozenset({"merchant", "agent", "device", "carrier", "admin"})
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+# Every variable read, with its default and meaning: the CLI's help and the
+# README's table are checked against it.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "TRACKING_DATABASE_URL": (
+        "sqlite:///./var/tracking.db",
+        "postgresql://user:pass@host:port/db (optional ?schema=name), or sqlite:///path"),
+    "TRACKING_MQTT_URL": ("an in-process broker", "mqtt://user:pass@host:port of the broker to consume scans from"),
+    "TRACKING_MQTT_CLIENT_ID": ("tracking-ingest", "the consumer's stable MQTT client id (its persistent session)"),
+    "TRACKING_MQTT_GROUP": ("ingest", 'shared-subscription group of the consumers ("": none)'),
+    "TRACKING_MQTT_EMBEDDED_PORT": ("1883", "where the in-process broker listens when TRACKING_MQTT_URL is not set"),
+    "TRACKING_DEVICES": ("any device", "registered device ids, comma-separated; scans from others are dead letters"),
+    "TRACKING_HTTP_HOST": ("127.0.0.1", "the address the API (and the metrics port) listens on"),
+    "TRACKING_HTTP_PORT": ("8000", "where the API listens"),
+    "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin)"),
+    "TRACKING_RATE_LIMIT_PER_MINUTE": ("60000", "requests per minute per client address before 429"),
+    "TRACKING_METRICS_PORT": ("none", "`ingest` and `project` serve /livez, /readyz and /metrics on this port"),
+    "TRACKING_READY_MAX_LAG_SECONDS": ("60", "/readyz answers 503 when the views lag the log by longer"),
+    "TRACKING_LOG_FORMAT": ("text on a terminal, else json", "json (one object per line) or text"),
+    "TRACKING_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
+    "TRACKING_HS_NOMENCLATURE": ("none (not checked)", "path of an HS nomenclature CSV (section,hscode,description,parent,level, as UN Comtrade publishes it); declared HS-6 subheadings not in it are reported"),
+    "TRACKING_CUSTOMS_RULES": ("the shipped table", "path of a customs rules table (TOML, the shape of src/tracking/data/customs-rules.toml) replacing the shipped one"),
+    "TRACKING_DCSA_SECRET": ("none (callbacks refused)", "HMAC secret of DCSA T&T notifications (Notification-Signature)"),
+    "TRACKING_AGGREGATOR_SECRET": ("none (webhooks refused)", "HMAC secret of the aggregator's webhooks"),
+    "TRACKING_SIGNATURE_TOLERANCE_SECONDS": ("300", "signed timestamps further from now than this are refused as replays"),
+    "TRACKING_CARRIER_MASTER_DATA": ("none", "TOML: EPCIS objects and locations, carriers' places"),
+    "TRACKING_PARCEL_API_URL": ("none (not polled)", "base URL of the polled parcel carrier's tracking API"),
+    "TRACKING_PARCEL_API_KEY": ("none", "its API key"),
+    "TRACKING_PARCEL_CARRIER": ("dhl", "the booking carrier whose shipments are polled"),
+    "TRACKING_PARCEL_POLL_SECONDS": ("300", "seconds between parcel polling rounds"),
+    "TRACKING_PARCEL_REQUESTS_PER_MINUTE": ("60", "the parcel carrier's rate limit"),
+    "TRACKING_PARCEL_EXPIRE_DAYS": ("60", "stop polling shipments booked longer ago"),
+    "TRACKING_DCSA_API_URL": ("none (not polled)", "base URL of the ocean carrier's DCSA T&T v2 API"),
+    "TRACKING_DCSA_API_KEY": ("none", "its bearer key"),
+    "TRACKING_DCSA_POLL_SECONDS": ("300", "seconds between DCSA polling rounds"),
+    "TRACKING_DCSA_REQUESTS_PER_MINUTE": ("60", "the DCSA API's rate limit"),
+    "TRACKING_DCSA_LOOKBACK_DAYS": ("7", "where DCSA polling starts after a (re)start"),
+}
 
 
 class ConfigError(Exception):
@@ -100,6 +140,13 @@ class Settings:
     # a customs rules table replacing the one shipped in the package
     customs_rules: Path | None = None
     carriers: CarrierSettings = field(default_factory=CarrierSettings)
+    # ingest and project serve health and metrics here when set
+    metrics_port: int | None = None
+    # /readyz fails when the oldest event not yet in the views is older
+    ready_max_lag_seconds: int = 60
+    # None: text when stderr is a terminal, json otherwise
+    log_format: str | None = None
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +169,15 @@ class Settings:
             hs_nomenclature=_file("TRACKING_HS_NOMENCLATURE", env.get("TRACKING_HS_NOMENCLATURE")),
             customs_rules=_file("TRACKING_CUSTOMS_RULES", env.get("TRACKING_CUSTOMS_RULES")),
             carriers=CarrierSettings.from_env(env),
+            metrics_port=_port(env["TRACKING_METRICS_PORT"], "TRACKING_METRICS_PORT")
+            if env.get("TRACKING_METRICS_PORT") else None,
+            ready_max_lag_seconds=_positive(
+                "TRACKING_READY_MAX_LAG_SECONDS", env.get("TRACKING_READY_MAX_LAG_SECONDS") or "60"
+            ),
+            log_format=_choice("TRACKING_LOG_FORMAT", env.get("TRACKING_LOG_FORMAT"), LOG_FORMATS,
+                               str.lower),
+            log_level=_choice("TRACKING_LOG_LEVEL", env.get("TRACKING_LOG_LEVEL"), LOG_LEVELS,
+                              str.upper) or "INFO",
         )
         settings.eventstore_env()  # validates the database URL now, not at first use
         if settings.mqtt_url is not None:
@@ -203,6 +259,16 @@ class Settings:
         schema = parse_qs(url.query).get("schema", ["public"])[0]
         return url._replace(query="").geturl(), schema
 
+    def secrets(self) -> frozenset[str]:
+        """Values that must never be written to a log: API tokens and the
+        passwords in the database and broker URLs."""
+        found = set(self.api_tokens)
+        for url in (self.database_url, self.mqtt_url or ""):
+            password = urlsplit(url).password
+            if password:
+                found |= {password, unquote(password)}
+        return frozenset(s for s in found if s)
+
 
 def _port(value: str, variable: str = "TRACKING_HTTP_PORT") -> int:
     try:
@@ -222,6 +288,15 @@ def _positive(variable: str, value: str) -> int:
     if number < 1:
         raise ConfigError(f"{variable}: must be at least 1 (got {number})")
     return number
+
+
+def _choice(variable: str, value: str | None, choices: tuple[str, ...],
+            normal: Callable[[str], str]) -> str | None:
+    if not value:
+        return None
+    if normal(value) not in choices:
+        raise ConfigError(f"{variable}: {value!r} is not one of {', '.join(choices)}")
+    return normal(value)
 
 
 def _tokens(value: str) -> dict[str, str]:

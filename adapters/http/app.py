@@ -25,8 +25,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from adapters import deadletters, health
 from adapters.deadletters import DeadLetterStore
 from adapters.http import customs, schemas
+from adapters.http.access import RequestLog
 from adapters.http.auth import requires
 from adapters.http.carriers import carrier_router
 from adapters.http.errors import HANDLERS, error
@@ -66,6 +68,11 @@ class Api:
     consumer: ScanConsumer | None = None
     broker: EmbeddedBroker | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    readiness: health.Readiness = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.readiness = health.Readiness(self.service, self.store, self.runner, self.consumer,
+                                          self.settings.ready_max_lag_seconds)
 
     def start(self) -> None:
         """Bring the views up to date, then keep them so in the background."""
@@ -78,7 +85,7 @@ class Api:
             except OSError as e:
                 log.warning("%s; scans come in over HTTP only. Set TRACKING_MQTT_URL to consume "
                             "from a running broker, or TRACKING_MQTT_EMBEDDED_PORT.", e)
-                self.broker = self.consumer = None
+                self.broker = self.consumer = self.readiness.consumer = None
         if self.consumer is not None:
             self.consumer.start()
 
@@ -92,6 +99,7 @@ class Api:
         self.store.close()
         if self.dead_letters is not None:
             self.dead_letters.close()
+        self.readiness.close()
         self.service.close()
 
 
@@ -218,6 +226,7 @@ def create_app(api: Api) -> Litestar:
             )
             for i, p in enumerate(parsed)
         ]
+        metrics.inc("tracking_scans_received_total", len(results), ingress="http")
         for r in results:
             metrics.inc("tracking_scans_total", result=r.result, ingress="http")
         if not is_batch:
@@ -306,26 +315,24 @@ def create_app(api: Api) -> Litestar:
     @post("/dead-letters/{letter_id:str}/resubmit", guards=[agent_only], status_code=201,
           summary="Record a corrected scan in a dead letter's place", tags=["scans"])
     async def resubmit(letter_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
-        store_ = api.dead_letters
-        letter = await anyio.to_thread.run_sync(store_.get, letter_id) if store_ else None
-        if store_ is None or letter is None:
+        if api.dead_letters is None:
             return error(404, f"no dead letter {letter_id}")
-        if letter.resubmitted_at is not None:
-            return error(409, f"dead letter {letter_id} was already re-submitted as "
-                              f"{letter.resubmitted_as}")
         scan = schemas.to_scan(schemas.decode(schemas.SCAN, await request.body()))
         source = Source(SourceKind.AGENT, request.state.principal)
-        outcome = await anyio.to_thread.run_sync(service.record_scan, scan, source)
+        try:
+            outcome = await anyio.to_thread.run_sync(
+                deadletters.resubmit, api.dead_letters, service, letter_id, scan, source)
+        except deadletters.NoSuchDeadLetter as e:
+            return error(404, str(e))
+        except deadletters.AlreadyResubmitted as e:
+            return error(409, str(e))
         if outcome.result is ScanResult.REJECTED:
             return error(422, f"{outcome.field}: {outcome.reason}", outcome.field)
-        now = service.clock()
-        await anyio.to_thread.run_sync(store_.mark_resubmitted, letter_id, scan.scan_id, now)
         return json_response(_scan_out(outcome), 201)
 
     async def read_your_writes(request: Request[Any, Any, Any]) -> Response[bytes] | None:
         """GETs under /api/v1 wait (bounded) until the views have processed
         min_position."""
-        request.state.started = time.perf_counter()
         raw = request.query_params.get("min_position")
         if request.method != "GET" or raw is None or not request.url.path.startswith("/api/v1/"):
             return None
@@ -362,61 +369,28 @@ def create_app(api: Api) -> Litestar:
     async def livez() -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/readyz", sync_to_thread=True, summary="Stores answer and views keep up",
+    @get("/readyz", sync_to_thread=True, summary="Stores and broker answer, views keep up",
          tags=["operations"])
     def readyz() -> Response[bytes]:
-        try:
-            log_position = service.position()
-            view_position = store.position()
-        except Exception as e:  # noqa: BLE001 - any failure means not ready
-            return error(503, f"a store does not answer: {type(e).__name__}: {e}")
-        if api.runner is not None and api.runner.error is not None:
-            return error(503, f"the projection runner stopped: {api.runner.error!r}")
-        return json_response({"status": "ready", "log_position": log_position,
-                              "view_position": view_position,
-                              "lag_events": max(0, log_position - view_position)})
+        ready, body = api.readiness.check()
+        return json_response(body, 200 if ready else 503)
 
     @get("/metrics", sync_to_thread=True, summary="Prometheus metrics", tags=["operations"],
          media_type=MediaType.TEXT)
     def metrics_endpoint() -> str:
         return metrics.render()
 
-    metrics.counter("tracking_http_requests_total", "HTTP requests by method, route and status")
-    metrics.counter("tracking_http_request_seconds_total", "Time spent answering, by route")
     metrics.counter("tracking_scans_total", "Scans received, by result and ingress")
-    metrics.gauge("tracking_event_log_position", "Position of the last recorded event",
-                  lambda: service.position())
-    metrics.gauge("tracking_view_position", "Position the shipments views have processed",
-                  lambda: store.position())
-    if api.dead_letters is not None:
-        dead = api.dead_letters
-        metrics.gauge("tracking_dead_letters", "Dead letters stored", lambda: dead.count())
-    metrics.gauge("tracking_broker_connected", "Whether the scan consumer is connected (1) or not (0)",
-                  lambda: float(api.consumer is not None and api.consumer.connected.is_set()))
-    metrics.gauge("tracking_projection_lag_events", "Events recorded but not yet in the views",
-                  lambda: max(0, service.position() - store.position()))
+    metrics.counter("tracking_scans_received_total", "Scan messages received, by ingress")
+    health.register(metrics, service, store=store, consumer=api.consumer,
+                    dead_letters=api.dead_letters)
 
-    async def after_response(request: Request[Any, Any, Any]) -> None:
-        route = request.scope.get("path_template") or "unmatched"
-        status = str(request.scope.get("_status", ""))
-        metrics.inc("tracking_http_requests_total", method=request.method, route=route,
-                    status=status)
-        started = getattr(request.state, "started", None)
-        if started is not None:
-            metrics.inc("tracking_http_request_seconds_total",
-                        time.perf_counter() - started, route=route)
-
-    async def record_status(message: Any, scope: Any) -> None:
-        if message.get("type") == "http.response.start":
-            scope["_status"] = message.get("status")
-
-    return Litestar(
+    app = Litestar(
         route_handlers=[v1, carrier_router(api.settings, service, metrics), livez, readyz,
                         metrics_endpoint],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         before_request=read_your_writes,
-        after_response=after_response,
-        before_send=[record_status],
+        logging_config=None,  # adapters/logs.py configures logging, once per process
         request_max_body_size=MAX_BODY,
         on_startup=[api.start],
         on_shutdown=[api.stop],
@@ -434,3 +408,5 @@ def create_app(api: Api) -> Litestar:
         ),
         debug=False,
     )
+    app.asgi_handler = RequestLog(app.asgi_handler, metrics)  # every request, unmatched ones too
+    return app

@@ -20,6 +20,7 @@ import queue
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,40 @@ TOPIC_FILTER = "scanners/+/+/scans"
 _TOPIC = re.compile(r"scanners/([^/]+)/([^/]+)/scans")
 MAX_PAYLOAD = 64 * 1024
 SESSION_EXPIRY = 7 * 24 * 3600  # keep queued scans a week while the consumer is away
+BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
+
+
+class NotAScan(Exception):
+    """A message that cannot be a scan; ``reason`` says why, ``field`` what."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.field = reason, field
+
+
+def parse_scan(topic: str, payload: bytes, devices: frozenset[str] | None = None) -> Scan:
+    """The scan a message published on ``topic`` carries (NotAScan if none):
+    what the consumer does with each message, and ``tracking dead-letters
+    resubmit`` with a stored one."""
+    match = _TOPIC.fullmatch(topic)
+    if match is None:
+        raise NotAScan(f"topic {topic!r} is not scanners/{{site}}/{{device_id}}/scans")
+    if len(payload) > MAX_PAYLOAD:
+        raise NotAScan(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}", "body")
+    try:
+        wire = schemas.decode(schemas.SCAN, payload)
+        device = match[2]
+        if devices is not None and device not in devices:
+            raise InvalidInput("device_id", f"device {device!r} is not registered")
+        if wire.device_id is None:
+            wire.device_id = device
+        elif wire.device_id != device:
+            raise InvalidInput("device_id", f"{wire.device_id!r} is not the topic's device {device!r}")
+        return schemas.to_scan(wire)
+    except InvalidInput as e:
+        raise NotAScan(e.message, e.field) from None
+    except schemas.NotJSON as e:
+        raise NotAScan(str(e), "body") from None
 
 
 class Received(NamedTuple):
@@ -85,6 +120,10 @@ class ScanConsumer:
         self.batch_size = batch_size
         self.batch_wait = batch_ms / 1000
         self.metrics = metrics or Metrics()
+        self.metrics.counter("tracking_scans_total", "Scans received, by result and ingress")
+        self.metrics.counter("tracking_scans_received_total", "Scan messages received, by ingress")
+        self.metrics.histogram("tracking_ingest_batch_size", "Messages per recorded MQTT batch",
+                               BATCH_BUCKETS)
         self.clock = clock
         self.devices = devices
         self.mqtt5 = mqtt5
@@ -147,32 +186,14 @@ class ScanConsumer:
 
     def parse(self, message: Received) -> Scan | DeadLetter:
         """A scan, or the dead letter saying why it cannot be one."""
-
-        def dead(reason: str, field: str | None = None) -> DeadLetter:
-            return self._dead(message, reason, field)
-
-        match = _TOPIC.fullmatch(message.topic)
-        if match is None:
-            return dead(f"topic {message.topic!r} is not scanners/{{site}}/{{device_id}}/scans")
-        if len(message.payload) > MAX_PAYLOAD:
-            return dead(f"payload of {len(message.payload)} bytes is over {MAX_PAYLOAD}", "body")
         try:
-            wire = schemas.decode(schemas.SCAN, message.payload)
-            device = match[2]
-            if self.devices is not None and device not in self.devices:
-                raise InvalidInput("device_id", f"device {device!r} is not registered")
-            if wire.device_id is None:
-                wire.device_id = device
-            elif wire.device_id != device:
-                raise InvalidInput("device_id", f"{wire.device_id!r} is not the topic's device {device!r}")
-            return schemas.to_scan(wire)
-        except InvalidInput as e:
-            return dead(e.message, e.field)
-        except schemas.NotJSON as e:
-            return dead(str(e), "body")
+            return parse_scan(message.topic, message.payload, self.devices)
+        except NotAScan as e:
+            return self._dead(message, e.reason, e.field)
 
     def handle(self, batch: list[Received]) -> None:
         """Record, dead-letter, then acknowledge: never the other way round."""
+        started = time.perf_counter()
         parsed = [(m, self.parse(m)) for m in batch]
         scans = [(m, p) for m, p in parsed if isinstance(p, Scan)]
         letters = [p for _, p in parsed if isinstance(p, DeadLetter)]
@@ -193,16 +214,34 @@ class ScanConsumer:
                 if self._stop.wait(backoff):
                     return  # stopping: unacknowledged, the broker redelivers
                 backoff = min(backoff * 2, 5.0)
-        for result in (o.result.value for o in outcomes):
-            self.metrics.inc("tracking_scans_total", result=result, ingress="mqtt")
-        self.metrics.inc("tracking_scans_total", len(letters), result="dead_letter", ingress="mqtt")
-        self.metrics.inc("tracking_ingest_batches_total")
-        self.metrics.inc("tracking_ingest_batch_messages_total", len(batch))
         generation = self._generation
         for m in batch:
             if m.generation == generation:
                 self.client.ack(m.mid, m.qos)
             # else: delivered on an earlier connection; the broker sends it again
+        results = Counter(o.result.value for o in outcomes)
+        for result, count in results.items():
+            self.metrics.inc("tracking_scans_total", count, result=result, ingress="mqtt")
+        self.metrics.inc("tracking_scans_total", len(letters), result="dead_letter", ingress="mqtt")
+        self.metrics.inc("tracking_scans_received_total", len(batch), ingress="mqtt")
+        self.metrics.observe("tracking_ingest_batch_size", len(batch))
+        self._log_batch(batch, [s for _, s in scans], results, len(letters), started)
+
+    @staticmethod
+    def _log_batch(batch: list[Received], scans: list[Scan], results: Counter[str],
+                   letters: int, started: float) -> None:
+        devices = sorted({m.topic.split("/")[2] for m in batch if m.topic.count("/") == 3})
+        numbers = {str(s.tracking_number) for s in scans}
+        fields: dict[str, Any] = {
+            "size": len(batch), "recorded": results[ScanResult.RECORDED.value],
+            "duplicates": results[ScanResult.DUPLICATE.value],
+            "dead_lettered": letters + results[ScanResult.REJECTED.value],
+            "devices": len(devices), "device_ids": devices[:5],
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        if len(numbers) == 1:
+            fields["tracking_number"] = numbers.pop()
+        log.info("recorded and acknowledged a batch of %d", len(batch), extra=fields)
 
     @staticmethod
     def _dead(message: Received, reason: str, field: str | None) -> DeadLetter:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
 from adapters.settings import Settings
 from tests.builders import AGENT, HK_STO, booking
 from tests.conftest import IN_CI
+from tests.ports import free_port
 from tests.waiting import eventually
 from tracking.application import ShipmentService
 
@@ -215,7 +217,7 @@ def test_two_consumers_sharing_a_subscription_record_everything_once(
         for s in sent:
             publisher.publish(s)
         eventually(lambda: sum(len(service.get(tn).scans) for tn in tns) == len(sent), timeout=30)
-        shares = [c.metrics.value("tracking_ingest_batch_messages_total") for c in consumers]
+        shares = [c.metrics.observed("tracking_ingest_batch_size")[1] for c in consumers]
         assert all(n > 0 for n in shares) and sum(shares) == len(sent)
     finally:
         for c in consumers:
@@ -225,43 +227,112 @@ def test_two_consumers_sharing_a_subscription_record_everything_once(
         assert versions == list(range(1, 13))  # opened, booked, ten scans: none twice
 
 
+class IngestProcess:
+    """``tracking <command>`` as a subprocess consuming as this test's client
+    id, and 50 booked shipments to send it scans for."""
+
+    def __init__(self, settings: Settings, service: ShipmentService, prefix: str,
+                 command: str = "ingest") -> None:
+        self.service, self.command = service, command
+        self.tns = [f"{prefix}{i:06d}" for i in range(50)]
+        for tn in self.tns:
+            service.book(tn, booking(), HK_STO, AGENT)
+        self.env = {**os.environ, "TRACKING_DATABASE_URL": settings.database_url,
+                    "TRACKING_MQTT_URL": MQTT_URL, "TRACKING_MQTT_CLIENT_ID": settings.mqtt_client_id,
+                    "TRACKING_MQTT_GROUP": settings.mqtt_group, "TRACKING_LOG_FORMAT": "json",
+                    "TRACKING_HTTP_PORT": str(free_port())}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def scans(self, each: int) -> list[dict[str, Any]]:
+        return [scan_json(tn, scan_id=f"{tn}-{k}") for k in range(each) for tn in self.tns]
+
+    def start(self, log: Any = os.devnull) -> subprocess.Popen[bytes]:
+        with open(log, "wb") as stderr:
+            self.process = subprocess.Popen([sys.executable, "-m", "adapters.cli", self.command],
+                                            env=self.env, stdout=subprocess.DEVNULL, stderr=stderr)
+        return self.process
+
+    def recorded(self) -> int:
+        return sum(len(s.scans) for s in (self.service.get(tn) for tn in self.tns))
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+
+    def assert_every_scan_recorded_once(self, each: int) -> None:
+        for tn in self.tns:  # opened, booked, then each scan once
+            assert [e.originator_version for e in self.service.history(tn)] == list(range(1, 3 + each))
+
+
 def test_a_consumer_killed_mid_stream_and_restarted_records_every_scan_once(
     settings: Settings, service: ShipmentService, broker: BrokerAddress, publisher: Publisher
 ) -> None:
-    tns = [f"KILL{i:06d}" for i in range(50)]
-    for tn in tns:
-        service.book(tn, booking(), HK_STO, AGENT)
-    env = {**os.environ, "TRACKING_DATABASE_URL": settings.database_url,
-           "TRACKING_MQTT_URL": MQTT_URL, "TRACKING_MQTT_CLIENT_ID": settings.mqtt_client_id,
-           "TRACKING_MQTT_GROUP": settings.mqtt_group}
-
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "adapters.cli", "ingest"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def recorded() -> int:
-        return sum(len(s.scans) for s in (service.get(tn) for tn in tns))
-
-    process = start()
+    run = IngestProcess(settings, service, "KILL")
+    process = run.start()
     try:
         time.sleep(2)  # connected and subscribed: its session now exists on the broker
-        sent = [scan_json(tn, scan_id=f"{tn}-{k}") for k in range(20) for tn in tns]
+        sent = run.scans(20)
         for s in sent[:500]:
             publisher.publish(s)
-        eventually(lambda: recorded() > 0)
+        eventually(lambda: run.recorded() > 0)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         for s in sent[500:]:
             publisher.publish(s)  # queued in its session while it is down
-        process = start()
-        eventually(lambda: recorded() == len(sent), timeout=60)
+        process = run.start()
+        eventually(lambda: run.recorded() == len(sent), timeout=60)
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-    for tn in tns:
-        assert [e.originator_version for e in service.history(tn)] == list(range(1, 23))
+        run.kill()
+    run.assert_every_scan_recorded_once(20)
+
+
+@pytest.mark.parametrize("command", ["ingest", "all"])
+def test_sigterm_mid_stream_exits_0_having_recorded_what_it_acknowledged(
+    settings: Settings, service: ShipmentService, broker: BrokerAddress, publisher: Publisher,
+    tmp_path: Any, command: str,
+) -> None:
+    """Graceful shutdown: the process finishes and acknowledges the batch in
+    hand, leaves the rest unacknowledged in its session, and exits 0; the
+    next process with its client id records the rest: every scan once."""
+    run = IngestProcess(settings, service, "TERM", command)
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+
+    def lines(log: Any) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in open(log).read().splitlines()]
+
+    process = run.start(logs[0])
+    try:
+        eventually(lambda: any("connected to the broker" in x["msg"] for x in lines(logs[0])),
+                   what="the consumer is connected and subscribed")
+        time.sleep(0.3)
+        # At most ~800 queued while it is away: under Mosquitto's default
+        # max_queued_messages (1000), beyond which the broker itself drops.
+        sent = run.scans(20)
+
+        def feed() -> None:
+            for s in sent:
+                publisher.publish(s)  # each PUBACKed by the broker before the next
+                time.sleep(0.001)
+
+        feeding = threading.Thread(target=feed)
+        feeding.start()
+        eventually(lambda: run.recorded() >= 200)
+        process.send_signal(signal.SIGTERM)  # mid-stream: scans keep arriving
+        assert process.wait(30) == 0
+        at_exit = run.recorded()
+        batches = [x for x in lines(logs[0]) if "size" in x]
+        assert sum(b["recorded"] for b in batches) == at_exit  # no batch left half done
+        feeding.join(60)  # the rest is queued in its session while it is away
+        assert at_exit < len(sent)
+        process = run.start(logs[1])
+        eventually(lambda: run.recorded() == len(sent), timeout=60)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        run.kill()
+    run.assert_every_scan_recorded_once(20)
 
 
 @pytest.fixture

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from adapters.settings import ConfigError, Settings
+from adapters.settings import VARIABLES, ConfigError, Settings
 
 
 def test_no_variables_means_sqlite_under_var(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -51,3 +54,68 @@ def test_a_malformed_value_names_its_variable(variable: str, value: str, message
         Settings.from_env({variable: value})
     assert str(e.value).startswith(variable)
     assert "hunter2" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TRACKING_METRICS_PORT", "ninety", "not a port number"),
+        ("TRACKING_READY_MAX_LAG_SECONDS", "0", "at least 1"),
+        ("TRACKING_READY_MAX_LAG_SECONDS", "1m", "not a whole number"),
+        ("TRACKING_LOG_FORMAT", "xml", "not one of json, text"),
+        ("TRACKING_LOG_LEVEL", "loud", "not one of DEBUG, INFO, WARNING, ERROR"),
+    ],
+)
+def test_a_malformed_operations_setting_names_its_variable(variable: str, value: str,
+                                                           message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as e:
+        Settings.from_env({variable: value})
+    assert str(e.value).startswith(variable)
+
+
+def test_operations_settings_and_their_defaults() -> None:
+    default = Settings.from_env({})
+    assert (default.metrics_port, default.ready_max_lag_seconds, default.log_format,
+            default.log_level) == (None, 60, None, "INFO")
+    given = Settings.from_env({"TRACKING_METRICS_PORT": "9100", "TRACKING_READY_MAX_LAG_SECONDS": "5",
+                               "TRACKING_LOG_FORMAT": "JSON", "TRACKING_LOG_LEVEL": "debug"})
+    assert (given.metrics_port, given.ready_max_lag_seconds, given.log_format,
+            given.log_level) == (9100, 5, "json", "DEBUG")
+
+
+class Recording(dict):  # type: ignore[type-arg]
+    """An environment that remembers which variables were asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):  # type: ignore[no-untyped-def]
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):  # type: ignore[no-untyped-def]
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+
+def test_the_documented_variables_are_exactly_those_read() -> None:
+    env = Recording()
+    Settings.from_env(env)
+    assert env.asked == set(VARIABLES)
+
+
+def test_the_readme_table_lists_every_variable_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {m[1]: m[2] for m in re.finditer(r"^\| `(TRACKING_\w+)` \|[^|]*\| ([^|]*) \|$", readme, re.M)}
+    assert set(rows) == set(VARIABLES)
+    assert {k: v.replace("`", "") for k, v in rows.items()} == {k: v[0] for k, v in VARIABLES.items()}
+
+
+def test_secrets_are_the_tokens_and_url_passwords() -> None:
+    settings = Settings.from_env({
+        "TRACKING_API_TOKENS": "agent:a1,device:d1",
+        "TRACKING_DATABASE_URL": "postgresql://app:s%40cret@db:5432/t",
+        "TRACKING_MQTT_URL": "mqtt://ingest:mq-pw@broker:1883",
+    })
+    assert settings.secrets() >= {"a1", "d1", "s@cret", "mq-pw"}
