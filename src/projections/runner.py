@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +21,9 @@ from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
+import psycopg
+import psycopg_pool
+from eventsourcing import persistence as es_persistence
 from eventsourcing.persistence import StoredEvent
 
 from projections.shipments import ShipmentsProjection
@@ -27,6 +31,16 @@ from projections.store import ViewConflict, ViewStore
 from tracking.application import ShipmentService
 
 log = logging.getLogger(__name__)
+
+# Errors a database gives while it restarts or cuts connections: the runner
+# waits and goes on (anything else stops it, and /readyz says so).
+TRANSIENT: tuple[type[BaseException], ...] = (
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    sqlite3.OperationalError,
+)
 
 # How many aggregates' streams a rebuild loads and writes at a time.
 REBUILD_CHUNK = 1000
@@ -138,13 +152,23 @@ class ProjectionRunner:
     # -- running in the background ---------------------------------------------
 
     def _run(self) -> None:
+        backoff = 0.0
         try:
             while not self._stop.is_set():
-                if time.monotonic() >= self._next_stall_check:
-                    self._next_stall_check = time.monotonic() + self.stall_check_interval
-                    self.check_stalled()
-                if self.run_once() == 0:
-                    self._wait()
+                try:
+                    if time.monotonic() >= self._next_stall_check:
+                        self._next_stall_check = time.monotonic() + self.stall_check_interval
+                        self.check_stalled()
+                    if self.run_once() == 0:
+                        self._wait()
+                    backoff = 0.0
+                except TRANSIENT as e:
+                    # The database went away or cut our connection: nothing
+                    # was committed that is not whole; try again, slower.
+                    backoff = min(max(backoff * 2, 0.1), 5.0)
+                    log.warning("the views' database does not answer (%s); again in %.1f s",
+                                e, backoff)
+                    self._stop.wait(backoff)
         except BaseException as e:
             self.error = e
             log.exception("projection runner stopped")

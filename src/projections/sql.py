@@ -4,6 +4,7 @@ rows, exceptions and the position are written in one transaction."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -510,12 +511,31 @@ class PostgresListener:
     """Wakes a runner when the event store notifies its channel (LISTEN)."""
 
     def __init__(self, conninfo: str, channel: str) -> None:
-        self._conn = psycopg.connect(conninfo, autocommit=True)
-        self._conn.execute(f'LISTEN "{channel}"')
+        self._conninfo, self._channel = conninfo, channel
+        self._conn: psycopg.Connection[Any] | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+        self._conn.execute(f'LISTEN "{self._channel}"')
 
     def wait(self, timeout: float) -> None:
-        for _ in self._conn.notifies(timeout=timeout, stop_after=1):
-            pass
+        """Until a notification or ``timeout``. A lost connection is opened
+        again (the runner reads the log after every wait, so a notification
+        missed meanwhile delays nothing beyond one poll)."""
+        try:
+            if self._conn is None or self._conn.closed:
+                self._connect()
+            assert self._conn is not None
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.OperationalError:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+            self._conn = None
+            raise
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
