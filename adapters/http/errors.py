@@ -74,6 +74,14 @@ def http_error(_: Request, exc: Exception) -> Response[bytes]:
     return error(exc.status_code, detail, **headers)
 
 
+def too_deep(request: Request, exc: Exception) -> Response[bytes]:
+    """The JSON decoder gives up on bodies nested thousands deep (hostile
+    input, never a real scan); logged in case it ever comes from elsewhere."""
+    log.warning("recursion limit answering %s %s", request.method, request.url.path,
+                exc_info=exc)
+    return error(400, "the request body is nested too deeply to be read", "body")
+
+
 def unexpected(request: Request, exc: Exception) -> Response[bytes]:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error(500, "an internal error occurred; it has been logged")
@@ -83,5 +91,6 @@ HANDLERS = {
     TrackingError: domain_error,
     NotJSON: not_json,
     HTTPException: http_error,
+    RecursionError: too_deep,
     Exception: unexpected,
 }
