@@ -346,6 +346,9 @@ def private_broker(tmp_path: Any) -> Iterator[Callable[[], None]]:
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
         f"persistence_location {tmp_path}/\nautosave_interval 1\n"
+        # As root it would drop to the mosquitto user, who cannot write its
+        # persistence here: sessions and queues would not survive a restart.
+        "user root\n"
     )
 
     def launch() -> subprocess.Popen[bytes]:
@@ -380,11 +383,8 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
     settings: Settings, service: ShipmentService, dead_letters: DeadLetterStore,
     private_broker: Callable[[], None],
 ) -> None:
-    """Every scan the broker delivers is recorded exactly once across the
-    restart. Mosquitto 2.0.11 itself sometimes drops the last few messages it
-    had acknowledged to the publisher just before a SIGTERM (they never reach
-    any subscriber); that loss is the broker's, so it is checked apart: only
-    messages published right before the restart may be missing."""
+    """Every scan published is delivered and recorded exactly once across
+    the broker's restart, its persistence written where it can write it."""
     port = private_broker.port  # type: ignore[attr-defined]
     tns = [f"BRK{i:06d}" for i in range(20)]
     for tn in tns:
@@ -435,9 +435,8 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         publisher.disconnect()
         consumer.stop()
     assert recorded() == delivered
-    lost_by_broker = {s["scan_id"] for s in sent} - delivered
-    just_before = {s["scan_id"] for s in sent[restart_at - 20 : restart_at]}
-    assert lost_by_broker <= just_before, sorted(lost_by_broker - just_before)
+    # The broker keeps what it acknowledged across its restart: nothing lost.
+    assert {s["scan_id"] for s in sent} == delivered
     for tn in tns:
         versions = [e.originator_version for e in service.history(tn)]
         assert versions == list(range(1, len(versions) + 1)) and len(versions) >= 2 + 29
