@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, declaration, route, scan
+from tracking.carrier import Retraction
 from tracking.codes import Status
 from tracking.customs import CustomsEntry, CustomsStatus
 from tracking.delivery import derive
@@ -166,13 +167,17 @@ def test_the_delivery_derived_as_scans_come_equals_one_derived_from_scratch() ->
         s = booked()
         entry = CustomsEntry.declare(declaration(), (), None, AGENT, at=at(22))
         steps: list[tuple[str, Any]] = [("scan", j) for j in JOURNEY]
-        steps += [("reroute", at(7)), ("customs", None), ("customs", None)]
+        steps += [("reroute", at(7)), ("customs", None), ("customs", None), ("retract", None)]
         # Mostly in time order, a third of them arriving at random.
         steps.sort(key=lambda _: rng.random() if rng.random() < 0.3 else 0.0)
         for kind, what in steps:
             if kind == "scan":
                 event, loc, day, voyage = what
                 s.record_scan(scan(event, loc, day, voyage=voyage), AGENT, now=later)
+            elif kind == "retract":  # the carrier declares its earliest scan an error
+                if s.scans:
+                    s.retract(Retraction(retracted_id=s.scans[0].scan_id, tracking_number=TN,
+                                         declared_at=later), AGENT)
             elif kind == "reroute":
                 if not s.delivery().status.is_terminal:
                     s.reroute(TYO_HAM_STO, None, at=what, source=AGENT)
@@ -182,4 +187,4 @@ def test_the_delivery_derived_as_scans_come_equals_one_derived_from_scratch() ->
                                occurred_at=at(23, 1 + len(entry.steps)), source=AGENT,
                                now=at(23), reason="DOCUMENTS" if held else None)
                 s.note_customs(entry.mark(), AGENT)
-            assert s.delivery() == derive(s.plans, s.scans, s.customs)
+            assert s.delivery() == derive(s.plans, s.scans, s.customs, s.estimates)
