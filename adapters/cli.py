@@ -60,8 +60,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
                "the batch in hand; health and metrics on TRACKING_METRICS_PORT",
                COMMON + MQTT + OPS),
     "poll": ("poll the carriers' tracking APIs until SIGTERM: the parcel carrier "
-             "(TRACKING_PARCEL_API_URL) and DCSA GET /v2/events (TRACKING_DCSA_API_URL)",
-             COMMON + CARRIERS),
+             "(TRACKING_PARCEL_API_URL) and DCSA GET /v2/events (TRACKING_DCSA_API_URL); "
+             "health and metrics on TRACKING_METRICS_PORT", COMMON + CARRIERS + OPS),
     "simulate": ("publish realistic scan traffic for N shipments over MQTT (books them first)",
                  COMMON + ("TRACKING_MQTT_URL",)),
     "rebuild": ("empty a view and build it again from the whole event log", COMMON),
@@ -257,43 +257,43 @@ def ingest(settings: Settings) -> int:
 def poll(settings: Settings) -> int:
     """Poll the configured carriers (parcel, DCSA) until SIGTERM or SIGINT.
     One process per carrier API key: the carrier's rate limit is per key, so
-    polling is not part of the API processes, which are scaled out."""
-    import logging
-    import signal
-    import threading
-
-    from adapters.composition import (
-        build_dcsa_poller,
-        build_poller,
-        build_service,
-        build_view_store,
-    )
+    polling is not part of the API processes, which are scaled out. Health
+    and metrics (carrier events by code class) on TRACKING_METRICS_PORT."""
+    from adapters.carriers.translation import register as register_carrier_metrics
+    from adapters.composition import build_dcsa_poller, build_poller, build_view_store
 
     conf = settings.carriers
     if conf.parcel_api_url is None and conf.dcsa_api_url is None:
         print("tracking: poll needs TRACKING_PARCEL_API_URL or TRACKING_DCSA_API_URL",
               file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    done = _stop_on_signals()
     service = build_service(settings)
     store = build_view_store(settings)
+    metrics = Metrics()
+    register_carrier_metrics(metrics)
+    health.register(metrics, service, store=store)
+    readiness = health.Readiness(service, store, None, None, settings.ready_max_lag_seconds)
+    server = _ops_server(settings, metrics, readiness)
     running = []
     if conf.parcel_api_url is not None:
-        running.append((build_poller(settings, service, store).background, conf.parcel_poll_seconds))
-        print(f"tracking: polling {conf.parcel_carrier} at {conf.parcel_api_url} every "
-              f"{conf.parcel_poll_seconds} s", file=sys.stderr)
+        running.append((build_poller(settings, service, store, metrics=metrics).background,
+                        conf.parcel_poll_seconds))
+        log.info("polling %s at %s every %d s", conf.parcel_carrier, conf.parcel_api_url,
+                 conf.parcel_poll_seconds)
     if conf.dcsa_api_url is not None:
-        running.append((build_dcsa_poller(settings, service).background, conf.dcsa_poll_seconds))
-        print(f"tracking: polling DCSA events at {conf.dcsa_api_url} every "
-              f"{conf.dcsa_poll_seconds} s", file=sys.stderr)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
+        running.append((build_dcsa_poller(settings, service, metrics=metrics).background,
+                        conf.dcsa_poll_seconds))
+        log.info("polling DCSA events at %s every %d s", conf.dcsa_api_url,
+                 conf.dcsa_poll_seconds)
     for background, interval in running:
         background.start(interval)
     done.wait()
     for background, _ in running:
         background.stop()
+    if server is not None:
+        server.stop()
+    readiness.close()
     store.close()
     service.close()
     return 0
@@ -456,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"tracking: configuration error: {e}", file=sys.stderr)
         return 2
-    if args.command in ("all", "serve", "project", "ingest"):
+    if args.command in ("all", "serve", "project", "ingest", "poll"):
         configure_logging(settings)
     commands_run = {
         "all": lambda s: serve(s, run_projections=True, run_ingest=True),

@@ -33,7 +33,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_HTTP_PORT": ("8000", "where the API listens"),
     "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin)"),
     "TRACKING_RATE_LIMIT_PER_MINUTE": ("60000", "requests per minute per client address before 429"),
-    "TRACKING_METRICS_PORT": ("none", "`ingest` and `project` serve /livez, /readyz and /metrics on this port"),
+    "TRACKING_METRICS_PORT": ("none", "`ingest`, `project` and `poll` serve /livez, /readyz and /metrics on this port"),
     "TRACKING_READY_MAX_LAG_SECONDS": ("60", "/readyz answers 503 when the views lag the log by longer"),
     "TRACKING_LOG_FORMAT": ("text on a terminal, else json", "json (one object per line) or text"),
     "TRACKING_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),

@@ -123,7 +123,7 @@ class Background:
             except OSError as e:  # the carrier cannot be reached: next round
                 log.warning("polling %s: %s", self.name, e)
             else:
-                # The poll process has no /metrics of its own: a line per round.
+                # A line per round, beside the metrics (TRACKING_METRICS_PORT).
                 log.info("polled %s: %d requests, %d events recorded, %d finished, %d refused%s",
                          self.name, len(done.polled), done.recorded, len(done.finished),
                          len(done.refused), f", backing off {done.backed_off_for:.0f} s"

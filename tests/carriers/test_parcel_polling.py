@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.carriers.masterdata import MasterData
@@ -26,6 +27,7 @@ from tests.builders import AGENT, booking, route, scan
 from tests.carriers.conftest import MASTER_DATA, NOW
 from tests.carriers.standin import FakeTime, Reply, StandIn
 from tests.conftest import ServiceFactory
+from tests.ports import free_port
 from tests.waiting import eventually
 from tracking.application import ShipmentService
 from tracking.codes import Status
@@ -204,14 +206,22 @@ def test_tracking_poll_runs_as_a_process_and_stops_on_sigterm(database_url, dhl,
         build_runner(settings, service, store).catch_up()  # the views it asks
         master = tmp_path / "master.toml"
         master.write_text(MASTER_DATA)
+        port = free_port()
         env = {**os.environ, "TRACKING_DATABASE_URL": database_url,
                "TRACKING_PARCEL_API_URL": dhl.url, "TRACKING_PARCEL_API_KEY": KEY,
-               "TRACKING_CARRIER_MASTER_DATA": str(master)}
+               "TRACKING_CARRIER_MASTER_DATA": str(master), "TRACKING_METRICS_PORT": str(port),
+               "TRACKING_LOG_FORMAT": "text"}
         process = subprocess.Popen([sys.executable, "-m", "adapters.cli", "poll"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             eventually(lambda: len(service.history(TN)) == 4, what="the polled events recorded")
             assert dhl.polled() == [TN]
+            # Its events are counted on its own metrics port, as the API counts pushed ones.
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            assert 'tracking_carrier_events_total{code_class="mapped",source="parcel"} 1' in metrics
+            assert ('tracking_carrier_events_total{code_class="no_equivalent",source="parcel"} 1'
+                    in metrics)
+            assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
         finally:
             process.send_signal(signal.SIGTERM)
             _, err = process.communicate(timeout=20)
