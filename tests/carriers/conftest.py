@@ -16,11 +16,11 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.settings import CarrierSettings, Settings
+from tests.conftest import SHARED_DATA
 from tests.e2e.conftest import AGENT, MERCHANT, TOKENS, Clock, client  # noqa: F401 - fixtures
 
-# The shared folder beside the repository (override: TRACKING_TEST_CARRIER_SAMPLES).
-SAMPLES = Path(os.environ.get("TRACKING_TEST_CARRIER_SAMPLES") or
-               Path(__file__).resolve().parents[3] / "shared" / "data" / "carriers")
+# The sample payloads (override: TRACKING_TEST_CARRIER_SAMPLES).
+SAMPLES = Path(os.environ.get("TRACKING_TEST_CARRIER_SAMPLES") or SHARED_DATA / "carriers")
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 DCSA_SECRET = "dcsa-shared-secret"
 AGGREGATOR_SECRET = "aftership-webhook-secret"

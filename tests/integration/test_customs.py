@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from adapters.composition import build_service
 from adapters.settings import ConfigError, Settings
 from tests.builders import AGENT, HK_STO, TN, booking, declaration, line
-from tests.conftest import ServiceFactory
+from tests.conftest import SHARED_DATA, ServiceFactory
 from tracking.codes import Status
 from tracking.customs import CustomsEntry, CustomsStatus, InvalidTransition
 from tracking.errors import CustomsConflict, ShipmentNotFound
@@ -79,7 +78,7 @@ def test_an_entry_and_its_shipment_move_together_across_processes(
 
 
 def test_a_configured_nomenclature_and_rules_table_are_used(tmp_path, database_url: str) -> None:  # type: ignore[no-untyped-def]
-    hs = Path(__file__).parents[3] / "shared" / "data" / "harmonized-system.csv"
+    hs = SHARED_DATA / "harmonized-system.csv"
     rules = tmp_path / "rules.toml"
     rules.write_text(
         'version = "local"\n[[markets]]\ncode = "SE"\nname = "Sweden"\ncurrency = "EUR"\n'

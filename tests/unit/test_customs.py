@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED_DATA
 from tests.builders import AGENT, HK_STO, TN, at, booking, declaration, line, plan, scan
 from tracking.codes import Status
 from tracking.compliance import Charges, FindingCode, check
@@ -28,7 +28,7 @@ from tracking.nomenclature import Nomenclature
 from tracking.shipment import Shipment
 from tracking.tariff import default_rules, parse_rules
 
-HS_CSV = Path(__file__).parents[3] / "shared" / "data" / "harmonized-system.csv"
+HS_CSV = SHARED_DATA / "harmonized-system.csv"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 RULES = default_rules()
 S = CustomsStatus
