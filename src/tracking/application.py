@@ -32,7 +32,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
 from tracking.booking import Booking
-from tracking.compliance import Charges, Finding, check
+from tracking.compliance import Charges, CheckResult, Finding, check
 from tracking.customs import CustomsEntry, CustomsEntryNotFound, CustomsStatus, customs_entry_id
 from tracking.declaration import Declaration
 from tracking.carrier import CarrierUpdate
@@ -366,7 +366,7 @@ class ShipmentService(Application[UUID]):
     def amend(self, entry_id: UUID, declaration: Declaration, source: Source) -> Declared:
         """Replace an entry's declaration (re-checked against today's rules)."""
         now = self.clock()
-        sid = shipment_id(self.customs_entry(entry_id).tracking_number)
+        sid = self._shipment_of(entry_id)
 
         def command(loaded: dict[UUID, Any]) -> tuple[list[Any], Declared]:
             entry: CustomsEntry = loaded[entry_id]
@@ -395,7 +395,7 @@ class ShipmentService(Application[UUID]):
         """Record what customs did with an entry, and let its shipment know."""
         now = self.clock()
         # An entry's shipment never changes: find it first, then write both.
-        sid = shipment_id(self.customs_entry(entry_id).tracking_number)
+        sid = self._shipment_of(entry_id)
 
         def command(loaded: dict[UUID, Any]) -> tuple[list[Any], bool]:
             entry: CustomsEntry = loaded[entry_id]
@@ -422,7 +422,18 @@ class ShipmentService(Application[UUID]):
                 raise CustomsEntryNotFound(str(entry_id))
             return deepcopy(entry)
 
-    def _check(self, declaration: Declaration, shipment: Shipment | None, now: datetime) -> Any:
+    def _shipment_of(self, entry_id: UUID) -> UUID:
+        """The id of the entry's shipment (which never changes, so a cached
+        entry answers as well as a fresh one)."""
+        with self._lock:
+            entry = self._load([entry_id])[entry_id]
+        if not isinstance(entry, CustomsEntry):
+            raise CustomsEntryNotFound(str(entry_id))
+        return shipment_id(entry.tracking_number)
+
+    def _check(
+        self, declaration: Declaration, shipment: Shipment | None, now: datetime
+    ) -> CheckResult:
         return check(
             declaration,
             self.customs_rules,
