@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         minutes = (time.monotonic() - begin) / 60
         print(output)
         sections.append(f"## `{shown}` ({minutes:.1f} min)\n\n```\n{output.rstrip()}\n```\n")
-    RESULTS.write_text("\n".join(sections))
+        RESULTS.write_text("\n".join(sections))  # after each: a stopped run keeps what it has
     print(f"written to {RESULTS.relative_to(HERE.parent)}", file=sys.stderr)
     return 1 if failed else 0
 
