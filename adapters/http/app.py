@@ -34,6 +34,7 @@ from adapters.http.carriers import carrier_router
 from adapters.http.errors import HANDLERS, error
 from adapters.http.metrics import Metrics
 from adapters.http.ratelimit import RateLimit
+from adapters.http.responses import json_response
 from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.consumer import ScanConsumer
 from adapters.settings import Settings
@@ -52,7 +53,6 @@ from tracking.shipment import Shipment
 log = logging.getLogger(__name__)
 READ_YOUR_WRITES_WAIT = 5.0
 MAX_BODY = 1_000_000
-_encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 
 
 @dataclass
@@ -101,11 +101,6 @@ class Api:
             self.dead_letters.close()
         self.readiness.close()
         self.service.close()
-
-
-def json_response(content: Any, status: int = 200) -> Response[bytes]:
-    body = content if isinstance(content, bytes) else _encoder.encode(content)
-    return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
 def _live_view(shipment: Shipment, position: int | None = None) -> dict[str, Any]:

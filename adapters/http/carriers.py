@@ -12,8 +12,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import anyio
-import msgspec
-from litestar import MediaType, Request, Response, Router, post
+from litestar import Request, Response, Router, post
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import HeaderParameter
@@ -25,13 +24,12 @@ from adapters.carriers.translation import Refused, Translated, carrier, record, 
 from adapters.http import schemas
 from adapters.http.auth import requires
 from adapters.http.metrics import Metrics
+from adapters.http.responses import json_response
 from adapters.settings import Settings
 from tracking.application import ShipmentService
 from tracking.errors import InvalidInput
-from tracking.mapper import enc_hook
 from tracking.scan import Source
 
-_encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 
 _SIGNED = ("Signed with an HMAC-SHA256 of the raw body; a bad or missing signature is 401 "
            "and nothing is recorded. ")
@@ -65,7 +63,7 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
     ) -> Response[bytes]:
         outcomes = await anyio.to_thread.run_sync(
             lambda: record(service, batch, source_format=fmt, source=source, metrics=metrics))
-        return _json(schemas.batch_out([schemas.scan_result_out(o) for o in outcomes]))
+        return json_response(schemas.batch_out([schemas.scan_result_out(o) for o in outcomes]))
 
     @post("/carriers/dcsa/notifications", status_code=200, tags=["carriers"],
           operation_class=_documented_body(OpenAPIType.ARRAY, "DCSA T&T v2 events "
@@ -122,10 +120,6 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
 
     return Router(path="/api/v1", route_handlers=[dcsa_notification, epcis_capture,
                                                   aggregator_webhook])
-
-
-def _json(content: Any) -> Response[bytes]:
-    return Response(_encoder.encode(content), media_type=MediaType.JSON)
 
 
 def _verified(check: Callable[[], None]) -> None:

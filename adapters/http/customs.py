@@ -17,6 +17,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.types import Guard
 
+from adapters.http.responses import json_response
 from adapters.http.schemas import _choice, _within
 from projections.customs import customs_view
 from projections.store import ViewStore
@@ -73,7 +74,6 @@ class CustomsEventIn(msgspec.Struct, forbid_unknown_fields=True):
     charges: ChargesIn | None = None
 
 
-_encoder = msgspec.json.Encoder(enc_hook=enc_hook, decimal_format="string")
 
 
 def _amount(field: str, value: Amount) -> Decimal:
@@ -122,11 +122,6 @@ def _entry_id(raw: str) -> UUID:
         raise CustomsEntryNotFound(raw) from None
 
 
-def _json(content: Any, status: int = 200) -> Response[bytes]:
-    body = content if isinstance(content, bytes) else _encoder.encode(content)
-    return Response(body, status_code=status, media_type="application/json")
-
-
 def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, readers: Guard,
            agents: Guard) -> list[Any]:
     """The customs handlers, for the /api/v1 router."""
@@ -136,7 +131,7 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
             customs_view(service.customs_entry(entry_id)), enc_hook=enc_hook
         )
         view.update(extra, position=position)
-        return _json(view, status)
+        return json_response(view, status)
 
     def source(request: Request[Any, Any, Any]) -> Source:
         kind = SourceKind.CARRIER if request.state.role == "carrier" else SourceKind.AGENT
@@ -192,7 +187,7 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
         view = store.customs_entry(_entry_id(entry_id))
         if view is None:
             raise CustomsEntryNotFound(entry_id)
-        return _json(view)
+        return json_response(view)
 
     @get("/customs-entries", guards=[agents], sync_to_thread=True,
          summary="Customs entries by status, country or tracking number, latest first",
@@ -216,12 +211,12 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
             tracking_number=TrackingNumber(tracking_number) if tracking_number else None,
             limit=limit, offset=offset,
         )
-        return _json(b"[" + b",".join(views) + b"]")
+        return json_response(b"[" + b",".join(views) + b"]")
 
     @get("/customs/summary", guards=[agents], sync_to_thread=True,
          summary="Entries and duties (estimated and assessed) by country and status",
          tags=["customs"])
     def summary() -> Response[bytes]:
-        return _json(store.customs_totals())
+        return json_response(store.customs_totals())
 
     return [declare, amend, event, entry, entries, summary]

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
