@@ -91,13 +91,7 @@ class ShipmentsProjection(Projection[Any]):
             current = working.get(event.originator_id)
             if current is not None and event.originator_version <= current.shipment.version:
                 continue  # already applied
-            shipment = event.mutate(current.shipment if current else None)
-            assert isinstance(shipment, Shipment)
-            current = working[event.originator_id] = _Working(
-                shipment, current.open if current else {}, position
-            )
-            if shipment.is_booked:
-                self._judge(current, event, raised, cleared)
+            working[event.originator_id] = self._apply(current, event, position, raised, cleared)
         rows = [self._row(w) for w in working.values() if w.position > after]
         customs = [self._entry_row(e, p) for e, p in entries.values() if p > after]
         self.store.commit(
@@ -122,14 +116,24 @@ class ShipmentsProjection(Projection[Any]):
             elif isinstance(stream[0], Shipment.Event):
                 w: _Working | None = None
                 for event in stream:
-                    shipment = event.mutate(w.shipment if w else None)
-                    w = _Working(shipment, w.open if w else {}, at)
-                    if shipment.is_booked:
-                        self._judge(w, event, raised, cleared)
+                    w = self._apply(w, event, at, raised, cleared)
                 assert w is not None
                 rows.append(self._row(w))
             # another aggregate's stream: not this view's concern
         self.store.commit(rows, raised, cleared, after=at, position=at, customs=customs)
+
+    def _apply(
+        self, current: _Working | None, event: Any, position: int,
+        raised: list[ExceptionRow], cleared: list[ExceptionRow],
+    ) -> _Working:
+        """One shipment event applied, and its exceptions judged: the same
+        step for a batch of the log and for a whole stream in a rebuild."""
+        shipment = event.mutate(current.shipment if current else None)
+        assert isinstance(shipment, Shipment)
+        w = _Working(shipment, current.open if current else {}, position)
+        if shipment.is_booked:
+            self._judge(w, event, raised, cleared)
+        return w
 
     @staticmethod
     def _restore_entry(doc: bytes) -> CustomsEntry:
