@@ -27,6 +27,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from adapters import deadletters, health
 from adapters.deadletters import DeadLetterStore
+from adapters.groupcommit import GroupCommit
 from adapters.http import customs, schemas
 from adapters.http.access import RequestLog
 from adapters.http.auth import requires
@@ -163,6 +164,11 @@ def create_app(api: Api) -> Litestar:
     agent_only = requires(tokens, "agent")
     scanners = requires(tokens, "device", "carrier")
     customs_writers = requires(tokens, "merchant", "agent", "carrier")
+    # Concurrent scan POSTs share transactions (adapters/groupcommit.py).
+    scan_writer = GroupCommit(
+        service.record_scans,
+        written=lambda posts, _: metrics.observe("tracking_http_posts_per_transaction", posts),
+    )
 
     # -- booking and routing -------------------------------------------------------
 
@@ -211,7 +217,7 @@ def create_app(api: Api) -> Litestar:
                 parsed.append(e.within(f"scans[{i}]"))
         valid = [p for p in parsed if isinstance(p, Scan)]
         source = Source(SourceKind.CARRIER, request.state.principal) if role == "carrier" else None
-        outcomes = iter(await anyio.to_thread.run_sync(service.record_scans, valid, source))
+        outcomes = iter(await anyio.to_thread.run_sync(scan_writer.record, valid, source))
         results = [
             _scan_out(next(outcomes)) if isinstance(p, Scan)
             else schemas.ScanResultOut(
@@ -377,6 +383,8 @@ def create_app(api: Api) -> Litestar:
 
     metrics.counter("tracking_scans_total", "Scans received, by result and ingress")
     metrics.counter("tracking_scans_received_total", "Scan messages received, by ingress")
+    metrics.histogram("tracking_http_posts_per_transaction", "Scan POSTs recorded per "
+                      "transaction (concurrent POSTs share one)", (1, 2, 5, 10, 20, 50, 100))
     health.register(metrics, service, store=store, consumer=api.consumer,
                     dead_letters=api.dead_letters)
 
