@@ -499,12 +499,17 @@ class ShipmentService(Application[UUID]):
                     # Before mutating a batch: one stale shipment found only
                     # on save would cost reloading all of them.
                     self._evict_stale(ids)
-                loaded = self._load(ids)
+                replayed: set[UUID] = set()
+                loaded = self._load(ids, replayed)
                 # Cached shipments are changed in place; keep what they were
                 # (a shallow copy), so a lost race undoes only itself and the
                 # next attempt reloads just the shipments that really moved on.
+                # Those just replayed from the store are dropped instead: a
+                # copy of each would cost more than replaying them again, which
+                # only a lost race needs.
                 before = {
-                    sid: s.state() for sid, s in loaded.items() if isinstance(s, Shipment)
+                    sid: s.state() for sid, s in loaded.items()
+                    if isinstance(s, Shipment) and sid not in replayed
                 }
                 try:
                     to_save, result = command(loaded)
@@ -550,7 +555,11 @@ class ShipmentService(Application[UUID]):
             stored = self.recorder.select_versions(list(cached))
             self._evict(sid for sid, version in cached.items() if stored.get(sid) != version)
 
-    def _load(self, ids: Iterable[UUID]) -> dict[UUID, Shipment | None]:
+    def _load(
+        self, ids: Iterable[UUID], replayed: set[UUID] | None = None
+    ) -> dict[UUID, Shipment | None]:
+        """The aggregates, from the cache or replayed from the store (their
+        ids added to ``replayed``); None for streams that do not exist."""
         cache = self.repository.cache
         found: dict[UUID, Shipment | None] = {}
         missing: list[UUID] = []
@@ -564,6 +573,8 @@ class ShipmentService(Application[UUID]):
             missing.append(sid)
         for sid, shipment in self._reconstruct(missing):
             found[sid] = shipment
+            if replayed is not None:
+                replayed.add(sid)
             if cache is not None and shipment is not None:
                 cache.put(sid, shipment)
         return found

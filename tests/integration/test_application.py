@@ -249,3 +249,75 @@ def test_a_batch_that_loses_a_race_reloads_only_what_moved_on(
         versions = [e.originator_version for e in a.history(tn)]
         assert versions == list(range(1, len(versions) + 1))
     assert len(a.get(tns[3]).scans) == 2 and len(a.get(tns[0]).scans) == 1
+
+
+def test_a_batch_replayed_from_the_store_that_loses_a_race_replays_it_again(
+    make_service: ServiceFactory,
+) -> None:
+    """Shipments just replayed (none cached) are not copied before the
+    command: a lost race drops them, and the retry replays them afresh."""
+    tns = numbers(5)
+    booker, b = make_service(), make_service()
+    for tn in tns:
+        booker.book(tn, booking(), HK_STO, AGENT)
+    a = make_service()  # nothing cached
+    loads: list[int] = []
+    select_many = a.recorder.select_events_many  # type: ignore[attr-defined]
+
+    def select_then_race(ids):  # type: ignore[no-untyped-def]
+        stored = select_many(ids)
+        loads.append(len(ids))
+        if len(loads) == 1:  # b writes one of them after a has read them
+            b.record_scan(scan("RECEIVED", "HKHKG", 2, tn=tns[3]))
+        return stored
+
+    a.recorder.select_events_many = select_then_race  # type: ignore[attr-defined]
+    outcomes = a.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in tns])
+    assert all(o.result is ScanResult.RECORDED for o in outcomes)
+    assert loads == [5, 5]  # replayed, lost the race, replayed again
+    for tn in tns:
+        versions = [e.originator_version for e in a.history(tn)]
+        assert versions == list(range(1, len(versions) + 1))
+        assert len(a.get(tn).scans) == (2 if tn == tns[3] else 1)
+        assert a.get(tn).version == versions[-1]  # the cache holds what was saved
+
+
+def test_concurrent_callers_sharing_transactions_record_each_scan_once(
+    service: ShipmentService,
+) -> None:
+    # Eight HTTP-like callers at once through the group commit: the same 30
+    # scans from all of them (devices resending), plus 5 of each caller's own.
+    from adapters.groupcommit import GroupCommit
+
+    tns = numbers(10)
+    for tn in tns:
+        service.book(tn, booking(), HK_STO, AGENT)
+    shared = [scan("RECEIVED", "HKHKG", 2, hour=i % 24, tn=tns[i % 10], scan_id=f"shared-{i}")
+              for i in range(30)]  # fmt: skip
+    writer = GroupCommit(service.record_scans, max_scans=40)
+    results: dict[int, list] = {}  # type: ignore[type-arg]
+
+    def caller(k: int) -> None:
+        own = [scan("ARRIVED", "HKHKG", 3, tn=tns[(k + j) % 10], scan_id=f"own-{k}-{j}")
+               for j in range(5)]  # fmt: skip
+        mine: list = []  # type: ignore[type-arg]
+        for chunk in (shared[:10], own, shared[10:]):
+            mine += writer.record(chunk)
+        results[k] = mine
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 8
+    recorded = [o.scan_id for r in results.values() for o in r if o.result is ScanResult.RECORDED]
+    assert sorted(recorded) == sorted(
+        [s.scan_id for s in shared] + [f"own-{k}-{j}" for k in range(8) for j in range(5)])
+    assert {o.result for r in results.values() for o in r} == {
+        ScanResult.RECORDED, ScanResult.DUPLICATE}  # the shared scans, 7 times in 8
+    # Each recorded scan answers with the position its event has in the log.
+    by_position = {o.position: o.scan_id for r in results.values() for o in r if o.position}
+    assert len(by_position) == len(recorded)
+    in_log = [e for tn in tns for e in service.history(tn) if isinstance(e, Shipment.ScanRecorded)]
+    assert sorted(e.scan.scan_id for e in in_log) == sorted(recorded)
