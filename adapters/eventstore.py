@@ -16,12 +16,18 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
+from projections.sql import SESSION_OPTIONS
+
 # SQLite allows 32,766 bound variables; stay far below it.
 _SQLITE_CHUNK = 500
 
 
 class PostgresTrackingRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        # Key lookups and appends only: no JIT, no parallel plans (see
+        # SESSION_OPTIONS). The pool reads its connection arguments at each
+        # connect; the library's constructor makes the first connections.
+        datastore.pool.kwargs["options"] = SESSION_OPTIONS
         super().__init__(datastore, events_table_name=events_table_name)
         names = {
             "schema": Identifier(self.datastore.schema),
