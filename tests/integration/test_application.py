@@ -321,3 +321,27 @@ def test_concurrent_callers_sharing_transactions_record_each_scan_once(
     assert len(by_position) == len(recorded)
     in_log = [e for tn in tns for e in service.history(tn) if isinstance(e, Shipment.ScanRecorded)]
     assert sorted(e.scan.scan_id for e in in_log) == sorted(recorded)
+
+
+@pytest.mark.postgres
+def test_postgres_sessions_plan_key_lookups_without_jit_or_parallel_workers(
+    postgres_schema_url: str,
+) -> None:
+    # With no table statistics (autovacuum off) the planner guessed millions
+    # of rows for `originator_id = ANY(ids)` and compiled each query with JIT
+    # across parallel workers: 0.3-0.9 s a query on 2 million events.
+    from adapters.composition import build_service, build_view_store
+    from adapters.settings import Settings
+
+    settings = Settings(database_url=postgres_schema_url)
+    service, views = build_service(settings), build_view_store(settings)
+    try:
+        with service.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            found = conn.execute("SELECT current_setting('jit') AS jit, current_setting("
+                                 "'max_parallel_workers_per_gather') AS workers").fetchone()
+            assert found == {"jit": "off", "workers": "0"}
+        assert views._query("SELECT current_setting('jit'), "  # type: ignore[attr-defined]
+                            "current_setting('max_parallel_workers_per_gather')") == [("off", "0")]
+    finally:
+        views.close()
+        service.close()
