@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 
@@ -52,8 +53,9 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "all": ("everything in one process: the API, the views and MQTT ingestion (from "
             "TRACKING_MQTT_URL, or an in-process broker when it is not set); SIGTERM stops it "
             "gracefully", COMMON + HTTP + MQTT + ("TRACKING_MQTT_EMBEDDED_PORT",)),
-    "serve": ("the HTTP API only (/api/v1, /livez, /readyz, /metrics); the views are kept by "
-              "`tracking project`", COMMON + HTTP),
+    "serve": ("the HTTP API only (/api/v1, /livez, /readyz, /metrics), in "
+              "TRACKING_HTTP_WORKERS processes; the views are kept by `tracking project`",
+              COMMON + HTTP + ("TRACKING_HTTP_WORKERS",)),
     "project": ("keep the views up to date with the event log until SIGTERM; health and metrics "
                 "on TRACKING_METRICS_PORT", COMMON + OPS),
     "ingest": ("consume scans from the MQTT broker until SIGTERM, then finish and acknowledge "
@@ -159,21 +161,38 @@ def serve(settings: Settings, *, run_projections: bool, run_ingest: bool = False
     acknowledges its batch, connections close)."""
     import uvicorn
 
-    from adapters.composition import build_api
-    from adapters.http.app import create_app
-
-    app = create_app(build_api(settings, run_projections=run_projections, run_ingest=run_ingest))
+    workers = 1 if run_projections or run_ingest else settings.http_workers
     log.info("API on http://%s:%d", settings.http_host, settings.http_port,
-             extra={"store": _redact(settings.database_url),
+             extra={"store": _redact(settings.database_url), "workers": workers,
                     "views": "this process" if run_projections else "tracking project"})
     # uvicorn re-raises the signal it stopped on once it is done; with our
     # handler in place that ends in a clean exit 0, not death by SIGTERM.
     _stop_on_signals()
     # No uvicorn access log: adapters/http/access.py writes one line per request.
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
-                log_level=settings.log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=10)
+    options: dict[str, Any] = dict(host=settings.http_host, port=settings.http_port,
+                                   log_config=None, log_level=settings.log_level.lower(),
+                                   access_log=False, timeout_graceful_shutdown=10)
+    if workers > 1:
+        # One Python process answers on one core (the GIL): more cores need
+        # more processes. uvicorn starts each, and each builds its own app.
+        uvicorn.run("adapters.cli:worker_app", factory=True, workers=workers, **options)
+        return 0
+    uvicorn.run(_app(settings, run_projections=run_projections, run_ingest=run_ingest), **options)
     return 0
+
+
+def _app(settings: Settings, *, run_projections: bool, run_ingest: bool = False) -> Any:
+    from adapters.composition import build_api
+    from adapters.http.app import create_app
+
+    return create_app(build_api(settings, run_projections=run_projections, run_ingest=run_ingest))
+
+
+def worker_app() -> Any:
+    """The API of one of `tracking serve`'s worker processes (uvicorn's factory)."""
+    settings = Settings.from_env()
+    configure_logging(settings)
+    return _app(settings, run_projections=False)
 
 
 def _ops_server(settings: Settings, metrics: Metrics, readiness: health.Readiness) -> OpsServer | None:

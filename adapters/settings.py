@@ -31,6 +31,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_DEVICES": ("any device", "registered device ids, comma-separated; scans from others are dead letters"),
     "TRACKING_HTTP_HOST": ("127.0.0.1", "the address the API (and the metrics port) listens on"),
     "TRACKING_HTTP_PORT": ("8000", "where the API listens"),
+    "TRACKING_HTTP_WORKERS": ("1", "processes `tracking serve` answers with, sharing the port (one per core; each counts its own /metrics)"),
     "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin)"),
     "TRACKING_RATE_LIMIT_PER_MINUTE": ("60000", "requests per minute per client address before 429"),
     "TRACKING_METRICS_PORT": ("none", "`ingest`, `project` and `poll` serve /livez, /readyz and /metrics on this port"),
@@ -124,6 +125,7 @@ class Settings:
     mqtt_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_workers: int = 1
     # token -> role
     api_tokens: Mapping[str, str] = field(default_factory=dict)
     mqtt_client_id: str = "tracking-ingest"
@@ -162,6 +164,7 @@ class Settings:
                                      "TRACKING_MQTT_EMBEDDED_PORT"),
             http_host=env.get("TRACKING_HTTP_HOST") or "127.0.0.1",
             http_port=_port(env.get("TRACKING_HTTP_PORT") or "8000"),
+            http_workers=_positive("TRACKING_HTTP_WORKERS", env.get("TRACKING_HTTP_WORKERS") or "1"),
             api_tokens=_tokens(env.get("TRACKING_API_TOKENS") or ""),
             rate_limit_per_minute=_positive(
                 "TRACKING_RATE_LIMIT_PER_MINUTE", env.get("TRACKING_RATE_LIMIT_PER_MINUTE") or "60000"

@@ -404,3 +404,56 @@ def test_the_api_finishes_the_request_in_hand_on_sigterm(tmp_path: Path) -> None
     [answer] = answers
     assert isinstance(answer, httpx.Response), answer
     assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.postgres
+def test_the_api_answers_from_several_worker_processes_and_all_stop_on_sigterm(
+    postgres_schema_url: str, tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {**os.environ, "TRACKING_DATABASE_URL": postgres_schema_url,
+           "TRACKING_HTTP_PORT": str(port), "TRACKING_HTTP_WORKERS": "2",
+           "TRACKING_API_TOKENS": "merchant:m-token", "TRACKING_LOG_FORMAT": "json"}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([TRACKING, "serve"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        eventually(lambda: listening(port), timeout=30, what="the API listens")
+        # Two workers (plus, perhaps, multiprocessing's resource tracker).
+        workers = eventually(
+            lambda: [c for c in _children(process.pid)
+                     if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()],
+            timeout=30, what="worker processes")
+        assert len(workers) == 2
+        headers = {"Authorization": "Bearer m-token"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            numbers = [f"TEST{i:08d}" for i in range(20)]
+            for tn in numbers:  # new connections: the kernel spreads them over the workers
+                answer = httpx.post(f"http://127.0.0.1:{port}/api/v1/shipments", headers=headers,
+                                    json={**BOOKING, "tracking_number": tn})
+                assert answer.status_code == 201, answer.text
+            again = client.post("/api/v1/shipments", json={**BOOKING, "tracking_number": numbers[0]})
+            assert again.status_code == 200  # one store: every worker sees every booking
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        eventually(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), timeout=10,
+                   what="the workers are gone")
+    finally:
+        if process.poll() is None:
+            process.kill()
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    assert {x["status"] for x in lines if x.get("route") == "/api/v1/shipments"} == {200, 201}
