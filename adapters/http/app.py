@@ -239,11 +239,12 @@ def create_app(api: Api) -> Litestar:
 
     # -- reading -----------------------------------------------------------------
 
-    @get("/track/{tracking_number:str}", sync_to_thread=True, summary="Track a parcel (public)",
-         tags=["reading"])
-    def track(tracking_number: FromPath[str]) -> Response[bytes]:
+    @get("/track/{tracking_number:str}", summary="Track a parcel (public)", tags=["reading"])
+    async def track(tracking_number: FromPath[str]) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
-        view = store.public_view(shipment_id(tn)) or _handed_over(service, store.public_view, tn)
+        view = await store.public_view_async(shipment_id(tn))
+        if view is None:  # perhaps a later carrier's number, for a shipment handed over
+            view = await anyio.to_thread.run_sync(_handed_over, service, store.public_view, tn)
         if view is None:
             raise ShipmentNotFound(tn)
         return json_response(view)
@@ -396,7 +397,7 @@ def create_app(api: Api) -> Litestar:
         logging_config=None,  # adapters/logs.py configures logging, once per process
         request_max_body_size=MAX_BODY,
         on_startup=[api.start],
-        on_shutdown=[api.stop],
+        on_shutdown=[store.aclose, api.stop],
         middleware=[
             DefineMiddleware(RateLimit, per_minute=api.settings.rate_limit_per_minute,
                              exclude=["/livez", "/readyz", "/metrics", "/schema"]),

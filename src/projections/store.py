@@ -5,6 +5,7 @@ and the in-memory implementation; ``sql`` holds SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -84,6 +85,14 @@ class ViewStore(ABC):
 
     @abstractmethod
     def public_view(self, shipment_id: UUID) -> bytes | None: ...
+
+    async def public_view_async(self, shipment_id: UUID) -> bytes | None:
+        """``public_view`` for an event loop, without blocking it: here in a
+        worker thread; a store that can ask its database asynchronously does."""
+        return await asyncio.to_thread(self.public_view, shipment_id)
+
+    async def aclose(self) -> None:
+        """Close what ``public_view_async`` opened in the running event loop."""
 
     @abstractmethod
     def full_view(self, shipment_id: UUID) -> bytes | None: ...

@@ -59,11 +59,11 @@ def test_every_line_logged_while_answering_carries_the_request_id(
     configure(Settings(log_format="json", api_tokens=TOKENS), out)
     api = build_api(settings, clock=clock)
 
-    def broken(_: Any) -> None:
+    async def broken(_: Any) -> None:
         raise RuntimeError("the view store broke")
 
     with TestClient(app=create_app(api)) as client:
-        monkeypatch.setattr(api.store, "public_view", broken)
+        monkeypatch.setattr(api.store, "public_view_async", broken)
         r = client.get(f"/api/v1/track/{TN}", headers={"X-Request-ID": "req-500"})
     assert r.status_code == 500
     lines = [json.loads(x) for x in out.getvalue().splitlines()]

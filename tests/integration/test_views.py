@@ -175,3 +175,39 @@ def test_a_rebuild_that_dies_half_way_is_completed_by_a_runner(
     ProjectionRunner(service, store).catch_up()
     assert store.position() == service.position()
     assert snapshot(store, TNS) == expected
+
+
+def test_the_public_view_read_from_an_event_loop_is_the_same_and_survives_a_cut_connection(
+    service: ShipmentService, store: ViewStore, settings: Settings,
+) -> None:
+    import asyncio
+
+    import psycopg
+
+    service.book(TN, booking(), HK_STO, AGENT)
+    service.record_scans([scan("RECEIVED", "HKHKG", 2)])
+    build_runner(settings, service, store).catch_up()
+    sid = shipment_id(TN)
+
+    async def read_twice_with_a_cut_between() -> tuple[Any, Any, Any]:
+        try:
+            return await asyncio.wait_for(reads(), 30)
+        finally:
+            await store.aclose()
+
+    async def reads() -> tuple[Any, Any, Any]:
+        first = await store.public_view_async(sid)
+        if settings.is_postgres:  # the database ends every backend of the async pool
+            conninfo, _ = settings.postgres_conninfo()
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                             "AND query LIKE 'SELECT public_view%'")
+        second = await store.public_view_async(sid)
+        missing = await store.public_view_async(shipment_id("RR000000000US"))
+        return first, second, missing
+
+    first, second, missing = asyncio.run(read_twice_with_a_cut_between())
+    assert first == second == store.public_view(sid) and first is not None
+    assert msgspec.json.decode(first)["last_location"] == "HKHKG"
+    assert missing is None
