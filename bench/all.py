@@ -4,7 +4,8 @@ long it took. The machine should be otherwise idle: each benchmark prints
 its own ceilings, measured in the same run, and figures are only
 comparable with those.
 
-    .venv/bin/python bench/all.py            # ~30 min on 2 cores
+    .venv/bin/python bench/all.py            # ~45 min on 2 cores (+25 the first time:
+                                             # reads.py seeds 100,000 shipments once)
     .venv/bin/python bench/all.py --quick    # every benchmark's smoke size, ~5 min
 
 What runs (each benchmark's docstring says what it measures and how):
@@ -13,9 +14,10 @@ What runs (each benchmark's docstring says what it measures and how):
   ingest.py   MQTT ingestion end to end at QoS 1 (sustained scans/s, p50/p99
               publish -> recorded) beside raw paho publish -> receive, with
               the broker configured not to drop (max_queued_messages 0);
-  reads.py    GET /api/v1/track at fixed offered loads and closed loop, and
-              the projection lag while POSTing scans at 1,000/s, 100,000
-              shipments in the store;
+  reads.py    GET /api/v1/track at fixed offered loads and closed loop, beside
+              a bare ASGI app under the same load; the projection lag while
+              POSTing scans at 1,000/s; HTTP scans/s in POSTs of 1, 50 and
+              500 beside psycopg alone; 100,000 shipments in the store;
   rebuild.py  a rebuild of the views from ~1,000,000 events, beside reading
               and decoding them.
 """
@@ -28,6 +30,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,7 +42,7 @@ RUNS = {
     "full": [
         ("store.py", ["--no-profile"]),
         ("ingest.py", ["--broker-queue", "0", "--no-profile"]),
-        ("reads.py", ["--shipments", "100000"]),
+        ("reads.py", ["--shipments", "100000", "--reuse"]),
         ("rebuild.py", []),
     ],
     "quick": [
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine is a shared 2-core one: figures vary run to run by 10-30 %.\n",
     ]
     failed = 0
+    summary: list[tuple[str, list[str]]] = []  # (benchmark, its figure's cells)
     for script, options in runs:
         command = [sys.executable, str(HERE / script), *options]
         shown = " ".join(["bench/" + script, *options])
@@ -87,10 +91,29 @@ def main(argv: list[str] | None = None) -> int:
         failed += code != 0
         minutes = (time.monotonic() - begin) / 60
         print(output)
+        summary += [(script, [c.strip() for c in line[len("summary:"):].split(" | ")])
+                    for line in output.splitlines() if line.startswith("summary:")]  # fmt: skip
         sections.append(f"## `{shown}` ({minutes:.1f} min)\n\n```\n{output.rstrip()}\n```\n")
-        RESULTS.write_text("\n".join(sections))  # after each: a stopped run keeps what it has
+        # After each: a stopped run keeps what it has.
+        RESULTS.write_text("\n".join([*sections[:2], table(summary), *sections[2:]]))
     print(f"written to {RESULTS.relative_to(HERE.parent)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+HEADINGS = ("figure", "measured", "ceiling (same run)", "x ceiling", "bar", "what holds it back")
+
+
+def table(rows: Sequence[tuple[str, list[str]]]) -> str:
+    """The benchmarks' summary lines as one Markdown table, each row naming
+    the benchmark whose section below has the details."""
+    if not rows:
+        return ""
+    lines = ["## Bars and ratios\n", "| " + " | ".join(HEADINGS) + " | from |",
+             "|" + "---|" * (len(HEADINGS) + 1)]
+    for script, cells in rows:
+        cells = (cells + ["-"] * len(HEADINGS))[: len(HEADINGS)]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + f" | `{script}` |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

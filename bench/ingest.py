@@ -676,6 +676,10 @@ class Store:
             return 0
         return int(row[0]) if row else 0
 
+    def shared_buffers(self) -> str:
+        row = self.conn.execute("SHOW shared_buffers").fetchone()
+        return str(row[0]) if row else "?"
+
     def close(self) -> None:
         self.conn.close()
 
@@ -770,6 +774,21 @@ class CpuMeter:
         busy, total = machine_busy()
         reading["machine busy"], reading["machine total"] = {0: busy}, {0: total}
         return reading
+
+    def peak_rss_kb(self) -> dict[str, tuple[int, int]]:
+        """Each party's largest peak RSS (VmHWM) among its processes alive
+        now, and how many processes it has (PostgreSQL: one per backend,
+        each counting the shared buffers it touched)."""
+        peaks: dict[str, tuple[int, int]] = {}
+        for name, pids in self.parties.items():
+            found = []
+            for pid in pids():
+                try:
+                    found.append(memory_kb(pid, "VmHWM"))
+                except OSError:
+                    pass
+            peaks[name] = (max(found, default=0), len(found))
+        return peaks
 
     @staticmethod
     def used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
@@ -907,6 +926,12 @@ class Bench:
         self.malformed = 0
         self.letters = store.dead_letters()
         self.quiet = 5.0
+        self.peaks: dict[str, tuple[int, int]] = {}  # party -> (peak RSS kB, processes)
+
+    def note_peaks(self) -> None:
+        for name, (kb, count) in self.meter.peak_rss_kb().items():
+            if kb >= self.peaks.get(name, (0, 0))[0]:
+                self.peaks[name] = (kb, count)
 
     def stage(self, kind: str, name: str, label: str, rate: float, seconds: float | None,
               during: Any = None) -> StageResult:  # fmt: skip
@@ -931,6 +956,7 @@ class Bench:
         letters = self.store.dead_letters()
         result.letters, self.letters = letters - self.letters, letters
         result.rss_mb = sum(c.rss_kb() for c in self.consumers) / 1024
+        self.note_peaks()
         self.measure(result, start_id, ids)
         if self.stats is not None:
             dropped = self.stats.fresh()
@@ -1161,7 +1187,8 @@ def verdict_of(r: StageResult) -> str:
     return "aim" if r.recorded_rate >= AIM else "ok" if r.recorded_rate >= BAR else "kept"
 
 
-def print_verdict(results: Sequence[StageResult]) -> None:
+def print_verdict(results: Sequence[StageResult], ceiling: Sequence[CeilingResult] = (),
+                  peaks: dict[str, tuple[int, int]] | None = None) -> None:
     measured = [r for r in results if verdict_of(r)]
     kept = [r for r in measured if verdict_of(r) in ("kept", "ok", "aim")]
     best = max(kept, key=lambda r: r.recorded_rate, default=None)
@@ -1179,6 +1206,23 @@ def print_verdict(results: Sequence[StageResult]) -> None:
     if lossy:
         print("  lost: " + ", ".join(f"{r.label} {r.lost:,} of {r.sent['valid']:,}" for r in lossy)
               + " (dropped by the broker: see 'broker dropped')")
+    # One line per figure, gathered by bench/all.py into RESULTS.md's table:
+    # figure | measured | ceiling | x ceiling | bar | what holds it back
+    raw = max((c.receive_rate for c in ceiling), default=0.0)
+    if best is not None:
+        at_capacity = max(measured, key=lambda r: r.recorded_rate)
+        wall = at_capacity.cpu.get("machine total", 0) / (os.cpu_count() or 1) or 1e-9
+        core = 100 * sum(v for k, v in at_capacity.cpu.items() if k.startswith("consumer")) / wall
+        pg = 100 * at_capacity.cpu.get("postgres", 0) / wall
+        print(f"summary: MQTT ingestion, sustained (QoS 1, publish -> recorded) | {rate:,.0f} scans/s, "
+              f"p99 {percentile(best.latencies_ms, .99):,.0f} ms | {raw:,.0f} msgs/s (paho publish "
+              f"-> receive, no database) | {rate / raw if raw else 0:.2f} | >= {BAR:,} scans/s: "
+              f"{'met' if rate >= BAR else 'NOT met'} | the consumer's one Python core "
+              f"({core:.0f}% of a core at {at_capacity.recorded_rate:,.0f} scans/s; PostgreSQL "
+              f"{pg:.0f}%)")  # fmt: skip
+    for name, (kb, count) in (peaks or {}).items():
+        print(f"summary: peak RSS during ingestion, {name} | {kb / 1024:,.0f} MB"
+              f"{f' (largest of {count})' if count > 1 else ''} | - | - | - | -")
 
 
 def print_profile(own: collections.Counter[str], parts: collections.Counter[str], total: int,
@@ -1301,10 +1345,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_stages(stages)
         peaks = ", ".join(f"{c.peak_rss_kb / 1024:,.0f} MB" for c in consumers)
         print(f"\n  consumer peak RSS (VmHWM): {peaks}")
+        print("  peak RSS of each process over the run (VmHWM, the largest of each party's processes):")
+        for name, (kb, count) in bench.peaks.items():
+            what = f"{count} processes, the largest" if count > 1 else "1 process"
+            print(f"    {name:<12} {kb / 1024:>8,.0f} MB  ({what})")
+        print("    (a PostgreSQL backend's peak includes the shared buffers it touched: "
+              f"shared_buffers is {store.shared_buffers()})")
         if profiled:
             print_profile(profiled[1], profiled[2], profiled[3], profiled[0])
 
-        print_verdict(stages)
+        print_verdict(stages, ceiling, bench.peaks)
         print()
         malformed = bench.malformed
         if repeated:

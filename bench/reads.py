@@ -4,7 +4,8 @@ over the loopback interface from this process.
 
 It seeds N shipments (2-3 leg routes, 10-30 scans each, the generator of
 bench/store.py) through the shipment service into a schema that is dropped
-and recreated at every run, brings the views up to date, starts both
+and recreated at every run (``--reuse`` keeps one already seeded with as
+many), rebuilds the views, starts both
 processes and waits for /readyz, then measures:
 
   (1) GET /api/v1/track/{n} over random booked tracking numbers at a FIXED
@@ -23,6 +24,10 @@ processes and waits for /readyz, then measures:
       every few ms; each scan's lag is the time from its 2xx answer (which
       carries its ``position``) to the first sample at or past that
       position;
+  (4) HTTP scans: the most scans/s over POST /api/v1/scans, in POSTs of 1,
+      50 and 500 scans from 16 connections, each sending its next POST on
+      the answer; beside it, psycopg alone writing as many rows per
+      transaction into a table of the event store's shape (the ceiling).
 
 A request still unanswered 15 s (5 s with --quick) after the last one was
 due counts as an error ("no answer"): a phase the server cannot keep up with
@@ -44,6 +49,7 @@ Run:
     .venv/bin/python bench/reads.py --quick         # smoke test, < 60 s
     .venv/bin/python bench/reads.py --rate 500 --duration 30 --shipments 5000
     .venv/bin/python bench/reads.py --scan-rate 2000 --scan-batches 1,20,100
+    .venv/bin/python bench/reads.py --shipments 100000 --reuse   # seeds once, then reuses
 
 Database: TRACKING_BENCH_DATABASE_URL, by default
 postgresql://postgres@127.0.0.1:5432/test?schema=bench_http. The schema named
@@ -81,6 +87,8 @@ from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 import msgspec  # noqa: E402
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
 
 import store  # noqa: E402  (bench/store.py: the shipment generator and a few helpers)
 from adapters.composition import build_runner, build_service, build_view_store  # noqa: E402
@@ -89,12 +97,14 @@ from tracking.mapper import enc_hook  # noqa: E402
 from tracking.scan import Scan  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_http"
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 DEVICE_TOKEN, AGENT_TOKEN = "benchdev", "benchagent"
 RATE_LIMIT = 100_000_000  # per minute: far above anything this benchmark offers
 READ_CONNECTIONS = 64  # keep-alive connections of the open-loop generator
 WRITE_CONNECTIONS = 16
+POST_WAIT = 300.0  # s: at most, for the answers of a closed-loop phase of POSTs
 WRK_THREADS, WRK_CONNECTIONS = 2, 32
 SAMPLE_EVERY = 0.002  # s between view-position samples (plus the query's own time)
 BAR_READ_P99, BAR_READ_RATE = 0.020, 1000
@@ -113,6 +123,8 @@ class Plan:
     read_rates: tuple[int, ...]  # requests/s, open loop
     scan_rate: int  # scans/s offered by the publisher
     scan_batches: tuple[int, ...]  # scans per POST, one phase each
+    post_batches: tuple[int, ...]  # scans per POST, one closed-loop phase each
+    post_scans: int  # scans sent in each closed-loop phase, times the batch size's factor
     warmup: float  # s of reads at half the first rate, not reported
     drain: float  # s to wait for answers after the last request is due
 
@@ -126,6 +138,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         read_rates=(rate, 2 * rate),
         scan_rate=args.scan_rate or 1000,
         scan_batches=tuple(int(b) for b in args.scan_batches.split(",")),
+        post_batches=tuple(int(b) for b in args.post_batches.split(",")),
+        post_scans=1_000 if quick else 5_000,
         warmup=1.0 if quick else 3.0,
         drain=5.0 if quick else 15.0,
     )
@@ -332,6 +346,18 @@ def postgres_pids() -> list[int]:
     return pids
 
 
+def children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
 class CpuMeter:
     """CPU seconds of the server, the runner, PostgreSQL (its processes alive
     at both ends), this process and its reaped children (wrk), over a phase."""
@@ -343,7 +369,9 @@ class CpuMeter:
         own = resource.getrusage(resource.RUSAGE_CHILDREN)
         return {
             "at": time.perf_counter(),
-            "server": cpu_seconds(self.pids["server"]),
+            # with TRACKING_HTTP_WORKERS > 1, the workers are its children
+            "server": sum(cpu_seconds(p) for p in (self.pids["server"],
+                                                   *children(self.pids["server"]))),
             "runner": cpu_seconds(self.pids["runner"]),
             "postgres": {pid: cpu_seconds(pid) for pid in postgres_pids()},
             "bench": time.process_time(),
@@ -387,11 +415,18 @@ class Servers:
     url: str
     port: int
     logs: Path
+    workers: int = 1
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metered(self) -> bool:
+        """/metrics are the whole server's: one worker (with more, each
+        scrape reaches one of them, and its counts are its own)."""
+        return self.workers == 1
 
     def env(self) -> dict[str, str]:
         return {
@@ -401,6 +436,7 @@ class Servers:
             "TRACKING_HTTP_PORT": str(self.port),
             "TRACKING_API_TOKENS": f"device:{DEVICE_TOKEN},agent:{AGENT_TOKEN}",
             "TRACKING_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
+            "TRACKING_HTTP_WORKERS": str(self.workers),
         }
 
     def start(self) -> None:
@@ -503,15 +539,16 @@ class ReadPhase:
 
 
 def run_reads(
-    servers: Servers, paths: Sequence[str], rate: float, duration: float, drain: float,
+    servers: Servers | BareServer, paths: Sequence[str], rate: float, duration: float, drain: float,
     meter: CpuMeter, rng: random.Random,
 ) -> ReadPhase:
     host = f"127.0.0.1:{servers.port}"
     raws = [get_request(rng.choice(paths), host) for _ in range(int(rate * duration))]
-    before_metrics, before = scrape(servers.base), meter.snapshot()
+    metered = servers.metered
+    before_metrics, before = scrape(servers.base) if metered else {}, meter.snapshot()
     result = asyncio.run(open_loop("127.0.0.1", servers.port, raws, rate, READ_CONNECTIONS, drain))
     cpu = meter.usage(before, meter.snapshot())
-    mean = server_mean(before_metrics, scrape(servers.base), TRACK_ROUTE)
+    mean = server_mean(before_metrics, scrape(servers.base), TRACK_ROUTE) if metered else None
     return ReadPhase(result, cpu, mean * 1e3 if mean is not None else None)
 
 
@@ -541,7 +578,7 @@ class WrkResult:
 
 
 def run_wrk(
-    servers: Servers, paths: Sequence[str], duration: float, meter: CpuMeter, workdir: Path
+    servers: Servers | BareServer, paths: Sequence[str], duration: float, meter: CpuMeter, workdir: Path
 ) -> WrkResult | None:
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -552,10 +589,11 @@ def run_wrk(
     script.write_text(WRK_SCRIPT.replace("PATHS", f"[[{paths_file}]]"))
     command = [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{max(1, round(duration))}s",
                "--timeout", "10s", "--latency", "-s", str(script), servers.base]  # fmt: skip
-    before_metrics, before = scrape(servers.base), meter.snapshot()
+    metered = servers.metered
+    before_metrics, before = scrape(servers.base) if metered else {}, meter.snapshot()
     out = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
     cpu = meter.usage(before, meter.snapshot())
-    mean = server_mean(before_metrics, scrape(servers.base), TRACK_ROUTE)
+    mean = server_mean(before_metrics, scrape(servers.base), TRACK_ROUTE) if metered else None
     latency = {}
     if m := re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out):
         latency["max"] = m.group(1)
@@ -576,6 +614,95 @@ def run_wrk(
         server_ms=mean * 1e3 if mean is not None else None,
         raw=out,
     )
+
+
+# -- the ceiling for reads: a bare ASGI app under the same load ------------------------------------
+
+
+@dataclass
+class BareServer:
+    """bench/bare_asgi.py under uvicorn: every GET answered with one real public view."""
+
+    body: bytes
+    logs: Path
+    port: int = field(default_factory=lambda: free_port())
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    metered = False  # no /metrics
+
+    def start(self) -> None:
+        body = self.logs / "bare-body.json"
+        body.write_bytes(self.body)
+        env = {**os.environ, "BARE_ASGI_BODY": str(body), "BARE_ASGI_PORT": str(self.port)}
+        with (self.logs / "bare.log").open("wb") as log:
+            self.proc = subprocess.Popen([sys.executable, str(HERE / "bare_asgi.py")], env=env,
+                                         stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/api/v1/track/x", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("bench/bare_asgi.py did not answer within 30 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@dataclass
+class CeilingReads:
+    opened: list[ReadPhase]  # at the same offered rates as (1)
+    wrk: WrkResult | None
+    body_bytes: int
+
+
+def run_ceiling(
+    servers: Servers, paths: Sequence[str], plan: Plan, runner_pid: int, workdir: Path,
+    rng: random.Random,
+) -> CeilingReads:
+    body = httpx.get(f"{servers.base}{paths[0]}", timeout=5.0).content
+    bare = BareServer(body, workdir)
+    bare.start()
+    try:
+        assert bare.proc is not None
+        meter = CpuMeter(bare.proc.pid, runner_pid)
+        run_reads(bare, paths, plan.read_rates[0] / 2, plan.warmup, plan.drain, meter, rng)
+        opened = [run_reads(bare, paths, rate, plan.duration, plan.drain, meter, rng)
+                  for rate in plan.read_rates]  # fmt: skip
+        wrk = run_wrk(bare, paths, plan.duration, meter, workdir)
+    finally:
+        bare.stop()
+    return CeilingReads(opened, wrk, len(body))
+
+
+def print_ceiling(ceiling: CeilingReads, reads: Sequence[ReadPhase], wrk: WrkResult | None) -> None:
+    print(f"\n(1)+(2) ceiling: a bare ASGI app (bench/bare_asgi.py) under the same uvicorn and load, "
+          f"answering every GET with one real public view ({ceiling.body_bytes:,} bytes); no "
+          "framework, database, log or metrics")  # fmt: skip
+    print("   offered  achieved    p50     p99   bare: achieved    p50     p99   x ceiling  "
+          "CPU bare server")  # fmt: skip
+    for real, bare in zip(reads, ceiling.opened, strict=True):
+        r, b = real.result, bare.result
+        rl, bl = r.latencies(), b.latencies()
+        print(f"  {r.rate:>6,.0f}/s {r.achieved:>7,.0f}/s {fmt_ms(pct(rl, .5)):>6} "
+              f"{fmt_ms(pct(rl, .99)):>7}   {b.achieved:>12,.0f}/s {fmt_ms(pct(bl, .5)):>6} "
+              f"{fmt_ms(pct(bl, .99)):>7}   {r.achieved / b.achieved if b.achieved else 0:>9.2f}  "
+              f"{bare.cpu['server']:.2f}")  # fmt: skip
+    if wrk is not None and ceiling.wrk is not None:
+        bw = ceiling.wrk
+        print(f"  closed loop (wrk): {wrk.requests_per_s:,.0f}/s, bare {bw.requests_per_s:,.0f}/s: "
+              f"x ceiling {wrk.requests_per_s / bw.requests_per_s if bw.requests_per_s else 0:.2f} "
+              f"(bare server CPU {bw.cpu['server']:.2f} cores, wrk {bw.cpu['wrk']:.2f})")  # fmt: skip
 
 
 # -- (3) projection lag ---------------------------------------------------------------------------
@@ -650,6 +777,22 @@ def scan_body(scans: Sequence[Scan]) -> bytes:
     return msgspec.json.encode({"scans": list(scans)}, enc_hook=enc_hook)
 
 
+def answered_positions(posts: OpenLoopResult) -> tuple[list[tuple[float, int]], int]:
+    """(answer time, log position) of each 2xx POST of scans, and how many
+    scans the answers say were recorded."""
+    acked: list[tuple[float, int]] = []
+    recorded = 0
+    for a in posts.ok:
+        answer = msgspec.json.decode(a.body)
+        if answer.get("position") is not None:
+            acked.append((a.done, int(answer["position"])))
+        if "results" in answer:
+            recorded += int(answer["recorded"])
+        else:
+            recorded += answer.get("result") == "recorded"
+    return acked, recorded
+
+
 def run_lag(
     servers: Servers, settings: Settings, fleet: store.Fleet, maker: store.JourneyMaker,
     batch: int, scan_rate: float, duration: float, drain: float, meter: CpuMeter,
@@ -662,24 +805,15 @@ def run_lag(
     sampler.start()
     while not sampler.positions and sampler.error is None:
         time.sleep(0.01)
-    before_metrics, before = scrape(servers.base), meter.snapshot()
+    before_metrics, before = scrape(servers.base) if servers.metered else {}, meter.snapshot()
     posts = asyncio.run(open_loop(
         "127.0.0.1", servers.port, raws, scan_rate / batch, WRITE_CONNECTIONS, drain,
         keep_body=True,
     ))  # fmt: skip
     cpu = meter.usage(before, meter.snapshot())
-    after_metrics = scrape(servers.base)
+    after_metrics = scrape(servers.base) if servers.metered else {}
 
-    acked: list[tuple[float, int]] = []  # (answer time, position)
-    recorded = 0
-    for a in posts.ok:
-        answer = msgspec.json.decode(a.body)
-        if answer.get("position") is not None:
-            acked.append((a.done, int(answer["position"])))
-        if "results" in answer:
-            recorded += int(answer["recorded"])
-        else:
-            recorded += answer.get("result") == "recorded"
+    acked, recorded = answered_positions(posts)
     last_answer = max((t for t, _ in acked), default=time.perf_counter())
     wanted = max((p for _, p in acked), default=0)
     deadline = time.perf_counter() + 60
@@ -701,7 +835,7 @@ def run_lag(
     ok = posts.ok
     span = (max(a.done for a in ok) - posts.start) if ok else 0.0
     gaps = sampler.gaps[1:] or [0.0]
-    mean = server_mean(before_metrics, after_metrics, SCANS_ROUTE)
+    mean = server_mean(before_metrics, after_metrics, SCANS_ROUTE) if servers.metered else None
     return LagPhase(
         batch=batch, offered=scan_rate, posts=posts, scans_sent=len(scans),
         scans_recorded=recorded, lags=lags, unseen=unseen, early=early,
@@ -713,7 +847,131 @@ def run_lag(
     )  # fmt: skip
 
 
+# -- (4) HTTP scans: the most scans/s over POST /api/v1/scans --------------------------------------
+
+
+@dataclass
+class PostPhase:
+    batch: int  # scans per POST
+    posts: OpenLoopResult
+    scans_sent: int
+    recorded: int
+    cpu: dict[str, float]
+    server_ms: float | None
+    posts_per_txn: float | None  # mean POSTs the server recorded per transaction
+    ceiling: float  # rows/s of raw psycopg, as many rows per transaction as a POST carries
+
+    @property
+    def rate(self) -> float:
+        """Recorded scans/s, from the start to the last answer."""
+        ok = self.posts.ok
+        return self.recorded / (max(a.done for a in ok) - self.posts.start) if ok else 0.0
+
+    def service_times(self) -> list[float]:
+        return [a.done - a.sent for a in self.posts.ok]
+
+
+def scrape_histogram(base: str, name: str) -> tuple[float, float]:
+    """(count, sum) of one of the server's histograms."""
+    text = httpx.get(f"{base}/metrics", timeout=5.0).text
+    found = dict.fromkeys(("count", "sum"), 0.0)
+    for line in text.splitlines():
+        for part in found:
+            if line.startswith(f"{name}_{part} "):
+                found[part] = float(line.split()[1])
+    return found["count"], found["sum"]
+
+
+def raw_ceiling(settings: Settings, schema: str, per_txn: int, rows: int) -> float:
+    """Rows/s that psycopg alone writes into a table shaped like the event
+    store, ``per_txn`` rows per transaction, taking the table lock, NOTIFY
+    and RETURNING as the recorder does (bench/store.py's RawTable); the
+    rows carry the states of real recorded scans. Median of 3 rounds."""
+    service = build_service(settings)
+    try:
+        payloads = store.sample_payloads(service)
+    finally:
+        service.close()
+    rng = random.Random(store.SEED)
+    rates = []
+    with psycopg.connect(store.conninfo(settings), autocommit=True) as conn:
+        raw = store.RawTable(conn, schema)
+        try:
+            for _ in range(3):
+                batches = store.chunks(store.raw_rows(payloads, rows, rng), per_txn)
+                started = time.perf_counter()
+                for batch in batches:
+                    raw.unnest_locked(batch)
+                rates.append(rows / (time.perf_counter() - started))
+                raw.truncate()
+        finally:
+            raw.drop()
+    return statistics.median(rates)
+
+
+def run_posts(
+    servers: Servers, settings: Settings, schema: str, fleet: store.Fleet,
+    maker: store.JourneyMaker, batch: int, total: int, drain: float, meter: CpuMeter,
+) -> PostPhase:
+    """``total`` new scans in POSTs of ``batch``, all due at once: each of
+    WRITE_CONNECTIONS connections sends its next POST when the last is answered."""
+    host = f"127.0.0.1:{servers.port}"
+    scans = fleet.new_scans(maker, total)
+    raws = [post_request(SCANS_ROUTE, host, DEVICE_TOKEN, scan_body(b))
+            for b in store.chunks(scans, batch)]  # fmt: skip
+    histogram, metered = "tracking_http_posts_per_transaction", servers.metered
+    txns_before, posts_before = scrape_histogram(servers.base, histogram) if metered else (0, 0)
+    before_metrics, before = scrape(servers.base) if metered else {}, meter.snapshot()
+    posts = asyncio.run(open_loop("127.0.0.1", servers.port, raws, 1e9, WRITE_CONNECTIONS, drain,
+                                  keep_body=True))  # fmt: skip
+    cpu = meter.usage(before, meter.snapshot())
+    mean = server_mean(before_metrics, scrape(servers.base), SCANS_ROUTE) if metered else None
+    txns_after, posts_after = scrape_histogram(servers.base, histogram) if metered else (0, 0)
+    txns = txns_after - txns_before
+    _, recorded = answered_positions(posts)
+    ceiling = raw_ceiling(settings, schema, batch, min(total, 20_000 if batch > 1 else 5_000))
+    return PostPhase(
+        batch=batch, posts=posts, scans_sent=len(scans), recorded=recorded, cpu=cpu,
+        server_ms=mean * 1e3 if mean is not None else None,
+        posts_per_txn=(posts_after - posts_before) / txns if txns else None, ceiling=ceiling,
+    )  # fmt: skip
+
+
+def print_posts(phases: Sequence[PostPhase]) -> None:
+    print(f"\n(4) HTTP scans: POST /api/v1/scans as fast as answered ({WRITE_CONNECTIONS} "
+          "keep-alive connections, each sending its next POST on the answer; new scans into "
+          "existing shipments)")  # fmt: skip
+    print(f"  {'per POST':>8} {'scans':>9} {'recorded':>9} {'scans/s':>9} {'POSTs/s':>8} "
+          f"{'POST ms p50':>11} {'p99':>7} {'POSTs/txn':>9} {'ceiling':>9} {'x ceiling':>9}")
+    for ph in phases:
+        service = ph.service_times()
+        per_txn = f"{ph.posts_per_txn:.1f}" if ph.posts_per_txn is not None else "-"
+        print(
+            f"  {ph.batch:>8} {ph.scans_sent:>9,} {ph.recorded:>9,} {ph.rate:>9,.0f} "
+            f"{ph.rate / ph.batch:>8,.0f} {fmt_ms(pct(service, 0.5)):>11} "
+            f"{fmt_ms(pct(service, 0.99)):>7} {per_txn:>9} {ph.ceiling:>9,.0f} "
+            f"{ph.rate / ph.ceiling:>9.2f}"
+        )
+    for ph in phases:
+        codes = status_text(ph.posts.statuses())
+        server = f"{ph.server_ms:.1f} ms" if ph.server_ms is not None else "-"
+        print(f"  {ph.batch:>3}/POST  statuses {codes}; server mean {server}/POST; "
+              f"CPU (cores) {cpu_text(ph.cpu)}")
+    print("  scans/s    scans recorded (from the answers) per second, first POST to last answer\n"
+          "  POST ms    from sending a POST to its whole answer (closed loop: no queueing)\n"
+          "  POSTs/txn  POSTs the server recorded per transaction: concurrent POSTs share one\n"
+          "             (adapters/groupcommit.py)\n"
+          "  ceiling    rows/s psycopg alone writes to a table of the event store's shape, as\n"
+          "             many rows per transaction as a POST carries, with the recorder's lock,\n"
+          "             NOTIFY and RETURNING (one connection, no HTTP, no domain; empty table)")
+
+
 # -- report ----------------------------------------------------------------------------------------
+
+
+def status_text(statuses: dict[int, int]) -> str:
+    """How many answers of each status (0: no answer)."""
+    return ", ".join(f"{k or 'no answer'}: {v:,}" for k, v in sorted(statuses.items()))
 
 
 def pct(values: Sequence[float], p: float) -> float:
@@ -740,10 +998,12 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT MET"
 
 
-def print_header(url: str, server: str, schema: str, args: argparse.Namespace, plan: Plan) -> None:
+def print_header(url: str, server: str, schema: str, args: argparse.Namespace, plan: Plan,
+                 reused: bool = False) -> None:
     flags = " --quick" if args.quick else ""
     print(f"bench/reads.py{flags}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"  database   {store.redact(url)}  (PostgreSQL {server}, schema {schema} recreated)")
+    state = "reused" if reused else "recreated"
+    print(f"  database   {store.redact(url)}  (PostgreSQL {server}, schema {schema} {state})")
     print(
         f"  software   Python {platform.python_version()}, litestar {version('litestar')}, "
         f"uvicorn {version('uvicorn')}, eventsourcing {version('eventsourcing')}, "
@@ -754,6 +1014,7 @@ def print_header(url: str, server: str, schema: str, args: argparse.Namespace, p
     if wrk:
         first = subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.splitlines()
         wrk_version = first[0].split(" Copyright")[0] if first else "wrk"
+    print(f"  server     `tracking serve` with TRACKING_HTTP_WORKERS={args.workers} (processes)")
     print(f"  machine    {os.cpu_count()} CPUs, SHARED by PostgreSQL, `tracking serve`, "
           "`tracking project` and the load generators (all on 127.0.0.1)")  # fmt: skip
     print(
@@ -766,7 +1027,7 @@ def print_header(url: str, server: str, schema: str, args: argparse.Namespace, p
 
 
 def print_reads(phases: Sequence[ReadPhase], warmup: ReadPhase | None) -> None:
-    print(f"\n(1) GET /api/v1/track/{{n}}, open loop at a fixed rate, random booked tracking numbers")
+    print("\n(1) GET /api/v1/track/{n}, open loop at a fixed rate, random booked tracking numbers")
     print(f"    ({READ_CONNECTIONS} keep-alive connections; latency in ms from the scheduled send "
           "time, queueing in the generator included)")  # fmt: skip
     print(f"  {'offered':>8} {'achieved':>9} {'answers':>8} {'errors':>7} {'p50':>6} {'p90':>6} "
@@ -788,7 +1049,7 @@ def print_reads(phases: Sequence[ReadPhase], warmup: ReadPhase | None) -> None:
             f"{server:>11}  {bar}"
         )
     for ph in phases:
-        codes = ", ".join(f"{k or 'no answer'}: {v:,}" for k, v in sorted(ph.result.statuses().items()))
+        codes = status_text(ph.result.statuses())
         print(f"  {ph.result.rate:>6,.0f}/s  statuses {codes}; CPU (cores) {cpu_text(ph.cpu)}; "
               f"quarters p50 {quarters(ph.result)} ms")
     print("  send lag     scheduled send time to a connection taking the request (generator "
@@ -804,7 +1065,7 @@ def print_reads(phases: Sequence[ReadPhase], warmup: ReadPhase | None) -> None:
 
 
 def print_wrk(result: WrkResult | None, duration: float) -> None:
-    print(f"\n(2) GET /api/v1/track/{{n}}, closed loop: maximum throughput")
+    print("\n(2) GET /api/v1/track/{n}, closed loop: maximum throughput")
     if result is None:
         print("  wrk is not installed (apt-get install wrk): skipped")
         return
@@ -846,7 +1107,7 @@ def print_lag(phases: Sequence[LagPhase]) -> None:
             f"{fmt_ms(max(ph.lags, default=float('nan'))):>7} {fmt_ms(ph.catch_up):>8}  {bar}"
         )
     for ph in phases:
-        codes = ", ".join(f"{k or 'no answer'}: {v:,}" for k, v in sorted(ph.statuses.items()))
+        codes = status_text(ph.statuses)
         server = f"{ph.server_ms:.1f} ms" if ph.server_ms is not None else "-"
         print(
             f"  {ph.batch:>3}/POST  {len(ph.posts.answers):,} POSTs at {ph.offered / ph.batch:,.0f}/s, "
@@ -863,7 +1124,122 @@ def print_lag(phases: Sequence[LagPhase]) -> None:
           "as recorded")  # fmt: skip
 
 
+def print_summary(reads: Sequence[ReadPhase], ceiling: CeilingReads, wrk: WrkResult | None,
+                  lags: Sequence[LagPhase], posts: Sequence[PostPhase], workers: int,
+                  shipments: int) -> None:
+    """One line per figure, gathered by bench/all.py into RESULTS.md's table:
+    figure | measured | ceiling | x ceiling | bar | what holds it back."""
+    print()
+    for real, bare in zip(reads, ceiling.opened, strict=True):
+        r, b = real.result, bare.result
+        p99 = pct(r.latencies(), 0.99)
+        met = r.rate < BAR_READ_RATE or (r.achieved >= 0.98 * r.rate and p99 < BAR_READ_P99)
+        bar = (f">= {BAR_READ_RATE:,}/s, p99 < {BAR_READ_P99 * 1e3:.0f} ms: "
+               f"{'met' if met else 'NOT met'}") if r.rate >= 2 * BAR_READ_RATE else "-"
+        print(f"summary: reads, GET /api/v1/track at {r.rate:,.0f}/s offered ({workers} server "
+              f"processes, {shipments:,} shipments) | {r.achieved:,.0f}/s, p99 "
+              f"{fmt_ms(p99)} ms | {b.achieved:,.0f}/s, p99 {fmt_ms(pct(b.latencies(), 0.99))} ms "
+              f"(bare ASGI app) | {r.achieved / b.achieved if b.achieved else 0:.2f} | {bar} | "
+              f"server CPU {real.cpu['server']:.2f} cores of 2 (Litestar, a thread hop and a "
+              f"query per request), PostgreSQL {real.cpu['postgres']:.2f}")  # fmt: skip
+    if wrk is not None and ceiling.wrk is not None:
+        bw = ceiling.wrk
+        print(f"summary: reads, closed loop (wrk, 32 connections) | {wrk.requests_per_s:,.0f}/s, "
+              f"p99 {wrk.latency.get('99%', '?')} | {bw.requests_per_s:,.0f}/s (bare ASGI app) | "
+              f"{wrk.requests_per_s / bw.requests_per_s if bw.requests_per_s else 0:.2f} | - | "
+              f"server CPU {wrk.cpu['server']:.2f} cores, wrk {wrk.cpu['wrk']:.2f}")  # fmt: skip
+    for ph in lags:
+        p99 = pct(ph.lags, 0.99)
+        kept = ph.ingest >= 0.95 * BAR_LAG_RATE
+        met = kept and p99 < BAR_LAG_P99 and ph.unseen == 0
+        print(f"summary: projection lag, {ph.offered:,.0f} scans/s POSTed {ph.batch} per POST | "
+              f"p50 {fmt_ms(pct(ph.lags, 0.5))} ms, p99 {fmt_ms(p99)} ms (ingest "
+              f"{ph.ingest:,.0f}/s) | - | - | p99 < {BAR_LAG_P99:.0f} s at {BAR_LAG_RATE:,} "
+              f"scans/s: {'met' if met else 'NOT met'} | runner CPU {ph.cpu['runner']:.2f} "
+              f"cores, server {ph.cpu['server']:.2f}, PostgreSQL {ph.cpu['postgres']:.2f}")  # fmt: skip
+    for ph in posts:
+        print(f"summary: HTTP scans, {ph.batch} per POST, closed loop | {ph.rate:,.0f} scans/s | "
+              f"{ph.ceiling:,.0f} rows/s (psycopg, {ph.batch} rows a transaction) | "
+              f"{ph.rate / ph.ceiling:.2f} | - | shipments replayed from the store (most are "
+              f"not in the 20,000-shipment cache): server CPU {ph.cpu['server']:.2f}, PostgreSQL "
+              f"{ph.cpu['postgres']:.2f}")  # fmt: skip
+
+
 # -- main ----------------------------------------------------------------------------------------
+
+
+def seed_store(settings: Settings, plan: Plan, maker: store.JourneyMaker) -> store.Fleet:
+    """Book and scan ``plan.shipments`` through the service, then rebuild the
+    views (stream by stream: far quicker than replaying the log in order)."""
+    store.progress(f"seeding {plan.shipments:,} shipments")
+    service = build_service(settings)
+    seed_plan = store.Plan(shipments=plan.shipments, single_scans=0, batch_scans=0)
+    fleet, booking, scanning = store.seed(service, maker, seed_plan)
+    store.progress("building the views (rebuild)")
+    views = build_view_store(settings)
+    runner = build_runner(settings, service, views)
+    started = time.perf_counter()
+    projected = runner.rebuild()
+    projecting = time.perf_counter() - started
+    runner.stop()
+    views.close()
+    service.close()
+    autovacuum = vacuum_analyze(settings)
+    seeded_scans = fleet.events - 2 * len(fleet.journeys)
+    print(
+        f"\nseeded {len(fleet.journeys):,} shipments, {fleet.events:,} events "
+        f"({fleet.mean_events:.1f} per shipment) in {booking + scanning + projecting:.1f} s "
+        "(not part of the figures):\n"
+        f"  {len(fleet.journeys):>8,} bookings, one per call       {booking:6.1f} s "
+        f"{len(fleet.journeys) / booking:>8,.0f} /s\n"
+        f"  {seeded_scans:>8,} scans, record_scans of 1,000  {scanning:6.1f} s "
+        f"{seeded_scans / scanning:>8,.0f} /s\n"
+        f"  {projected:>8,} events projected (rebuild)    {projecting:6.1f} s "
+        f"{projected / projecting:>8,.0f} /s\n"
+        f"  then VACUUM ANALYZE of the schema's tables, as autovacuum would have done "
+        f"(autovacuum here: {autovacuum})"
+    )
+    return fleet
+
+
+def vacuum_analyze(settings: Settings) -> str:
+    """VACUUM ANALYZE every table of the benchmark's schema (the planner's
+    statistics of a store that autovacuum keeps); the server's autovacuum setting."""
+    schema = settings.eventstore_env()["POSTGRES_SCHEMA"]
+    with psycopg.connect(store.conninfo(settings), autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)).fetchall()]
+        for table in tables:
+            conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(schema, table)))
+        row = conn.execute("SHOW autovacuum").fetchone()
+    return str(row[0]) if row else "?"
+
+
+def existing_seed(settings: Settings, shipments: int) -> tuple[int, str] | None:
+    """(events, server version) when the schema already holds exactly
+    ``shipments`` booked shipments (bringing its views up to date), else None."""
+    schema = settings.eventstore_env()["POSTGRES_SCHEMA"]
+    ident = sql.Identifier(schema)
+    try:
+        with psycopg.connect(store.conninfo(settings), autocommit=True) as conn:
+            booked = conn.execute(sql.SQL(
+                "SELECT count(*) FROM {}.shipment_status WHERE booked").format(ident)).fetchone()
+            last = conn.execute(sql.SQL(
+                "SELECT coalesce(max(notification_id), 0) FROM {}.tracking_events"
+            ).format(ident)).fetchone()
+            views = conn.execute(sql.SQL(
+                "SELECT min(position) FROM {}.view_positions").format(ident)).fetchone()
+            version = conn.execute("SHOW server_version").fetchone()
+    except psycopg.Error:
+        return None
+    if not (booked and last and views and version) or booked[0] != shipments:
+        return None
+    if views[0] != last[0]:  # a run stopped before the views caught up: catch up
+        service, store_ = build_service(settings), build_view_store(settings)
+        build_runner(settings, service, store_).catch_up()
+        store_.close()
+        service.close()
+    return int(last[0]), str(version[0]).split()[0]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -879,6 +1255,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="seconds of each measured phase (20; 5 with --quick)")
     parser.add_argument("--scan-rate", type=int, default=None,
                         help="scans/s offered by the publisher in the lag phases (1,000)")
+    parser.add_argument("--post-batches", default="1,50,500",
+                        help="scans per POST, one closed-loop throughput phase each (1,50,500)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="TRACKING_HTTP_WORKERS of `tracking serve` (one per core: %(default)s)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the schema's shipments when it holds exactly --shipments of "
+                             "them with the views up to date (for repeated runs); else seed")
     parser.add_argument("--scan-batches", default="1,50",
                         help="scans per POST, one lag phase each, comma-separated (1,50)")
     return parser.parse_args(argv)  # fmt: skip
@@ -903,41 +1286,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "schema=" not in url or not schema_name or schema_name == "public":
         sys.exit("bench/reads.py: TRACKING_BENCH_DATABASE_URL must be PostgreSQL and name a schema "
                  "of its own (?schema=bench_http): it is DROPPED at every run")  # fmt: skip
-    schema, server_version = store.reset_schema(settings)
-    print_header(url, server_version, schema, args, plan)
+    reused = existing_seed(settings, plan.shipments) if args.reuse else None
+    if reused is not None:
+        schema, server_version = schema_name, reused[1]
+    else:
+        schema, server_version = store.reset_schema(settings)
+    print_header(url, server_version, schema, args, plan, reused=reused is not None)
 
-    # -- seeding, through the service, then the views
-    store.progress(f"seeding {plan.shipments:,} shipments")
     maker = store.JourneyMaker(random.Random(store.SEED))
-    service = build_service(settings)
-    seed_plan = store.Plan(shipments=plan.shipments, single_scans=0, batch_scans=0)
-    fleet, booking, scanning = store.seed(service, maker, seed_plan)
-    store.progress("bringing the views up to date")
-    views = build_view_store(settings)
-    runner = build_runner(settings, service, views)
-    started = time.perf_counter()
-    projected = runner.catch_up()
-    projecting = time.perf_counter() - started
-    runner.stop()
-    views.close()
-    service.close()
-    seeded_scans = fleet.events - 2 * len(fleet.journeys)
-    print(
-        f"\nseeded {len(fleet.journeys):,} shipments, {fleet.events:,} events "
-        f"({fleet.mean_events:.1f} per shipment) in {booking + scanning + projecting:.1f} s "
-        "(not part of the figures):\n"
-        f"  {len(fleet.journeys):>8,} bookings, one per call       {booking:6.1f} s "
-        f"{len(fleet.journeys) / booking:>8,.0f} /s\n"
-        f"  {seeded_scans:>8,} scans, record_scans of 1,000  {scanning:6.1f} s "
-        f"{seeded_scans / scanning:>8,.0f} /s\n"
-        f"  {projected:>8,} events projected (catch_up)   {projecting:6.1f} s "
-        f"{projected / projecting:>8,.0f} /s"
-    )
-
+    if reused is not None:
+        # The same generator, so the same tracking numbers; nothing is written.
+        now = datetime.now(UTC)
+        fleet = store.Fleet([maker.make(maker.rng.randint(10, 30), now)
+                             for _ in range(plan.shipments)], events=reused[0])
+        print(f"\nreused the {plan.shipments:,} shipments and {reused[0]:,} events already in "
+              f"schema {schema} (--reuse), views up to date")
+    else:
+        fleet = seed_store(settings, plan, maker)
     paths = [f"/api/v1/track/{j.tracking_number}" for j in fleet.journeys]
     rng = random.Random(store.SEED + 1)
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
-        servers = Servers(url=url, port=free_port(), logs=Path(tmp))
+        servers = Servers(url=url, port=free_port(), logs=Path(tmp), workers=args.workers)
         try:
             store.progress(f"starting `tracking serve` and `tracking project` on port {servers.port}")
             started = time.perf_counter()
@@ -963,8 +1332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_reads(reads, warm)
 
             store.progress(f"reads: closed loop (wrk) for {plan.duration:g} s")
-            print_wrk(run_wrk(servers, paths, plan.duration, meter, Path(tmp)), plan.duration)
+            wrk = run_wrk(servers, paths, plan.duration, meter, Path(tmp))
+            print_wrk(wrk, plan.duration)
             servers.check_alive()
+            store.progress("reads: the same load on a bare ASGI app (the ceiling)")
+            ceiling = run_ceiling(servers, paths, plan, servers.procs["runner"].pid, Path(tmp), rng)
+            print_ceiling(ceiling, reads, wrk)
 
             lags = []
             for batch in plan.scan_batches:
@@ -974,6 +1347,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     plan.duration, plan.drain, meter))  # fmt: skip
                 servers.check_alive()
             print_lag(lags)
+
+            posts = []
+            for batch in plan.post_batches:
+                total = plan.post_scans * (1 if batch == 1 else 4 if batch < 500 else 8)
+                store.progress(f"HTTP scans: {total:,} in POSTs of {batch}, closed loop")
+                # All are due at once: wait for the last answer (bounded), not `drain`.
+                posts.append(run_posts(servers, settings, schema, fleet, maker, batch, total,
+                                       POST_WAIT, meter))  # fmt: skip
+                servers.check_alive()
+            print_posts(posts)
+            print_summary(reads, ceiling, wrk, lags, posts, args.workers, plan.shipments)
 
             problems = servers.log_problems()
             print("\nprocess output: " + ", ".join(

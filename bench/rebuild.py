@@ -157,6 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"rebuild is {rebuild / statistics.median(decode_rates):.2f} of it")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS of this process {peak:,.0f} MiB (seeding included)")
+    decode = statistics.median(decode_rates)
+    print(f"summary: rebuild of the views ({events:,} events) | {rebuild:,.0f} events/s | "
+          f"{decode:,.0f} events/s (read and decode only) | {rebuild / decode:.2f} | >= {BAR:,} "
+          f"events/s: {'met' if rebuild >= BAR else 'NOT met'} | folding each shipment's events in "
+          "Python and writing its views (the read is "
+          f"{statistics.median(read_rates) / rebuild:.0f}x faster)")
     same = rebuilt == replayed
     print(f"check: rebuild and log replay give the same views: {'yes' if same else 'NO'} "
           f"({rebuilt})")
