@@ -306,14 +306,17 @@ class PostgresViewStore(ViewStore):
             conninfo,
             min_size=1,
             max_size=pool_size,
-            kwargs={"options": f"-c search_path={schema} {SESSION_OPTIONS}", "autocommit": True},
+            kwargs=self._kwargs(),
             open=True,
         )
         self._conninfo, self._pool_size = conninfo, pool_size
         # The public view, the busiest read, asked from the event loop: a
         # worker thread per request cost 40 % of reads/s (uvicorn, 2 workers).
-        # One pool per loop (a loop's connections cannot serve another).
-        self._async_pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+        # One pool per loop (a loop's connections cannot serve another),
+        # with the task opening it: the first requests wait for it together.
+        self._async_pools: dict[
+            asyncio.AbstractEventLoop, tuple[AsyncConnectionPool, asyncio.Task[None]]
+        ] = {}
         self._create()
 
     def _create(self) -> None:
@@ -533,20 +536,26 @@ class PostgresViewStore(ViewStore):
 
     async def _async_pool(self) -> AsyncConnectionPool:
         loop = asyncio.get_running_loop()
-        pool = self._async_pools.get(loop)
-        if pool is None:
-            pool = self._async_pools[loop] = AsyncConnectionPool(
-                self._conninfo, min_size=1, max_size=self._pool_size, open=False,
-                kwargs={"options": f"-c search_path={self.schema} {SESSION_OPTIONS}",
-                        "autocommit": True},
-            )  # fmt: skip
-            await pool.open()
+        found = self._async_pools.get(loop)
+        if found is None:
+            pool = AsyncConnectionPool(self._conninfo, min_size=1, max_size=self._pool_size,
+                                       open=False, kwargs=self._kwargs())  # fmt: skip
+            found = self._async_pools[loop] = (pool, loop.create_task(pool.open()))
+        pool, opening = found
+        if not opening.done():
+            await asyncio.shield(opening)
+        if opening.exception() is not None:  # this read fails, saying why; the next opens anew
+            self._async_pools.pop(loop, None)
+            opening.result()
         return pool
 
     async def aclose(self) -> None:
-        pool = self._async_pools.pop(asyncio.get_running_loop(), None)
-        if pool is not None:
-            await pool.close()
+        found = self._async_pools.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found[0].close()
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"options": f"-c search_path={self.schema} {SESSION_OPTIONS}", "autocommit": True}
 
     def close(self) -> None:
         self._pool.close()
