@@ -254,26 +254,33 @@ class PrivateBroker:
 
 class BrokerStats:
     """The broker's own count of messages it dropped (queue or in-flight
-    limits), from $SYS, published every sys_interval."""
+    limits), and of messages it holds (queued for the consumer, in flight),
+    from $SYS, published every sys_interval."""
 
     TOPIC = "$SYS/broker/publish/messages/dropped"
+    STORED = "$SYS/broker/store/messages/count"
 
     def __init__(self, host: str, port: int, interval: float) -> None:
         self.interval = interval  # the broker's sys_interval: it publishes a count only when it changed
         self.dropped: int | None = None
+        self.stored: int | None = None
         self.updated = 0.0
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sys-{uuid.uuid4().hex[:8]}",
                                   protocol=mqtt.MQTTv5)  # fmt: skip
-        self.client.on_connect = lambda c, *_: c.subscribe(self.TOPIC, qos=0)
+        self.client.on_connect = lambda c, *_: c.subscribe([(self.TOPIC, 0), (self.STORED, 0)])
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.loop_start()
 
     def _on_message(self, _: Any, __: Any, message: mqtt.MQTTMessage) -> None:
         try:
-            self.dropped, self.updated = int(message.payload), time.monotonic()
+            value = int(message.payload)
         except ValueError:
-            pass
+            return
+        if message.topic == self.STORED:
+            self.stored = value
+        else:
+            self.dropped, self.updated = value, time.monotonic()
 
     def fresh(self) -> int | None:
         """The count as of now: a newer one, or the last one if none comes
@@ -939,6 +946,7 @@ class Bench:
                  f"{f', {seconds:.0f} s' if seconds else ''}")  # fmt: skip
         start_id = self.timeline.last_id
         before = self.meter.read()
+        held_before = self.stats.stored if self.stats is not None else None
         self.publishers.start(kind, name, rate, seconds)
         if during is not None:
             during()
@@ -948,7 +956,7 @@ class Bench:
         if not sent["drained"]:
             warn(f"{label}: not every message had its PUBACK within 120 s")
         ids = sent["scan_ids"]
-        after = self.wait_recorded(start_id, len(ids), label, self.quiet)
+        after = self.wait_recorded(start_id, len(ids), label, self.quiet, held_before or 0)
         result.cpu = self.meter.used(before, after)
         deadline = time.monotonic() + 3  # dead letters are committed just after their batch's scans
         while self.store.dead_letters() < self.letters + sent["malformed"] and time.monotonic() < deadline:
@@ -965,15 +973,26 @@ class Bench:
             self.dropped = dropped
         return result
 
-    def wait_recorded(self, start_id: int, expected: int, label: str, quiet: float = 5.0) -> dict[str, Any]:
-        """Until the stage's scans are all in, or nothing new came for ``quiet``
-        s. Returns the CPU reading taken when the last of them came."""
+    def wait_recorded(self, start_id: int, expected: int, label: str, quiet: float = 5.0,
+                      held_before: int = 0) -> dict[str, Any]:  # fmt: skip
+        """Until the stage's scans are all in, or for ``quiet`` s nothing new
+        was recorded and the broker's store did not shrink (a consumer busy
+        with a long backlog on a loaded machine is not a lost scan). Returns
+        the CPU reading taken when the last of them came."""
         last, last_change, reading = -1, time.monotonic(), self.meter.read()
+        stored = self.stats.stored if self.stats is not None else None
         while True:
             count = self.store.scans_after(start_id)
             if count != last:
                 last, last_change, reading = count, time.monotonic(), self.meter.read()
+            held = self.stats.stored if self.stats is not None else None
+            if held is not None and stored is not None and held < stored:
+                last_change = time.monotonic()  # the broker is still handing over its backlog
+            stored = held
             if count >= expected or time.monotonic() - last_change > quiet:
+                if count < expected and held is not None and held > held_before:
+                    warn(f"{label}: stopped waiting with {expected - count:,} scans unrecorded while the "
+                         f"broker held {held - held_before:,} more messages than before the stage")  # fmt: skip
                 return reading
             if not all(c.alive() for c in self.consumers):
                 warn(f"{label}: a consumer exited:\n{self.consumers[0].tail()}")
