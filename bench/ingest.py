@@ -189,7 +189,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
 def wait_for_other_benchmarks(limit: float = 600.0) -> None:
     """Figures from a machine another benchmark is loading mean little: wait
     (up to ``limit`` s) until no other bench/*.py runs."""
-    mine = {os.getpid(), os.getppid()}
+    mine = ancestors()
     started = time.monotonic()
     while True:
         ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
@@ -202,6 +202,20 @@ def wait_for_other_benchmarks(limit: float = 600.0) -> None:
             return
         progress(f"waiting for another benchmark to finish: {others[0][:100]}")
         time.sleep(10)
+
+
+def ancestors() -> set[int]:
+    """This process and those that started it (bench/all.py, a `timeout`
+    wrapping it): none of them is another benchmark."""
+    found, pid = set(), os.getpid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent
+    return found | {os.getppid()}
 
 
 # -- the broker ---------------------------------------------------------------------------------
