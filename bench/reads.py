@@ -697,12 +697,12 @@ def print_ceiling(ceiling: CeilingReads, reads: Sequence[ReadPhase], wrk: WrkRes
         rl, bl = r.latencies(), b.latencies()
         print(f"  {r.rate:>6,.0f}/s {r.achieved:>7,.0f}/s {fmt_ms(pct(rl, .5)):>6} "
               f"{fmt_ms(pct(rl, .99)):>7}   {b.achieved:>12,.0f}/s {fmt_ms(pct(bl, .5)):>6} "
-              f"{fmt_ms(pct(bl, .99)):>7}   {r.achieved / b.achieved if b.achieved else 0:>9.2f}  "
+              f"{fmt_ms(pct(bl, .99)):>7}   {ratio(r.achieved, b.achieved):>9.2f}  "
               f"{bare.cpu['server']:.2f}")  # fmt: skip
     if wrk is not None and ceiling.wrk is not None:
         bw = ceiling.wrk
         print(f"  closed loop (wrk): {wrk.requests_per_s:,.0f}/s, bare {bw.requests_per_s:,.0f}/s: "
-              f"x ceiling {wrk.requests_per_s / bw.requests_per_s if bw.requests_per_s else 0:.2f} "
+              f"x ceiling {ratio(wrk.requests_per_s, bw.requests_per_s):.2f} "
               f"(bare server CPU {bw.cpu['server']:.2f} cores, wrk {bw.cpu['wrk']:.2f})")  # fmt: skip
 
 
@@ -951,7 +951,7 @@ def print_posts(phases: Sequence[PostPhase]) -> None:
             f"  {ph.batch:>8} {ph.scans_sent:>9,} {ph.recorded:>9,} {ph.rate:>9,.0f} "
             f"{ph.rate / ph.batch:>8,.0f} {fmt_ms(pct(service, 0.5)):>11} "
             f"{fmt_ms(pct(service, 0.99)):>7} {per_txn:>9} {ph.ceiling:>9,.0f} "
-            f"{ph.rate / ph.ceiling:>9.2f}"
+            f"{ratio(ph.rate, ph.ceiling):>9.2f}"
         )
     for ph in phases:
         codes = status_text(ph.posts.statuses())
@@ -977,6 +977,11 @@ def status_text(statuses: dict[int, int]) -> str:
 
 def pct(values: Sequence[float], p: float) -> float:
     return store.percentile(values, p) if values else float("nan")
+
+
+def ratio(figure: float, ceiling: float) -> float:
+    """A figure as a fraction of its ceiling (0 when no ceiling was measured)."""
+    return figure / ceiling if ceiling else 0.0
 
 
 def fmt_ms(seconds: float) -> str:
@@ -1140,14 +1145,14 @@ def print_summary(reads: Sequence[ReadPhase], ceiling: CeilingReads, wrk: WrkRes
         print(f"summary: reads, GET /api/v1/track at {r.rate:,.0f}/s offered ({workers} server "
               f"processes, {shipments:,} shipments) | {r.achieved:,.0f}/s, p99 "
               f"{fmt_ms(p99)} ms | {b.achieved:,.0f}/s, p99 {fmt_ms(pct(b.latencies(), 0.99))} ms "
-              f"(bare ASGI app) | {r.achieved / b.achieved if b.achieved else 0:.2f} | {bar} | "
+              f"(bare ASGI app) | {ratio(r.achieved, b.achieved):.2f} | {bar} | "
               f"server CPU {real.cpu['server']:.2f} cores of 2 (uvicorn, Litestar, logging "
               f"and a query per request), PostgreSQL {real.cpu['postgres']:.2f}")  # fmt: skip
     if wrk is not None and ceiling.wrk is not None:
         bw = ceiling.wrk
         print(f"summary: reads, closed loop (wrk, 32 connections) | {wrk.requests_per_s:,.0f}/s, "
               f"p99 {wrk.latency.get('99%', '?')} | {bw.requests_per_s:,.0f}/s (bare ASGI app) | "
-              f"{wrk.requests_per_s / bw.requests_per_s if bw.requests_per_s else 0:.2f} | - | "
+              f"{ratio(wrk.requests_per_s, bw.requests_per_s):.2f} | - | "
               f"server CPU {wrk.cpu['server']:.2f} cores, wrk {wrk.cpu['wrk']:.2f}")  # fmt: skip
     for ph in lags:
         p99 = pct(ph.lags, 0.99)
@@ -1168,7 +1173,7 @@ def print_summary(reads: Sequence[ReadPhase], ceiling: CeilingReads, wrk: WrkRes
     for ph in posts:
         print(f"summary: HTTP scans, {ph.batch} per POST, closed loop | {ph.rate:,.0f} scans/s | "
               f"{ph.ceiling:,.0f} rows/s (psycopg, {ph.batch} rows a transaction) | "
-              f"{ph.rate / ph.ceiling:.2f} | - | {held}; server CPU {ph.cpu['server']:.2f}, "
+              f"{ratio(ph.rate, ph.ceiling):.2f} | - | {held}; server CPU {ph.cpu['server']:.2f}, "
               f"PostgreSQL {ph.cpu['postgres']:.2f}")  # fmt: skip
 
 
