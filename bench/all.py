@@ -4,7 +4,7 @@ long it took. The machine should be otherwise idle: each benchmark prints
 its own ceilings, measured in the same run, and figures are only
 comparable with those.
 
-    .venv/bin/python bench/all.py            # ~45 min on 2 cores (+25 the first time:
+    .venv/bin/python bench/all.py            # ~45 min on 2 cores (+10 the first time:
                                              # reads.py seeds 100,000 shipments once)
     .venv/bin/python bench/all.py --quick    # every benchmark's smoke size, ~5 min
 
