@@ -14,7 +14,7 @@ from projections.sql import PostgresListener, PostgresViewStore, SQLiteViewStore
 from projections.store import ViewStore
 from tracking.application import Clock, ShipmentService
 from tracking.errors import InvalidInput
-from tracking.nomenclature import Nomenclature
+from tracking.nomenclature import Nomenclature, shipped
 from tracking.tariff import CustomsRules, parse_rules
 
 from adapters.deadletters import DeadLetterStore, PostgresDeadLetterStore, SQLiteDeadLetterStore
@@ -53,6 +53,8 @@ def _nomenclature(settings: Settings) -> Nomenclature | None:
     path = settings.hs_nomenclature
     if path is None:
         return None
+    if not isinstance(path, Path):  # SHIPPED, the package's own
+        return shipped()
     cached = _loaded.get(path)
     if cached is None:
         try:

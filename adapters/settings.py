@@ -11,12 +11,14 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/tracking.db"
 ROLES = frozenset({"merchant", "agent", "device", "carrier", "admin"})
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SHIPPED: Literal["shipped"] = "shipped"  # the HS nomenclature shipped in the package
 
 # Every variable read, with its default and meaning: the CLI's help and the
 # README's table are checked against it.
@@ -38,7 +40,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_READY_MAX_LAG_SECONDS": ("60", "/readyz answers 503 when the views lag the log by longer"),
     "TRACKING_LOG_FORMAT": ("text on a terminal, else json", "json (one object per line) or text"),
     "TRACKING_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
-    "TRACKING_HS_NOMENCLATURE": ("none (not checked)", "path of an HS nomenclature CSV (section,hscode,description,parent,level, as UN Comtrade publishes it); declared HS-6 subheadings not in it are reported"),
+    "TRACKING_HS_NOMENCLATURE": ("the shipped HS 2022", "path of an HS nomenclature CSV (section,hscode,description,parent,level, as UN Comtrade publishes it) replacing the shipped one, or none to check no subheading; declared HS-6 subheadings not in it are reported"),
     "TRACKING_CUSTOMS_RULES": ("the shipped table", "path of a customs rules table (TOML, the shape of src/tracking/data/customs-rules.toml) replacing the shipped one"),
     "TRACKING_DCSA_SECRET": ("none (callbacks refused)", "HMAC secret of DCSA T&T notifications (Notification-Signature)"),
     "TRACKING_AGGREGATOR_SECRET": ("none (webhooks refused)", "HMAC secret of the aggregator's webhooks"),
@@ -137,8 +139,9 @@ class Settings:
     mqtt_group: str = "ingest"
     # requests per minute per client address (429 beyond it)
     rate_limit_per_minute: int = 60_000
-    # an HS nomenclature CSV (UN Comtrade's shape) that declared subheadings are checked against
-    hs_nomenclature: Path | None = None
+    # the HS nomenclature declared subheadings are checked against: the one
+    # shipped in the package, a CSV in UN Comtrade's shape, or None (not checked)
+    hs_nomenclature: Path | Literal["shipped"] | None = SHIPPED
     # a customs rules table replacing the one shipped in the package
     customs_rules: Path | None = None
     carriers: CarrierSettings = field(default_factory=CarrierSettings)
@@ -169,7 +172,7 @@ class Settings:
             rate_limit_per_minute=_positive(
                 "TRACKING_RATE_LIMIT_PER_MINUTE", env.get("TRACKING_RATE_LIMIT_PER_MINUTE") or "60000"
             ),
-            hs_nomenclature=_file("TRACKING_HS_NOMENCLATURE", env.get("TRACKING_HS_NOMENCLATURE")),
+            hs_nomenclature=_nomenclature(env.get("TRACKING_HS_NOMENCLATURE")),
             customs_rules=_file("TRACKING_CUSTOMS_RULES", env.get("TRACKING_CUSTOMS_RULES")),
             carriers=CarrierSettings.from_env(env),
             metrics_port=_port(env["TRACKING_METRICS_PORT"], "TRACKING_METRICS_PORT")
@@ -324,6 +327,14 @@ def _file(name: str, value: str | None) -> Path | None:
     if not path.is_file():
         raise ConfigError(f"{name}: {value!r} is not a readable file")
     return path
+
+
+def _nomenclature(value: str | None) -> Path | Literal["shipped"] | None:
+    if not value:
+        return SHIPPED
+    if value.strip().lower() == "none":
+        return None
+    return _file("TRACKING_HS_NOMENCLATURE", value)
 
 
 def _redact(url: str) -> str:

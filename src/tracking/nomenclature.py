@@ -1,15 +1,19 @@
 """An HS nomenclature: which HS-6 subheadings exist, and what each is.
 
-Nomenclatures change every five years (HS 2017, HS 2022, ...), so the table
-is not shipped: a deployment configures a file, in the shape UN Comtrade
-publishes (``section,hscode,description,parent,level``), and the compliance
-check reports subheadings that are not in it.
+The package ships HS 2022 as published by UN Comtrade
+(``data/harmonized-system.csv``, provenance in ``data/README.md``), so
+subheadings are checked out of the box. Nomenclatures change every five
+years (HS 2017, HS 2022, ...): a deployment can configure another file in
+the same shape (``section,hscode,description,parent,level``), and the
+compliance check reports declared subheadings that are not in it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from functools import cache
+from importlib import resources
 
 import msgspec
 
@@ -42,3 +46,12 @@ class Nomenclature(msgspec.Struct, frozen=True):
         if not found:
             raise InvalidInput("nomenclature", "holds no HS-6 subheading")
         return cls(found)
+
+
+SHIPPED = "data/harmonized-system.csv"  # in the tracking package
+
+
+@cache
+def shipped() -> Nomenclature:
+    """The nomenclature shipped with the package (HS 2022), read once."""
+    return Nomenclature.from_csv(resources.files("tracking").joinpath(SHIPPED).read_text("utf-8-sig"))

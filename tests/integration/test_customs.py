@@ -12,7 +12,7 @@ import pytest
 from adapters.composition import build_service
 from adapters.settings import ConfigError, Settings
 from tests.builders import AGENT, HK_STO, TN, booking, declaration, line
-from tests.conftest import SHARED_DATA, ServiceFactory
+from tests.conftest import ServiceFactory
 from tracking.codes import Status
 from tracking.customs import CustomsEntry, CustomsStatus, InvalidTransition
 from tracking.errors import CustomsConflict, ShipmentNotFound
@@ -77,8 +77,39 @@ def test_an_entry_and_its_shipment_move_together_across_processes(
     assert reopened.delivery(TN).status is Status.IN_CUSTOMS
 
 
+def unknown_subheadings(env: dict[str, str], *lines: str) -> list[str]:
+    """The fields of the HS_SUBHEADING_UNKNOWN findings of a declaration of
+    these lines, on a service built from this environment."""
+    service = build_service(Settings.from_env(env), clock=clock)
+    try:
+        service.book(TN, booking(), HK_STO, AGENT)
+        entry = service.customs_entry(service.declare(declaration(*map(line, lines)), AGENT).entry_id)
+        return [f.field for f in entry.findings if f.code.value == "HS_SUBHEADING_UNKNOWN"]
+    finally:
+        service.close()
+
+
+def test_the_shipped_nomenclature_is_checked_with_no_configuration(database_url: str) -> None:
+    assert Settings().hs_nomenclature == Settings.from_env({}).hs_nomenclature == "shipped"
+    # 610910 (cotton T-shirts) is in HS 2022; 610999 is no subheading of it
+    assert unknown_subheadings({"TRACKING_DATABASE_URL": database_url},
+                               "610910", "610999") == ["lines[1].hs_code"]
+
+
+def test_none_turns_the_subheading_check_off(database_url: str) -> None:
+    for off in ("none", "None"):
+        assert Settings.from_env({"TRACKING_HS_NOMENCLATURE": off}).hs_nomenclature is None
+    assert unknown_subheadings({"TRACKING_DATABASE_URL": database_url,
+                                "TRACKING_HS_NOMENCLATURE": "none"}, "610999") == []
+
+
 def test_a_configured_nomenclature_and_rules_table_are_used(tmp_path, database_url: str) -> None:  # type: ignore[no-untyped-def]
-    hs = SHARED_DATA / "harmonized-system.csv"
+    # another edition, in UN Comtrade's shape: it replaces the shipped one
+    hs = tmp_path / "hs.csv"
+    hs.write_text("section,hscode,description,parent,level\n"
+                  'XI,61,"Apparel, knitted or crocheted",TOTAL,2\n'
+                  "XI,610910,T-shirts of cotton,6109,6\n"
+                  "XI,610998,T-shirts of a future fibre,6109,6\n")
     rules = tmp_path / "rules.toml"
     rules.write_text(
         'version = "local"\n[[markets]]\ncode = "SE"\nname = "Sweden"\ncurrency = "EUR"\n'
@@ -92,9 +123,10 @@ def test_a_configured_nomenclature_and_rules_table_are_used(tmp_path, database_u
     service = build_service(settings, clock=clock)
     try:
         service.book(TN, booking(), HK_STO, AGENT)
-        declared = service.declare(declaration(line("610999")), AGENT)
+        declared = service.declare(declaration(line("610999"), line("610998")), AGENT)
         entry = service.customs_entry(declared.entry_id)
         assert [f.code.value for f in entry.findings] == ["HS_SUBHEADING_UNKNOWN", "NO_DE_MINIMIS"]
+        assert entry.findings[0].field == "lines[0].hs_code"  # 610998 is in this edition
         assert entry.estimate is not None and entry.estimate.rules_version == "local"
     finally:
         service.close()

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import SHARED_DATA
 from tests.builders import AGENT, HK_STO, TN, at, booking, declaration, line, plan, scan
 from tracking.codes import Status
 from tracking.compliance import Charges, FindingCode, check
@@ -24,11 +23,10 @@ from tracking.declaration import CurrencyCode, HsCode
 from tracking.delivery import derive
 from tracking.errors import InvalidInput
 from tracking.exceptions import ExceptionKind, open_exceptions
-from tracking.nomenclature import Nomenclature
+from tracking.nomenclature import shipped
 from tracking.shipment import Shipment
 from tracking.tariff import default_rules, parse_rules
 
-HS_CSV = SHARED_DATA / "harmonized-system.csv"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 RULES = default_rules()
 S = CustomsStatus
@@ -210,9 +208,17 @@ def test_a_plain_declaration_has_no_findings_and_an_estimate() -> None:
     assert result.estimate.regime == "EU/2024-09-01"
 
 
+def test_the_package_ships_the_hs_2022_nomenclature() -> None:
+    hs = shipped()
+    assert hs.describe("610910") == (
+        "T-shirts, singlets and other vests; of cotton, knitted or crocheted")
+    assert "880610" in hs  # unmanned aircraft: new in HS 2022
+    assert "610999" not in hs and "6109" not in hs  # no such subheading; a heading is not one
+    assert len(hs.subheadings) > 5000
+
+
 def test_a_subheading_missing_from_the_nomenclature_is_a_finding() -> None:
-    hs = Nomenclature.from_csv(HS_CSV.read_text("utf-8"))
-    assert "610910" in hs and "610999" not in hs
+    hs = shipped()
     result = check(declaration(line(), line("610999")), RULES, on=date(2026, 3, 1),
                    nomenclature=hs)
     unknown = [f for f in result.findings if f.code is FindingCode.HS_SUBHEADING_UNKNOWN]
