@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -21,12 +20,6 @@ from adapters.settings import Settings
 from tracking.application import Clock, ShipmentService
 
 PG_URL = os.environ.get("TRACKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-# Reference data and sample payloads, read where they are (never copied into
-# the repository): ../shared/data beside the checkout, or TRACKING_TEST_SHARED_DATA.
-SHARED_DATA = Path(
-    os.environ.get("TRACKING_TEST_SHARED_DATA")
-    or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 ServiceFactory = Callable[..., ShipmentService]

@@ -1,5 +1,6 @@
 """The real app on each store, configured with carrier secrets and master
-data. Sample payloads are read from ../shared/data/carriers by path."""
+data. Sample payloads are read from tests/data/carriers (see its SOURCE
+notes)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,24 +16,22 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.settings import CarrierSettings, Settings
-from tests.conftest import SHARED_DATA
 from tests.e2e.conftest import AGENT, MERCHANT, TOKENS, Clock, client  # noqa: F401 - fixtures
 
-# The sample payloads (override: TRACKING_TEST_CARRIER_SAMPLES).
-SAMPLES = Path(os.environ.get("TRACKING_TEST_CARRIER_SAMPLES") or SHARED_DATA / "carriers")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "carriers"
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 DCSA_SECRET = "dcsa-shared-secret"
 AGGREGATOR_SECRET = "aftership-webhook-secret"
 MASTER_DATA = """
 [epcis.objects]
-"urn:epc:id:sgtin:0614141.107346.2018" = "EPC0614141107346"
-"urn:epc:id:sscc:0614141.1234567890" = "SSCC06141411234567890"
-"urn:epc:id:sgtin:4012345.011111.987" = "SGTIN4012345011111987"
+"urn:epc:id:sgtin:9521234.012345.1002" = "EPC9521234012345"
+"urn:epc:id:sscc:9521234.0000000042" = "SSCC95212340000000042"
+"urn:epc:id:sgtin:9521234.067890.55" = "SGTIN952123406789055"
 [epcis.locations]
-"urn:epc:id:sgln:0614141.07346.1234" = "HKHKG"
-"urn:epc:id:sgln:0012345.11111.0" = "SESTO"
-"urn:epc:id:sgln:0012345.11111.400" = "SESTO"
-"urn:epc:id:sgln:0614141.00888.0" = "SEGOT"
+"urn:epc:id:sgln:9521234.00010.1" = "HKHKG"
+"urn:epc:id:sgln:9521234.00020.0" = "SESTO"
+"urn:epc:id:sgln:9521234.00020.7" = "SESTO"
+"urn:epc:id:sgln:9521234.00030.0" = "SEGOT"
 [places]
 "HK/HONG KONG" = "HKHKG"
 "SE/STOCKHOLM" = "SESTO"
@@ -42,8 +40,8 @@ MASTER_DATA = """
 
 @pytest.fixture
 def clock() -> Clock:
-    """After every event the tests send (the EPCIS examples go up to 2021;
-    scans may not be dated more than a day ahead of the clock)."""
+    """After every event the tests send (the EPCIS samples go up to
+    2026-11-22; scans may not be dated more than a day ahead of the clock)."""
     return Clock(NOW)
 
 

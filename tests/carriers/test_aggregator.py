@@ -1,8 +1,7 @@
 """The aggregator webhook (AfterShip's tag/subtag checkpoints), end to end:
 signed and fresh deliveries become scans, a replayed delivery is answered
 2xx and recorded once, unknown codes are kept as notes and counted. The
-payloads follow AfterShip's documented webhook shape (no sample in the
-shared folder)."""
+payloads follow AfterShip's documented webhook shape, written here."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """DCSA Track & Trace v2 notifications, end to end: signed callbacks become
 scans (ACT) and ETA estimates (PLN/EST) on the booked shipment. The events
-are written here from the shapes of dcsa/event_domain_v2.0.2.yaml (the
-shared folder holds the specs, no sample notifications)."""
+are written here, from the shapes of DCSA's event domain specification
+(dcsaorg/DCSA-OpenAPI, domain/event/event_domain_v2.0.2.yaml)."""
 
 from __future__ import annotations
 
