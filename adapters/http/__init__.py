@@ -1,1 +1,1 @@
-"""The HTTP API (Litestar): the contract of ../shared/CONTRACT.md."""
+"""The HTTP API (Litestar), as docs/API.md documents it."""

@@ -405,7 +405,7 @@ def create_app(api: Api) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Shipment tracking",
             version="1",
-            description="The contract of ../shared/CONTRACT.md. Every GET under /api/v1 takes "
+            description="Documented in docs/API.md. Every GET under /api/v1 takes "
             "min_position=N (read your writes: waits up to 5 s for the views).",
             render_plugins=[SwaggerRenderPlugin()],
             path="/schema",

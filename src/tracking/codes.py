@@ -1,5 +1,5 @@
-"""The codes of the public contract (../shared/CONTRACT.md): what a scanner
-reports, and the statuses that are derived from it (never sent in)."""
+"""The codes of the public API (docs/API.md): what a scanner reports, and
+the statuses that are derived from it (never sent in)."""
 
 from __future__ import annotations
 
