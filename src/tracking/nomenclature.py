@@ -48,10 +48,11 @@ class Nomenclature(msgspec.Struct, frozen=True):
         return cls(found)
 
 
-SHIPPED = "data/harmonized-system.csv"  # in the tracking package
+SHIPPED_FILE = "data/harmonized-system.csv"  # in the tracking package
 
 
 @cache
 def shipped() -> Nomenclature:
     """The nomenclature shipped with the package (HS 2022), read once."""
-    return Nomenclature.from_csv(resources.files("tracking").joinpath(SHIPPED).read_text("utf-8-sig"))
+    text = resources.files("tracking").joinpath(SHIPPED_FILE).read_text("utf-8-sig")
+    return Nomenclature.from_csv(text)
