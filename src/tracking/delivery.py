@@ -103,6 +103,7 @@ class _Fold:
         if self.phase in (_Phase.NONE, _Phase.RECEIVED):
             self.leg, self.misdirected = -1, False
         elif self.phase in (_Phase.ONBOARD, _Phase.ARRIVED):
+            self.leg = None  # an index into the old route: the new one is searched from its start
             self._place(self._find(lambda leg: leg.voyage == self.voyage))
         else:
             self.phase = _Phase.AT_FACILITY
