@@ -6,7 +6,33 @@ The derivation is a fold over one timeline: scans in ``occurred_at`` order
 judged against the route in force when it happened; a re-route places the
 shipment on the new route from where it is. Once a terminal status
 (DELIVERED, RETURNED) is reached, later scans stay in the history but change
-nothing, so a late-arriving older scan can never undo a delivery.
+nothing; and what is recorded after the end, even dated before it, is not
+derived from (``Shipment``), so a late-arriving older scan can never undo a
+delivery.
+
+The public status follows the lifecycle INFO_RECEIVED -> IN_TRANSIT -> the
+last mile (OUT_FOR_DELIVERY, DELIVERY_ATTEMPTED, READY_FOR_PICKUP) ->
+DELIVERED, and never goes back along it, except where the parcel did:
+
+- Interruptions: IN_CUSTOMS and CUSTOMS_HOLD (customs has the goods) and
+  EXCEPTION may come at any stage; when they end, the status is the stage
+  the parcel is in, and never INFO_RECEIVED again: customs clearance is a
+  transit milestone (AfterShip's InTransit_005), so a shipment released
+  before any scan reached us is IN_TRANSIT.
+- A return (RETURNED_TO_SENDER, or customs returning the goods) may begin
+  at any stage: RETURNING, then RETURNED; it never goes back to the
+  outbound stages.
+- Back from the last mile: a scan in the network dated after the last-mile
+  one (a depot, after a failed attempt; a hand-over) shows IN_TRANSIT again,
+  because that is where the parcel is.
+- An end (DELIVERED or RETURNED) is reached from any status, even from
+  RETURNING (a delivery dated before the return began ended it first), and
+  is never left; a carrier's retraction of the scan that ended it is a
+  correction of the record, not a move.
+- A re-route changes where the parcel goes and what is expected, never the
+  status itself.
+
+``tests/unit/test_status_lifecycle.py`` checks this over random histories.
 """
 
 from __future__ import annotations
@@ -95,15 +121,17 @@ class _Fold:
         # observed on the old legs are already in it.
         self.delay = _ZERO
         self.last_leg_arrived_at = None
+        # The leg index was into the old route: until placed on the new one,
+        # it is on none of its legs (and the new route is searched from its start).
+        self.leg = None
         if self.terminal or self.returning or self.phase is _Phase.LAST_MILE:
             return
         if not self.legs:
-            self.leg, self.misdirected = None, False
+            self.misdirected = False
             return
         if self.phase in (_Phase.NONE, _Phase.RECEIVED):
             self.leg, self.misdirected = -1, False
         elif self.phase in (_Phase.ONBOARD, _Phase.ARRIVED):
-            self.leg = None  # an index into the old route: the new one is searched from its start
             self._place(self._find(lambda leg: leg.voyage == self.voyage))
         else:
             self.phase = _Phase.AT_FACILITY
@@ -182,8 +210,11 @@ class _Fold:
             self.voyage = None
             self.leg = None
 
-    def customs_status(self) -> Status | None:
-        """While an entry is in customs' hands, the shipment's status says so."""
+    def public_status(self) -> Status:
+        """The status a customer sees: the stage the scans put it in, unless
+        customs has the goods (see the module's lifecycle)."""
+        if self.terminal:
+            return self.status
         states = {m.status for m in self.customs.values()}
         if CustomsStatus.SEIZED in states:
             return Status.EXCEPTION
@@ -191,7 +222,11 @@ class _Fold:
             return Status.CUSTOMS_HOLD
         if any(s.with_customs for s in states):
             return Status.IN_CUSTOMS
-        return None
+        if self.status is Status.INFO_RECEIVED and CustomsStatus.RELEASED in states:
+            # Cleared before any scan reached us: customs clearance is a
+            # transit milestone (as AfterShip's InTransit_005), not a step back.
+            return Status.IN_TRANSIT
+        return self.status
 
     def _moving(self, transport: TransportStatus) -> None:
         self.status = Status.RETURNING if self.returning else Status.IN_TRANSIT
@@ -296,11 +331,8 @@ class _Fold:
         return self.legs[-1].arrives_at + self.delay
 
     def result(self, estimates: Sequence[Estimate] = ()) -> Delivery:
-        status = self.status
-        if not self.terminal:
-            status = self.customs_status() or status
         return Delivery(
-            status=status,
+            status=self.public_status(),
             transport_status=self.transport,
             routing_status=self.plan.route.routing_status(self.plan.destination),
             destination=self.plan.destination,
@@ -345,6 +377,10 @@ class Derivation:
         fold.apply_scan(scan)
         self.count += 1
         self.last_at = scan.occurred_at
+
+    def skip(self) -> None:
+        """Pass over the next scan: it is kept, but not derived from."""
+        self.count += 1
 
     def result(self, estimates: Sequence[Estimate] = ()) -> Delivery:
         """``estimates``: the carriers' estimates, in the order recorded."""

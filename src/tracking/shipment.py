@@ -3,7 +3,14 @@
 A shipment's stream opens with the first thing we hear of it: its booking,
 or a scan that came before the booking (kept, and applied once booked).
 Commands validate before any event is triggered; ``apply`` methods only set
-state from the event's own data.
+state from the event's own data and the state before it.
+
+Once what is derived has reached an end (DELIVERED or RETURNED), what is
+recorded after that (a scanner's upload dated days earlier, a customs report
+of a return) is kept, and shown among the events, but changes nothing
+derived: a customer told "delivered" is not told "returned" by a late
+upload. A carrier retracting the scan that ended it (an error declaration)
+is the one way back, as the record then says it never ended.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
 from tracking.carrier import CarrierNote, CarrierUpdate, Estimate, EstimateUpdate, Retraction
+from tracking.codes import ScanEvent
 from tracking.customs import CustomsMark
 from tracking.delivery import Delivery, Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
@@ -52,6 +60,8 @@ class ShipmentState(msgspec.Struct, kw_only=True):
     estimates: list[Estimate] = []
     retracted: list[Scan] = []
     other_ids: list[str] = []
+    # Recorded after the end (scan ids, customs mark keys): kept, not derived from.
+    after_end: list[str] = []
 
 
 class Shipment(Aggregate):
@@ -94,6 +104,8 @@ class Shipment(Aggregate):
             s.scan_ids.add(self.scan.scan_id)
             if self.scan.new_tracking_number is not None:
                 s.aliases.add(self.scan.new_tracking_number)
+            if s.has_ended():
+                s.after_end.add(self.scan.scan_id)
             # Keep scans in occurred_at order; equal times stay in recorded order.
             at = bisect.bisect_right(s.scans, self.scan.occurred_at, key=_occurred_at)
             s.scans.insert(at, self.scan)
@@ -111,6 +123,8 @@ class Shipment(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
+            if s.has_ended():
+                s.after_end.add(_mark_key(self.mark))
             at = bisect.bisect_right(s.customs, self.mark.occurred_at, key=_mark_at)
             s.customs.insert(at, self.mark)
             s.derivation = None
@@ -174,6 +188,10 @@ class Shipment(Aggregate):
                 if scan.scan_id == self.retracted_id:
                     s.retracted.append(s.scans.pop(i))
                     s.derivation = None  # derive again without it
+                    s.after_end.discard(scan.scan_id)
+                    if not s.has_ended():
+                        # The end it had reached never was: what came after counts.
+                        s.after_end.clear()
                     break
 
     def __init__(self, tracking_number: TrackingNumber, source: Source) -> None:
@@ -197,6 +215,8 @@ class Shipment(Aggregate):
         self.other_ids: list[str] = []
         # Tracking numbers of later carriers, from hand-over scans (tracking.link).
         self.aliases: set[str] = set()
+        # Scans and customs marks recorded after it had ended (their keys).
+        self.after_end: set[str] = set()
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
@@ -227,6 +247,7 @@ class Shipment(Aggregate):
             estimates=list(self.estimates),
             retracted=list(self.retracted),
             other_ids=list(self.other_ids),
+            after_end=sorted(self.after_end),
         )
 
     @classmethod
@@ -248,6 +269,7 @@ class Shipment(Aggregate):
         shipment.estimates = list(state.estimates)
         shipment.retracted = list(state.retracted)
         shipment.other_ids = list(state.other_ids)
+        shipment.after_end = set(state.after_end)
         shipment.scan_ids = {
             scan.scan_id for scan in (*state.scans, *state.retracted)
         } | set(state.other_ids)
@@ -281,11 +303,33 @@ class Shipment(Aggregate):
     def delivery(self) -> Delivery:
         self.require_booked()
         d = self.derivation
+        after_end = self.after_end
         if d is None or d.count > len(self.scans):
-            d = self.derivation = Derivation(self.plans, self.customs)
+            d = self.derivation = Derivation(self.plans, self.counted_customs())
         for scan in self.scans[d.count :]:
-            d.add(scan)
+            if scan.scan_id in after_end:
+                d.skip()
+            else:
+                d.add(scan)
         return d.result(self.estimates)
+
+    def counted_scans(self) -> list[Scan]:
+        """The scans its delivery is derived from: all but those recorded
+        after it had ended (in occurred_at order)."""
+        return [scan for scan in self.scans if scan.scan_id not in self.after_end]
+
+    def counted_customs(self) -> list[CustomsMark]:
+        """The customs marks its delivery is derived from, likewise."""
+        return [m for m in self.customs if _mark_key(m) not in self.after_end]
+
+    def has_ended(self) -> bool:
+        """Whether what is derived has reached DELIVERED or RETURNED: a
+        booked shipment with a delivery scan counted (the derivation ends at
+        the first one, whatever else was said)."""
+        return self.is_booked and any(
+            scan.event is ScanEvent.DELIVERED and scan.scan_id not in self.after_end
+            for scan in self.scans
+        )
 
     # -- commands ----------------------------------------------------------------
 
@@ -425,3 +469,7 @@ def _occurred_at(scan: Scan) -> datetime:
 
 def _mark_at(mark: CustomsMark) -> datetime:
     return mark.occurred_at
+
+
+def _mark_key(mark: CustomsMark) -> str:
+    return f"customs:{mark.entry_id}/{mark.entry_version}"

@@ -219,6 +219,14 @@ class TestReroute:
         )
         assert not on_it.misdirected
         assert on_it.next_expected == expected("UNLOADED", "SESTO", "A300")
+        # Likewise when re-routed in the last mile and scanned onto a leg after it.
+        back_out = delivery(
+            scan("LOADED", "USNYC", 4), scan("OUT_FOR_DELIVERY", "SESTO", 5),
+            scan("LOADED", "JPTYO", 7, voyage="V400"),
+            plans=[plan(HK_STO), plan(one_leg, destination="DEHAM", effective_at=at(6))],
+        )
+        assert not back_out.misdirected
+        assert back_out.next_expected == expected("UNLOADED", "DEHAM", "V400")
 
     def test_before_receipt_a_new_route_expects_receipt_at_its_origin(self) -> None:
         d = delivery(plans=[plan(HK_STO), plan(TYO_HAM_STO, effective_at=at(1))])
