@@ -61,6 +61,24 @@ class Expected(msgspec.Struct, frozen=True, gc=False):
 
 
 class Delivery(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What is derived, as in the DDD sample's ``Delivery``.
+
+    ``routing_status`` and ``misdirected`` answer two different questions
+    and are independent, as there: ``routing_status`` judges the route
+    against the destination (MISROUTED: its last leg no longer ends there,
+    say after a destination change), ``misdirected`` judges the latest scans
+    against the route (a scan where the route does not expect the parcel).
+    ROUTED beside ``misdirected: true`` is a good route the parcel has
+    strayed from (unloaded in Tokyo, a port the route never calls at):
+    re-route it from where it is. MISROUTED beside ``misdirected: false`` is
+    a parcel exactly where its route expects it, on a route that no longer
+    goes where it must.
+
+    ``eta`` is the single most likely time of arrival: once delivered, the
+    time it was (``delivered_at``), never the plan; null when not routed or
+    misdirected (the contract's rule, delivered or not) and on a return.
+    """
+
     status: Status
     transport_status: TransportStatus
     routing_status: RoutingStatus
@@ -73,6 +91,8 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     last_scan: Scan | None
     # The latest state of each customs entry, as of the derivation.
     customs: tuple[CustomsMark, ...] = ()
+    # When it was delivered to the recipient (a return delivered back is not).
+    delivered_at: datetime | None = None
 
 
 class _Phase(Enum):
@@ -110,6 +130,7 @@ class _Fold:
         self.delay = _ZERO
         self.last_leg_arrived_at: datetime | None = None
         self.last_scan: Scan | None = None
+        self.delivered_at: datetime | None = None
         self.customs: dict[object, CustomsMark] = {}
 
     # -- re-routes ---------------------------------------------------------------
@@ -177,6 +198,8 @@ class _Fold:
             self.phase = _Phase.LAST_MILE
         elif event is ScanEvent.DELIVERED:
             self.status = Status.RETURNED if self.returning else Status.DELIVERED
+            if not self.returning:
+                self.delivered_at = scan.occurred_at
             self.transport = TransportStatus.DELIVERED
             self.voyage = None
             self.phase = _Phase.LAST_MILE
@@ -320,6 +343,8 @@ class _Fold:
     def eta(self, estimates: Sequence[Estimate] = ()) -> datetime | None:
         if not self.legs or self.misdirected or self.returning:
             return None
+        if self.delivered_at is not None:
+            return self.delivered_at  # no longer an estimate
         if self.last_leg_arrived_at is not None:
             return self.last_leg_arrived_at
         # The carrier's latest estimate of arriving at the last leg's end knows
@@ -343,6 +368,7 @@ class _Fold:
             eta=self.eta(estimates),
             last_scan=self.last_scan,
             customs=tuple(self.customs.values()),
+            delivered_at=self.delivered_at,
         )
 
 
