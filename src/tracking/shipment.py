@@ -194,6 +194,28 @@ class Shipment(Aggregate):
                         s.after_end.clear()
                     break
 
+    class RetractedEventRecorded(ScanRetracted):
+        """The source sent an event with its declaration that the event was
+        an error, and the event itself had never reached us: it is recorded
+        as said (a scan, or a note of a code we have no equivalent for),
+        retracted from the start, so it is in the history and nothing
+        derived counts it."""
+
+        scan: Scan | None
+        note: CarrierNote | None
+
+        def apply(self, aggregate: Any) -> None:
+            s: Shipment = aggregate
+            key = f"retracts:{self.retracted_id}"
+            s.other_ids.append(key)
+            s.scan_ids.update((key, self.retracted_id))
+            if self.scan is not None:
+                s.retracted.append(self.scan)
+                if self.scan.new_tracking_number is not None:
+                    s.aliases.add(self.scan.new_tracking_number)  # as a retracted scan's
+            else:
+                s.other_ids.append(self.retracted_id)
+
     def __init__(self, tracking_number: TrackingNumber, source: Source) -> None:
         self.tracking_number = tracking_number
         self.opened_by = source
@@ -439,17 +461,29 @@ class Shipment(Aggregate):
 
     def retract(self, retraction: Retraction, source: Source) -> bool:
         """Retract a recorded scan or note; False when already retracted. An
-        event we never recorded cannot be retracted (InvalidInput)."""
+        event we never recorded is recorded retracted when the retraction
+        brings it (``declared``), else refused (InvalidInput)."""
         if not self._check_carrier_update(retraction.tracking_number, retraction.key):
             return False
-        if retraction.retracted_id not in self.scan_ids:
+        declaration: dict[str, Any] = {
+            "retracted_id": retraction.retracted_id, "declared_at": retraction.declared_at,
+            "reason": retraction.reason, "corrected_by": retraction.corrected_by,
+            "source": source,
+        }
+        if retraction.retracted_id in self.scan_ids:
+            self.trigger_event(self.ScanRetracted, **declaration)
+            return True
+        declared = retraction.declared
+        if declared is None:
             raise InvalidInput(
                 "retracted_id",
                 f"{retraction.retracted_id} is not recorded for {self.tracking_number}",
             )
-        self.trigger_event(self.ScanRetracted, retracted_id=retraction.retracted_id,
-                           declared_at=retraction.declared_at, reason=retraction.reason,
-                           corrected_by=retraction.corrected_by, source=source)
+        self.trigger_event(
+            self.RetractedEventRecorded, **declaration,
+            scan=declared if isinstance(declared, Scan) else None,
+            note=declared if isinstance(declared, CarrierNote) else None,
+        )
         return True
 
     def record_update(self, update: Scan | CarrierUpdate, source: Source, *, now: datetime) -> bool:

@@ -96,11 +96,12 @@ def test_the_standards_error_declaration_example_with_its_corrective_event(clien
     assert metric(client, source="epcis", code_class="no_equivalent") == 2
 
 
-def test_a_retraction_of_an_event_never_recorded_is_rejected_by_name(client) -> None:
+def test_a_declaration_of_an_event_never_recorded_records_it_retracted(client) -> None:
     book(client, "SGTIN4012345011111987")
     r = capture(client, sample("epcis/ErrorDeclarationAndCorrectiveEvent.jsonld"))
-    first = r.json()["results"][0]
-    assert (first["result"], first["field"]) == ("rejected", "retracted_id")
+    assert [x["result"] for x in r.json()["results"]] == ["recorded", "recorded"]
+    assert types(client, "SGTIN4012345011111987")[2:] == [
+        "RetractedEventRecorded", "CarrierEventNoted"]  # tests/carriers/test_epcis_declared.py
 
 
 def test_with_proceed_an_event_that_cannot_be_right_is_refused_alone(client) -> None:
