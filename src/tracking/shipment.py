@@ -64,6 +64,11 @@ class ShipmentState(msgspec.Struct, kw_only=True):
     after_end: list[str] = []
 
 
+_STATE_FIELDS = tuple(
+    f for f in ShipmentState.__struct_fields__ if f not in ("id", "version", "created_on")
+)
+
+
 class Shipment(Aggregate):
     class Opened(Aggregate.Created):
         """The first word of this tracking number reached us."""
@@ -251,47 +256,22 @@ class Shipment(Aggregate):
     # -- state -------------------------------------------------------------------
 
     def state(self) -> ShipmentState:
-        return ShipmentState(
-            id=self.id,
-            version=self.version,
-            created_on=self.created_on,
-            modified_on=self.modified_on,
-            tracking_number=self.tracking_number,
-            opened_by=self.opened_by,
-            booking=self.booking,
-            booked_route=self.booked_route,
-            booked_at=self.booked_at,
-            plans=list(self.plans),
-            scans=list(self.scans),
-            stalled_since=self.stalled_since,
-            last_activity_at=self.last_activity_at,
-            customs=list(self.customs),
-            estimates=list(self.estimates),
-            retracted=list(self.retracted),
-            other_ids=list(self.other_ids),
-            after_end=sorted(self.after_end),
-        )
+        values = {f: getattr(self, f) for f in _STATE_FIELDS}
+        # Its own lists, so the aggregate going on does not change the value.
+        values = {f: sorted(v) if isinstance(v, set) else list(v) if isinstance(v, list) else v
+                  for f, v in values.items()}
+        return ShipmentState(id=self.id, version=self.version, created_on=self.created_on,
+                             **values)
 
     @classmethod
     def from_state(cls, state: ShipmentState) -> Shipment:
         shipment = object.__new__(cls)
         shipment.__base_init__(state.id, state.version, state.created_on)
-        shipment.modified_on = state.modified_on
-        shipment.tracking_number = state.tracking_number
-        shipment.opened_by = state.opened_by
-        shipment.booking = state.booking
-        shipment.booked_route = state.booked_route
-        shipment.booked_at = state.booked_at
-        shipment.plans = list(state.plans)
-        shipment.scans = list(state.scans)
-        shipment.stalled_since = state.stalled_since
-        shipment.last_activity_at = state.last_activity_at
-        shipment.customs = list(state.customs)
-        shipment.derivation = None
-        shipment.estimates = list(state.estimates)
-        shipment.retracted = list(state.retracted)
-        shipment.other_ids = list(state.other_ids)
+        for f in _STATE_FIELDS:
+            value = getattr(state, f)
+            setattr(shipment, f, list(value) if isinstance(value, list) else value)
         shipment.after_end = set(state.after_end)
+        shipment.derivation = None
         shipment.scan_ids = {
             scan.scan_id for scan in (*state.scans, *state.retracted)
         } | set(state.other_ids)
