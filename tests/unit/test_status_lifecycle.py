@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, declaration, leg, route
 from tracking.codes import ExceptionReason, ScanEvent, Status
 from tracking.customs import CustomsEntry, CustomsStatus
-from tracking.errors import BookingConflict, InvalidInput, TrackingError
+from tracking.errors import BookingConflict, TrackingError
 from tracking.identifiers import Locode
 from tracking.route import Route
 from tracking.scan import Scan
@@ -149,7 +149,7 @@ class Life:
                 if entry.progress(status, occurred_at=when, source=AGENT, now=NOW, **extra):
                     self.shipment.note_customs(entry.mark(), AGENT)
                     return
-            except (TrackingError, InvalidInput):
+            except TrackingError:  # InvalidTransition, InvalidInput
                 continue  # a step customs cannot take now: refused, nothing recorded
 
     def latest_scan(self) -> Scan | None:
