@@ -114,8 +114,10 @@ def test_hong_kong_to_stockholm_with_a_misdirection_in_tokyo(
 
     record(scan("DELIVERED", "SESTO", 24, 11))
     delivered = tracking(TN)
+    # Delivered: the ETA is when it was, no longer the arrival in port.
     check(delivered, Status.DELIVERED, TransportStatus.DELIVERED, location="SESTO",
-          next_expected=None, eta=at(23, 18))
+          next_expected=None, eta=at(24, 11))
+    assert delivered.delivered_at == at(24, 11)
 
     # A scanner that was offline uploads an old scan: it joins the history
     # but does not undo the delivery.

@@ -6,8 +6,11 @@ UN/LOCODEs through the configured master data.
 
 An event with an ``errorDeclaration`` declares that event (same eventID)
 an error: it becomes a retraction of what was recorded under that id, and
-its corrective events, sent beside it, are recorded as any other. An event
-without an eventID is known by the digest of its JSON.
+its corrective events, sent beside it, are recorded as any other. The
+retraction carries the event as declared, so one whose original never
+reached us is recorded, retracted from the start, rather than lost (GS1's
+own example captures the event with its declaration). An event without an
+eventID is known by the digest of its JSON.
 """
 
 from __future__ import annotations
@@ -117,22 +120,26 @@ def translate(e: Event, raw: bytes, master: MasterData) -> list[Translated]:
     event_id = _event_id(e, raw)
     key = event_key(FORMAT, event_id)
     numbers = _tracking_numbers(e, master)
-    if e.errorDeclaration is not None:
-        d = e.errorDeclaration
-        corrected = tuple(event_key(FORMAT, c) for c in d.correctiveEventIDs)
-        return [Translated(Retraction(retracted_id=key, tracking_number=tn,
-                                      declared_at=d.declarationTime, reason=d.reason,
-                                      corrected_by=corrected), CodeClass.RETRACTION)
-                for tn in numbers]
-    location = _location(e, master)
+    d = e.errorDeclaration
+    # The event as said; declared an error, a place the master data does not
+    # know makes it a note rather than refusing the declaration.
+    location = _location(e, master) if d is None else _known_location(e, master)
     biz_step, disposition = _cbv(e.bizStep), _cbv(e.disposition)
     codes, code = (DISPOSITIONS, disposition) if disposition in DISPOSITIONS else (BIZ_STEPS, biz_step)
     text = ", ".join(f"{k} {v}" for k, v in (("type", e.type), ("action", e.action),
                      ("bizStep", biz_step), ("disposition", disposition)) if v)
     reported = Reported(FORMAT, event_id, code, text)
-    return [scan_or_note(codes, key=key, reported=reported, tracking_number=tn,
+    said = [scan_or_note(codes, key=key, reported=reported, tracking_number=tn,
                          occurred_at=e.eventTime, location=location)
             for tn in numbers]
+    if d is None:
+        return said
+    corrected = tuple(event_key(FORMAT, c) for c in d.correctiveEventIDs)
+    return [Translated(Retraction(retracted_id=key, tracking_number=t.update.tracking_number,
+                                  declared_at=d.declarationTime, reason=d.reason,
+                                  corrected_by=corrected, declared=t.update),  # type: ignore[arg-type]
+                       CodeClass.RETRACTION)
+            for t in said]
 
 
 def _cbv(value: str | None) -> str:
@@ -156,10 +163,17 @@ def _tracking_numbers(e: Event, master: MasterData) -> list[TrackingNumber]:
     return found
 
 
-def _location(e: Event, master: MasterData) -> Locode:
-    for field, ref in (("bizLocation.id", e.bizLocation), ("readPoint.id", e.readPoint)):
+def _known_location(e: Event, master: MasterData) -> Locode | None:
+    for ref in (e.bizLocation, e.readPoint):
         if ref is not None and ref.id in master.locations:
             return master.locations[ref.id]
+    return None
+
+
+def _location(e: Event, master: MasterData) -> Locode:
+    known = _known_location(e, master)
+    if known is not None:
+        return known
     where = e.bizLocation or e.readPoint
     field = "bizLocation.id" if e.bizLocation else "readPoint.id"
     raise InvalidInput(field, f"{where.id if where else 'no location'} is not a location in the "

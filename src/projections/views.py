@@ -50,6 +50,7 @@ class TrackingView(msgspec.Struct, kw_only=True):
     misdirected: bool
     next_expected: Expected | None
     eta: datetime | None
+    delivered_at: datetime | None = None  # once delivered, when (and then eta is it)
     deliver_by: datetime | None
     origin: str
     destination: str
@@ -117,6 +118,7 @@ def _public_fields(shipment: Shipment, d: Delivery, carrier: str) -> dict[str, o
         "misdirected": d.misdirected,
         "next_expected": d.next_expected,
         "eta": d.eta,
+        "delivered_at": d.delivered_at,
         "deliver_by": booking.deliver_by,
         "origin": str(booking.origin),
         "destination": str(d.destination),

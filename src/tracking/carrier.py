@@ -16,7 +16,7 @@ from tracking.codes import ScanEvent
 from tracking.errors import InvalidInput
 from tracking.identifiers import Locode, TrackingNumber
 from tracking.route import require_aware
-from tracking.scan import Reported, _check_id
+from tracking.scan import Reported, Scan, _check_id
 from tracking.validation import validating
 
 
@@ -77,13 +77,19 @@ class CarrierNote(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 class Retraction(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A carrier declared an event it sent in error (EPCIS errorDeclaration):
-    the event ``retracted_id`` stays in the history and derivations ignore it."""
+    the event ``retracted_id`` stays in the history and derivations ignore it.
+
+    ``declared`` is that event itself, as the carrier sent it with its
+    declaration (EPCIS sends the whole event): when the event never reached
+    us, it is recorded as said, retracted from the start, so nothing a
+    carrier said disappears and nothing derived counts it."""
 
     retracted_id: str
     tracking_number: TrackingNumber
     declared_at: datetime
     reason: str | None = None
     corrected_by: tuple[str, ...] = ()
+    declared: Scan | CarrierNote | None = None
 
     def __post_init__(self) -> None:
         if not validating():
@@ -92,6 +98,13 @@ class Retraction(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         require_aware("declared_at", self.declared_at)
         if self.reason is not None and len(self.reason) > 500:
             raise InvalidInput("reason", "is longer than 500 characters")
+        d = self.declared
+        if d is not None and (
+            (d.scan_id if isinstance(d, Scan) else d.note_id) != self.retracted_id
+            or d.tracking_number != self.tracking_number
+        ):
+            raise InvalidInput("declared", f"is not the event {self.retracted_id} of "
+                               f"{self.tracking_number} that is declared an error")
 
     @property
     def key(self) -> str:

@@ -63,6 +63,15 @@ class HoldReason(StrEnum):
     PROHIBITED_GOODS = "PROHIBITED_GOODS"
     OTHER = "OTHER"
 
+    @classmethod
+    def parse(cls, text: str) -> HoldReason:
+        """The code a customs system's reason names, whatever its case;
+        OTHER for any other words (which the hold keeps as its text)."""
+        try:
+            return cls(text.strip().upper())
+        except ValueError:
+            return cls.OTHER
+
 
 S = CustomsStatus
 # For each status an entry can move to, the statuses it can move from.
@@ -384,7 +393,9 @@ class CustomsEntry(Aggregate):
     ) -> bool:
         """Record what customs did. False when the same report is already
         recorded; InvalidTransition when the entry's state does not allow it.
-        A hold's ``reason`` is a HoldReason; for other events it is text."""
+        A hold's ``reason`` is a HoldReason's name in any case, or the
+        customs system's own words (an OTHER hold with that text); for other
+        events it is text."""
         require_aware("occurred_at", occurred_at)
         if occurred_at > now + FUTURE_TOLERANCE:
             raise InvalidInput(
@@ -452,27 +463,30 @@ class CustomsEntry(Aggregate):
 def _reasons(
     status: CustomsStatus, reason: str | None, detail: str | None
 ) -> tuple[HoldReason | None, str | None]:
-    """The hold reason (for a hold) and the text kept with the event."""
+    """The hold reason (for a hold) and the text kept with the event.
+
+    A hold is never refused for its wording: customs systems say why in
+    their own words ("inspection", "Documentary check required"). A known
+    code matches whatever its case; any other text is an OTHER hold whose
+    text is kept as said, before the detail."""
     hold = None
+    texts = [("reason", reason), ("detail", detail)]
     if status is CustomsStatus.HELD:
-        if reason is None:
-            raise InvalidInput("reason", f"a hold needs a reason: one of {', '.join(HoldReason)}")
-        try:
-            hold = HoldReason(reason)
-        except ValueError:
-            raise InvalidInput(
-                "reason", f"{reason!r} is not a hold reason ({', '.join(HoldReason)})"
-            ) from None
-        texts = [("detail", detail)]
-    else:
-        texts = [("reason", reason), ("detail", detail)]
+        if reason is None or not reason.strip():
+            raise InvalidInput("reason", f"a hold needs a reason: one of {', '.join(HoldReason)}, "
+                               "or the customs system's own words")
+        hold = HoldReason.parse(reason)
+        if hold is not HoldReason.OTHER or reason.strip().upper() == HoldReason.OTHER:
+            texts = [("detail", detail)]  # the code says it all
+    kept = []
     for field, text in texts:
-        if text is not None and (
-            not text.strip() or len(text) > MAX_DETAIL or not text.isprintable()
-        ):
+        if text is None:
+            continue
+        flat = " ".join(text.split())  # a line break is layout, not wording
+        if not flat or len(flat) > MAX_DETAIL or not flat.isprintable():
             raise InvalidInput(field, f"must be 1 to {MAX_DETAIL} printable characters")
-    joined = ": ".join(text.strip() for _, text in texts if text is not None)
-    return hold, joined or None
+        kept.append(flat)
+    return hold, ": ".join(kept) or None
 
 
 def _assessed(amount: Decimal | None, charges: Charges | None) -> tuple[Decimal, Charges | None]:

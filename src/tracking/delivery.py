@@ -6,7 +6,33 @@ The derivation is a fold over one timeline: scans in ``occurred_at`` order
 judged against the route in force when it happened; a re-route places the
 shipment on the new route from where it is. Once a terminal status
 (DELIVERED, RETURNED) is reached, later scans stay in the history but change
-nothing, so a late-arriving older scan can never undo a delivery.
+nothing; and what is recorded after the end, even dated before it, is not
+derived from (``Shipment``), so a late-arriving older scan can never undo a
+delivery.
+
+The public status follows the lifecycle INFO_RECEIVED -> IN_TRANSIT -> the
+last mile (OUT_FOR_DELIVERY, DELIVERY_ATTEMPTED, READY_FOR_PICKUP) ->
+DELIVERED, and never goes back along it, except where the parcel did:
+
+- Interruptions: IN_CUSTOMS and CUSTOMS_HOLD (customs has the goods) and
+  EXCEPTION may come at any stage; when they end, the status is the stage
+  the parcel is in, and never INFO_RECEIVED again: customs clearance is a
+  transit milestone (AfterShip's InTransit_005), so a shipment released
+  before any scan reached us is IN_TRANSIT.
+- A return (RETURNED_TO_SENDER, or customs returning the goods) may begin
+  at any stage: RETURNING, then RETURNED; it never goes back to the
+  outbound stages.
+- Back from the last mile: a scan in the network dated after the last-mile
+  one (a depot, after a failed attempt; a hand-over) shows IN_TRANSIT again,
+  because that is where the parcel is.
+- An end (DELIVERED or RETURNED) is reached from any status, even from
+  RETURNING (a delivery dated before the return began ended it first), and
+  is never left; a carrier's retraction of the scan that ended it is a
+  correction of the record, not a move.
+- A re-route changes where the parcel goes and what is expected, never the
+  status itself.
+
+``tests/unit/test_status_lifecycle.py`` checks this over random histories.
 """
 
 from __future__ import annotations
@@ -35,6 +61,24 @@ class Expected(msgspec.Struct, frozen=True, gc=False):
 
 
 class Delivery(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What is derived, as in the DDD sample's ``Delivery``.
+
+    ``routing_status`` and ``misdirected`` answer two different questions
+    and are independent, as there: ``routing_status`` judges the route
+    against the destination (MISROUTED: its last leg no longer ends there,
+    say after a destination change), ``misdirected`` judges the latest scans
+    against the route (a scan where the route does not expect the parcel).
+    ROUTED beside ``misdirected: true`` is a good route the parcel has
+    strayed from (unloaded in Tokyo, a port the route never calls at):
+    re-route it from where it is. MISROUTED beside ``misdirected: false`` is
+    a parcel exactly where its route expects it, on a route that no longer
+    goes where it must.
+
+    ``eta`` is the single most likely time of arrival: once delivered, the
+    time it was (``delivered_at``), never the plan; null when not routed or
+    misdirected (the contract's rule, delivered or not) and on a return.
+    """
+
     status: Status
     transport_status: TransportStatus
     routing_status: RoutingStatus
@@ -47,6 +91,8 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     last_scan: Scan | None
     # The latest state of each customs entry, as of the derivation.
     customs: tuple[CustomsMark, ...] = ()
+    # When it was delivered to the recipient (a return delivered back is not).
+    delivered_at: datetime | None = None
 
 
 class _Phase(Enum):
@@ -84,6 +130,7 @@ class _Fold:
         self.delay = _ZERO
         self.last_leg_arrived_at: datetime | None = None
         self.last_scan: Scan | None = None
+        self.delivered_at: datetime | None = None
         self.customs: dict[object, CustomsMark] = {}
 
     # -- re-routes ---------------------------------------------------------------
@@ -95,10 +142,13 @@ class _Fold:
         # observed on the old legs are already in it.
         self.delay = _ZERO
         self.last_leg_arrived_at = None
+        # The leg index was into the old route: until placed on the new one,
+        # it is on none of its legs (and the new route is searched from its start).
+        self.leg = None
         if self.terminal or self.returning or self.phase is _Phase.LAST_MILE:
             return
         if not self.legs:
-            self.leg, self.misdirected = None, False
+            self.misdirected = False
             return
         if self.phase in (_Phase.NONE, _Phase.RECEIVED):
             self.leg, self.misdirected = -1, False
@@ -148,6 +198,8 @@ class _Fold:
             self.phase = _Phase.LAST_MILE
         elif event is ScanEvent.DELIVERED:
             self.status = Status.RETURNED if self.returning else Status.DELIVERED
+            if not self.returning:
+                self.delivered_at = scan.occurred_at
             self.transport = TransportStatus.DELIVERED
             self.voyage = None
             self.phase = _Phase.LAST_MILE
@@ -181,8 +233,11 @@ class _Fold:
             self.voyage = None
             self.leg = None
 
-    def customs_status(self) -> Status | None:
-        """While an entry is in customs' hands, the shipment's status says so."""
+    def public_status(self) -> Status:
+        """The status a customer sees: the stage the scans put it in, unless
+        customs has the goods (see the module's lifecycle)."""
+        if self.terminal:
+            return self.status
         states = {m.status for m in self.customs.values()}
         if CustomsStatus.SEIZED in states:
             return Status.EXCEPTION
@@ -190,7 +245,11 @@ class _Fold:
             return Status.CUSTOMS_HOLD
         if any(s.with_customs for s in states):
             return Status.IN_CUSTOMS
-        return None
+        if self.status is Status.INFO_RECEIVED and CustomsStatus.RELEASED in states:
+            # Cleared before any scan reached us: customs clearance is a
+            # transit milestone (as AfterShip's InTransit_005), not a step back.
+            return Status.IN_TRANSIT
+        return self.status
 
     def _moving(self, transport: TransportStatus) -> None:
         self.status = Status.RETURNING if self.returning else Status.IN_TRANSIT
@@ -284,6 +343,8 @@ class _Fold:
     def eta(self, estimates: Sequence[Estimate] = ()) -> datetime | None:
         if not self.legs or self.misdirected or self.returning:
             return None
+        if self.delivered_at is not None:
+            return self.delivered_at  # no longer an estimate
         if self.last_leg_arrived_at is not None:
             return self.last_leg_arrived_at
         # The carrier's latest estimate of arriving at the last leg's end knows
@@ -295,11 +356,8 @@ class _Fold:
         return self.legs[-1].arrives_at + self.delay
 
     def result(self, estimates: Sequence[Estimate] = ()) -> Delivery:
-        status = self.status
-        if not self.terminal:
-            status = self.customs_status() or status
         return Delivery(
-            status=status,
+            status=self.public_status(),
             transport_status=self.transport,
             routing_status=self.plan.route.routing_status(self.plan.destination),
             destination=self.plan.destination,
@@ -310,6 +368,7 @@ class _Fold:
             eta=self.eta(estimates),
             last_scan=self.last_scan,
             customs=tuple(self.customs.values()),
+            delivered_at=self.delivered_at,
         )
 
 
@@ -344,6 +403,10 @@ class Derivation:
         fold.apply_scan(scan)
         self.count += 1
         self.last_at = scan.occurred_at
+
+    def skip(self) -> None:
+        """Pass over the next scan: it is kept, but not derived from."""
+        self.count += 1
 
     def result(self, estimates: Sequence[Estimate] = ()) -> Delivery:
         """``estimates``: the carriers' estimates, in the order recorded."""

@@ -46,18 +46,33 @@ def s10_check_digit(serial: str) -> int:
     return {10: 0, 11: 5}.get(check, check)
 
 
+# Carriers print numbers in groups ("LX 123 456 785 CN", "JJD-0003-9000-7"),
+# and copying from a label or a PDF brings no-break spaces and typographic dashes.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
+
+
 class TrackingNumber(CheckedStr):
-    """6-40 characters of A-Z and 0-9, upper-cased on the way in. A number in
-    UPU S10 form (LX123456785CN) must carry the right check digit."""
+    """6-40 characters of A-Z and 0-9, upper-cased on the way in, with the
+    spaces and dashes carriers print between groups taken out. A number in
+    UPU S10 form (LX123456785CN) must carry the right check digit.
+
+    The one place a tracking number is parsed: every way one comes in (HTTP
+    paths, query parameters and bodies, scans over HTTP and MQTT, carrier
+    payloads and master data, customs entries, dead letters resubmitted
+    from the command line) builds this, so ``LX 123 456 785 CN`` and ``lx-123-456-785-cn`` are the same
+    shipment everywhere."""
 
     __slots__ = ()
 
     def __new__(cls, value: str, field: str = "tracking_number") -> Self:
         if not isinstance(value, str):
             raise InvalidInput(field, "must be a string")
-        normal = value.strip().upper()
+        normal = _SEPARATORS.sub("", value).upper()
         if not _TRACKING_NUMBER.fullmatch(normal):
-            raise InvalidInput(field, f"{value!r} is not 6 to 40 characters of A-Z and 0-9")
+            raise InvalidInput(
+                field, f"{value!r} is not 6 to 40 characters of A-Z and 0-9 "
+                "(spaces and dashes between them are ignored)"
+            )
         s10 = _S10.fullmatch(normal)
         if s10:
             expected = s10_check_digit(s10[1])

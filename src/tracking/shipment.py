@@ -3,7 +3,14 @@
 A shipment's stream opens with the first thing we hear of it: its booking,
 or a scan that came before the booking (kept, and applied once booked).
 Commands validate before any event is triggered; ``apply`` methods only set
-state from the event's own data.
+state from the event's own data and the state before it.
+
+Once what is derived has reached an end (DELIVERED or RETURNED), what is
+recorded after that (a scanner's upload dated days earlier, a customs report
+of a return) is kept, and shown among the events, but changes nothing
+derived: a customer told "delivered" is not told "returned" by a late
+upload. A carrier retracting the scan that ended it (an error declaration)
+is the one way back, as the record then says it never ended.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
 from tracking.carrier import CarrierNote, CarrierUpdate, Estimate, EstimateUpdate, Retraction
+from tracking.codes import ScanEvent
 from tracking.customs import CustomsMark
 from tracking.delivery import Delivery, Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
@@ -52,6 +60,13 @@ class ShipmentState(msgspec.Struct, kw_only=True):
     estimates: list[Estimate] = []
     retracted: list[Scan] = []
     other_ids: list[str] = []
+    # Recorded after the end (scan ids, customs mark keys): kept, not derived from.
+    after_end: list[str] = []
+
+
+_STATE_FIELDS = tuple(
+    f for f in ShipmentState.__struct_fields__ if f not in ("id", "version", "created_on")
+)
 
 
 class Shipment(Aggregate):
@@ -94,6 +109,8 @@ class Shipment(Aggregate):
             s.scan_ids.add(self.scan.scan_id)
             if self.scan.new_tracking_number is not None:
                 s.aliases.add(self.scan.new_tracking_number)
+            if s.has_ended():
+                s.after_end.add(self.scan.scan_id)
             # Keep scans in occurred_at order; equal times stay in recorded order.
             at = bisect.bisect_right(s.scans, self.scan.occurred_at, key=_occurred_at)
             s.scans.insert(at, self.scan)
@@ -111,6 +128,8 @@ class Shipment(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
+            if s.has_ended():
+                s.after_end.add(_mark_key(self.mark))
             at = bisect.bisect_right(s.customs, self.mark.occurred_at, key=_mark_at)
             s.customs.insert(at, self.mark)
             s.derivation = None
@@ -174,7 +193,33 @@ class Shipment(Aggregate):
                 if scan.scan_id == self.retracted_id:
                     s.retracted.append(s.scans.pop(i))
                     s.derivation = None  # derive again without it
+                    s.after_end.discard(scan.scan_id)
+                    if not s.has_ended():
+                        # The end it had reached never was: what came after counts.
+                        s.after_end.clear()
                     break
+
+    class RetractedEventRecorded(ScanRetracted):
+        """The source sent an event with its declaration that the event was
+        an error, and the event itself had never reached us: it is recorded
+        as said (a scan, or a note of a code we have no equivalent for),
+        retracted from the start, so it is in the history and nothing
+        derived counts it."""
+
+        scan: Scan | None
+        note: CarrierNote | None
+
+        def apply(self, aggregate: Any) -> None:
+            s: Shipment = aggregate
+            key = f"retracts:{self.retracted_id}"
+            s.other_ids.append(key)
+            s.scan_ids.update((key, self.retracted_id))
+            if self.scan is not None:
+                s.retracted.append(self.scan)
+                if self.scan.new_tracking_number is not None:
+                    s.aliases.add(self.scan.new_tracking_number)  # as a retracted scan's
+            else:
+                s.other_ids.append(self.retracted_id)
 
     def __init__(self, tracking_number: TrackingNumber, source: Source) -> None:
         self.tracking_number = tracking_number
@@ -197,6 +242,8 @@ class Shipment(Aggregate):
         self.other_ids: list[str] = []
         # Tracking numbers of later carriers, from hand-over scans (tracking.link).
         self.aliases: set[str] = set()
+        # Scans and customs marks recorded after it had ended (their keys).
+        self.after_end: set[str] = set()
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
@@ -209,45 +256,22 @@ class Shipment(Aggregate):
     # -- state -------------------------------------------------------------------
 
     def state(self) -> ShipmentState:
-        return ShipmentState(
-            id=self.id,
-            version=self.version,
-            created_on=self.created_on,
-            modified_on=self.modified_on,
-            tracking_number=self.tracking_number,
-            opened_by=self.opened_by,
-            booking=self.booking,
-            booked_route=self.booked_route,
-            booked_at=self.booked_at,
-            plans=list(self.plans),
-            scans=list(self.scans),
-            stalled_since=self.stalled_since,
-            last_activity_at=self.last_activity_at,
-            customs=list(self.customs),
-            estimates=list(self.estimates),
-            retracted=list(self.retracted),
-            other_ids=list(self.other_ids),
-        )
+        values = {f: getattr(self, f) for f in _STATE_FIELDS}
+        # Its own lists, so the aggregate going on does not change the value.
+        values = {f: sorted(v) if isinstance(v, set) else list(v) if isinstance(v, list) else v
+                  for f, v in values.items()}
+        return ShipmentState(id=self.id, version=self.version, created_on=self.created_on,
+                             **values)
 
     @classmethod
     def from_state(cls, state: ShipmentState) -> Shipment:
         shipment = object.__new__(cls)
         shipment.__base_init__(state.id, state.version, state.created_on)
-        shipment.modified_on = state.modified_on
-        shipment.tracking_number = state.tracking_number
-        shipment.opened_by = state.opened_by
-        shipment.booking = state.booking
-        shipment.booked_route = state.booked_route
-        shipment.booked_at = state.booked_at
-        shipment.plans = list(state.plans)
-        shipment.scans = list(state.scans)
-        shipment.stalled_since = state.stalled_since
-        shipment.last_activity_at = state.last_activity_at
-        shipment.customs = list(state.customs)
+        for f in _STATE_FIELDS:
+            value = getattr(state, f)
+            setattr(shipment, f, list(value) if isinstance(value, list) else value)
+        shipment.after_end = set(state.after_end)
         shipment.derivation = None
-        shipment.estimates = list(state.estimates)
-        shipment.retracted = list(state.retracted)
-        shipment.other_ids = list(state.other_ids)
         shipment.scan_ids = {
             scan.scan_id for scan in (*state.scans, *state.retracted)
         } | set(state.other_ids)
@@ -281,11 +305,33 @@ class Shipment(Aggregate):
     def delivery(self) -> Delivery:
         self.require_booked()
         d = self.derivation
+        after_end = self.after_end
         if d is None or d.count > len(self.scans):
-            d = self.derivation = Derivation(self.plans, self.customs)
+            d = self.derivation = Derivation(self.plans, self.counted_customs())
         for scan in self.scans[d.count :]:
-            d.add(scan)
+            if scan.scan_id in after_end:
+                d.skip()
+            else:
+                d.add(scan)
         return d.result(self.estimates)
+
+    def counted_scans(self) -> list[Scan]:
+        """The scans its delivery is derived from: all but those recorded
+        after it had ended (in occurred_at order)."""
+        return [scan for scan in self.scans if scan.scan_id not in self.after_end]
+
+    def counted_customs(self) -> list[CustomsMark]:
+        """The customs marks its delivery is derived from, likewise."""
+        return [m for m in self.customs if _mark_key(m) not in self.after_end]
+
+    def has_ended(self) -> bool:
+        """Whether what is derived has reached DELIVERED or RETURNED: a
+        booked shipment with a delivery scan counted (the derivation ends at
+        the first one, whatever else was said)."""
+        return self.is_booked and any(
+            scan.event is ScanEvent.DELIVERED and scan.scan_id not in self.after_end
+            for scan in self.scans
+        )
 
     # -- commands ----------------------------------------------------------------
 
@@ -395,17 +441,29 @@ class Shipment(Aggregate):
 
     def retract(self, retraction: Retraction, source: Source) -> bool:
         """Retract a recorded scan or note; False when already retracted. An
-        event we never recorded cannot be retracted (InvalidInput)."""
+        event we never recorded is recorded retracted when the retraction
+        brings it (``declared``), else refused (InvalidInput)."""
         if not self._check_carrier_update(retraction.tracking_number, retraction.key):
             return False
-        if retraction.retracted_id not in self.scan_ids:
+        declaration: dict[str, Any] = {
+            "retracted_id": retraction.retracted_id, "declared_at": retraction.declared_at,
+            "reason": retraction.reason, "corrected_by": retraction.corrected_by,
+            "source": source,
+        }
+        if retraction.retracted_id in self.scan_ids:
+            self.trigger_event(self.ScanRetracted, **declaration)
+            return True
+        declared = retraction.declared
+        if declared is None:
             raise InvalidInput(
                 "retracted_id",
                 f"{retraction.retracted_id} is not recorded for {self.tracking_number}",
             )
-        self.trigger_event(self.ScanRetracted, retracted_id=retraction.retracted_id,
-                           declared_at=retraction.declared_at, reason=retraction.reason,
-                           corrected_by=retraction.corrected_by, source=source)
+        self.trigger_event(
+            self.RetractedEventRecorded, **declaration,
+            scan=declared if isinstance(declared, Scan) else None,
+            note=declared if isinstance(declared, CarrierNote) else None,
+        )
         return True
 
     def record_update(self, update: Scan | CarrierUpdate, source: Source, *, now: datetime) -> bool:
@@ -425,3 +483,7 @@ def _occurred_at(scan: Scan) -> datetime:
 
 def _mark_at(mark: CustomsMark) -> datetime:
     return mark.occurred_at
+
+
+def _mark_key(mark: CustomsMark) -> str:
+    return f"customs:{mark.entry_id}/{mark.entry_version}"

@@ -99,11 +99,12 @@ def test_an_error_declaration_sent_with_its_corrective_event(client) -> None:
     assert metric(client, source="epcis", code_class="no_equivalent") == 2
 
 
-def test_a_retraction_of_an_event_never_recorded_is_rejected_by_name(client) -> None:
+def test_a_declaration_of_an_event_never_recorded_records_it_retracted(client) -> None:
     book(client, "SGTIN952123406789055")
     r = capture(client, sample(ERROR_DECLARATION))
-    first = r.json()["results"][0]
-    assert (first["result"], first["field"]) == ("rejected", "retracted_id")
+    assert [x["result"] for x in r.json()["results"]] == ["recorded", "recorded"]
+    assert types(client, "SGTIN952123406789055")[2:] == [
+        "RetractedEventRecorded", "CarrierEventNoted"]  # tests/carriers/test_epcis_declared.py
 
 
 def test_with_proceed_an_event_that_cannot_be_right_is_refused_alone(client) -> None:

@@ -190,7 +190,7 @@ def test_refused_transitions_and_an_amendment(client: TestClient[Any], clock: Cl
                     json={"event": "RELEASED", "occurred_at": iso(T0)}, headers=CARRIER)
     assert r.status_code == 409 and "not been lodged" in r.json()["detail"]
     r = client.post(f"/api/v1/customs-entries/{entry_id}/events",
-                    json={"event": "HELD", "occurred_at": iso(T0), "reason": "LUNCH"},
+                    json={"event": "HELD", "occurred_at": iso(T0), "reason": "\x00"},
                     headers=CARRIER)
     assert r.status_code == 422 and r.json()["field"] == "reason"
     r = client.post(f"/api/v1/customs-entries/{entry_id}/events",

@@ -104,6 +104,10 @@ def test_a_shipment_s_whole_life_through_http(client: TestClient[Any], clock: Cl
     assert (view["status"], view["transport_status"], view["next_expected"]) == (
         "DELIVERED", "DELIVERED", None)
     assert [e["event"] for e in view["events"]][-1] == "DELIVERED"
+    # When it was delivered, and the ETA is that time (it was the arrival in port).
+    assert view["delivered_at"] == view["eta"] == "2009-03-24T00:00:00Z"
+    full = client.get(f"/api/v1/shipments/{TN}", headers=AGENT).json()
+    assert full["delivered_at"] == full["eta"] == "2009-03-24T00:00:00Z"
     r = client.get("/api/v1/exceptions", params={"state": "closed", "min_position": w["position"]},
                    headers=AGENT)
     assert [e["kind"] for e in r.json()] == ["MISDIRECTED"]

@@ -202,6 +202,32 @@ class TestReroute:
         assert d.routing_status is RoutingStatus.ROUTED
         assert d.next_expected == expected("DELIVERED", "NOOSL")
 
+    def test_a_shorter_route_for_a_shipment_on_a_later_leg_is_searched_from_its_start(
+        self,
+    ) -> None:
+        # On the third leg of the old route when re-routed onto a one-leg
+        # route: the old leg's index once ran off the new route's end.
+        one_leg = route(leg("V400", "JPTYO", "DEHAM", 12, 20))
+        d = delivery(
+            scan("LOADED", "USNYC", 4),
+            plans=[plan(HK_STO), plan(one_leg, destination="DEHAM", effective_at=at(5))],
+        )
+        assert d.misdirected and d.next_expected is None  # A300 is not on the new route
+        on_it = delivery(
+            scan("LOADED", "USNYC", 4, voyage="A300"),
+            plans=[plan(HK_STO), plan(route(HK_STO.legs[2]), effective_at=at(5))],
+        )
+        assert not on_it.misdirected
+        assert on_it.next_expected == expected("UNLOADED", "SESTO", "A300")
+        # Likewise when re-routed in the last mile and scanned onto a leg after it.
+        back_out = delivery(
+            scan("LOADED", "USNYC", 4), scan("OUT_FOR_DELIVERY", "SESTO", 5),
+            scan("LOADED", "JPTYO", 7, voyage="V400"),
+            plans=[plan(HK_STO), plan(one_leg, destination="DEHAM", effective_at=at(6))],
+        )
+        assert not back_out.misdirected
+        assert back_out.next_expected == expected("UNLOADED", "DEHAM", "V400")
+
     def test_before_receipt_a_new_route_expects_receipt_at_its_origin(self) -> None:
         d = delivery(plans=[plan(HK_STO), plan(TYO_HAM_STO, effective_at=at(1))])
         assert d.next_expected == expected("RECEIVED", "JPTYO")

@@ -187,4 +187,5 @@ def test_the_delivery_derived_as_scans_come_equals_one_derived_from_scratch() ->
                                occurred_at=at(23, 1 + len(entry.steps)), source=AGENT,
                                now=at(23), reason="DOCUMENTS" if held else None)
                 s.note_customs(entry.mark(), AGENT)
-            assert s.delivery() == derive(s.plans, s.scans, s.customs, s.estimates)
+            assert s.delivery() == derive(s.plans, s.counted_scans(), s.counted_customs(),
+                                          s.estimates)

@@ -38,7 +38,17 @@ class TestTrackingNumber:
         assert s10_check_digit(serial) == digit
         TrackingNumber(f"RR{serial}{digit}US")
 
-    @pytest.mark.parametrize("bad", ["", "ABC12", "A" * 41, "LX-123-456", "ÅÄÖ123", "LX1234 5678"])
+    @pytest.mark.parametrize(
+        "printed", ["LX 123 456 785 CN", "lx-123-456-785-cn", "LX\u00a0123\u2013456 785\tCN"])
+    def test_spaces_and_dashes_between_groups_are_taken_out(self, printed: str) -> None:
+        assert TrackingNumber(printed) == "LX123456785CN"
+
+    def test_a_number_printed_in_groups_still_has_its_check_digit_verified(self) -> None:
+        with pytest.raises(InvalidInput, match="LX123456784CN .* should be 5, not 4"):
+            TrackingNumber("LX 123 456 784 CN")
+
+    @pytest.mark.parametrize(
+        "bad", ["", "ABC12", "A" * 41, "LX_123_456", "ÅÄÖ123", "LX1234/5678", "LX 12", "- - -"])
     def test_refuses_what_is_not_6_to_40_of_a_z_0_9(self, bad: str) -> None:
         with pytest.raises(InvalidInput) as e:
             TrackingNumber(bad)
