@@ -12,7 +12,7 @@ from typing import Any
 from tests.carriers.conftest import book, history, metric, track, types
 from tests.carriers.test_epcis import capture
 
-TN = "EPC0614141107346"  # urn:epc:id:sgtin:0614141.107346.2018 in the master data
+TN = "EPC9521234012345"  # urn:epc:id:sgtin:9521234.012345.1002 in the master data
 WRONG = "urn:uuid:7c1a3d52-2f0e-4c59-9a51-0d5a3e1b6f01"
 RIGHT = "urn:uuid:7c1a3d52-2f0e-4c59-9a51-0d5a3e1b6f02"
 
@@ -20,12 +20,12 @@ RIGHT = "urn:uuid:7c1a3d52-2f0e-4c59-9a51-0d5a3e1b6f02"
 def event(event_id: str, biz_step: str, read_point: str, **extra: Any) -> dict[str, Any]:
     return {"type": "ObjectEvent", "eventTime": "2026-11-20T08:00:00+08:00",
             "eventTimeZoneOffset": "+08:00", "eventID": event_id,
-            "epcList": ["urn:epc:id:sgtin:0614141.107346.2018"], "action": "OBSERVE",
+            "epcList": ["urn:epc:id:sgtin:9521234.012345.1002"], "action": "OBSERVE",
             "bizStep": biz_step, "readPoint": {"id": read_point}, **extra}
 
 
 DECLARED = event(  # received in Stockholm, said the carrier, then said it was wrong
-    WRONG, "receiving", "urn:epc:id:sgln:0012345.11111.0",
+    WRONG, "receiving", "urn:epc:id:sgln:9521234.00020.0",
     errorDeclaration={"declarationTime": "2026-11-21T09:00:00+08:00",
                       "reason": "incorrect_data", "correctiveEventIDs": [RIGHT]})
 DOCUMENT = {
@@ -34,7 +34,7 @@ DOCUMENT = {
     "creationDate": "2026-11-21T09:00:00+08:00",
     "epcisBody": {"eventList": [
         DECLARED,
-        event(RIGHT, "shipping", "urn:epc:id:sgln:0614141.07346.1234"),  # shipped from HKG
+        event(RIGHT, "shipping", "urn:epc:id:sgln:9521234.00010.1"),  # shipped from HKG
     ]},
 }
 
