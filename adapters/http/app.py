@@ -23,12 +23,11 @@ from litestar import Litestar, MediaType, Request, Response, Router, get, post
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from adapters import deadletters, health
 from adapters.deadletters import DeadLetterStore
 from adapters.groupcommit import GroupCommit
-from adapters.http import customs, schemas
+from adapters.http import customs, docs, schemas
 from adapters.http.access import RequestLog
 from adapters.http.auth import requires
 from adapters.http.carriers import carrier_router
@@ -391,7 +390,7 @@ def create_app(api: Api) -> Litestar:
 
     app = Litestar(
         route_handlers=[v1, carrier_router(api.settings, service, metrics), livez, readyz,
-                        metrics_endpoint],
+                        metrics_endpoint, docs.swagger_assets()],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         before_request=read_your_writes,
         logging_config=None,  # adapters/logs.py configures logging, once per process
@@ -407,7 +406,7 @@ def create_app(api: Api) -> Litestar:
             version="1",
             description="The contract of ../shared/CONTRACT.md. Every GET under /api/v1 takes "
             "min_position=N (read your writes: waits up to 5 s for the views).",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[docs.swagger_ui()],
             path="/schema",
         ),
         debug=False,
