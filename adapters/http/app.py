@@ -274,16 +274,12 @@ def create_app(api: Api) -> Litestar:
     def exceptions(
         state_: Annotated[str, QueryParameter(name="state", description="open, closed or all")] = "open",
         kind: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 100,
-        offset: FromQuery[int] = 0,
+        limit: schemas.Limit = 100,
+        offset: schemas.Offset = 0,
     ) -> Response[bytes]:
         state = state_
         if state not in ("open", "closed", "all"):
             raise InvalidInput("state", f"{state!r} is not one of open, closed, all")
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit", "must be between 1 and 1000")
-        if offset < 0:
-            raise InvalidInput("offset", "must not be negative")
         rows = store.exceptions(
             state=None if state == "all" else state, kind=kind, limit=limit, offset=offset
         )
@@ -299,13 +295,11 @@ def create_app(api: Api) -> Litestar:
     @get("/dead-letters", guards=[agent_only], sync_to_thread=True,
          summary="What arrived but could not be a scan, oldest first", tags=["scans"])
     def dead_letters(
-        pending: FromQuery[bool] = True, limit: FromQuery[int] = 100, offset: FromQuery[int] = 0
+        pending: FromQuery[bool] = True, limit: schemas.Limit = 100, offset: schemas.Offset = 0
     ) -> Response[bytes]:
         if api.dead_letters is None:
             return json_response([])
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit", "must be between 1 and 1000")
-        letters = api.dead_letters.list(pending_only=pending, limit=limit, offset=max(offset, 0))
+        letters = api.dead_letters.list(pending_only=pending, limit=limit, offset=offset)
         return json_response([
             {"id": x.id, "received_at": x.received_at, "topic": x.topic, "reason": x.reason,
              "field": x.field, "payload": x.payload.decode("utf-8", "backslashreplace"),

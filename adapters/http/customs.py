@@ -18,7 +18,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.types import Guard
 
 from adapters.http.responses import json_response
-from adapters.http.schemas import _choice, _within
+from adapters.http.schemas import Limit, Offset, _choice, _within
 from projections.customs import customs_view
 from projections.store import ViewStore
 from tracking.application import ShipmentService
@@ -196,15 +196,11 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
         status: FromQuery[str | None] = None,
         country: FromQuery[str | None] = None,
         tracking_number: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 100,
-        offset: FromQuery[int] = 0,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> Response[bytes]:
         if status is not None:
             status = _choice("status", status.upper(), CustomsStatus).value
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit", "must be between 1 and 1000")
-        if offset < 0:
-            raise InvalidInput("offset", "must not be negative")
         views = store.customs_entries(
             status=status,
             country=CountryCode(country, "country") if country else None,

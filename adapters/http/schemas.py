@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
+from litestar.params import QueryParameter
 
 from tracking.application import ScanOutcome, ScanResult
 from tracking.booking import Booking, Recipient
@@ -22,6 +23,14 @@ from tracking.route import Leg, Route
 from tracking.scan import Scan
 
 T = TypeVar("T")
+
+# Paging of every list endpoint, declared once: Litestar checks the bounds
+# (400 naming the parameter) and the OpenAPI document states them. An offset
+# past what anyone pages still fits the stores' 64-bit integers.
+MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000_000
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="at most this many")]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="skip this many first")]
 
 
 class RecipientIn(msgspec.Struct, forbid_unknown_fields=True):
