@@ -31,6 +31,7 @@ from adapters.http import customs, docs, schemas
 from adapters.http.access import RequestLog
 from adapters.http.auth import requires
 from adapters.http.carriers import carrier_router
+from adapters.http.cors import PublicCORS
 from adapters.http.errors import HANDLERS, error
 from adapters.http.metrics import Metrics
 from adapters.http.ratelimit import RateLimit
@@ -392,6 +393,8 @@ def create_app(api: Api) -> Litestar:
         on_startup=[api.start],
         on_shutdown=[store.aclose, api.stop],
         middleware=[
+            # first, so a shop's page can read even a 429
+            DefineMiddleware(PublicCORS, origins=api.settings.cors_origins),
             DefineMiddleware(RateLimit, per_minute=api.settings.rate_limit_per_minute,
                              exclude=["/livez", "/readyz", "/metrics", "/schema"]),
         ],
