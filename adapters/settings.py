@@ -36,6 +36,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_HTTP_WORKERS": ("1", "processes `tracking serve` answers with, sharing the port (one per core; each counts its own /metrics)"),
     "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin)"),
     "TRACKING_RATE_LIMIT_PER_MINUTE": ("60000", "requests per minute per client address before 429"),
+    "TRACKING_CORS_ORIGINS": ("none", "origins whose pages may call the public track endpoints, comma-separated (https://shop.example,...; * for any)"),
     "TRACKING_METRICS_PORT": ("none", "`ingest`, `project` and `poll` serve /livez, /readyz and /metrics on this port"),
     "TRACKING_READY_MAX_LAG_SECONDS": ("60", "/readyz answers 503 when the views lag the log by longer"),
     "TRACKING_LOG_FORMAT": ("text on a terminal, else json", "json (one object per line) or text"),
@@ -139,6 +140,8 @@ class Settings:
     mqtt_group: str = "ingest"
     # requests per minute per client address (429 beyond it)
     rate_limit_per_minute: int = 60_000
+    # origins whose pages may call GET /api/v1/track/... (CORS); "*" for any
+    cors_origins: frozenset[str] = frozenset()
     # the HS nomenclature declared subheadings are checked against: the one
     # shipped in the package, a CSV in UN Comtrade's shape, or None (not checked)
     hs_nomenclature: Path | Literal["shipped"] | None = SHIPPED
@@ -172,6 +175,7 @@ class Settings:
             rate_limit_per_minute=_positive(
                 "TRACKING_RATE_LIMIT_PER_MINUTE", env.get("TRACKING_RATE_LIMIT_PER_MINUTE") or "60000"
             ),
+            cors_origins=_origins(env.get("TRACKING_CORS_ORIGINS") or ""),
             hs_nomenclature=_nomenclature(env.get("TRACKING_HS_NOMENCLATURE")),
             customs_rules=_file("TRACKING_CUSTOMS_RULES", env.get("TRACKING_CUSTOMS_RULES")),
             carriers=CarrierSettings.from_env(env),
@@ -318,6 +322,16 @@ def _tokens(value: str) -> dict[str, str]:
             )
         tokens[token] = role
     return tokens
+
+
+def _origins(value: str) -> frozenset[str]:
+    origins = frozenset(o.strip() for o in value.split(",") if o.strip())
+    for origin in origins - {"*"}:
+        url = urlsplit(origin)
+        if url.scheme not in ("http", "https") or not url.hostname or url.path or url.query:
+            raise ConfigError(f"TRACKING_CORS_ORIGINS: {origin!r} is not an origin "
+                              "(scheme://host[:port], no path, such as https://shop.example)")
+    return origins
 
 
 def _file(name: str, value: str | None) -> Path | None:

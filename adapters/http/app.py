@@ -22,16 +22,19 @@ import msgspec
 from litestar import Litestar, MediaType, Request, Response, Router, get, post
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.params import Body, FromQuery, JSONBody, QueryParameter
 
-from adapters import deadletters, health
+from adapters import health
 from adapters.deadletters import DeadLetterStore
 from adapters.groupcommit import GroupCommit
-from adapters.http import customs, schemas
+from adapters.http import customs, docs, examples, openapi, schemas
+from adapters.http.openapi import answer, operation
 from adapters.http.access import RequestLog
 from adapters.http.auth import requires
 from adapters.http.carriers import carrier_router
+from adapters.http.constraints import ValueTypes, WireStructs, optional_query
+from adapters.http.cors import PublicCORS
+from adapters.http.deadletters import dead_letter_routes
 from adapters.http.errors import HANDLERS, error
 from adapters.http.metrics import Metrics
 from adapters.http.ratelimit import RateLimit
@@ -41,11 +44,11 @@ from adapters.mqtt.consumer import ScanConsumer
 from adapters.settings import Settings
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
-from projections.views import OpenException, shipment_view
+from projections.views import OpenException, ShipmentView, TrackingView, shipment_view
 from tracking.application import ScanOutcome, ScanResult, ShipmentService
 from tracking.codes import SourceKind
 from tracking.errors import InvalidInput, ShipmentNotFound
-from tracking.exceptions import open_exceptions
+from tracking.exceptions import ExceptionKind, open_exceptions
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.mapper import enc_hook
 from tracking.scan import Scan, Source
@@ -53,6 +56,7 @@ from tracking.shipment import Shipment
 
 log = logging.getLogger(__name__)
 READ_YOUR_WRITES_WAIT = 5.0
+ExceptionKindQuery = optional_query(options=ExceptionKind)
 MAX_BODY = 1_000_000
 
 
@@ -124,32 +128,6 @@ def _scan_out(outcome: ScanOutcome) -> schemas.ScanResultOut:
     return schemas.scan_result_out(outcome)
 
 
-def _history_entry(event: Any) -> schemas.HistoryEntry:
-    data = {k: v for k, v in vars(event).items()
-            if k not in ("originator_id", "originator_version", "timestamp", "source",
-                         "originator_topic")}
-    occurred_at = event.timestamp
-    if isinstance(event, Shipment.ScanRecorded):
-        occurred_at = event.scan.occurred_at
-    elif isinstance(event, Shipment.Rerouted):
-        occurred_at = event.effective_at
-    elif isinstance(event, Shipment.CustomsUpdated):
-        occurred_at = event.mark.occurred_at
-    elif isinstance(event, Shipment.CarrierEventNoted):
-        occurred_at = event.occurred_at
-    elif isinstance(event, Shipment.ScanRetracted):
-        occurred_at = event.declared_at
-    source = event.source
-    return schemas.HistoryEntry(
-        version=event.originator_version,
-        type=type(event).__name__,
-        occurred_at=occurred_at,
-        recorded_at=event.timestamp,
-        source=schemas.SourceOut(kind=source.kind.value, id=source.id),
-        data=msgspec.to_builtins(data, enc_hook=enc_hook),
-    )
-
-
 def _handed_over(
     service: ShipmentService, read: Callable[[UUID], bytes | None], tn: str
 ) -> bytes | None:
@@ -172,19 +150,31 @@ def create_app(api: Api) -> Litestar:
 
     # -- booking and routing -------------------------------------------------------
 
-    @post("/shipments", guards=[booking_roles], sync_to_thread=True, status_code=201,
-          summary="Book a shipment", tags=["booking"])
-    def book(data: JSONBody[schemas.BookingIn], request: Request[Any, Any, Any]) -> Response[bytes]:
+    @post("/shipments", sync_to_thread=True, status_code=201, summary="Book a shipment",
+          tags=["booking"], **operation(
+              booking_roles, errors=(400, 409, 422, 503),
+              description="A route may be empty or absent (routing_status NOT_ROUTED). The same "
+                          "booking again answers 200; a different one for a booked number 409.",
+              answers={201: answer(schemas.ShipmentWritten, "Booked: the agent's view"),
+                       200: answer(schemas.ShipmentWritten, "Already booked so: nothing changed")}))
+    def book(
+        data: Annotated[schemas.BookingIn, Body(examples=[examples.BOOKING])],
+        request: Request[Any, Any, Any],
+    ) -> Response[bytes]:
         tn, booking, route = schemas.to_booking(data)
         source = Source(SourceKind.AGENT, request.state.principal)
         result = service.book(tn, booking, route, source)
         view = _live_view(service.get(tn), result.position)
         return json_response(view, 201 if result.changed else 200)
 
-    @post("/shipments/{tracking_number:str}/route", guards=[booking_roles],
-          sync_to_thread=True, status_code=200, summary="Re-route a shipment", tags=["booking"])
+    @post("/shipments/{tracking_number:str}/route", sync_to_thread=True, status_code=200,
+          summary="Re-route a shipment", tags=["booking"], **operation(
+              booking_roles, errors=(400, 404, 409, 422, 503),
+              description="A new route (and destination): a route whose last leg does not end "
+                          "at the destination makes routing_status MISROUTED.",
+              answers={200: answer(schemas.ShipmentWritten, "Re-routed: the agent's view")}))
     def reroute(
-        tracking_number: FromPath[str], data: JSONBody[schemas.RouteIn],
+        tracking_number: schemas.TrackingNumberText, data: JSONBody[schemas.RouteIn],
         request: Request[Any, Any, Any],
     ) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
@@ -198,11 +188,22 @@ def create_app(api: Api) -> Litestar:
 
     # -- scans -------------------------------------------------------------------
 
-    @post("/scans", guards=[scanners], status_code=201, summary="Record one scan or a batch",
-          description='One scan (the contract\'s scan JSON), or {"scans": [...]}.', tags=["scans"])
-    async def scans(request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await request.body()
-        wire, is_batch = schemas.decode_scans(body)
+    @post("/scans", status_code=201, summary="Record one scan or a batch", tags=["scans"],
+          dto=openapi.raw_body(schemas.ScanIn, schemas.ScanBatchIn,
+                               examples=[examples.SCAN, {"scans": [examples.SCAN]}]),
+          **operation(
+              scanners, errors=(400, 422, 503),
+              description='One scan, or {"scans": [...]} for a batch. scan_id is the '
+                          "idempotency key: the same scan again is recorded once. A scan for "
+                          "a number not booked yet is kept and applied at booking. A device "
+                          "must send its device_id. One scan that cannot be valid is a 422 "
+                          "naming the field; in a batch it is rejected alone.",
+              answers={201: answer(schemas.ScanResultOut, "The scan is recorded"),
+                       200: answer(schemas.ScanResultOut | schemas.ScanBatchOut,
+                                   "The scan was already recorded (duplicate), or a batch's "
+                                   "outcomes, each scan's own")}))
+    async def scans(request: Request[Any, Any, Any], data: JSONBody[bytes] = b"") -> Response[bytes]:
+        wire, is_batch = schemas.decode_scans(data)
         role = request.state.role
         parsed: list[Scan | InvalidInput] = []
         for i, item in enumerate(wire):
@@ -239,8 +240,13 @@ def create_app(api: Api) -> Litestar:
 
     # -- reading -----------------------------------------------------------------
 
-    @get("/track/{tracking_number:str}", summary="Track a parcel (public)", tags=["reading"])
-    async def track(tracking_number: FromPath[str]) -> Response[bytes]:
+    @get("/track/{tracking_number:str}", summary="Track a parcel (public)", tags=["reading"],
+         **operation(errors=(400, 404, 422, 503),
+                     description="No token needed; no personal data. A later carrier's number "
+                                 "finds a shipment handed over to it.",
+                     answers={200: answer(TrackingView, "The customer's view",
+                                          examples.TRACKING)}))
+    async def track(tracking_number: schemas.TrackingNumberText) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
         view = await store.public_view_async(shipment_id(tn))
         if view is None:  # perhaps a later carrier's number, for a shipment handed over
@@ -249,10 +255,14 @@ def create_app(api: Api) -> Litestar:
             raise ShipmentNotFound(tn)
         return json_response(view)
 
-    @get("/shipments/{tracking_number:str}", guards=[agent_only], sync_to_thread=True,
-         summary="The agent's full view, now or as_of a time", tags=["reading"])
+    @get("/shipments/{tracking_number:str}", sync_to_thread=True,
+         summary="The agent's full view, now or as_of a time", tags=["reading"], **operation(
+             agent_only, errors=(400, 404, 422, 503),
+             description="as_of is a recording time (RFC 3339 with an offset): the view as it "
+                         "was then, from what had been recorded by then.",
+             answers={200: answer(ShipmentView, "The agent's view, recipient included")}))
     def shipment(
-        tracking_number: FromPath[str], as_of: FromQuery[datetime | None] = None
+        tracking_number: schemas.TrackingNumberText, as_of: FromQuery[datetime | None] = None
     ) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
         if as_of is not None:
@@ -264,27 +274,29 @@ def create_app(api: Api) -> Litestar:
             raise ShipmentNotFound(tn)
         return json_response(view)
 
-    @get("/shipments/{tracking_number:str}/history", guards=[agent_only], sync_to_thread=True,
-         summary="Every recorded event, in recorded order", tags=["reading"])
-    def history(tracking_number: FromPath[str]) -> Response[bytes]:
+    @get("/shipments/{tracking_number:str}/history", sync_to_thread=True,
+         summary="Every recorded event, in recorded order", tags=["reading"], **operation(
+             agent_only, errors=(400, 404, 422, 503),
+             answers={200: answer(list[schemas.HistoryEntry], "The shipment's events")}))
+    def history(tracking_number: schemas.TrackingNumberText) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
-        return json_response([_history_entry(e) for e in service.history(tn)])
+        return json_response([schemas.history_entry(e) for e in service.history(tn)])
 
-    @get("/exceptions", guards=[agent_only], sync_to_thread=True,
-         summary="Shipment exceptions, oldest first", tags=["reading"])
+    @get("/exceptions", sync_to_thread=True, summary="Shipment exceptions, oldest first",
+         tags=["reading"], **operation(
+             agent_only, errors=(400, 422, 503),
+             answers={200: answer(list[schemas.ExceptionOut], "The exceptions, oldest first")}))
     def exceptions(
-        state_: Annotated[str, QueryParameter(name="state", description="open, closed or all")] = "open",
-        kind: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 100,
-        offset: FromQuery[int] = 0,
+        state_: Annotated[str, QueryParameter(
+            name="state", description="open, closed or all",
+            schema_extra={"enum": ["open", "closed", "all"]})] = "open",
+        kind: ExceptionKindQuery = None,
+        limit: schemas.Limit = 100,
+        offset: schemas.Offset = 0,
     ) -> Response[bytes]:
         state = state_
         if state not in ("open", "closed", "all"):
             raise InvalidInput("state", f"{state!r} is not one of open, closed, all")
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit", "must be between 1 and 1000")
-        if offset < 0:
-            raise InvalidInput("offset", "must not be negative")
         rows = store.exceptions(
             state=None if state == "all" else state, kind=kind, limit=limit, offset=offset
         )
@@ -296,41 +308,6 @@ def create_app(api: Api) -> Litestar:
             )
             for r in rows
         ])
-
-    @get("/dead-letters", guards=[agent_only], sync_to_thread=True,
-         summary="What arrived but could not be a scan, oldest first", tags=["scans"])
-    def dead_letters(
-        pending: FromQuery[bool] = True, limit: FromQuery[int] = 100, offset: FromQuery[int] = 0
-    ) -> Response[bytes]:
-        if api.dead_letters is None:
-            return json_response([])
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit", "must be between 1 and 1000")
-        letters = api.dead_letters.list(pending_only=pending, limit=limit, offset=max(offset, 0))
-        return json_response([
-            {"id": x.id, "received_at": x.received_at, "topic": x.topic, "reason": x.reason,
-             "field": x.field, "payload": x.payload.decode("utf-8", "backslashreplace"),
-             "resubmitted_at": x.resubmitted_at, "resubmitted_as": x.resubmitted_as}
-            for x in letters
-        ])
-
-    @post("/dead-letters/{letter_id:str}/resubmit", guards=[agent_only], status_code=201,
-          summary="Record a corrected scan in a dead letter's place", tags=["scans"])
-    async def resubmit(letter_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
-        if api.dead_letters is None:
-            return error(404, f"no dead letter {letter_id}")
-        scan = schemas.to_scan(schemas.decode(schemas.SCAN, await request.body()))
-        source = Source(SourceKind.AGENT, request.state.principal)
-        try:
-            outcome = await anyio.to_thread.run_sync(
-                deadletters.resubmit, api.dead_letters, service, letter_id, scan, source)
-        except deadletters.NoSuchDeadLetter as e:
-            return error(404, str(e))
-        except deadletters.AlreadyResubmitted as e:
-            return error(409, str(e))
-        if outcome.result is ScanResult.REJECTED:
-            return error(422, f"{outcome.field}: {outcome.reason}", outcome.field)
-        return json_response(_scan_out(outcome), 201)
 
     async def read_your_writes(request: Request[Any, Any, Any]) -> Response[bytes] | None:
         """GETs under /api/v1 wait (bounded) until the views have processed
@@ -360,19 +337,22 @@ def create_app(api: Api) -> Litestar:
     v1 = Router(
         path="/api/v1",
         route_handlers=[book, reroute, scans, track, shipment, history, exceptions,
-                        dead_letters, resubmit,
+                        *dead_letter_routes(api.dead_letters, service, agents=agent_only),
                         *customs.routes(service, store, writers=customs_writers,
                                         readers=customs_writers, agents=agent_only)],
     )
 
     # -- operations --------------------------------------------------------------
 
-    @get("/livez", summary="The process answers", tags=["operations"])
+    @get("/livez", summary="The process answers", tags=["operations"],
+         responses={200: answer(dict[str, str], "Alive", {"status": "ok"})})
     async def livez() -> dict[str, str]:
         return {"status": "ok"}
 
     @get("/readyz", sync_to_thread=True, summary="Stores and broker answer, views keep up",
-         tags=["operations"])
+         tags=["operations"], responses={
+             200: answer(schemas.ReadinessOut, "Ready"),
+             503: answer(schemas.ReadinessOut, "Not ready: failed names what does not answer")})
     def readyz() -> Response[bytes]:
         ready, body = api.readiness.check()
         return json_response(body, 200 if ready else 503)
@@ -391,14 +371,17 @@ def create_app(api: Api) -> Litestar:
 
     app = Litestar(
         route_handlers=[v1, carrier_router(api.settings, service, metrics), livez, readyz,
-                        metrics_endpoint],
+                        metrics_endpoint, docs.swagger_assets()],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
+        plugins=[WireStructs(), ValueTypes()],
         before_request=read_your_writes,
         logging_config=None,  # adapters/logs.py configures logging, once per process
         request_max_body_size=MAX_BODY,
         on_startup=[api.start],
         on_shutdown=[store.aclose, api.stop],
         middleware=[
+            # first, so a shop's page can read even a 429
+            DefineMiddleware(PublicCORS, origins=api.settings.cors_origins),
             DefineMiddleware(RateLimit, per_minute=api.settings.rate_limit_per_minute,
                              exclude=["/livez", "/readyz", "/metrics", "/schema"]),
         ],
@@ -407,7 +390,8 @@ def create_app(api: Api) -> Litestar:
             version="1",
             description="Documented in docs/API.md. Every GET under /api/v1 takes "
             "min_position=N (read your writes: waits up to 5 s for the views).",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[docs.swagger_ui()],
+            components=openapi.COMPONENTS,
             path="/schema",
         ),
         debug=False,

@@ -38,15 +38,22 @@ def role_of(connection: ASGIConnection[Any, Any, Any, Any], tokens: Mapping[str,
     )
 
 
-def requires(tokens: Mapping[str, str], *roles: str) -> Guard:
-    allowed = {*roles, "admin"}
+class Requires:
+    """The guard of a route that these roles (and admin) may use; the
+    OpenAPI document lists the same ``roles``."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        role = role_of(connection, tokens)
-        if role not in allowed:
+    def __init__(self, tokens: Mapping[str, str], *roles: str) -> None:
+        self.tokens = tokens
+        self.roles = tuple(sorted({*roles, "admin"}))
+
+    def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        role = role_of(connection, self.tokens)
+        if role not in self.roles:
             raise PermissionDeniedException(
-                f"role {role!r} may not use this route (allowed: {', '.join(sorted(allowed))})"
+                f"role {role!r} may not use this route (allowed: {', '.join(self.roles)})"
             )
         connection.state.role = role
 
-    return guard
+
+def requires(tokens: Mapping[str, str], *roles: str) -> Requires:
+    return Requires(tokens, *roles)

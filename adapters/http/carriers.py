@@ -24,6 +24,7 @@ from adapters.carriers.translation import Refused, Translated, carrier, record, 
 from adapters.http import schemas
 from adapters.http.auth import requires
 from adapters.http.metrics import Metrics
+from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
 from adapters.settings import Settings
 from tracking.application import ShipmentService
@@ -35,6 +36,9 @@ _SIGNED = ("Signed with an HMAC-SHA256 of the raw body; a bad or missing signatu
            "and nothing is recorded. ")
 _BATCH = ("Answers 200 with each event's outcome (recorded, duplicate, rejected), like a batch "
           "of scans; a payload that cannot be right is 422 naming the field, nothing recorded.")
+
+
+_OUTCOMES = {200: answer(schemas.ScanBatchOut, "Each event's outcome")}
 
 
 def _documented_body(kind: OpenAPIType, description: str) -> type[Operation]:
@@ -66,6 +70,7 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
         return json_response(schemas.batch_out([schemas.scan_result_out(o) for o in outcomes]))
 
     @post("/carriers/dcsa/notifications", status_code=200, tags=["carriers"],
+          **operation(errors=(400, 401, 422, 503), answers=_OUTCOMES),
           operation_class=_documented_body(OpenAPIType.ARRAY, "DCSA T&T v2 events "
                                            "(transportEvent, equipmentEvent, shipmentEvent)"),
           summary="DCSA Track & Trace v2 subscription callback",
@@ -80,17 +85,19 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
         _verified(lambda: verify_hex(conf.dcsa_secret, body, signature, prefix="sha256="))
         return await recorded(dcsa.parse(body), dcsa.FORMAT, carrier("dcsa"))
 
-    @post("/epcis/capture", guards=[carriers_only], status_code=200, tags=["carriers"],
+    @post("/epcis/capture", status_code=200, tags=["carriers"],
           operation_class=_documented_body(OpenAPIType.OBJECT, "A GS1 EPCIS 2.0 JSON-LD "
                                            "EPCISDocument"),
           summary="GS1 EPCIS 2.0 capture (role carrier)",
-          description="A JSON-LD EPCISDocument. Object ids and locations are mapped through "
-          "the master data (TRACKING_CARRIER_MASTER_DATA); an errorDeclaration retracts the "
-          "event it declares. " + _BATCH)
+          **operation(carriers_only, errors=(400, 422, 503), answers=_OUTCOMES,
+                      description="A JSON-LD EPCISDocument. Object ids and locations are "
+                      "mapped through the master data (TRACKING_CARRIER_MASTER_DATA); an "
+                      "errorDeclaration retracts the event it declares. " + _BATCH))
     async def epcis_capture(
         request: Request[Any, Any, Any],
         behaviour: Annotated[str, HeaderParameter(
             name="GS1-Capture-Error-Behaviour", required=False,
+            schema_extra={"enum": ["rollback", "proceed"]},
             description="rollback (default): one bad event refuses the document; proceed: "
                         "it is refused alone")] = "rollback",
     ) -> Response[bytes]:
@@ -101,6 +108,7 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
         return await recorded(translated, epcis.FORMAT, carrier(request.state.principal))
 
     @post("/carriers/aggregator/webhooks", status_code=200, tags=["carriers"],
+          **operation(errors=(400, 401, 422, 503), answers=_OUTCOMES),
           operation_class=_documented_body(OpenAPIType.OBJECT, "An AfterShip tracking webhook: "
                                            "{event, event_id, ts, msg: {tracking_number, "
                                            "checkpoints: [{checkpoint_time, tag, subtag, ...}]}}"),

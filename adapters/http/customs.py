@@ -9,23 +9,35 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import Body, JSONBody, Parameter
 from litestar.types import Guard
 
+from adapters.http import examples, openapi
+from adapters.http.constraints import amount, choice, optional_query, text, value
+from adapters.http.openapi import operation
 from adapters.http.responses import json_response
-from adapters.http.schemas import _choice, _within
-from projections.customs import customs_view
+from adapters.http.schemas import (
+    CountryText,
+    Limit,
+    Offset,
+    TrackingNumberText,
+    _choice,
+    _within,
+)
+from projections.customs import CustomsEntryView, CustomsTotal, customs_view
 from projections.store import ViewStore
 from tracking.application import ShipmentService
 from tracking.codes import SourceKind
 from tracking.compliance import Charges
-from tracking.customs import CustomsEntryNotFound, CustomsStatus
+from tracking.customs import MAX_DETAIL, CustomsEntryNotFound, CustomsStatus
 from tracking.declaration import (
+    MAX_DESCRIPTION,
+    MAX_LINES,
     CurrencyCode,
     Declaration,
     DeclarationLine,
@@ -39,39 +51,62 @@ from tracking.mapper import enc_hook
 from tracking.scan import Source
 
 Amount = str | int | float  # "12.50" is preferred; JSON numbers are taken as written
+Positive = amount(positive=True)
+NonNegative = amount(positive=False)
+Detail = text(MAX_DETAIL)
+Description = text(MAX_DESCRIPTION)
+HsCodeText = value(HsCode)
+CurrencyText = value(CurrencyCode)
+IncotermText = choice(Incoterm)
+CustomsEventText = choice([s for s in CustomsStatus if s is not CustomsStatus.DECLARED])
+StatusQuery = optional_query(options=CustomsStatus)
+CountryQuery = optional_query(CountryCode)
+TrackingNumberQuery = optional_query(TrackingNumber)
 
 
 class DeclarationLineIn(msgspec.Struct, forbid_unknown_fields=True):
-    description: str
-    hs_code: str
-    quantity: int
-    unit_value: Amount
-    origin_country: str
+    description: Description
+    hs_code: HsCodeText
+    quantity: Annotated[int, Parameter(schema_extra={"minimum": 1})]
+    unit_value: Positive
+    origin_country: CountryText
 
 
 class CustomsEntryIn(msgspec.Struct, forbid_unknown_fields=True):
-    tracking_number: str
-    destination_country: str
-    incoterm: str
-    currency: str
-    lines: list[DeclarationLineIn]
-    importer_ioss: str | None = None
-    importer_eori: str | None = None
+    tracking_number: TrackingNumberText
+    destination_country: CountryText
+    incoterm: IncotermText
+    currency: CurrencyText
+    lines: Annotated[list[DeclarationLineIn],
+                     Parameter(schema_extra={"minItems": 1, "maxItems": MAX_LINES})]
+    importer_ioss: Annotated[str, Parameter(schema_extra={"pattern": "^IM[0-9]{10}$"})] | None = None
+    importer_eori: Annotated[str, Parameter(
+        schema_extra={"pattern": "^[A-Z]{2}[A-Z0-9]{1,15}$"})] | None = None
 
 
 class ChargesIn(msgspec.Struct, forbid_unknown_fields=True):
-    duty: Amount = "0"
-    vat: Amount = "0"
-    fees: Amount = "0"
+    duty: NonNegative = "0"
+    vat: NonNegative = "0"
+    fees: NonNegative = "0"
 
 
 class CustomsEventIn(msgspec.Struct, forbid_unknown_fields=True):
-    event: str
+    """HELD takes a ``reason``; DUTIES_ASSESSED an ``amount`` and/or ``charges``."""
+
+    event: CustomsEventText
     occurred_at: datetime
-    reason: str | None = None
-    detail: str | None = None
-    amount: Amount | None = None
+    reason: Detail | None = None
+    detail: Detail | None = None
+    amount: Positive | None = None
     charges: ChargesIn | None = None
+
+
+class CustomsWritten(CustomsEntryView, kw_only=True):
+    """A write's answer: the entry, and the position of the write in the log."""
+
+    position: int | None = None
+    amended: bool = False  # the declaration route: whether it changed the declaration
+    duplicate: bool = False  # the events route: the same report was already recorded
 
 
 
@@ -115,6 +150,10 @@ def to_charges(body: ChargesIn) -> Charges:
     )
 
 
+# Not checked as a UUID on the way in: anything else is an entry that does not exist (404).
+EntryId = Annotated[str, Parameter(schema_extra={"format": "uuid"})]
+
+
 def _entry_id(raw: str) -> UUID:
     try:
         return UUID(raw)
@@ -137,38 +176,48 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
         kind = SourceKind.CARRIER if request.state.role == "carrier" else SourceKind.AGENT
         return Source(kind, request.state.principal)
 
-    @post("/customs-entries", guards=[writers], sync_to_thread=True, status_code=201,
-          summary="Declare a shipment's goods to customs", tags=["customs"],
-          description="Answers 201 with the entry, its compliance findings and the duties "
-                      "estimated; the same declaration again answers 200; a different one "
-                      "for the same shipment and country 409 (amend it instead).")
+    @post("/customs-entries", sync_to_thread=True, status_code=201,
+          summary="Declare a shipment's goods to customs", tags=["customs"], **operation(
+              writers, errors=(400, 404, 409, 422, 503),
+              description="Answers 201 with the entry, its compliance findings and the duties "
+                          "estimated; the same declaration again answers 200; a different one "
+                          "for the same shipment and country 409 (amend it instead).",
+              answers={201: openapi.answer(CustomsWritten, "Declared: the entry"),
+                       200: openapi.answer(CustomsWritten, "Already declared so: nothing changed")}))
     def declare(
-        data: JSONBody[CustomsEntryIn], request: Request[Any, Any, Any]
+        data: Annotated[CustomsEntryIn, Body(examples=[examples.CUSTOMS_ENTRY])],
+        request: Request[Any, Any, Any],
     ) -> Response[bytes]:
         declaration = to_declaration(data)
         declared = service.declare(declaration, source(request))
         return answer(declared.entry_id, declared.position, 201 if declared.created else 200)
 
-    @post("/customs-entries/{entry_id:str}/declaration", guards=[writers], sync_to_thread=True,
-          status_code=200, summary="Amend an entry's declaration", tags=["customs"],
-          description="A new declaration for the same shipment and country, checked again; "
-                      "the one it replaces stays in the entry's history.")
+    @post("/customs-entries/{entry_id:str}/declaration", sync_to_thread=True, status_code=200,
+          summary="Amend an entry's declaration", tags=["customs"], **operation(
+              writers, errors=(400, 404, 409, 422, 503),
+              description="A new declaration for the same shipment and country, checked "
+                          "again; the one it replaces stays in the entry's history.",
+              answers={200: openapi.answer(CustomsWritten, "The entry, amended if it differed")}))
     def amend(
-        entry_id: FromPath[str], data: JSONBody[CustomsEntryIn], request: Request[Any, Any, Any]
+        entry_id: EntryId, data: JSONBody[CustomsEntryIn], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         declaration = to_declaration(data)
         declared = service.amend(_entry_id(entry_id), declaration, source(request))
         return answer(declared.entry_id, declared.position, 200, amended=declared.created)
 
-    @post("/customs-entries/{entry_id:str}/events", guards=[writers], sync_to_thread=True,
-          status_code=201, summary="Report what customs did with an entry", tags=["customs"],
-          description="LODGED, ACCEPTED, HELD (reason: DOCUMENTS, INSPECTION, PAYMENT, "
-                      "PROHIBITED_GOODS, OTHER), DUTIES_ASSESSED (amount and/or charges "
-                      "{duty, vat, fees}), DUTIES_PAID, RELEASED, REJECTED, SEIZED, RETURNED. "
-                      "A transition the entry's state does not allow answers 409; the same "
-                      "report again answers 200 with duplicate true.")
+    @post("/customs-entries/{entry_id:str}/events", sync_to_thread=True, status_code=201,
+          summary="Report what customs did with an entry", tags=["customs"], **operation(
+              writers, errors=(400, 404, 409, 422, 503),
+              description="LODGED, ACCEPTED, HELD (reason: DOCUMENTS, INSPECTION, PAYMENT, "
+                          "PROHIBITED_GOODS, OTHER), DUTIES_ASSESSED (amount and/or charges "
+                          "{duty, vat, fees}), DUTIES_PAID, RELEASED, REJECTED, SEIZED, "
+                          "RETURNED. A transition the entry's state does not allow answers "
+                          "409; the same report again answers 200 with duplicate true.",
+              answers={201: openapi.answer(CustomsWritten, "Recorded: the entry"),
+                       200: openapi.answer(CustomsWritten, "Already recorded (duplicate true)")}))
     def event(
-        entry_id: FromPath[str], data: JSONBody[CustomsEventIn], request: Request[Any, Any, Any]
+        entry_id: EntryId, data: Annotated[CustomsEventIn, Body(examples=[examples.CUSTOMS_EVENT])],
+        request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         eid = _entry_id(entry_id)
         status = _choice("event", data.event.strip().upper(), CustomsStatus)
@@ -181,30 +230,29 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
         return answer(eid, result.position, 201 if result.changed else 200,
                       duplicate=not result.changed)
 
-    @get("/customs-entries/{entry_id:str}", guards=[readers], sync_to_thread=True,
-         summary="A customs entry", tags=["customs"])
-    def entry(entry_id: FromPath[str]) -> Response[bytes]:
+    @get("/customs-entries/{entry_id:str}", sync_to_thread=True, summary="A customs entry",
+         tags=["customs"], **operation(readers, errors=(400, 404, 503),
+                                       answers={200: openapi.answer(CustomsEntryView, "The entry")}))
+    def entry(entry_id: EntryId) -> Response[bytes]:
         view = store.customs_entry(_entry_id(entry_id))
         if view is None:
             raise CustomsEntryNotFound(entry_id)
         return json_response(view)
 
-    @get("/customs-entries", guards=[agents], sync_to_thread=True,
+    @get("/customs-entries", sync_to_thread=True,
          summary="Customs entries by status, country or tracking number, latest first",
-         tags=["customs"])
+         tags=["customs"], **operation(
+             agents, errors=(400, 422, 503),
+             answers={200: openapi.answer(list[CustomsEntryView], "The entries, latest first")}))
     def entries(
-        status: FromQuery[str | None] = None,
-        country: FromQuery[str | None] = None,
-        tracking_number: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 100,
-        offset: FromQuery[int] = 0,
+        status: StatusQuery = None,
+        country: CountryQuery = None,
+        tracking_number: TrackingNumberQuery = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> Response[bytes]:
         if status is not None:
             status = _choice("status", status.upper(), CustomsStatus).value
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit", "must be between 1 and 1000")
-        if offset < 0:
-            raise InvalidInput("offset", "must not be negative")
         views = store.customs_entries(
             status=status,
             country=CountryCode(country, "country") if country else None,
@@ -213,9 +261,11 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
         )
         return json_response(b"[" + b",".join(views) + b"]")
 
-    @get("/customs/summary", guards=[agents], sync_to_thread=True,
+    @get("/customs/summary", sync_to_thread=True,
          summary="Entries and duties (estimated and assessed) by country and status",
-         tags=["customs"])
+         tags=["customs"], **operation(
+             agents, errors=(400, 503),
+             answers={200: openapi.answer(list[CustomsTotal], "Totals by country, status, currency")}))
     def summary() -> Response[bytes]:
         return json_response(store.customs_totals())
 

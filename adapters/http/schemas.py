@@ -9,41 +9,74 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
+from litestar.params import QueryParameter
 
+from adapters.http.constraints import PRINTABLE, RequiredTime, choice, number, text, value
+from projections.views import ShipmentView
 from tracking.application import ScanOutcome, ScanResult
-from tracking.booking import Booking, Recipient
-from tracking.codes import ExceptionReason, ScanEvent, TransportMode
+from tracking.booking import MAX_TEXT, Booking, Recipient
+from tracking.codes import ExceptionReason, ScanEvent, SourceKind, TransportMode
 from tracking.errors import InvalidInput
+from tracking.exceptions import ExceptionKind
 from tracking.identifiers import CountryCode, Locode, TrackingNumber
-from tracking.route import Leg, Route
-from tracking.scan import Scan
+from tracking.route import MAX_VOYAGE_LENGTH, Leg, Route
+from tracking.mapper import enc_hook
+from tracking.scan import MAX_ID_LENGTH, Scan
+from tracking.shipment import Shipment
 
 T = TypeVar("T")
 
+# Wire strings, documented as what the domain turns them into (constraints.py).
+TrackingNumberText = value(TrackingNumber)
+LocodeText = value(Locode)
+CountryText = value(CountryCode)
+Text = text(MAX_TEXT)
+VoyageText = text(MAX_VOYAGE_LENGTH)
+IdText = text(MAX_ID_LENGTH, PRINTABLE)
+ModeText = choice(TransportMode)
+ScanEventText = choice(ScanEvent)
+ReasonText = choice(ExceptionReason)
+Latitude = number(minimum=-90, maximum=90)
+Longitude = number(minimum=-180, maximum=180)
+ScanResultText = choice(ScanResult)
+SourceKindText = choice(SourceKind)
+ExceptionKindText = choice(ExceptionKind)
+
+# Paging of every list endpoint, declared once: Litestar checks the bounds
+# (400 naming the parameter) and the OpenAPI document states them. An offset
+# past what anyone pages still fits the stores' 64-bit integers.
+MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000_000
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="at most this many")]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="skip this many first")]
+
 
 class RecipientIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    postcode: str
-    country: str
+    name: Text
+    postcode: Text
+    country: CountryText  # the destination's country
 
 
 class LegIn(msgspec.Struct, forbid_unknown_fields=True):
-    voyage: str
-    mode: str
-    from_: str = msgspec.field(name="from")
-    to: str = ""
-    departs_at: datetime | None = None
-    arrives_at: datetime | None = None
+    """One leg of a route."""
+
+    required: ClassVar[tuple[str, ...]] = ("to", "departs_at", "arrives_at")
+    voyage: VoyageText
+    mode: ModeText
+    from_: LocodeText = msgspec.field(name="from")
+    to: LocodeText = ""
+    departs_at: RequiredTime = None
+    arrives_at: RequiredTime = None
 
 
 class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
-    tracking_number: str
-    carrier: str
-    origin: str
-    destination: str
+    tracking_number: TrackingNumberText
+    carrier: Text
+    origin: LocodeText
+    destination: LocodeText  # not the origin
     deliver_by: datetime | None = None
     recipient: RecipientIn | None = None
     route: list[LegIn] = []
@@ -51,21 +84,24 @@ class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class RouteIn(msgspec.Struct, forbid_unknown_fields=True):
     route: list[LegIn]
-    destination: str | None = None
+    destination: LocodeText | None = None
 
 
 class ScanIn(msgspec.Struct):
-    scan_id: str
-    tracking_number: str
-    event: str
-    location: str
+    """One scan. An EXCEPTION needs a ``reason``; ``lat`` and ``lon`` go
+    together; only a HANDED_OVER scan carries a ``new_tracking_number``."""
+
+    scan_id: IdText  # the idempotency key
+    tracking_number: TrackingNumberText
+    event: ScanEventText
+    location: LocodeText
     occurred_at: datetime
-    device_id: str | None = None
-    voyage: str | None = None
-    reason: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    new_tracking_number: str | None = None
+    device_id: IdText | None = None
+    voyage: VoyageText | None = None
+    reason: ReasonText | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    new_tracking_number: TrackingNumberText | None = None
 
 
 class ScanBatchIn(msgspec.Struct):
@@ -175,9 +211,11 @@ def to_scan(body: ScanIn) -> Scan:
 
 
 class ScanResultOut(msgspec.Struct, omit_defaults=True):
+    """One scan's outcome; a rejected one names the ``field`` and says why."""
+
     scan_id: str
     tracking_number: str
-    result: str
+    result: ScanResultText
     duplicate: bool
     booked: bool
     position: int | None = None
@@ -219,7 +257,7 @@ def batch_out(results: list[ScanResultOut]) -> ScanBatchOut:
 
 
 class SourceOut(msgspec.Struct):
-    kind: str
+    kind: SourceKindText
     id: str
 
 
@@ -232,13 +270,74 @@ class HistoryEntry(msgspec.Struct):
     data: dict[str, Any]
 
 
+def history_entry(event: Any) -> HistoryEntry:
+    """An event as the history lists it, with the time it happened."""
+    data = {k: v for k, v in vars(event).items()
+            if k not in ("originator_id", "originator_version", "timestamp", "source",
+                         "originator_topic")}
+    occurred_at = event.timestamp
+    if isinstance(event, Shipment.ScanRecorded):
+        occurred_at = event.scan.occurred_at
+    elif isinstance(event, Shipment.Rerouted):
+        occurred_at = event.effective_at
+    elif isinstance(event, Shipment.CustomsUpdated):
+        occurred_at = event.mark.occurred_at
+    elif isinstance(event, Shipment.CarrierEventNoted):
+        occurred_at = event.occurred_at
+    elif isinstance(event, Shipment.ScanRetracted):
+        occurred_at = event.declared_at
+    source = event.source
+    return HistoryEntry(
+        version=event.originator_version,
+        type=type(event).__name__,
+        occurred_at=occurred_at,
+        recorded_at=event.timestamp,
+        source=SourceOut(kind=source.kind.value, id=source.id),
+        data=msgspec.to_builtins(data, enc_hook=enc_hook),
+    )
+
+
 class ExceptionOut(msgspec.Struct):
     tracking_number: str
-    kind: str
+    kind: ExceptionKindText
     state: Literal["open", "closed"]
     raised_at: datetime
     cleared_at: datetime | None
     details: str
+
+
+class DeadLetterOut(msgspec.Struct):
+    """What arrived but could not be a scan, and why; once resubmitted, when
+    and as which scan."""
+
+    id: str
+    received_at: datetime
+    topic: str
+    reason: str
+    field: str | None
+    payload: str  # as received (undecodable bytes backslash-escaped)
+    resubmitted_at: datetime | None
+    resubmitted_as: str | None
+
+
+class ShipmentWritten(ShipmentView, kw_only=True):
+    """A booking's or re-route's answer: the agent's view, and the position
+    of the write in the event log (read your writes), unless it changed nothing."""
+
+    position: int | None = None
+
+
+class ReadinessOut(msgspec.Struct, kw_only=True):
+    """GET /readyz: what was checked and, when not ready, what failed."""
+
+    status: Literal["ready", "not ready"]
+    log_position: int | None = None
+    view_position: int | None = None
+    lag_events: int | None = None
+    lag_seconds: float | None = None
+    status_code: int | None = None
+    detail: str | None = None
+    failed: dict[str, str] | None = None
 
 
 class ErrorOut(msgspec.Struct, omit_defaults=True):
