@@ -113,10 +113,12 @@ def test_the_quick_start_followed_in_order_records_the_readme_scans(make_run: An
         out = bash(walkthrough.replace(README_TN, tn))
         assert '"status_code":401' not in out.replace(" ", "") and '"position"' in out
         bash(sh_block("Scans over MQTT", "mosquitto_pub").replace(README_TN, tn))  # as written: 1883
-        events = eventually(lambda: [e["event"] for e in httpx.get(
-            f"http://{here}/api/v1/track/{tn}").json()["events"]] == ["LOADED", "DEPARTED"] or None,
-            timeout=20, what="the README's MQTT scan is recorded")
-        assert events
+        def events() -> list[str]:
+            view = httpx.get(f"http://{here}/api/v1/track/{tn}").json()
+            return [e["event"] for e in view.get("events", [])]
+
+        eventually(lambda: events() == ["LOADED", "DEPARTED"], timeout=20,
+                   what="the README's MQTT scan is recorded")
         assert "Traceback" not in run.text()
     finally:
         run.process.send_signal(signal.SIGTERM)
