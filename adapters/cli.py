@@ -55,8 +55,9 @@ OPS = ("TRACKING_METRICS_PORT", "TRACKING_HTTP_HOST", "TRACKING_READY_MAX_LAG_SE
 # What each subcommand does, and the variables it reads (its --help lists them).
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "all": ("everything in one process: the API, the views and MQTT ingestion (from "
-            "TRACKING_MQTT_URL, or an in-process broker when it is not set); SIGTERM stops it "
-            "gracefully", COMMON + HTTP + MQTT + ("TRACKING_MQTT_EMBEDDED_PORT",)),
+            "TRACKING_MQTT_URL; when it is not set, from an in-process broker on "
+            "TRACKING_MQTT_EMBEDDED_PORT, or from the MQTT broker already there); SIGTERM stops "
+            "it gracefully", COMMON + HTTP + MQTT + ("TRACKING_MQTT_EMBEDDED_PORT",)),
     "serve": ("the HTTP API only (/api/v1, /livez, /readyz, /metrics), in "
               "TRACKING_HTTP_WORKERS processes; the views are kept by `tracking project`",
               COMMON + HTTP + ("TRACKING_HTTP_WORKERS",)),
@@ -375,7 +376,11 @@ def rebuild(settings: Settings, view: str) -> int:
 
 def check_config(settings: Settings) -> int:
     print(f"database: {_redact(settings.database_url)}")
-    print(f"mqtt: {_redact(settings.mqtt_url) if settings.mqtt_url else 'in-process broker'}")
+    broker = (_redact(settings.mqtt_url) if settings.mqtt_url else
+              f"in-process broker on port {settings.mqtt_embedded_port} (or the MQTT broker "
+              "already there)")
+    print(f"mqtt: {broker}, client id {settings.mqtt_client_id}, "
+          f"group {settings.mqtt_group or 'none'}")
     print(f"http: {settings.http_host}:{settings.http_port}")
     print(f"metrics port (ingest, project): {settings.metrics_port or 'none'}")
     print(f"ready while the views lag by at most {settings.ready_max_lag_seconds} s")

@@ -63,3 +63,14 @@ def test_a_domain_refusal_is_one_line_and_exit_1_not_a_traceback(
 def test_a_malformed_demo_database_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--database", "mysql://db/x"]) == 2
     assert capsys.readouterr().err.startswith("tracking: configuration error: --database: ")
+
+
+def test_check_config_says_how_scans_are_consumed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TRACKING_MQTT_URL", raising=False)
+    monkeypatch.delenv("TRACKING_MQTT_GROUP", raising=False)
+    monkeypatch.setenv("TRACKING_MQTT_EMBEDDED_PORT", "1884")
+    assert main(["check-config"]) == 0
+    [mqtt] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("mqtt: ")]
+    assert "port 1884 (or the MQTT broker already there)" in mqtt and mqtt.endswith("group none")
