@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +31,8 @@ from adapters.settings import VARIABLES, ConfigError, Settings, _redact
 from tracking.application import ScanResult
 from tracking.booking import Booking, Recipient
 from tracking.codes import ScanEvent, SourceKind, TransportMode
-from tracking.identifiers import CountryCode, Locode, TrackingNumber
+from tracking.errors import TrackingError
+from tracking.identifiers import CountryCode, Locode, TrackingNumber, s10_check_digit
 from tracking.mapper import enc_hook
 from tracking.route import Leg, Route
 from tracking.scan import Scan, Source
@@ -51,8 +55,9 @@ OPS = ("TRACKING_METRICS_PORT", "TRACKING_HTTP_HOST", "TRACKING_READY_MAX_LAG_SE
 # What each subcommand does, and the variables it reads (its --help lists them).
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "all": ("everything in one process: the API, the views and MQTT ingestion (from "
-            "TRACKING_MQTT_URL, or an in-process broker when it is not set); SIGTERM stops it "
-            "gracefully", COMMON + HTTP + MQTT + ("TRACKING_MQTT_EMBEDDED_PORT",)),
+            "TRACKING_MQTT_URL; when it is not set, from an in-process broker on "
+            "TRACKING_MQTT_EMBEDDED_PORT, or from the MQTT broker already there); SIGTERM stops "
+            "it gracefully", COMMON + HTTP + MQTT + ("TRACKING_MQTT_EMBEDDED_PORT",)),
     "serve": ("the HTTP API only (/api/v1, /livez, /readyz, /metrics), in "
               "TRACKING_HTTP_WORKERS processes; the views are kept by `tracking project`",
               COMMON + HTTP + ("TRACKING_HTTP_WORKERS",)),
@@ -73,7 +78,9 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
                "/readyz on TRACKING_METRICS_PORT when set, else TRACKING_HTTP_PORT; for health "
                "checks in images without curl", ("TRACKING_HTTP_HOST", "TRACKING_HTTP_PORT",
                                                  "TRACKING_METRICS_PORT")),
-    "demo": ("book a demo shipment, feed it scans, print the derived view after each", COMMON),
+    "demo": ("book a demo shipment, feed it scans, print the derived view after each; in a "
+             "temporary SQLite database of its own, deleted afterwards (--database URL to keep "
+             "it somewhere, under a fresh tracking number)", CUSTOMS),
     "check-config": ("read the configuration from the environment and print it (no secrets)",
                      tuple(VARIABLES)),
 }
@@ -87,7 +94,7 @@ def environment_help(names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _demo_plan(start: datetime) -> tuple[TrackingNumber, Booking, Route, list[Scan]]:
+def _demo_plan(start: datetime, tn: TrackingNumber) -> tuple[Booking, Route, list[Scan]]:
     def day(n: float) -> datetime:
         return start + timedelta(days=n)
 
@@ -95,7 +102,6 @@ def _demo_plan(start: datetime) -> tuple[TrackingNumber, Booking, Route, list[Sc
         return Leg(voyage=voyage, mode=TransportMode(mode), from_=Locode(frm), to=Locode(to),
                    departs_at=day(dep), arrives_at=day(arr))
 
-    tn = TrackingNumber("LX123456785CN")
     booking = Booking(
         carrier="postnord", origin=Locode("HKHKG"), destination=Locode("SESTO"),
         deliver_by=day(16), recipient=Recipient("Demo Recipient", "11122", CountryCode("SE")),
@@ -121,13 +127,29 @@ def _demo_plan(start: datetime) -> tuple[TrackingNumber, Booking, Route, list[Sc
              location=Locode(loc), occurred_at=day(when), device_id="demo-scanner", voyage=voyage)
         for i, (event, loc, when, voyage) in enumerate(steps, 1)
     ]
-    return tn, booking, route, scans
+    return booking, route, scans
 
 
-def demo(settings: Settings) -> int:
+def demo(settings: Settings, database: str | None) -> int:
+    """The demo in a store of its own: never the one `make run` serves, where
+    the README's walkthrough booked LX123456785CN with other data."""
+    if database is None:
+        with tempfile.TemporaryDirectory(prefix="tracking-demo-") as directory:
+            url = f"sqlite:///{directory}/demo.db"
+            return _demo(replace(settings, database_url=url), TrackingNumber("LX123456785CN"))
+    serial = f"{random.randrange(10**8):08d}"  # a store with other shipments: a number of its own
+    return _demo(replace(settings, database_url=database),
+                 TrackingNumber(f"LX{serial}{s10_check_digit(serial)}CN"))
+
+
+def _demo(settings: Settings, tn: TrackingNumber) -> int:
+    try:
+        settings.eventstore_env()
+    except ConfigError as e:
+        raise ConfigError(f"--database: {e}") from None
     service = build_service(settings)
     start = datetime(2009, 3, 1, tzinfo=UTC)
-    tn, booking, route, scans = _demo_plan(start)
+    booking, route, scans = _demo_plan(start, tn)
     print(f"store: {_redact(settings.database_url)}")
     booked = service.book(tn, booking, route, Source(SourceKind.AGENT, "demo"))
     print(f"booked {tn}: {'new' if booked.changed else 'already booked (same data)'}")
@@ -165,6 +187,11 @@ def serve(settings: Settings, *, run_projections: bool, run_ingest: bool = False
     log.info("API on http://%s:%d", settings.http_host, settings.http_port,
              extra={"store": _redact(settings.database_url), "workers": workers,
                     "views": "this process" if run_projections else "tracking project"})
+    if not settings.api_tokens:
+        log.warning("no API tokens are set (TRACKING_API_TOKENS): only the public reads answer "
+                    "(GET /api/v1/track/..., health, metrics, API docs), every other route 401 "
+                    "(scans over MQTT are not affected); set role:token pairs before starting, "
+                    "e.g. export TRACKING_API_TOKENS=merchant:m1,agent:a1,device:d1")
     # uvicorn re-raises the signal it stopped on once it is done; with our
     # handler in place that ends in a clean exit 0, not death by SIGTERM.
     _stop_on_signals()
@@ -349,7 +376,11 @@ def rebuild(settings: Settings, view: str) -> int:
 
 def check_config(settings: Settings) -> int:
     print(f"database: {_redact(settings.database_url)}")
-    print(f"mqtt: {_redact(settings.mqtt_url) if settings.mqtt_url else 'in-process broker'}")
+    broker = (_redact(settings.mqtt_url) if settings.mqtt_url else
+              f"in-process broker on port {settings.mqtt_embedded_port} (or the MQTT broker "
+              "already there)")
+    print(f"mqtt: {broker}, client id {settings.mqtt_client_id}, "
+          f"group {settings.mqtt_group or 'none'}")
     print(f"http: {settings.http_host}:{settings.http_port}")
     print(f"metrics port (ingest, project): {settings.metrics_port or 'none'}")
     print(f"ready while the views lag by at most {settings.ready_max_lag_seconds} s")
@@ -452,6 +483,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--no-book", action="store_true", help="do not book the shipments first")
     parsers["rebuild"].add_argument("view", choices=["shipments"],
                                     help="the view to rebuild (shipments: status and exceptions)")
+    parsers["demo"].add_argument("--database", metavar="URL", default=None,
+                                 help="record the demo there (sqlite:///path or postgresql://...) "
+                                      "instead of a temporary SQLite database")
     parsers["health"].add_argument("--live", action="store_true",
                                    help="only check that the process answers (/livez)")
     letters = parsers["dead-letters"].add_subparsers(dest="action", required=True)
@@ -487,10 +521,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rebuild": lambda s: rebuild(s, args.view),
         "dead-letters": lambda s: dead_letters_command(s, args),
         "health": lambda s: health_check(s, args.live),
-        "demo": demo,
+        "demo": lambda s: demo(s, args.database),
         "check-config": check_config,
     }
-    return commands_run[args.command](settings)
+    try:
+        return commands_run[args.command](settings)
+    except ConfigError as e:  # found once the parts are built (a nomenclature that does not parse)
+        print(f"tracking: configuration error: {e}", file=sys.stderr)
+        return 2
+    except TrackingError as e:  # the domain refused: its reason is the whole message
+        print(f"tracking {args.command}: refused: {e.message}", file=sys.stderr)
+        return 1
 
 
 def _at_least_one(value: str) -> int:

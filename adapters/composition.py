@@ -3,6 +3,7 @@ call it too, so what they run is what production runs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from tracking.tariff import CustomsRules, parse_rules
 from adapters.deadletters import DeadLetterStore, PostgresDeadLetterStore, SQLiteDeadLetterStore
 from adapters.http.app import Api
 from adapters.http.metrics import Metrics
-from adapters.mqtt.broker import EmbeddedBroker
+from adapters.mqtt.broker import plan as plan_embedded
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
 from adapters.carriers.polling import DcsaPoller, Poller
 from adapters.settings import ConfigError, Settings
@@ -116,12 +117,13 @@ def build_api(
     if run_ingest:
         if settings.mqtt_url is not None:
             api.consumer = build_consumer(settings, service, api.dead_letters, metrics=api.metrics)
-        else:
-            api.broker = EmbeddedBroker("127.0.0.1", settings.mqtt_embedded_port)
+        else:  # the embedded broker, or the one already on its port (adapters/mqtt/broker.py)
+            embedded = plan_embedded(settings)
+            api.broker = embedded.broker
             api.consumer = build_consumer(
-                settings, service, api.dead_letters, metrics=api.metrics,
-                broker=BrokerAddress("127.0.0.1", settings.mqtt_embedded_port),
-                mqtt5=False, group=None,
+                replace(settings, mqtt_client_id=embedded.client_id), service, api.dead_letters,
+                metrics=api.metrics, broker=embedded.address, mqtt5=embedded.mqtt5, group=None,
+                session_expiry=embedded.session_expiry,
             )
     return api
 

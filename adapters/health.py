@@ -5,7 +5,8 @@ run on TRACKING_METRICS_PORT.
 Ready means: the event store answers, the views answer and lag the log by
 no more than TRACKING_READY_MAX_LAG_SECONDS, the projection runner (if this
 process has one) is running, and the scan consumer (if it has one) is
-connected to its broker. Each check is bounded in time, so a store that
+connected to its broker and has not found its session taken over by another
+consumer with its client id. Each check is bounded in time, so a store that
 hangs makes /readyz answer 503, not hang.
 """
 
@@ -46,6 +47,15 @@ def view_lag(service: ShipmentService, store: ViewStore) -> tuple[int, int, floa
     return view_position, log_position - view_position, seconds
 
 
+def consuming(consumer: ScanConsumer) -> dict[str, Any]:
+    """What the consumer subscribes as and what it took: with a group, each
+    member's figures show its share of what was published."""
+    recorded = consumer.metrics.value("tracking_scans_total", result="recorded", ingress="mqtt")
+    return {"client_id": consumer.client_id, "subscription": consumer.topic,
+            "messages": int(consumer.metrics.value("tracking_scans_received_total", ingress="mqtt")),
+            "recorded": int(recorded)}
+
+
 @dataclass
 class Readiness:
     service: ShipmentService
@@ -84,8 +94,12 @@ class Readiness:
                 failed["views"] = f"do not answer: {type(e).__name__}: {e}"
         if self.runner is not None and self.runner.error is not None:
             failed["projection_runner"] = f"stopped: {self.runner.error!r}"
-        if self.consumer is not None and not self.consumer.connected.is_set():
-            failed["broker"] = f"not connected to {self.consumer.broker.host}:{self.consumer.broker.port}"
+        if self.consumer is not None:
+            body["mqtt"] = consuming(self.consumer)
+            if self.consumer.fault is not None:
+                failed["broker"] = self.consumer.fault
+            elif not self.consumer.connected.is_set():
+                failed["broker"] = f"not connected to {self.consumer.broker.host}:{self.consumer.broker.port}"
         if failed:
             detail = "not ready: " + "; ".join(f"{k} {v}" for k, v in failed.items())
             return False, {"status_code": 503, "detail": detail, "status": "not ready",

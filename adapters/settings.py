@@ -28,8 +28,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "postgresql://user:pass@host:port/db (optional ?schema=name), or sqlite:///path"),
     "TRACKING_MQTT_URL": ("an in-process broker", "mqtt://user:pass@host:port of the broker to consume scans from"),
     "TRACKING_MQTT_CLIENT_ID": ("tracking-ingest", "the consumer's stable MQTT client id (its persistent session)"),
-    "TRACKING_MQTT_GROUP": ("ingest", 'shared-subscription group of the consumers ("": none)'),
-    "TRACKING_MQTT_EMBEDDED_PORT": ("1883", "where the in-process broker listens when TRACKING_MQTT_URL is not set"),
+    "TRACKING_MQTT_GROUP": ('none ("")', "shared-subscription group of several consumers (MQTT 5 $share/<group>/...); unset, one plain persistent subscription (safe on Mosquitto, see the README)"),
+    "TRACKING_MQTT_EMBEDDED_PORT": ("1883", "where the in-process broker listens when TRACKING_MQTT_URL is not set (an MQTT broker already there is consumed from instead)"),
     "TRACKING_DEVICES": ("any device", "registered device ids, comma-separated; scans from others are dead letters"),
     "TRACKING_HTTP_HOST": ("127.0.0.1", "the address the API (and the metrics port) listens on"),
     "TRACKING_HTTP_PORT": ("8000", "where the API listens"),
@@ -136,8 +136,9 @@ class Settings:
     devices: frozenset[str] | None = None
     # where the in-process broker listens when TRACKING_MQTT_URL is not set
     mqtt_embedded_port: int = 1883
-    # consumers in one group share the scans (MQTT 5 shared subscription); "" for none
-    mqtt_group: str = "ingest"
+    # consumers in one group share the scans (MQTT 5 shared subscription); "" for none, the
+    # default: Mosquitto keeps handing a member that went away its share (README)
+    mqtt_group: str = ""
     # requests per minute per client address (429 beyond it)
     rate_limit_per_minute: int = 60_000
     # origins whose pages may call GET /api/v1/track/... (CORS); "*" for any
@@ -163,7 +164,7 @@ class Settings:
             database_url=env.get("TRACKING_DATABASE_URL") or DEFAULT_DATABASE_URL,
             mqtt_url=env.get("TRACKING_MQTT_URL") or None,
             mqtt_client_id=env.get("TRACKING_MQTT_CLIENT_ID") or "tracking-ingest",
-            mqtt_group=env.get("TRACKING_MQTT_GROUP", "ingest"),
+            mqtt_group=env.get("TRACKING_MQTT_GROUP") or "",
             devices=frozenset(d.strip() for d in env["TRACKING_DEVICES"].split(",") if d.strip())
             if env.get("TRACKING_DEVICES") else None,
             mqtt_embedded_port=_port(env.get("TRACKING_MQTT_EMBEDDED_PORT") or "1883",

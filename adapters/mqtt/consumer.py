@@ -10,7 +10,9 @@ their bytes. While the database is down nothing is acknowledged; the worker
 retries the batch with backoff. A stable client id and a persistent session
 (MQTT 5 session expiry, or clean_session=False on 3.1.1) keep what is
 published while the consumer is away; ``receive maximum`` bounds what the
-broker sends before we acknowledge.
+broker sends before we acknowledge. Another consumer with the same client id
+would take that session over at each reconnect, each kicking the other off
+forever: once that is seen (``takeover``), this one stops and says so.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from paho.mqtt.properties import Properties
 from adapters.deadletters import DeadLetter, DeadLetterStore
 from adapters.http import schemas
 from adapters.http.metrics import Metrics
+from adapters.mqtt.takeover import SESSION_TAKEN_OVER, SessionGuard
 from tracking.application import ScanResult, ShipmentService
 from tracking.errors import InvalidInput
 from tracking.scan import Scan
@@ -105,7 +108,7 @@ class ScanConsumer:
         broker: BrokerAddress,
         *,
         client_id: str = "tracking-ingest",
-        group: str | None = "ingest",
+        group: str | None = None,
         mqtt5: bool = True,
         session_expiry: int = SESSION_EXPIRY,
         batch_size: int = 500,
@@ -128,7 +131,12 @@ class ScanConsumer:
         self.devices = devices
         self.mqtt5 = mqtt5
         self.session_expiry = session_expiry
+        self.client_id, self.group = client_id, group or None
         self.topic = f"$share/{group}/{TOPIC_FILTER}" if group else TOPIC_FILTER
+        self.guard = SessionGuard(client_id, mqtt5=mqtt5, expiry=session_expiry)
+        self._taken: str | None = None  # another consumer has our session: we stopped
+        self._refused: str | None = None  # the broker refused the subscription to the scans
+        self._subscription: int | None = None
         self._queue: queue.SimpleQueue[Received] = queue.SimpleQueue()
         self._generation = 0
         self._stop = threading.Event()
@@ -147,6 +155,9 @@ class ScanConsumer:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.message_callback_add(self.guard.topic, self._on_marker)  # never a scan
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_publish = lambda _, __, mid, reason, ___: self.guard.on_publish(mid, reason)
 
     # -- network thread ------------------------------------------------------------
 
@@ -155,14 +166,52 @@ class ScanConsumer:
             log.warning("broker refused the connection: %s", reason)
             return
         self._generation += 1
-        client.subscribe(self.topic, qos=1)
+        _, self._subscription = client.subscribe(self.topic, qos=1)
+        self.guard.on_connect(client)
         self.connected.set()
         log.info("connected to the broker (session present: %s)", flags.session_present)
 
-    def _on_disconnect(self, *_: Any) -> None:
+    @property
+    def fault(self) -> str | None:
+        """Why this consumer takes no scans though it may be connected: its
+        session was taken over, or the broker refused its subscription."""
+        return self._taken or self._refused
+
+    def _on_subscribe(self, _: mqtt.Client, __: Any, mid: int, reasons: list[Any], ___: Any) -> None:
+        if mid != self._subscription:
+            return
+        refused = [r for r in reasons if r.is_failure]
+        if refused and self._refused is None:
+            self._refused = f"the broker refused the subscription to {self.topic}: {refused[0]}"
+            log.error("%s: no scan reaches this consumer (check the broker's ACL for client "
+                      "id %s)", self._refused, self.client_id)
+        elif not refused:
+            self._refused = None  # granted on a later connection (the ACL changed)
+
+    def _on_disconnect(self, client: mqtt.Client, _: Any, __: Any, reason: Any, ___: Any) -> None:
         self.connected.clear()
-        if not self._stop.is_set():
+        if self._stop.is_set() or self._taken is not None:
+            return
+        if reason == SESSION_TAKEN_OVER:
+            self._taken_over(client, "the broker says the session was taken over")
+        elif not self.guard.on_disconnect():  # else the guard said why
             log.warning("disconnected from the broker; reconnecting with backoff")
+
+    def _taken_over(self, client: mqtt.Client, how: str) -> None:
+        """Stop reconnecting: each reconnect would take the session back and
+        throw the other consumer off, forever."""
+        self._taken = (f"session taken over: another consumer connected with client id "
+                       f"{self.client_id!r} ({how}); give each consumer its own "
+                       "TRACKING_MQTT_CLIENT_ID")
+        log.error("%s. This one stops consuming; the other goes on.", self._taken,
+                  extra={"client_id": self.client_id})
+        self.connected.clear()
+        client.disconnect()
+
+    def _on_marker(self, client: mqtt.Client, __: Any, message: mqtt.MQTTMessage) -> None:
+        self.guard.on_message(client, message)
+        if self.guard.taken_over is not None and self._taken is None:
+            self._taken_over(client, f"its marker names {self.guard.taken_over}")
 
     def _on_message(self, _: mqtt.Client, __: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.put(Received(self._generation, message.mid, message.qos, message.topic,
@@ -258,6 +307,15 @@ class ScanConsumer:
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> ScanConsumer:
+        if self.group is not None:
+            log.warning(
+                "TRACKING_MQTT_GROUP=%s: consuming through the shared subscription %s. What it "
+                "costs on Mosquitto: every member that ever joined with a persistent session, "
+                "running or not, is handed its share of each scan until its session expires "
+                "(%d s), so a member that went away keeps its share unrecorded; and Mosquitto "
+                "2.0 forgets shared subscriptions when it restarts. /readyz shows each member's "
+                "messages (their sum should be what was published); with one consumer, leave "
+                "TRACKING_MQTT_GROUP unset", self.group, self.topic, self.session_expiry)
         properties = None
         if self.mqtt5:
             properties = Properties(PacketTypes.CONNECT)

@@ -16,6 +16,7 @@ are the compose health check commands.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shlex
@@ -300,17 +301,18 @@ class Process:
         return self.process.wait(30)
 
 
-def run_service(name: str, database_url: str, broker_port: int, tmp_path: Path) -> Process:
+def run_service(name: str, database_url: str, broker_port: int, tmp_path: Path,
+                client_id: str | None = None, log_name: str | None = None) -> Process:
     env = {**os.environ, **service_env(name)}
     env["TRACKING_DATABASE_URL"] = database_url
     if "TRACKING_MQTT_URL" in env:
         env["TRACKING_MQTT_URL"] = env["TRACKING_MQTT_URL"].replace(
             "@mosquitto:1883", f"@127.0.0.1:{broker_port}")
-        env["TRACKING_MQTT_CLIENT_ID"] = f"deploy-{uuid.uuid4().hex[:8]}"
+        env["TRACKING_MQTT_CLIENT_ID"] = client_id or f"deploy-{uuid.uuid4().hex[:8]}"
     for port in ("TRACKING_HTTP_PORT", "TRACKING_METRICS_PORT"):
         if port in env:
             env[port] = str(free_port())
-    log = tmp_path / f"{name}.log"
+    log = tmp_path / f"{log_name or name}.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen([TRACKING, *SERVICES[name]["command"]], env=env,
                                    stdout=subprocess.DEVNULL, stderr=stderr)
@@ -457,3 +459,67 @@ def test_the_api_answers_from_several_worker_processes_and_all_stop_on_sigterm(
             process.kill()
     lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
     assert {x["status"] for x in lines if x.get("route") == "/api/v1/shipments"} == {200, 201}
+
+
+@pytest.mark.postgres
+def test_a_second_ingest_service_with_the_same_client_id_is_told_apart(
+    deployed_broker: Broker, postgres_schema_url: str, tmp_path: Path
+) -> None:
+    """Two `ingest` services with one TRACKING_MQTT_CLIENT_ID on the deployed
+    broker (its ACL, this machine's Mosquitto, which sends no reason 142):
+    the one thrown off says why and fails its health check; the other goes on."""
+    client_id = f"deploy-{uuid.uuid4().hex[:8]}"
+    first = run_service("ingest", postgres_schema_url, deployed_broker.port, tmp_path,
+                        client_id, "ingest-first")
+    processes = [first]
+    try:
+        eventually(lambda: first.process.poll() is not None or first.healthy(), timeout=60,
+                   what="the first ingest service is healthy")
+        time.sleep(0.5)  # its marker is written
+        second = run_service("ingest", postgres_schema_url, deployed_broker.port, tmp_path,
+                             client_id, "ingest-second")
+        processes.append(second)
+        eventually(lambda: first.process.poll() is None and not first.healthy(), timeout=60,
+                   what="the first finds its session taken over")
+        eventually(second.healthy, timeout=30, what="the second goes on")
+        time.sleep(3)  # still fighting, they would throw each other off by now
+        assert second.healthy() and not first.healthy()
+        [error] = [x for x in first.lines() if x["level"] == "error"]
+        assert "session taken over" in error["msg"] and client_id in error["msg"]
+        assert "TRACKING_MQTT_CLIENT_ID" in error["msg"]
+        ready = httpx.get(f"http://127.0.0.1:{first.env['TRACKING_METRICS_PORT']}/readyz").json()
+        assert "session taken over" in ready["failed"]["broker"]
+        assert not [x for x in second.lines() if x["level"] == "error"]
+    finally:
+        codes = [p.terminate() if p.process.poll() is None else p.process.returncode
+                 for p in processes]
+    assert codes == [0] * len(processes)
+
+
+def test_a_consumer_whose_user_may_not_write_its_marker_stays_connected(
+    deployed_broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Signed in as a device, which the ACL lets write only its own scans:
+    the marker (adapters/mqtt/takeover.py) is refused, and nothing else
+    happens (Mosquitto closes an MQTT 5 connection over a refused QoS 0
+    publish: a consumer that sent one would reconnect forever)."""
+    from adapters.composition import build_consumer, build_dead_letters, build_service
+    from adapters.settings import Settings
+
+    url = f"mqtt://hkg-dock-7:{DEVICES['hkg-dock-7']}@127.0.0.1:{deployed_broker.port}"
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/t.db", mqtt_url=url,
+                        mqtt_client_id=f"t-{uuid.uuid4().hex[:8]}")
+    service, letters = build_service(settings), build_dead_letters(settings)
+    with caplog.at_level(logging.INFO, logger="adapters.mqtt.consumer"):
+        consumer = build_consumer(settings, service, letters, session_expiry=0).start()
+        try:
+            assert consumer.connected.wait(10)
+            eventually(lambda: any("does not let this consumer write" in r.getMessage()
+                                   for r in caplog.records), what="the refusal is noted")
+            time.sleep(2)  # a closed connection would show by now
+            assert consumer.connected.is_set() and consumer.fault is None
+            assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        finally:
+            consumer.stop()
+            letters.close()
+            service.close()

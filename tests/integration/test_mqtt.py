@@ -1,10 +1,12 @@
 """Scanner ingestion against the real Mosquitto (TRACKING_TEST_MQTT_URL,
-default mqtt://127.0.0.1:1883). Each test uses its own client ids and its
-own shared-subscription group, and sessions that expire within a minute."""
+default mqtt://127.0.0.1:1883). Each test uses its own client ids (and its
+own group where it shares a subscription), and forgets their sessions
+afterwards (tests/mqtt_sessions.py): the broker is shared."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -14,23 +16,26 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from adapters import health
 from adapters.composition import build_consumer, build_dead_letters
 from adapters.deadletters import DeadLetterStore
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
 from adapters.settings import Settings
 from tests.builders import AGENT, HK_STO, booking
+from tests import mqtt_sessions
 from tests.conftest import IN_CI
 from tests.ports import free_port
 from tests.waiting import eventually
 from tracking.application import ShipmentService
 
-MQTT_URL = os.environ.get("TRACKING_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+MQTT_URL = mqtt_sessions.SHARED_URL
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +52,15 @@ def broker() -> BrokerAddress:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, mqtt_url=MQTT_URL,
-                    mqtt_client_id=f"test-{uuid.uuid4().hex[:10]}",
-                    mqtt_group=f"g{uuid.uuid4().hex[:10]}")
+def settings(database_url: str) -> Iterator[Settings]:
+    """This test's settings: a client id of its own (and of its own ids
+    derived from it), whose sessions are forgotten once the test is done."""
+    mine = Settings(database_url=database_url, mqtt_url=MQTT_URL,
+                    mqtt_client_id=f"test-{uuid.uuid4().hex[:10]}")
+    yield mine
+    used = sorted(c for c in mqtt_sessions.OPENED if c.startswith(mine.mqtt_client_id))
+    if used:
+        mqtt_sessions.forget(mqtt_sessions.SHARED, *used)
 
 
 @pytest.fixture
@@ -200,12 +210,13 @@ def test_two_consumers_sharing_a_subscription_record_everything_once(
     dead_letters: DeadLetterStore, broker: BrokerAddress, publisher: Publisher,
 ) -> None:
     tns = [f"SHARE{i:06d}" for i in range(20)]
+    group = f"g{uuid.uuid4().hex[:10]}"
     for tn in tns:
         service.book(tn, booking(), HK_STO, AGENT)
     consumers = []
     for n in range(2):
         mine = Settings(database_url=settings.database_url, mqtt_url=MQTT_URL,
-                        mqtt_client_id=f"{settings.mqtt_client_id}-{n}", mqtt_group=settings.mqtt_group)
+                        mqtt_client_id=f"{settings.mqtt_client_id}-{n}", mqtt_group=group)
         c = build_consumer(mine, make_service(), dead_letters, broker=broker, session_expiry=60,
                            batch_size=10, batch_ms=5)
         consumers.append(c.start())
@@ -239,8 +250,8 @@ class IngestProcess:
             service.book(tn, booking(), HK_STO, AGENT)
         self.env = {**os.environ, "TRACKING_DATABASE_URL": settings.database_url,
                     "TRACKING_MQTT_URL": MQTT_URL, "TRACKING_MQTT_CLIENT_ID": settings.mqtt_client_id,
-                    "TRACKING_MQTT_GROUP": settings.mqtt_group, "TRACKING_LOG_FORMAT": "json",
-                    "TRACKING_HTTP_PORT": str(free_port())}
+                    "TRACKING_LOG_FORMAT": "json", "TRACKING_HTTP_PORT": str(free_port())}
+        mqtt_sessions.OPENED.add(settings.mqtt_client_id)  # a week's session, forgotten after
         self.process: subprocess.Popen[bytes] | None = None
 
     def scans(self, each: int) -> list[dict[str, Any]]:
@@ -265,12 +276,18 @@ class IngestProcess:
 
 
 def test_a_consumer_killed_mid_stream_and_restarted_records_every_scan_once(
-    settings: Settings, service: ShipmentService, broker: BrokerAddress, publisher: Publisher
+    settings: Settings, service: ShipmentService, broker: BrokerAddress, publisher: Publisher,
+    tmp_path: Any,
 ) -> None:
     run = IngestProcess(settings, service, "KILL")
-    process = run.start()
+    log = tmp_path / "first.log"
+    process = run.start(log)
     try:
-        time.sleep(2)  # connected and subscribed: its session now exists on the broker
+        # Connected and subscribed: its session now exists on the broker (what
+        # is published before that reaches no one, on a loaded machine too).
+        eventually(lambda: "connected to the broker" in log.read_text(), timeout=30,
+                   what="the consumer is connected")
+        time.sleep(0.3)
         sent = run.scans(20)
         for s in sent[:500]:
             publisher.publish(s)
@@ -458,3 +475,90 @@ def test_simulated_traffic_is_recorded_once_and_the_malformed_dead_lettered(
     time.sleep(0.5)
     assert consumer.metrics.value("tracking_scans_total", result="recorded", ingress="mqtt") == report.valid
     assert dead_letters.count() == report.malformed
+
+
+def _went_away(settings: Settings, service: ShipmentService, dead_letters: DeadLetterStore,
+               broker: BrokerAddress, client_id: str) -> ScanConsumer:
+    """A consumer that subscribed once with a persistent session, and left."""
+    gone = build_consumer(replace(settings, mqtt_client_id=client_id), service, dead_letters,
+                          broker=broker, session_expiry=60).start()
+    assert gone.connected.wait(10)
+    time.sleep(0.3)
+    gone.stop()
+    return gone
+
+
+def test_by_default_a_consumer_that_went_away_leaves_every_scan_to_the_one_running(
+    settings: Settings, service: ShipmentService, dead_letters: DeadLetterStore,
+    broker: BrokerAddress, publisher: Publisher, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No TRACKING_MQTT_GROUP by default: one plain subscription per
+    consumer, so a session left behind strands nothing."""
+    tns = [f"LEFT{i:06d}" for i in range(4)]
+    for tn in tns:
+        service.book(tn, booking(), HK_STO, AGENT)
+    assert Settings.from_env({}).mqtt_group == "" and settings.mqtt_group == ""
+    _went_away(settings, service, dead_letters, broker, f"{settings.mqtt_client_id}-gone")
+    with caplog.at_level(logging.WARNING, logger="adapters.mqtt.consumer"):
+        running = build_consumer(settings, service, dead_letters, broker=broker,
+                                 session_expiry=60).start()
+    try:
+        assert running.connected.wait(10) and running.topic == "scanners/+/+/scans"
+        assert not [r for r in caplog.records if "TRACKING_MQTT_GROUP" in r.getMessage()]
+        time.sleep(0.3)
+        sent = [scan_json(tn, scan_id=f"{tn}-{k}") for k in range(10) for tn in tns]
+        for s in sent:
+            publisher.publish(s)
+        eventually(lambda: sum(len(service.get(tn).scans) for tn in tns) == len(sent))
+        # (and whatever other runs publish on the shared broker meanwhile)
+        assert health.consuming(running)["recorded"] >= len(sent)
+    finally:
+        running.stop()
+
+
+def test_in_a_group_a_member_that_went_away_keeps_its_share_and_the_start_says_so(
+    settings: Settings, service: ShipmentService, make_service: Callable[[], ShipmentService],
+    dead_letters: DeadLetterStore, broker: BrokerAddress, publisher: Publisher,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What a group costs on Mosquitto: the share of a member that went away
+    waits in its session, unrecorded, until it comes back."""
+    tns = [f"GONE{i:06d}" for i in range(4)]
+    for tn in tns:
+        service.book(tn, booking(), HK_STO, AGENT)
+    grouped = replace(settings, mqtt_group=f"g{uuid.uuid4().hex[:10]}")
+    gone_id = f"{settings.mqtt_client_id}-gone"
+    _went_away(grouped, service, dead_letters, broker, gone_id)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="adapters.mqtt.consumer"):
+        running = build_consumer(grouped, service, dead_letters, broker=broker,
+                                 session_expiry=60).start()
+    back: ScanConsumer | None = None
+    try:
+        assert running.connected.wait(10)
+        [warning] = [r.getMessage() for r in caplog.records if "TRACKING_MQTT_GROUP" in r.getMessage()]
+        assert f"$share/{grouped.mqtt_group}/" in warning and "went away" in warning
+        time.sleep(0.3)
+        sent = [scan_json(tn, scan_id=f"{tn}-{k}") for k in range(10) for tn in tns]
+        for s in sent:
+            publisher.publish(s)  # each PUBACKed: the broker has it
+        eventually(lambda: sum(len(service.get(tn).scans) for tn in tns) > 0)
+        back = build_consumer(replace(grouped, mqtt_client_id=gone_id), make_service(),
+                              dead_letters, broker=broker, session_expiry=60)
+        held: set[str] = set()  # what the member that went away was keeping of this test's scans
+        on_message = back.client.on_message
+
+        def kept(client: Any, userdata: Any, message: Any) -> None:
+            scan_id = str(json.loads(message.payload).get("scan_id")) if message.payload[:1] == b"{" else ""
+            if scan_id.startswith("GONE"):
+                held.add(scan_id)
+            on_message(client, userdata, message)  # type: ignore[misc]
+
+        back.client.on_message = kept
+        back.start()
+        eventually(lambda: sum(len(service.get(tn).scans) for tn in tns) == len(sent))
+        assert 0 < len(held) < len(sent)  # its share waited, unrecorded, until it came back
+    finally:
+        running.stop()
+        if back is not None:
+            back.stop()
