@@ -19,8 +19,7 @@ from litestar.types import Guard
 
 from adapters.http.responses import json_response
 from adapters.http.schemas import _choice, _within
-from projections.customs import customs_view
-from projections.store import ViewStore
+from projections.customs import CustomsView, customs_view
 from tracking.application import ShipmentService
 from tracking.codes import SourceKind
 from tracking.compliance import Charges
@@ -122,7 +121,7 @@ def _entry_id(raw: str) -> UUID:
         raise CustomsEntryNotFound(raw) from None
 
 
-def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, readers: Guard,
+def routes(service: ShipmentService, store: CustomsView, *, writers: Guard, readers: Guard,
            agents: Guard) -> list[Any]:
     """The customs handlers, for the /api/v1 router."""
 
@@ -184,7 +183,7 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
     @get("/customs-entries/{entry_id:str}", guards=[readers], sync_to_thread=True,
          summary="A customs entry", tags=["customs"])
     def entry(entry_id: FromPath[str]) -> Response[bytes]:
-        view = store.customs_entry(_entry_id(entry_id))
+        view = store.entry(_entry_id(entry_id))
         if view is None:
             raise CustomsEntryNotFound(entry_id)
         return json_response(view)
@@ -205,7 +204,7 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
             raise InvalidInput("limit", "must be between 1 and 1000")
         if offset < 0:
             raise InvalidInput("offset", "must not be negative")
-        views = store.customs_entries(
+        views = store.entries(
             status=status,
             country=CountryCode(country, "country") if country else None,
             tracking_number=TrackingNumber(tracking_number) if tracking_number else None,
@@ -217,6 +216,6 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
          summary="Entries and duties (estimated and assessed) by country and status",
          tags=["customs"])
     def summary() -> Response[bytes]:
-        return json_response(store.customs_totals())
+        return json_response(store.totals())
 
     return [declare, amend, event, entry, entries, summary]
