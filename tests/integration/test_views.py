@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from abc import abstractmethod
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
 import pytest
+from eventsourcing.dispatch import singledispatchmethod
 
 from adapters.composition import build_runner, build_service, build_view_store
 from adapters.settings import Settings
 from projections import runner as runner_module
-from projections.readmodel import Views
+from projections.readmodel import BatchProjection, MemoryView, ReadModel, View, Views
+from projections.registry import READ_MODELS
 from projections.runner import ReadModelRunner, StreamReader
 from projections.shipments import READ_MODEL as SHIPMENTS, ShipmentsProjection
+from projections.sql import SqlView, Writer
 from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, declaration, scan
 from tests.projection_support import snapshot
 from tracking.application import ShipmentService
 from tracking.customs import CustomsStatus
 from tracking.identifiers import shipment_id
+from tracking.shipment import Shipment
 
 TNS = [TN, "RR473124829US", "JJD000390007"]
 
@@ -212,3 +218,131 @@ def test_the_public_view_read_from_an_event_loop_is_the_same_and_survives_a_cut_
     assert msgspec.json.decode(first)["last_location"] == "HKHKG"
     assert missing is None
 
+
+# -- a read model written here: one small module's worth, and one line to add it --------
+
+
+class ScansPerDevice(BatchProjection["DeviceScans"]):
+    def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
+        self.counted: Counter[str] = Counter()
+
+    @singledispatchmethod
+    def process_event(self, event: Any, position: int) -> None:
+        """Not a scan."""
+
+    @process_event.register
+    def _scan(self, event: Shipment.ScanRecorded, position: int) -> None:
+        if event.scan.device_id is not None:
+            self.counted[event.scan.device_id] += 1
+
+    def changes(self) -> Counter[str]:
+        return self.counted
+
+
+class DeviceScans(View[Counter[str]]):
+    @abstractmethod
+    def scans(self, device_id: str) -> int: ...
+
+
+class MemoryDeviceScans(MemoryView[Counter[str]], DeviceScans):
+    def _clear(self) -> None:
+        self._counts: Counter[str] = Counter()
+
+    def _write(self, changes: Counter[str]) -> None:
+        self._counts.update(changes)
+
+    def scans(self, device_id: str) -> int:
+        return self._counts[device_id]
+
+
+class SqlDeviceScans(SqlView[Counter[str]], DeviceScans):
+    tables = {"scans_per_device": "device_id {text} PRIMARY KEY, scans {int} NOT NULL"}
+
+    def _write(self, w: Writer, changes: Counter[str]) -> None:
+        w.executemany("INSERT INTO scans_per_device VALUES (?, ?) ON CONFLICT (device_id) "
+                      "DO UPDATE SET scans = scans_per_device.scans + excluded.scans",
+                      list(changes.items()))
+
+    def scans(self, device_id: str) -> int:
+        found = self.db.query_one("SELECT scans FROM scans_per_device WHERE device_id = ?",
+                                  (device_id,))
+        return found[0] if found else 0
+
+
+SCANS_PER_DEVICE = ReadModel("scans_per_device", ScansPerDevice, memory=MemoryDeviceScans,
+                             sql=SqlDeviceScans)
+
+
+def replayed_and_reset(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    """The names of the views a rebuild resets and replays streams into, as it goes."""
+    replayed: list[str] = []
+    reset: list[str] = []
+    replay, empty = BatchProjection.replay_streams, SqlView.reset
+
+    def replaying(self: BatchProjection[Any], streams: Any, *, at: int) -> None:
+        replayed.append(self.view.name)
+        replay(self, streams, at=at)
+
+    def resetting(self: SqlView[Any]) -> None:
+        reset.append(self.name)
+        empty(self)
+
+    monkeypatch.setattr(BatchProjection, "replay_streams", replaying)
+    monkeypatch.setattr(SqlView, "reset", resetting)
+    return replayed, reset
+
+
+def test_a_read_model_added_with_one_line_keeps_its_own_position_and_rebuilds_alone(
+    service: ShipmentService, store: Views, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traffic(service)
+    service.record_scans([msgspec.structs.replace(scan("ARRIVED", "USLAX", 9, tn=tn),
+                                                  device_id="lax-7") for tn in TNS[:2]])
+    build_runner(settings, service, store).catch_up()  # the views there were
+    end = service.position()
+    with_it = build_view_store(settings, [*READ_MODELS, SCANS_PER_DEVICE])  # the one line
+    try:
+        counts = with_it[SCANS_PER_DEVICE]
+        assert (with_it[SHIPMENTS].position(), counts.position()) == (end, 0)
+        runner = build_runner(settings, service, with_it)
+        assert runner.catch_up() == end  # the log read again for it alone
+        assert counts.position() == end
+        # 3 loaded, 3 unloaded, 3 received, 1 delivered by dev-1; 2 arrived seen by lax-7
+        assert (counts.scans("dev-1"), counts.scans("lax-7"), counts.scans("x")) == (10, 2, 0)
+        in_memory = Views.in_memory([SCANS_PER_DEVICE])
+        ReadModelRunner(service, in_memory).rebuild()
+        assert in_memory[SCANS_PER_DEVICE].scans("dev-1") == 10
+        others = snapshot(with_it, TNS)
+
+        replayed, reset = replayed_and_reset(monkeypatch)
+        assert runner.rebuild(["scans_per_device"]) == end
+        assert set(replayed) == set(reset) == {"scans_per_device"}
+        assert (counts.scans("dev-1"), counts.scans("lax-7"), counts.position()) == (10, 2, end)
+        assert snapshot(with_it, TNS) == others and with_it.position() == end
+    finally:
+        with_it.close()
+
+
+def test_tracking_rebuild_rebuilds_the_read_model_named_or_every_one(
+    service: ShipmentService, store: Views, settings: Settings,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from adapters.cli import main
+
+    traffic(service)
+    build_runner(settings, service, store).catch_up()
+    expected = snapshot(store, TNS)
+    monkeypatch.setenv("TRACKING_DATABASE_URL", settings.database_url)
+    replayed, reset = replayed_and_reset(monkeypatch)
+
+    assert main(["rebuild", "customs"]) == 0
+    assert f"rebuilt the customs views from {service.position()} events" in capsys.readouterr().out
+    assert set(replayed) == set(reset) == {"customs"}
+    assert snapshot(store, TNS) == expected and store.position() == service.position()
+
+    replayed.clear()
+    reset.clear()
+    assert main(["rebuild"]) == 0
+    assert "rebuilt the shipments, customs, links views" in capsys.readouterr().out
+    assert set(replayed) == set(reset) == {"shipments", "customs", "links"}
+    assert snapshot(store, TNS) == expected and store.position() == service.position()
