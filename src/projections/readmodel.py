@@ -12,9 +12,10 @@ library's ``Projection`` and ``ProjectionRunner`` (batches).
 
 from __future__ import annotations
 
+import inspect
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -95,20 +96,24 @@ class BatchProjection(ABC, Generic[V]):
 
     def __init__(self, view: V) -> None:
         self.view = view
+        self._handlers: dict[type, Callable[..., None] | None] = {}
 
     def process_batch(self, batch: Sequence[tuple[Any, int]], *, after: int) -> None:
         """Apply events (each with its log position, in log order) that follow
         position ``after``, and commit them with the view, whose position
         moves to the last one's."""
         if batch:
-            self._apply(batch, fresh=False)
+            self.begin([event for event, _ in batch], fresh=False)
+            self._process(batch)
             self.view.commit(self.changes(), after=after, position=batch[-1][1])
 
     def replay_streams(self, streams: Sequence[Sequence[Any]], *, at: int) -> None:
         """Replay whole streams (each one aggregate's events, in version order)
         into an emptied view and write them, its position staying at ``at``
         (a rebuild: each aggregate's rows are written once)."""
-        self._apply([(event, at) for stream in streams for event in stream], fresh=True)
+        events = [event for stream in streams for event in stream]
+        self.begin(events, fresh=True)
+        self._process((event, at) for event in events)
         self.view.commit(self.changes(), after=at, position=at)
 
     def advance(self, *, after: int, position: int) -> None:
@@ -116,11 +121,24 @@ class BatchProjection(ABC, Generic[V]):
         self.begin([], fresh=True)
         self.view.commit(self.changes(), after=after, position=position)
 
-    def _apply(self, batch: Sequence[tuple[Any, int]], *, fresh: bool) -> None:
-        self.begin([event for event, _ in batch], fresh=fresh)
-        process = self.process_event  # bound once: what remains per event is the dispatch
+    def _process(self, batch: Iterable[tuple[Any, int]]) -> None:
+        """Each event to the handler ``process_event`` has for its type, looked
+        up once per type; an event of a type with none is passed over."""
+        handlers = self._handlers
         for event, position in batch:
-            process(event, position)
+            cls = type(event)
+            try:
+                handler = handlers[cls]
+            except KeyError:
+                handler = handlers[cls] = self._handler(cls)
+            if handler is not None:
+                handler(self, event, position)
+
+    def _handler(self, cls: type) -> Callable[..., None] | None:
+        self.process_event  # noqa: B018 - binding it registers the deferred handlers
+        method = inspect.getattr_static(type(self), "process_event")
+        handler: Callable[..., None] = method.dispatcher.dispatch(cls)
+        return None if handler is method.func else handler  # the default: not its concern
 
     @abstractmethod
     def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
