@@ -15,6 +15,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from adapters.composition import build_runner, build_service, build_view_store
 from adapters.settings import Settings
 from projections import runner as runner_module
+from projections.customs import READ_MODEL as CUSTOMS
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View, Views
 from projections.registry import READ_MODELS
 from projections.runner import ReadModelRunner, StreamReader
@@ -217,6 +218,28 @@ def test_the_public_view_read_from_an_event_loop_is_the_same_and_survives_a_cut_
     assert first == second == store[SHIPMENTS].public_view(sid) and first is not None
     assert msgspec.json.decode(first)["last_location"] == "HKHKG"
     assert missing is None
+
+
+def test_a_view_whose_table_is_new_is_projected_again_from_the_log(
+    service: ShipmentService, store: Views, settings: Settings
+) -> None:
+    traffic(service)
+    build_runner(settings, service, store).catch_up()
+    expected = snapshot(store, TNS)
+    # A database from before the status table had its present layout: its
+    # position says the view is up to date, but the table is not there.
+    with store.database.transaction() as w:  # type: ignore[union-attr]
+        w.execute("DROP TABLE shipment_views")
+    store.close()
+    reopened = build_view_store(settings)
+    try:
+        assert reopened[SHIPMENTS].position() == 0
+        assert reopened[SHIPMENTS].exceptions(state=None, kind=None, limit=9, offset=0) == []
+        assert reopened[CUSTOMS].position() == service.position()  # the others stay put
+        build_runner(settings, service, reopened).catch_up()
+        assert snapshot(reopened, TNS) == expected
+    finally:
+        reopened.close()
 
 
 # -- a read model written here: one small module's worth, and one line to add it --------
