@@ -28,6 +28,7 @@ from adapters.health import OpsServer
 from adapters.http.metrics import Metrics
 from adapters.logs import configure as configure_logging
 from adapters.settings import VARIABLES, ConfigError, Settings, _redact
+from projections.registry import READ_MODELS
 from tracking.application import ScanResult
 from tracking.booking import Booking, Recipient
 from tracking.codes import ScanEvent, SourceKind, TransportMode
@@ -71,7 +72,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
              "health and metrics on TRACKING_METRICS_PORT", COMMON + CARRIERS + OPS),
     "simulate": ("publish realistic scan traffic for N shipments over MQTT (books them first)",
                  COMMON + ("TRACKING_MQTT_URL",)),
-    "rebuild": ("empty a view and build it again from the whole event log", COMMON),
+    "rebuild": ("empty the views named (every one when none is) and build them again from the "
+                "whole event log", COMMON),
     "dead-letters": ("list what arrived but could not be a scan, or re-submit it", COMMON
                      + ("TRACKING_DEVICES",)),
     "health": ("exit 0 when this machine's process is ready (or, with --live, answers): GETs "
@@ -359,15 +361,16 @@ def simulate(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.acked == report.published and not report.refused else 1
 
 
-def rebuild(settings: Settings, view: str) -> int:
+def rebuild(settings: Settings, views: Sequence[str]) -> int:
     from adapters.composition import build_runner, build_service, build_view_store
 
     service = build_service(settings)
     store = build_view_store(settings)
     started = time.perf_counter()
-    count = build_runner(settings, service, store).rebuild()
+    count = build_runner(settings, service, store).rebuild(views or None)
     elapsed = time.perf_counter() - started
-    print(f"rebuilt the {view} views from {count} events in {elapsed:.1f} s "
+    print(f"rebuilt the {', '.join(views or store.names())} views from {count} events in "
+          f"{elapsed:.1f} s "
           f"({count / elapsed if elapsed else 0:,.0f} events/s)")
     store.close()
     service.close()
@@ -481,8 +484,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--misroutes", type=float, default=0.02, help="share of UNLOADED scans made at the wrong port")
     sim.add_argument("--seed", type=int, default=None, help="for repeatable traffic")
     sim.add_argument("--no-book", action="store_true", help="do not book the shipments first")
-    parsers["rebuild"].add_argument("view", choices=["shipments"],
-                                    help="the view to rebuild (shipments: status and exceptions)")
+    parsers["rebuild"].add_argument(
+        "views", nargs="*", type=_read_model, metavar="VIEW",
+        help="a read model's views to rebuild, alone: "
+             + ", ".join(m.name for m in READ_MODELS) + " (default: every one)")
     parsers["demo"].add_argument("--database", metavar="URL", default=None,
                                  help="record the demo there (sqlite:///path or postgresql://...) "
                                       "instead of a temporary SQLite database")
@@ -518,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ingest": ingest,
         "poll": poll,
         "simulate": lambda s: simulate(s, args),
-        "rebuild": lambda s: rebuild(s, args.view),
+        "rebuild": lambda s: rebuild(s, args.views),
         "dead-letters": lambda s: dead_letters_command(s, args),
         "health": lambda s: health_check(s, args.live),
         "demo": lambda s: demo(s, args.database),
@@ -532,6 +537,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrackingError as e:  # the domain refused: its reason is the whole message
         print(f"tracking {args.command}: refused: {e.message}", file=sys.stderr)
         return 1
+
+
+def _read_model(name: str) -> str:
+    # Not choices=: argparse checks an empty list of them against the choices too.
+    if name not in [m.name for m in READ_MODELS]:
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not a read model (they are {', '.join(m.name for m in READ_MODELS)})")
+    return name
 
 
 def _at_least_one(value: str) -> int:

@@ -3,6 +3,7 @@ call it too, so what they run is what production runs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 
 import psycopg
 
-from projections.runner import ProjectionRunner
-from projections.sql import PostgresListener, PostgresViewStore, SQLiteViewStore
-from projections.store import ViewStore
+from projections import shipments
+from projections.readmodel import ReadModel, Views
+from projections.registry import READ_MODELS
+from projections.runner import ReadModelRunner
+from projections.sql import PostgresDatabase, PostgresListener, SQLiteDatabase
 from tracking.application import Clock, ShipmentService
 from tracking.errors import InvalidInput
 from tracking.nomenclature import Nomenclature, shipped
@@ -76,26 +79,29 @@ def _customs_rules(settings: Settings) -> CustomsRules | None:
 
 
 
-def build_view_store(settings: Settings) -> ViewStore:
-    """The shipments views, in the same database as the event store."""
+def build_view_store(
+    settings: Settings, models: Sequence[ReadModel[Any]] = READ_MODELS
+) -> Views:
+    """The read models' views, in the same database as the event store."""
     if settings.is_postgres:
         conninfo, schema = settings.postgres_conninfo()
-        return PostgresViewStore(conninfo, schema)
-    return SQLiteViewStore(settings.eventstore_env()["SQLITE_DBNAME"])
+        return Views.on(PostgresDatabase(conninfo, schema), models)
+    return Views.on(SQLiteDatabase(settings.eventstore_env()["SQLITE_DBNAME"]), models)
 
 
 def build_runner(
     settings: Settings,
     service: ShipmentService,
-    store: ViewStore,
+    store: Views,
     *,
     stall_after: timedelta = timedelta(hours=72),
-) -> ProjectionRunner:
+) -> ReadModelRunner:
+    """The runner keeping every view of ``store`` up to date."""
     listener = None
     if settings.is_postgres:
         conninfo, _ = settings.postgres_conninfo()
         listener = PostgresListener(conninfo, channel=service.recorder.channel_name)  # type: ignore[attr-defined]
-    return ProjectionRunner(service, store, stall_after=stall_after, listener=listener)
+    return ReadModelRunner(service, store, stall_after=stall_after, listener=listener)
 
 
 def build_api(
@@ -157,7 +163,7 @@ def build_consumer(
 def build_poller(
     settings: Settings,
     service: ShipmentService,
-    store: ViewStore,
+    store: Views,
     *,
     metrics: Metrics | None = None,
     batch: int = 10_000,
@@ -173,7 +179,7 @@ def build_poller(
     return Poller(
         service,
         ParcelClient(conf.parcel_api_url, conf.parcel_api_key),
-        lambda: store.unfinished(batch),
+        lambda: store[shipments.READ_MODEL].unfinished(batch),
         carrier_name=conf.parcel_carrier,
         requests_per_minute=conf.parcel_requests_per_minute,
         expire_after=timedelta(days=conf.parcel_expire_days),

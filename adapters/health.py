@@ -25,19 +25,19 @@ from typing import Any, TypeVar
 from adapters.deadletters import DeadLetterStore
 from adapters.http.metrics import Metrics
 from adapters.mqtt.consumer import ScanConsumer
-from projections.runner import ProjectionRunner
-from projections.store import ViewStore
+from projections.readmodel import View, Views
+from projections.runner import ReadModelRunner
 from tracking.application import ShipmentService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHECK_TIMEOUT = 3.0
-VIEW = "shipments"  # the status and exceptions views, kept by one projection at one position
 
 
-def view_lag(service: ShipmentService, store: ViewStore) -> tuple[int, int, float]:
-    """The view's position, how many events of the log it has not processed,
-    and for how long (seconds since the oldest of them was recorded)."""
+def view_lag(service: ShipmentService, store: Views | View[Any]) -> tuple[int, int, float]:
+    """The view's position (of all: the one furthest behind), how many events
+    of the log it has not processed, and for how long (seconds since the
+    oldest of them was recorded)."""
     log_position, view_position = service.position(), store.position()
     if view_position >= log_position:
         return view_position, 0, 0.0
@@ -59,8 +59,8 @@ def consuming(consumer: ScanConsumer) -> dict[str, Any]:
 @dataclass
 class Readiness:
     service: ShipmentService
-    store: ViewStore | None = None
-    runner: ProjectionRunner | None = None
+    store: Views | None = None
+    runner: ReadModelRunner | None = None
     consumer: ScanConsumer | None = None
     max_lag_seconds: float = 60.0
 
@@ -110,7 +110,7 @@ class Readiness:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def register(metrics: Metrics, service: ShipmentService, *, store: ViewStore | None = None,
+def register(metrics: Metrics, service: ShipmentService, *, store: Views | None = None,
              consumer: ScanConsumer | None = None,
              dead_letters: DeadLetterStore | None = None) -> None:
     """The gauges of a process's parts, read when /metrics is scraped."""
@@ -118,12 +118,13 @@ def register(metrics: Metrics, service: ShipmentService, *, store: ViewStore | N
                   service.position)
     if store is not None:
         metrics.gauge("tracking_view_position", "Position each view has processed",
-                      lambda: {VIEW: store.position()}, label="view")
+                      lambda: {m.name: v.position() for m, v in store}, label="view")
         metrics.gauge("tracking_projection_lag_events", "Events recorded but not yet in the view",
-                      lambda: {VIEW: view_lag(service, store)[1]}, label="view")
+                      lambda: {m.name: view_lag(service, v)[1] for m, v in store}, label="view")
         metrics.gauge("tracking_projection_lag_seconds",
                       "Age of the oldest event not yet in the view (0 when caught up)",
-                      lambda: {VIEW: view_lag(service, store)[2]}, label="view")
+                      lambda: {m.name: view_lag(service, v)[2] for m, v in store},
+                      label="view")
     if dead_letters is not None:
         metrics.gauge("tracking_dead_letters", "Dead letters stored", dead_letters.count)
     if consumer is not None:

@@ -1235,7 +1235,7 @@ def existing_seed(settings: Settings, shipments: int) -> tuple[int, str] | None:
     try:
         with psycopg.connect(store.conninfo(settings), autocommit=True) as conn:
             booked = conn.execute(sql.SQL(
-                "SELECT count(*) FROM {}.shipment_status WHERE booked").format(ident)).fetchone()
+                "SELECT count(*) FROM {}.shipment_views WHERE booked").format(ident)).fetchone()
             last = conn.execute(sql.SQL(
                 "SELECT coalesce(max(notification_id), 0) FROM {}.tracking_events"
             ).format(ident)).fetchone()

@@ -5,7 +5,7 @@ It seeds shipments (the generator of store.py: 2-3 leg routes, 10-30 scans
 each, recorded in time order so that the log interleaves them) into a schema
 dropped and recreated at every run, then measures, each in `rounds`:
 
-  (1) `ProjectionRunner.rebuild()` into the PostgreSQL views (stream by
+  (1) `ReadModelRunner.rebuild()` into the PostgreSQL views (stream by
       stream: each aggregate's events replayed in one go, its rows written
       once);
   (2) the same views built by replaying the log in order, in batches of 500
@@ -47,8 +47,9 @@ from typing import Any  # noqa: E402
 import store  # noqa: E402  (bench/store.py: the shipment generator and a few helpers)
 from adapters.composition import build_service, build_view_store  # noqa: E402
 from adapters.settings import Settings  # noqa: E402
-from projections.runner import ProjectionRunner  # noqa: E402
-from projections.store import ViewStore  # noqa: E402
+from projections.readmodel import Views  # noqa: E402
+from projections.runner import ReadModelRunner  # noqa: E402
+from projections.shipments import READ_MODEL as SHIPMENTS  # noqa: E402
 from tracking.application import ShipmentService  # noqa: E402
 from tracking.identifiers import shipment_id  # noqa: E402
 
@@ -70,8 +71,9 @@ def timed_rate(events: int, fn: Callable[[], object], rounds: int) -> list[float
     return rates
 
 
-def fingerprint(views: ViewStore, service: ShipmentService, tracking_numbers: list[str]) -> str:
+def fingerprint(store: Views, service: ShipmentService, tracking_numbers: list[str]) -> str:
     """A digest of every view document, to compare two ways of building them."""
+    views = store[SHIPMENTS]
     digest = hashlib.sha256()
     for tn in sorted(tracking_numbers):
         sid = shipment_id(tn)
@@ -117,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A fresh process's view of the store: nothing cached.
     service = build_service(settings)
     views = build_view_store(settings)
-    runner = ProjectionRunner(service, views)
+    runner = ReadModelRunner(service, views)
     recorder: Any = service.recorder
     ids = recorder.select_originator_ids(service.position())
 

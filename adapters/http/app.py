@@ -42,8 +42,11 @@ from adapters.http.responses import json_response
 from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.consumer import ScanConsumer
 from adapters.settings import Settings
-from projections.runner import ProjectionRunner
-from projections.store import ViewStore
+from projections.customs import READ_MODEL as CUSTOMS
+from projections.links import READ_MODEL as LINKS, LinksView
+from projections.readmodel import Views
+from projections.runner import ReadModelRunner
+from projections.shipments import READ_MODEL as SHIPMENTS
 from projections.views import OpenException, ShipmentView, TrackingView, shipment_view
 from tracking.application import ScanOutcome, ScanResult, ShipmentService
 from tracking.codes import SourceKind
@@ -66,8 +69,8 @@ class Api:
 
     settings: Settings
     service: ShipmentService
-    store: ViewStore
-    runner: ProjectionRunner | None = None
+    store: Views
+    runner: ReadModelRunner | None = None
     dead_letters: DeadLetterStore | None = None
     # Started with the app when set: scan ingestion, and the broker it consumes.
     consumer: ScanConsumer | None = None
@@ -129,15 +132,16 @@ def _scan_out(outcome: ScanOutcome) -> schemas.ScanResultOut:
 
 
 def _handed_over(
-    service: ShipmentService, read: Callable[[UUID], bytes | None], tn: str
+    aliases: LinksView, read: Callable[[UUID], bytes | None], tn: str
 ) -> bytes | None:
     """The view of the shipment handed over to a later carrier under ``tn``."""
-    linked = service.linked(tn)
+    linked = aliases.shipment_of(tn)
     return read(shipment_id(linked)) if linked is not None else None
 
 
 def create_app(api: Api) -> Litestar:
     service, store, metrics, tokens = api.service, api.store, api.metrics, api.settings.api_tokens
+    shipments, aliases = store[SHIPMENTS], store[LINKS]
     booking_roles = requires(tokens, "merchant", "agent")
     agent_only = requires(tokens, "agent")
     scanners = requires(tokens, "device", "carrier")
@@ -248,9 +252,9 @@ def create_app(api: Api) -> Litestar:
                                           examples.TRACKING)}))
     async def track(tracking_number: schemas.TrackingNumberText) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
-        view = await store.public_view_async(shipment_id(tn))
+        view = await shipments.public_view_async(shipment_id(tn))
         if view is None:  # perhaps a later carrier's number, for a shipment handed over
-            view = await anyio.to_thread.run_sync(_handed_over, service, store.public_view, tn)
+            view = await anyio.to_thread.run_sync(_handed_over, aliases, shipments.public_view, tn)
         if view is None:
             raise ShipmentNotFound(tn)
         return json_response(view)
@@ -269,7 +273,7 @@ def create_app(api: Api) -> Litestar:
             if as_of.tzinfo is None:
                 raise InvalidInput("as_of", "needs a UTC offset (RFC 3339)")
             return json_response(_live_view(service.get_as_of(tn, as_of)))
-        view = store.full_view(shipment_id(tn)) or _handed_over(service, store.full_view, tn)
+        view = shipments.full_view(shipment_id(tn)) or _handed_over(aliases, shipments.full_view, tn)
         if view is None:
             raise ShipmentNotFound(tn)
         return json_response(view)
@@ -297,7 +301,7 @@ def create_app(api: Api) -> Litestar:
         state = state_
         if state not in ("open", "closed", "all"):
             raise InvalidInput("state", f"{state!r} is not one of open, closed, all")
-        rows = store.exceptions(
+        rows = shipments.exceptions(
             state=None if state == "all" else state, kind=kind, limit=limit, offset=offset
         )
         return json_response([
@@ -338,7 +342,7 @@ def create_app(api: Api) -> Litestar:
         path="/api/v1",
         route_handlers=[book, reroute, scans, track, shipment, history, exceptions,
                         *dead_letter_routes(api.dead_letters, service, agents=agent_only),
-                        *customs.routes(service, store, writers=customs_writers,
+                        *customs.routes(service, store[CUSTOMS], writers=customs_writers,
                                         readers=customs_writers, agents=agent_only)],
     )
 

@@ -29,8 +29,7 @@ from adapters.http.schemas import (
     _choice,
     _within,
 )
-from projections.customs import CustomsEntryView, CustomsTotal, customs_view
-from projections.store import ViewStore
+from projections.customs import CustomsEntryView, CustomsTotal, CustomsView, customs_view
 from tracking.application import ShipmentService
 from tracking.codes import SourceKind
 from tracking.compliance import Charges
@@ -161,7 +160,7 @@ def _entry_id(raw: str) -> UUID:
         raise CustomsEntryNotFound(raw) from None
 
 
-def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, readers: Guard,
+def routes(service: ShipmentService, store: CustomsView, *, writers: Guard, readers: Guard,
            agents: Guard) -> list[Any]:
     """The customs handlers, for the /api/v1 router."""
 
@@ -234,7 +233,7 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
          tags=["customs"], **operation(readers, errors=(400, 404, 503),
                                        answers={200: openapi.answer(CustomsEntryView, "The entry")}))
     def entry(entry_id: EntryId) -> Response[bytes]:
-        view = store.customs_entry(_entry_id(entry_id))
+        view = store.entry(_entry_id(entry_id))
         if view is None:
             raise CustomsEntryNotFound(entry_id)
         return json_response(view)
@@ -253,7 +252,7 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
     ) -> Response[bytes]:
         if status is not None:
             status = _choice("status", status.upper(), CustomsStatus).value
-        views = store.customs_entries(
+        views = store.entries(
             status=status,
             country=CountryCode(country, "country") if country else None,
             tracking_number=TrackingNumber(tracking_number) if tracking_number else None,
@@ -267,6 +266,6 @@ def routes(service: ShipmentService, store: ViewStore, *, writers: Guard, reader
              agents, errors=(400, 503),
              answers={200: openapi.answer(list[CustomsTotal], "Totals by country, status, currency")}))
     def summary() -> Response[bytes]:
-        return json_response(store.customs_totals())
+        return json_response(store.totals())
 
     return [declare, amend, event, entry, entries, summary]

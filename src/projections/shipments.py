@@ -1,38 +1,78 @@
-"""The shipments projection: keeps the status view (the customer's and the
-agent's documents) and the exceptions view from the shipment events, and
-the customs view from the customs entries' events.
+"""The shipments read model: each shipment's documents (the customer's
+tracking view and the agent's full view), with what carrier polling and
+stall detection ask of them, and the exceptions raised and cleared.
 
-It keeps a replica of each shipment's state and applies the events to it
-one at a time through the aggregate's own ``apply``, judging exceptions
-after each, so what it writes does not depend on how events are batched:
-a rebuild from the whole log equals the incrementally built views.
+The projection keeps a replica of each shipment's state and applies the
+events to it one at a time through the aggregate's own ``apply``, judging
+exceptions after each, so what it writes does not depend on how events are
+batched: a rebuild from the whole log equals the incrementally built views.
+The exceptions are part of this read model, not one of their own, because
+the agent's view carries the open ones with when each was raised: judged
+once, in the same pass.
 """
 
 from __future__ import annotations
 
+import asyncio
+from abc import abstractmethod
 from collections.abc import Sequence
-from functools import singledispatchmethod
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
+from eventsourcing.dispatch import singledispatchmethod
 
-from projections.customs import CustomsRow, ProjectedEntry, customs_view
-from projections.store import ExceptionRow, StatusRow, ViewStore
-from tracking.customs import CustomsEntry
+from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
+from projections.sql import SqlView, Writer
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
 from tracking.delivery import Delivery
-from tracking.exceptions import open_exceptions
+from tracking.exceptions import ExceptionKind, open_exceptions
 from tracking.mapper import dec_hook, enc_hook
 from tracking.shipment import Shipment
 from tracking.validation import loading_recorded
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 _projected = msgspec.json.Decoder(ProjectedShipment, dec_hook=dec_hook)
-_projected_entry = msgspec.json.Decoder(ProjectedEntry, dec_hook=dec_hook)
+
+
+class StatusRow(msgspec.Struct, kw_only=True):
+    """One shipment. ``projected`` is the state the projection goes on from;
+    the views are ready-encoded JSON documents, None until it is booked.
+    ``unfinished`` and ``may_stall`` are the domain's answers, kept to be
+    searched on."""
+
+    shipment_id: UUID
+    tracking_number: str
+    booked: bool
+    status: str | None
+    unfinished: bool
+    may_stall: bool
+    last_activity_at: datetime
+    position: int
+    projected: bytes
+    public_view: bytes | None
+    full_view: bytes | None
+
+
+class ExceptionRow(msgspec.Struct, kw_only=True):
+    """One exception: raised, and cleared (or still open)."""
+
+    tracking_number: str
+    kind: ExceptionKind
+    raised_at: datetime
+    details: str
+    cleared_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str, datetime]:
+        return (self.tracking_number, self.kind.value, self.raised_at)
+
+
+class ShipmentChanges(NamedTuple):
+    rows: list[StatusRow]
+    raised: list[ExceptionRow]
+    cleared: list[ExceptionRow]
 
 
 class _Working:
@@ -48,126 +88,38 @@ class _Working:
         self.delivery: Delivery | None = None
 
 
-class ShipmentsProjection(Projection[Any]):
-    name = "shipments"
-
-    def __init__(self, view: ViewStore) -> None:
-        super().__init__(view)
-        self.store = view
+class ShipmentsProjection(BatchProjection["ShipmentsView"]):
+    def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
+        self._touched: dict[UUID, _Working] = {}
+        self._raised: list[ExceptionRow] = []
+        self._cleared: list[ExceptionRow] = []
+        ids = [] if fresh else list({e.originator_id for e in events
+                                     if isinstance(e, Shipment.Event)})
+        self._working = {sid: _restore(doc) for sid, doc in self.view.projected(ids).items()}
 
     @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        """One event (the library's projection interface); batches are faster."""
-        self.process_batch([(domain_event, tracking.notification_id)], after=self.store.position())
+    def process_event(self, event: Any, position: int) -> None:
+        """Another aggregate's event: not this read model's concern."""
 
-    def process_batch(
-        self, batch: Sequence[tuple[DomainEventProtocol[UUID], int]], *, after: int
-    ) -> None:
-        """Apply events (each with its log position, in log order) that
-        follow position ``after``, and commit them with the views."""
-        if not batch:
-            return
-        ids = list({e.originator_id for e, _ in batch if isinstance(e, Shipment.Event)})
-        working: dict[UUID, _Working] = {
-            sid: self._restore(doc) for sid, doc in self.store.projected(ids).items()
-        }
-        entry_ids = list({e.originator_id for e, _ in batch if isinstance(e, CustomsEntry.Event)})
-        entries: dict[UUID, tuple[CustomsEntry, int]] = {
-            eid: (self._restore_entry(doc), 0)
-            for eid, doc in (self.store.customs_projected(entry_ids).items() if entry_ids else ())
-        }
-        raised: list[ExceptionRow] = []
-        cleared: list[ExceptionRow] = []
-        for event, position in batch:
-            if isinstance(event, CustomsEntry.Event):
-                entry = entries.get(event.originator_id)
-                if entry is None or event.originator_version > entry[0].version:
-                    entries[event.originator_id] = (
-                        event.mutate(entry[0] if entry else None), position  # type: ignore[arg-type]
-                    )
-                continue
-            if not isinstance(event, Shipment.Event):
-                continue  # another aggregate's event: not this view's concern
-            current = working.get(event.originator_id)
-            if current is not None and event.originator_version <= current.shipment.version:
-                continue  # already applied
-            working[event.originator_id] = self._apply(current, event, position, raised, cleared)
-        rows = [self._row(w) for w in working.values() if w.position > after]
-        customs = [self._entry_row(e, p) for e, p in entries.values() if p > after]
-        self.store.commit(
-            rows, raised, cleared, after=after, position=batch[-1][1], customs=customs
-        )
-
-    def replay_streams(self, streams: Sequence[Sequence[Any]], *, at: int) -> None:
-        """Replay whole streams (each one aggregate's events, in version
-        order) into empty views, judging exceptions after each event as
-        ``process_batch`` does, and write them with the views' position
-        staying at ``at``."""
-        rows: list[StatusRow] = []
-        customs: list[CustomsRow] = []
-        raised: list[ExceptionRow] = []
-        cleared: list[ExceptionRow] = []
-        for stream in streams:
-            if isinstance(stream[0], CustomsEntry.Event):
-                entry: Any = None
-                for event in stream:
-                    entry = event.mutate(entry)
-                customs.append(self._entry_row(entry, at))
-            elif isinstance(stream[0], Shipment.Event):
-                w: _Working | None = None
-                for event in stream:
-                    w = self._apply(w, event, at, raised, cleared)
-                assert w is not None
-                rows.append(self._row(w))
-            # another aggregate's stream: not this view's concern
-        self.store.commit(rows, raised, cleared, after=at, position=at, customs=customs)
-
-    def _apply(
-        self, current: _Working | None, event: Any, position: int,
-        raised: list[ExceptionRow], cleared: list[ExceptionRow],
-    ) -> _Working:
-        """One shipment event applied, and its exceptions judged: the same
-        step for a batch of the log and for a whole stream in a rebuild."""
+    @process_event.register
+    def _shipment_event(self, event: Shipment.Event, position: int) -> None:
+        current = self._working.get(event.originator_id)
+        if current is not None and event.originator_version <= current.shipment.version:
+            return  # already applied
         shipment = event.mutate(current.shipment if current else None)
         assert isinstance(shipment, Shipment)
-        w = _Working(shipment, current.open if current else {}, position)
+        if current is None:
+            current = self._working[shipment.id] = _Working(shipment, {}, position)
+        current.shipment, current.position = shipment, position
+        self._touched[shipment.id] = current
         if shipment.is_booked:
-            self._judge(w, event, raised, cleared)
-        return w
+            self._judge(current, event)
 
-    @staticmethod
-    def _restore_entry(doc: bytes) -> CustomsEntry:
-        with loading_recorded():
-            return CustomsEntry.from_state(_projected_entry.decode(doc).state)
+    def changes(self) -> ShipmentChanges:
+        return ShipmentChanges([_row(w) for w in self._touched.values()],
+                               self._raised, self._cleared)
 
-    @staticmethod
-    def _entry_row(entry: CustomsEntry, position: int) -> CustomsRow:
-        estimate = entry.estimate
-        return CustomsRow(
-            entry_id=entry.id,
-            tracking_number=str(entry.tracking_number),
-            country=str(entry.country),
-            status=entry.status.value,
-            currency=str(entry.declaration.currency),
-            estimated=estimate.charges.total if estimate is not None else None,
-            assessed=entry.assessed,
-            declared_at=entry.declared_at,
-            updated_at=entry.modified_on,
-            position=position,
-            projected=_encoder.encode(ProjectedEntry(state=entry.state())),
-            view=_encoder.encode(customs_view(entry)),
-        )
-
-    @staticmethod
-    def _restore(doc: bytes) -> _Working:
-        with loading_recorded():
-            projected = _projected.decode(doc)
-        return _Working(Shipment.from_state(projected.state), dict(projected.open), 0)
-
-    @staticmethod
-    def _judge(
-        w: _Working, event: Any, raised: list[ExceptionRow], cleared: list[ExceptionRow]
-    ) -> None:
+    def _judge(self, w: _Working, event: Any) -> None:
         """Open and close exceptions as they stand after this event."""
         w.delivery = w.shipment.delivery()
         found = open_exceptions(w.shipment, w.delivery)
@@ -175,40 +127,232 @@ class ShipmentsProjection(Projection[Any]):
         tn = str(w.shipment.tracking_number)
         for kind in [k for k in w.open if k not in found]:
             was = w.open.pop(kind)
-            cleared.append(
-                ExceptionRow(tracking_number=tn, kind=kind, raised_at=was.raised_at,
-                             details=was.details, cleared_at=at)
-            )
+            self._cleared.append(ExceptionRow(tracking_number=tn, kind=kind, raised_at=was.raised_at,
+                                              details=was.details, cleared_at=at))
         for kind, details in found.items():
             if kind not in w.open:
                 w.open[kind] = OpenException(kind=kind, raised_at=at, details=details)
-                raised.append(
-                    ExceptionRow(tracking_number=tn, kind=kind, raised_at=at, details=details)
-                )
+                self._raised.append(ExceptionRow(tracking_number=tn, kind=kind, raised_at=at,
+                                                 details=details))
 
-    @staticmethod
-    def _row(w: _Working) -> StatusRow:
-        s = w.shipment
-        projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open))
-        public = full = None
-        status = None
-        terminal = False
-        if s.is_booked:
-            delivery = w.delivery or s.delivery()
-            status = delivery.status.value
-            terminal = delivery.status.is_terminal
-            public = _encoder.encode(tracking_view(s, delivery))
-            full = _encoder.encode(shipment_view(s, delivery, list(w.open.values())))
-        return StatusRow(
-            shipment_id=s.id,
-            tracking_number=str(s.tracking_number),
-            booked=s.is_booked,
-            status=status,
-            terminal=terminal,
-            stalled=s.stalled_since is not None,
-            last_activity_at=s.last_activity_at,
-            position=w.position,
-            projected=projected,
-            public_view=public,
-            full_view=full,
+
+def _restore(doc: bytes) -> _Working:
+    with loading_recorded():
+        projected = _projected.decode(doc)
+    return _Working(Shipment.from_state(projected.state), dict(projected.open), 0)
+
+
+def _row(w: _Working) -> StatusRow:
+    s = w.shipment
+    projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open))
+    public = full = status = None
+    unfinished = may_stall = False
+    if s.is_booked:
+        delivery = w.delivery or s.delivery()
+        status = delivery.status.value
+        unfinished, may_stall = s.is_unfinished(delivery), s.may_stall(delivery)
+        public = _encoder.encode(tracking_view(s, delivery))
+        full = _encoder.encode(shipment_view(s, delivery, list(w.open.values())))
+    return StatusRow(
+        shipment_id=s.id, tracking_number=str(s.tracking_number), booked=s.is_booked,
+        status=status, unfinished=unfinished, may_stall=may_stall,
+        last_activity_at=s.last_activity_at, position=w.position, projected=projected,
+        public_view=public, full_view=full,
+    )
+
+
+class ShipmentsView(View[ShipmentChanges]):
+    @abstractmethod
+    def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        """The projection's state of each of these shipments it has seen."""
+
+    @abstractmethod
+    def public_view(self, shipment_id: UUID) -> bytes | None: ...
+
+    async def public_view_async(self, shipment_id: UUID) -> bytes | None:
+        """``public_view`` for an event loop, without blocking it."""
+        return await asyncio.to_thread(self.public_view, shipment_id)
+
+    @abstractmethod
+    def full_view(self, shipment_id: UUID) -> bytes | None: ...
+
+    @abstractmethod
+    def exceptions(
+        self, *, state: str | None, kind: str | None, limit: int, offset: int
+    ) -> list[ExceptionRow]:
+        """Exceptions, oldest raised first; ``state`` is "open", "closed" or None (all)."""
+
+    @abstractmethod
+    def unfinished(self, limit: int) -> list[str]:
+        """Tracking numbers of unfinished shipments, longest unheard of first
+        (what carrier polling asks about)."""
+
+    @abstractmethod
+    def quiet_since(self, before: datetime, limit: int) -> list[str]:
+        """Tracking numbers of shipments that may stall, last heard of before ``before``."""
+
+
+class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
+    def _clear(self) -> None:
+        self._rows: dict[UUID, StatusRow] = {}
+        self._exceptions: dict[tuple[str, str, datetime], ExceptionRow] = {}
+
+    def _write(self, changes: ShipmentChanges) -> None:
+        for row in changes.rows:
+            self._rows[row.shipment_id] = row
+        for exc in changes.raised:
+            self._exceptions.setdefault(exc.key, exc)
+        for exc in changes.cleared:
+            current = self._exceptions.get(exc.key)
+            if current is not None and current.cleared_at is None:
+                self._exceptions[exc.key] = exc
+
+    def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        with self._lock:
+            return {i: self._rows[i].projected for i in shipment_ids if i in self._rows}
+
+    def public_view(self, shipment_id: UUID) -> bytes | None:
+        row = self._rows.get(shipment_id)
+        return row.public_view if row else None
+
+    def full_view(self, shipment_id: UUID) -> bytes | None:
+        row = self._rows.get(shipment_id)
+        return row.full_view if row else None
+
+    def exceptions(
+        self, *, state: str | None, kind: str | None, limit: int, offset: int
+    ) -> list[ExceptionRow]:
+        with self._lock:
+            found = [
+                e for e in self._exceptions.values()
+                if (state is None or (e.cleared_at is None) == (state == "open"))
+                and (kind is None or e.kind == kind)
+            ]
+        found.sort(key=lambda e: (e.raised_at, e.tracking_number, e.kind))
+        return found[offset : offset + limit]
+
+    def unfinished(self, limit: int) -> list[str]:
+        with self._lock:
+            rows = sorted((r for r in self._rows.values() if r.unfinished),
+                          key=lambda r: r.last_activity_at)
+        return [r.tracking_number for r in rows[:limit]]
+
+    def quiet_since(self, before: datetime, limit: int) -> list[str]:
+        with self._lock:
+            quiet = sorted((r for r in self._rows.values()
+                            if r.may_stall and r.last_activity_at < before),
+                           key=lambda r: r.last_activity_at)
+        return [r.tracking_number for r in quiet[:limit]]
+
+
+_COLUMNS = ("shipment_id", "tracking_number", "booked", "status", "unfinished", "may_stall",
+            "last_activity_at", "position", "projected", "public_view", "full_view")
+_UPSERT = (
+    f"INSERT INTO shipment_views ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "
+    "ON CONFLICT (shipment_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
+)
+_PUBLIC_VIEW = "SELECT public_view FROM shipment_views WHERE shipment_id = ?"
+
+
+class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
+    tables = {
+        "shipment_views": (
+            "shipment_id {uuid} PRIMARY KEY, tracking_number {text} NOT NULL UNIQUE, "
+            "booked {bool} NOT NULL, status {text}, unfinished {bool} NOT NULL, "
+            "may_stall {bool} NOT NULL, last_activity_at {time} NOT NULL, "
+            "position {int} NOT NULL, projected {bytes} NOT NULL, public_view {bytes}, "
+            "full_view {bytes}"
+        ),
+        "shipment_exceptions": (
+            "tracking_number {text} NOT NULL, kind {text} NOT NULL, raised_at {time} NOT NULL, "
+            "cleared_at {time}, details {text} NOT NULL, "
+            "PRIMARY KEY (tracking_number, kind, raised_at)"
+        ),
+    }
+    indexes = (
+        "CREATE INDEX IF NOT EXISTS shipment_views_quiet ON shipment_views (last_activity_at) "
+        "WHERE may_stall",
+        "CREATE INDEX IF NOT EXISTS shipment_exceptions_open ON shipment_exceptions (raised_at) "
+        "WHERE cleared_at IS NULL",
+    )
+
+    def _write(self, w: Writer, changes: ShipmentChanges) -> None:
+        key, time = self.db.key, self.db.time
+        w.executemany(_UPSERT, [
+            (key(r.shipment_id), r.tracking_number, r.booked, r.status, r.unfinished,
+             r.may_stall, time(r.last_activity_at), r.position, r.projected, r.public_view,
+             r.full_view)
+            for r in changes.rows
+        ])
+        w.executemany(
+            "INSERT INTO shipment_exceptions VALUES (?,?,?,NULL,?) ON CONFLICT DO NOTHING",
+            [(e.tracking_number, e.kind.value, time(e.raised_at), e.details)
+             for e in changes.raised],
         )
+        w.executemany(
+            "UPDATE shipment_exceptions SET cleared_at = ? WHERE tracking_number = ? "
+            "AND kind = ? AND raised_at = ? AND cleared_at IS NULL",
+            [(time(e.cleared_at), e.tracking_number, e.kind.value, time(e.raised_at))
+             for e in changes.cleared if e.cleared_at is not None],
+        )
+
+    def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        if not shipment_ids:
+            return {}
+        rows = self.db.select_keys(
+            "SELECT shipment_id, projected FROM shipment_views WHERE shipment_id {keys}",
+            shipment_ids)
+        return {self.db.read_key(sid): doc for sid, doc in rows}
+
+    def public_view(self, shipment_id: UUID) -> bytes | None:
+        found = self.db.query_one(_PUBLIC_VIEW, (self.db.key(shipment_id),))
+        return found[0] if found else None
+
+    async def public_view_async(self, shipment_id: UUID) -> bytes | None:
+        found = await self.db.query_one_async(_PUBLIC_VIEW, (self.db.key(shipment_id),))
+        return found[0] if found else None
+
+    def full_view(self, shipment_id: UUID) -> bytes | None:
+        found = self.db.query_one("SELECT full_view FROM shipment_views WHERE shipment_id = ?",
+                                  (self.db.key(shipment_id),))
+        return found[0] if found else None
+
+    def exceptions(
+        self, *, state: str | None, kind: str | None, limit: int, offset: int
+    ) -> list[ExceptionRow]:
+        clauses = {"open": ["cleared_at IS NULL"], "closed": ["cleared_at IS NOT NULL"]}.get(
+            state or "", [])
+        if kind is not None:
+            clauses.append("kind = ?")
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.query(
+            "SELECT tracking_number, kind, raised_at, cleared_at, details "  # noqa: S608
+            f"FROM shipment_exceptions{where} ORDER BY raised_at, tracking_number, kind "
+            "LIMIT ? OFFSET ?",
+            [*([kind] if kind is not None else []), limit, offset],
+        )
+        read_time = self.db.read_time
+        return [
+            ExceptionRow(tracking_number=tn, kind=ExceptionKind(k), raised_at=read_time(raised),
+                         cleared_at=read_time(cleared) if cleared is not None else None,
+                         details=details)
+            for tn, k, raised, cleared, details in rows
+        ]
+
+    def unfinished(self, limit: int) -> list[str]:
+        rows = self.db.query("SELECT tracking_number FROM shipment_views WHERE unfinished "
+                             "ORDER BY last_activity_at LIMIT ?", (limit,))
+        return [r[0] for r in rows]
+
+    def quiet_since(self, before: datetime, limit: int) -> list[str]:
+        rows = self.db.query(
+            "SELECT tracking_number FROM shipment_views WHERE may_stall "
+            "AND last_activity_at < ? ORDER BY last_activity_at LIMIT ?",
+            (self.db.time(before), limit),
+        )
+        return [r[0] for r in rows]
+
+
+READ_MODEL = ReadModel("shipments", ShipmentsProjection, memory=MemoryShipmentsView,
+                       sql=SqlShipmentsView)

@@ -1,138 +1,221 @@
-"""The shipments views in SQL: SQLite (the embedded default, in the same
-file as the event store) and PostgreSQL. Tables are created on first use;
-rows, exceptions and the position are written in one transaction."""
+"""The views' databases: SQLite (the embedded default, in the same file as
+the event store) and PostgreSQL, behind one small interface, so that each
+read model writes its SQL once for both.
+
+SQL here is written with ``?`` marks (PostgreSQL's are put in for it) and
+its table definitions with ``{uuid}``, ``{text}``, ``{int}``, ``{bool}``,
+``{time}``, ``{bytes}`` and ``{amount}`` for the column types. A view's rows
+and its position are written in one transaction (``commit``), where the
+position is checked too: a runner that finds it moved writes nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from projections.customs import CustomsRow, CustomsTotal, totals
-from projections.store import ExceptionRow, StatusRow, ViewConflict, ViewStore
-from tracking.exceptions import ExceptionKind
+from projections.readmodel import C, View, ViewConflict
 
-_STATUS_COLUMNS = (
-    "shipment_id, tracking_number, booked, status, terminal, stalled, "
-    "last_activity_at, position, projected, public_view, full_view"
-)
+log = logging.getLogger(__name__)
+
+_POSITIONS = "CREATE TABLE IF NOT EXISTS view_positions (view {text} PRIMARY KEY, position {int} NOT NULL)"
 
 
-def _status_values(row: StatusRow, ts: Any) -> tuple[Any, ...]:
-    return (
-        row.shipment_id, row.tracking_number, row.booked, row.status, row.terminal,
-        row.stalled, ts(row.last_activity_at), row.position, row.projected,
-        row.public_view, row.full_view,
-    )
+class Writer(Protocol):
+    """A cursor inside a transaction."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
 
 
-_CUSTOMS_COLUMNS = (
-    "entry_id, tracking_number, country, status, currency, estimated, assessed, "
-    "declared_at, updated_at, position, projected, view"
-)
+class Database(ABC):
+    types: ClassVar[dict[str, str]]
+    _lock_row: ClassVar[str]  # how a transaction locks the position it read
+
+    # Values as the columns take them, and back.
+    @staticmethod
+    def key(value: UUID) -> Any:
+        return value
+
+    @staticmethod
+    def time(value: datetime) -> Any:
+        return value
+
+    @staticmethod
+    def amount(value: Decimal | None) -> Any:
+        return value
+
+    @staticmethod
+    def read_key(value: Any) -> UUID:
+        return value  # type: ignore[no-any-return]
+
+    @staticmethod
+    def read_time(value: Any) -> datetime:
+        return value  # type: ignore[no-any-return]
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def select_keys(self, sql: str, keys: Sequence[UUID]) -> list[tuple[Any, ...]]:
+        """``sql`` with ``{keys}`` in place of ``IN (...)``, for these keys."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Writer]: ...
+
+    def _schema(self) -> AbstractContextManager[Writer]:
+        return self.transaction()
+
+    @abstractmethod
+    def _exists(self, w: Writer, table: str) -> bool: ...
+
+    @abstractmethod
+    def _empty(self, w: Writer, tables: Sequence[str]) -> None: ...
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    async def query_one_async(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """``query_one`` for an event loop, without blocking it: here in a
+        worker thread; a database that can be asked asynchronously is."""
+        return await asyncio.to_thread(self.query_one, sql, params)
+
+    async def aclose(self) -> None:
+        """Close what ``query_one_async`` opened in the running event loop."""
+
+    def close(self) -> None: ...
+
+    def create(self, view: str, tables: Mapping[str, str], indexes: Sequence[str] = ()) -> None:
+        """Create a view's tables (name: column definitions) where missing. A
+        view with a table missing starts afresh, its other tables emptied and
+        its position back to 0: a new layout is projected again from the log."""
+        with self._schema() as w:
+            w.execute(_POSITIONS.format(**self.types))
+            missing = [t for t in tables if not self._exists(w, t)]
+            for table, columns in tables.items():
+                w.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns.format(**self.types)})")
+            for index in indexes:
+                w.execute(index)
+            if missing:
+                self._empty(w, [t for t in tables if t not in missing])
+                if w.execute("DELETE FROM view_positions WHERE view = ?", (view,)).rowcount:
+                    log.warning("the %s view has new tables (%s): it is projected again from "
+                                "the start of the log", view, ", ".join(missing))
+
+    def position(self, view: str) -> int:
+        found = self.query_one("SELECT position FROM view_positions WHERE view = ?", (view,))
+        return found[0] if found else 0
+
+    @contextmanager
+    def commit(self, view: str, *, after: int, position: int) -> Iterator[Writer]:
+        """A transaction writing a view's rows, its position checked first
+        and moved from ``after`` to ``position`` last."""
+        with self.transaction() as w:
+            w.execute("INSERT INTO view_positions VALUES (?, 0) ON CONFLICT (view) DO NOTHING",
+                      (view,))
+            (current,) = w.execute("SELECT position FROM view_positions WHERE view = ?"
+                                   + self._lock_row, (view,)).fetchone()
+            if current != after:
+                raise ViewConflict(f"the {view} view is at {current}, not {after}")
+            yield w
+            w.execute("UPDATE view_positions SET position = ? WHERE view = ?", (position, view))
+
+    def reset(self, view: str, tables: Sequence[str]) -> None:
+        with self.transaction() as w:
+            self._empty(w, tables)
+            w.execute("DELETE FROM view_positions WHERE view = ?", (view,))
 
 
-def _customs_values(row: CustomsRow, ts: Any, key: Any, amount: Any) -> tuple[Any, ...]:
-    return (
-        key(row.entry_id), row.tracking_number, row.country, row.status, row.currency,
-        amount(row.estimated), amount(row.assessed), ts(row.declared_at), ts(row.updated_at),
-        row.position, row.projected, row.view,
-    )
+class SqlView(View[C]):
+    """A view on a database: subclasses give their ``tables`` (and indexes),
+    and say how a batch's changes are written."""
+
+    tables: ClassVar[dict[str, str]]
+    indexes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db, self.name = db, name
+        db.create(name, self.tables, self.indexes)
+
+    def position(self) -> int:
+        return self.db.position(self.name)
+
+    def commit(self, changes: C, *, after: int, position: int) -> None:
+        with self.db.commit(self.name, after=after, position=position) as w:
+            self._write(w, changes)
+
+    def reset(self) -> None:
+        self.db.reset(self.name, list(self.tables))
+
+    @abstractmethod
+    def _write(self, w: Writer, changes: C) -> None: ...
 
 
-def _customs_filter(
-    status: str | None, country: str | None, tracking_number: str | None, mark: str
-) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    for column, value in (("status", status), ("country", country),
-                          ("tracking_number", tracking_number)):
-        if value is not None:
-            clauses.append(f"{column} = {mark}")
-            params.append(value)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+class SQLiteDatabase(Database):
+    """Timestamps are stored as UTC ISO text, so they sort as they compare;
+    keys as hex text, amounts as decimal text (summed exactly, never as floats)."""
 
-
-def _text_amount(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _exception(row: Sequence[Any], parse: Any) -> ExceptionRow:
-    tn, kind, raised_at, cleared_at, details = row
-    return ExceptionRow(
-        tracking_number=tn, kind=ExceptionKind(kind), raised_at=parse(raised_at),
-        cleared_at=parse(cleared_at) if cleared_at is not None else None, details=details,
-    )
-
-
-def _state_filter(state: str | None, kind: str | None, mark: str) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    if state == "open":
-        clauses.append("cleared_at IS NULL")
-    elif state == "closed":
-        clauses.append("cleared_at IS NOT NULL")
-    if kind is not None:
-        clauses.append(f"kind = {mark}")
-        params.append(kind)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-class SQLiteViewStore(ViewStore):
-    """Timestamps are stored as UTC ISO text, so they sort as they compare."""
+    types = {"uuid": "TEXT", "text": "TEXT", "int": "INTEGER", "bool": "INTEGER",
+             "time": "TEXT", "bytes": "BLOB", "amount": "TEXT"}
+    _lock_row = ""  # BEGIN IMMEDIATE has locked the database
 
     def __init__(self, path: str) -> None:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                      timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._lock = threading.Lock()
-        self._create()
 
-    def _create(self) -> None:
-        with self._transaction() as c:
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS shipment_status (shipment_id TEXT PRIMARY KEY, "
-                "tracking_number TEXT NOT NULL UNIQUE, booked INTEGER NOT NULL, status TEXT, "
-                "terminal INTEGER NOT NULL, stalled INTEGER NOT NULL, "
-                "last_activity_at TEXT NOT NULL, position INTEGER NOT NULL, "
-                "projected BLOB NOT NULL, public_view BLOB, full_view BLOB)"
-            )
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS shipment_exceptions (tracking_number TEXT NOT NULL, "
-                "kind TEXT NOT NULL, raised_at TEXT NOT NULL, cleared_at TEXT, "
-                "details TEXT NOT NULL, PRIMARY KEY (tracking_number, kind, raised_at))"
-            )
-            c.execute(
-                "CREATE INDEX IF NOT EXISTS shipment_exceptions_open "
-                "ON shipment_exceptions (raised_at) WHERE cleared_at IS NULL"
-            )
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS view_positions "
-                "(view TEXT PRIMARY KEY, position INTEGER NOT NULL)"
-            )
-            # Amounts as decimal text: summed exactly in Python, never as floats.
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS customs_entries (entry_id TEXT PRIMARY KEY, "
-                "tracking_number TEXT NOT NULL, country TEXT NOT NULL, status TEXT NOT NULL, "
-                "currency TEXT NOT NULL, estimated TEXT, assessed TEXT, "
-                "declared_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
-                "position INTEGER NOT NULL, projected BLOB NOT NULL, view BLOB NOT NULL)"
-            )
-            c.execute(
-                "CREATE INDEX IF NOT EXISTS customs_entries_by_number "
-                "ON customs_entries (tracking_number)"
-            )
+    @staticmethod
+    def key(value: UUID) -> Any:
+        return value.hex
+
+    @staticmethod
+    def time(value: datetime) -> Any:
+        return value.astimezone(UTC).isoformat()
+
+    @staticmethod
+    def amount(value: Decimal | None) -> Any:
+        return None if value is None else str(value)
+
+    @staticmethod
+    def read_key(value: Any) -> UUID:
+        return UUID(value)
+
+    @staticmethod
+    def read_time(value: Any) -> datetime:
+        return datetime.fromisoformat(value)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def select_keys(self, sql: str, keys: Sequence[UUID]) -> list[tuple[Any, ...]]:
+        found: list[tuple[Any, ...]] = []
+        hexes = [k.hex for k in keys]
+        for start in range(0, len(hexes), 500):
+            chunk = hexes[start : start + 500]
+            found += self.query(sql.format(keys=f"IN ({','.join('?' * len(chunk))})"), chunk)
+        return found
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+    def transaction(self) -> Iterator[Writer]:
         with self._lock:
             c = self._conn.cursor()
             c.execute("BEGIN IMMEDIATE")
@@ -143,148 +226,13 @@ class SQLiteViewStore(ViewStore):
                 raise
             c.execute("COMMIT")
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+    def _exists(self, w: Writer, table: str) -> bool:
+        return bool(w.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                              (table,)).fetchone())
 
-    @staticmethod
-    def _ts(value: datetime) -> str:
-        return value.astimezone(UTC).isoformat()
-
-    def position(self) -> int:
-        rows = self._query("SELECT position FROM view_positions WHERE view = ?", (self.name,))
-        return rows[0][0] if rows else 0
-
-    def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        return self._projected("shipment_status", "shipment_id", shipment_ids)
-
-    def _projected(self, table: str, key: str, ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        found: dict[UUID, bytes] = {}
-        keys = [i.hex for i in ids]
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for found_id, doc in self._query(
-                f"SELECT {key}, projected FROM {table} WHERE {key} IN ({marks})",  # noqa: S608
-                chunk,
-            ):
-                found[UUID(found_id)] = doc
-        return found
-
-    def commit(
-        self,
-        rows: Sequence[StatusRow],
-        raised: Sequence[ExceptionRow],
-        cleared: Sequence[ExceptionRow],
-        *,
-        after: int,
-        position: int,
-        customs: Sequence[CustomsRow] = (),
-    ) -> None:
-        with self._transaction() as c:
-            current = c.execute(
-                "SELECT position FROM view_positions WHERE view = ?", (self.name,)
-            ).fetchone()
-            if (current[0] if current else 0) != after:
-                raise ViewConflict(f"position is {current[0] if current else 0}, not {after}")
-            c.executemany(
-                f"INSERT OR REPLACE INTO shipment_status ({_STATUS_COLUMNS}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (r.shipment_id.hex, *_status_values(r, self._ts)[1:])
-                    for r in rows
-                ],
-            )
-            c.executemany(
-                "INSERT OR IGNORE INTO shipment_exceptions VALUES (?,?,?,NULL,?)",
-                [(e.tracking_number, e.kind.value, self._ts(e.raised_at), e.details) for e in raised],
-            )
-            c.executemany(
-                "UPDATE shipment_exceptions SET cleared_at = ? WHERE tracking_number = ? "
-                "AND kind = ? AND raised_at = ? AND cleared_at IS NULL",
-                [
-                    (self._ts(e.cleared_at), e.tracking_number, e.kind.value, self._ts(e.raised_at))
-                    for e in cleared
-                    if e.cleared_at is not None
-                ],
-            )
-            c.executemany(
-                f"INSERT OR REPLACE INTO customs_entries ({_CUSTOMS_COLUMNS}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [_customs_values(r, self._ts, lambda i: i.hex, _text_amount) for r in customs],
-            )
-            c.execute(
-                "INSERT OR REPLACE INTO view_positions VALUES (?, ?)", (self.name, position)
-            )
-
-    def public_view(self, shipment_id: UUID) -> bytes | None:
-        rows = self._query(
-            "SELECT public_view FROM shipment_status WHERE shipment_id = ?", (shipment_id.hex,)
-        )
-        return rows[0][0] if rows else None
-
-    def full_view(self, shipment_id: UUID) -> bytes | None:
-        rows = self._query(
-            "SELECT full_view FROM shipment_status WHERE shipment_id = ?", (shipment_id.hex,)
-        )
-        return rows[0][0] if rows else None
-
-    def exceptions(
-        self, *, state: str | None, kind: str | None, limit: int, offset: int
-    ) -> list[ExceptionRow]:
-        where, params = _state_filter(state, kind, "?")
-        rows = self._query(
-            "SELECT tracking_number, kind, raised_at, cleared_at, details "  # noqa: S608
-            f"FROM shipment_exceptions{where} ORDER BY raised_at, tracking_number, kind "
-            "LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-        return [_exception(r, datetime.fromisoformat) for r in rows]
-
-    def unfinished(self, limit: int) -> list[str]:
-        rows = self._query(
-            "SELECT tracking_number FROM shipment_status WHERE booked AND NOT terminal "
-            "ORDER BY last_activity_at LIMIT ?", (limit,))
-        return [r[0] for r in rows]
-
-    def quiet_since(self, before: datetime, limit: int) -> list[str]:
-        rows = self._query(
-            "SELECT tracking_number FROM shipment_status WHERE booked AND NOT terminal "
-            "AND NOT stalled AND last_activity_at < ? ORDER BY last_activity_at LIMIT ?",
-            (self._ts(before), limit),
-        )
-        return [r[0] for r in rows]
-
-    def customs_projected(self, entry_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        return self._projected("customs_entries", "entry_id", entry_ids)
-
-    def customs_entry(self, entry_id: UUID) -> bytes | None:
-        rows = self._query("SELECT view FROM customs_entries WHERE entry_id = ?", (entry_id.hex,))
-        return rows[0][0] if rows else None
-
-    def customs_entries(
-        self, *, status: str | None, country: str | None, tracking_number: str | None,
-        limit: int, offset: int,
-    ) -> list[bytes]:
-        where, params = _customs_filter(status, country, tracking_number, "?")
-        rows = self._query(
-            f"SELECT view FROM customs_entries{where} "  # noqa: S608
-            "ORDER BY updated_at DESC, entry_id DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-        return [r[0] for r in rows]
-
-    def customs_totals(self) -> list[CustomsTotal]:
-        return totals(self._query(
-            "SELECT country, status, currency, estimated, assessed FROM customs_entries"
-        ))
-
-    def reset(self) -> None:
-        with self._transaction() as c:
-            c.execute("DELETE FROM shipment_status")
-            c.execute("DELETE FROM shipment_exceptions")
-            c.execute("DELETE FROM customs_entries")
-            c.execute("DELETE FROM view_positions WHERE view = ?", (self.name,))
+    def _empty(self, w: Writer, tables: Sequence[str]) -> None:
+        for table in tables:
+            w.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
 
     def close(self) -> None:
         with self._lock:
@@ -299,234 +247,78 @@ class SQLiteViewStore(ViewStore):
 SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
 
 
-class PostgresViewStore(ViewStore):
+@functools.lru_cache(maxsize=256)
+def _marks(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class _PostgresWriter:
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(_marks(sql), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cursor.executemany(_marks(sql), rows)
+
+
+class PostgresDatabase(Database):
+    types = {"uuid": "uuid", "text": "text", "int": "bigint", "bool": "boolean",
+             "time": "timestamptz", "bytes": "bytea", "amount": "numeric"}
+    _lock_row = " FOR UPDATE"  # two runners' commits take turns
+
     def __init__(self, conninfo: str, schema: str = "public", *, pool_size: int = 4) -> None:
         self.schema = schema
-        self._pool = ConnectionPool(
-            conninfo,
-            min_size=1,
-            max_size=pool_size,
-            kwargs=self._kwargs(),
-            open=True,
-        )
         self._conninfo, self._pool_size = conninfo, pool_size
-        # The public view, the busiest read, asked from the event loop: a
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size,
+                                    kwargs=self._kwargs(), open=True)
+        # The public view, the busiest read, is asked from the event loop: a
         # worker thread per request cost 40 % of reads/s (uvicorn, 2 workers).
         # One pool per loop (a loop's connections cannot serve another),
         # with the task opening it: the first requests wait for it together.
         self._async_pools: dict[
             asyncio.AbstractEventLoop, tuple[AsyncConnectionPool, asyncio.Task[None]]
         ] = {}
-        self._create()
 
-    def _create(self) -> None:
-        with self._pool.connection() as conn, conn.transaction():
-            # Serialise creation: several processes may start at once.
-            conn.execute("SELECT pg_advisory_xact_lock(724501)")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS shipment_status (shipment_id uuid PRIMARY KEY, "
-                "tracking_number text NOT NULL UNIQUE, booked boolean NOT NULL, status text, "
-                "terminal boolean NOT NULL, stalled boolean NOT NULL, "
-                "last_activity_at timestamptz NOT NULL, position bigint NOT NULL, "
-                "projected bytea NOT NULL, public_view bytea, full_view bytea)"
-            )
-            conn.execute(
-                "CREATE INDEX IF NOT EXISTS shipment_status_quiet ON shipment_status "
-                "(last_activity_at) WHERE booked AND NOT terminal AND NOT stalled"
-            )
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS shipment_exceptions (tracking_number text NOT NULL, "
-                "kind text NOT NULL, raised_at timestamptz NOT NULL, cleared_at timestamptz, "
-                "details text NOT NULL, PRIMARY KEY (tracking_number, kind, raised_at))"
-            )
-            conn.execute(
-                "CREATE INDEX IF NOT EXISTS shipment_exceptions_open "
-                "ON shipment_exceptions (raised_at) WHERE cleared_at IS NULL"
-            )
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS view_positions "
-                "(view text PRIMARY KEY, position bigint NOT NULL)"
-            )
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS customs_entries (entry_id uuid PRIMARY KEY, "
-                "tracking_number text NOT NULL, country text NOT NULL, status text NOT NULL, "
-                "currency text NOT NULL, estimated numeric, assessed numeric, "
-                "declared_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
-                "position bigint NOT NULL, projected bytea NOT NULL, view bytea NOT NULL)"
-            )
-            conn.execute(
-                "CREATE INDEX IF NOT EXISTS customs_entries_by_number "
-                "ON customs_entries (tracking_number)"
-            )
+    def _kwargs(self) -> dict[str, Any]:
+        return {"options": f"-c search_path={self.schema} {SESSION_OPTIONS}", "autocommit": True}
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._pool.connection() as conn:
             cur = conn.cursor(row_factory=tuple_row)
-            return cur.execute(sql, params, prepare=True).fetchall()  # type: ignore[arg-type]
+            return cur.execute(_marks(sql), params, prepare=True).fetchall()  # type: ignore[call-overload, no-any-return]
 
-    def position(self) -> int:
-        rows = self._query("SELECT position FROM view_positions WHERE view = %s", (self.name,))
-        return rows[0][0] if rows else 0
+    def select_keys(self, sql: str, keys: Sequence[UUID]) -> list[tuple[Any, ...]]:
+        return self.query(sql.format(keys="= ANY(?)"), (list(keys),))
 
-    def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        rows = self._query(
-            "SELECT shipment_id, projected FROM shipment_status WHERE shipment_id = ANY(%s)",
-            (list(shipment_ids),),
-        )
-        return {sid: bytes(doc) for sid, doc in rows}
-
-    def commit(
-        self,
-        rows: Sequence[StatusRow],
-        raised: Sequence[ExceptionRow],
-        cleared: Sequence[ExceptionRow],
-        *,
-        after: int,
-        position: int,
-        customs: Sequence[CustomsRow] = (),
-    ) -> None:
+    @contextmanager
+    def transaction(self) -> Iterator[Writer]:
         with self._pool.connection() as conn, conn.transaction():
-            cur = conn.cursor(row_factory=tuple_row)
-            cur.execute(
-                "INSERT INTO view_positions VALUES (%s, 0) ON CONFLICT (view) DO NOTHING",
-                (self.name,),
-            )
-            current = cur.execute(
-                "SELECT position FROM view_positions WHERE view = %s FOR UPDATE", (self.name,)
-            ).fetchone()
-            if current is None or current[0] != after:
-                raise ViewConflict(f"position is {current[0] if current else 0}, not {after}")
-            if rows:
-                cur.executemany(
-                    f"INSERT INTO shipment_status ({_STATUS_COLUMNS}) VALUES "  # noqa: S608
-                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (shipment_id) DO UPDATE SET "
-                    "booked = EXCLUDED.booked, status = EXCLUDED.status, "
-                    "terminal = EXCLUDED.terminal, stalled = EXCLUDED.stalled, "
-                    "last_activity_at = EXCLUDED.last_activity_at, "
-                    "position = EXCLUDED.position, projected = EXCLUDED.projected, "
-                    "public_view = EXCLUDED.public_view, full_view = EXCLUDED.full_view",
-                    [_status_values(r, lambda t: t) for r in rows],
-                )
-            if raised:
-                cur.executemany(
-                    "INSERT INTO shipment_exceptions VALUES (%s,%s,%s,NULL,%s) "
-                    "ON CONFLICT DO NOTHING",
-                    [(e.tracking_number, e.kind.value, e.raised_at, e.details) for e in raised],
-                )
-            closing = [
-                (e.cleared_at, e.tracking_number, e.kind.value, e.raised_at)
-                for e in cleared
-                if e.cleared_at is not None
-            ]
-            if closing:
-                cur.executemany(
-                    "UPDATE shipment_exceptions SET cleared_at = %s WHERE tracking_number = %s "
-                    "AND kind = %s AND raised_at = %s AND cleared_at IS NULL",
-                    closing,
-                )
-            if customs:
-                cur.executemany(
-                    f"INSERT INTO customs_entries ({_CUSTOMS_COLUMNS}) VALUES "  # noqa: S608
-                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (entry_id) DO UPDATE SET "
-                    "status = EXCLUDED.status, estimated = EXCLUDED.estimated, "
-                    "assessed = EXCLUDED.assessed, updated_at = EXCLUDED.updated_at, "
-                    "position = EXCLUDED.position, projected = EXCLUDED.projected, "
-                    "view = EXCLUDED.view",
-                    [_customs_values(r, _same, _same, _same) for r in customs],
-                )
-            cur.execute(
-                "UPDATE view_positions SET position = %s WHERE view = %s", (position, self.name)
-            )
+            yield _PostgresWriter(conn.cursor(row_factory=tuple_row))
 
-    def public_view(self, shipment_id: UUID) -> bytes | None:
-        rows = self._query(
-            "SELECT public_view FROM shipment_status WHERE shipment_id = %s", (shipment_id,)
-        )
-        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+    @contextmanager
+    def _schema(self) -> Iterator[Writer]:
+        with self.transaction() as w:
+            # Serialise creation: several processes may start at once.
+            w.execute("SELECT pg_advisory_xact_lock(724501)")
+            yield w
 
-    def full_view(self, shipment_id: UUID) -> bytes | None:
-        rows = self._query(
-            "SELECT full_view FROM shipment_status WHERE shipment_id = %s", (shipment_id,)
-        )
-        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+    def _exists(self, w: Writer, table: str) -> bool:
+        return w.execute("SELECT to_regclass(?)", (table,)).fetchone()[0] is not None
 
-    def exceptions(
-        self, *, state: str | None, kind: str | None, limit: int, offset: int
-    ) -> list[ExceptionRow]:
-        where, params = _state_filter(state, kind, "%s")
-        rows = self._query(
-            "SELECT tracking_number, kind, raised_at, cleared_at, details "  # noqa: S608
-            f"FROM shipment_exceptions{where} ORDER BY raised_at, tracking_number, kind "
-            "LIMIT %s OFFSET %s",
-            [*params, limit, offset],
-        )
-        return [_exception(r, lambda t: t) for r in rows]
+    def _empty(self, w: Writer, tables: Sequence[str]) -> None:
+        if tables:
+            w.execute(f"TRUNCATE {', '.join(tables)}")
 
-    def unfinished(self, limit: int) -> list[str]:
-        rows = self._query(
-            "SELECT tracking_number FROM shipment_status WHERE booked AND NOT terminal "
-            "ORDER BY last_activity_at LIMIT %s", (limit,))
-        return [r[0] for r in rows]
-
-    def quiet_since(self, before: datetime, limit: int) -> list[str]:
-        rows = self._query(
-            "SELECT tracking_number FROM shipment_status WHERE booked AND NOT terminal "
-            "AND NOT stalled AND last_activity_at < %s ORDER BY last_activity_at LIMIT %s",
-            (before, limit),
-        )
-        return [r[0] for r in rows]
-
-    def customs_projected(self, entry_ids: Sequence[UUID]) -> dict[UUID, bytes]:
-        rows = self._query(
-            "SELECT entry_id, projected FROM customs_entries WHERE entry_id = ANY(%s)",
-            (list(entry_ids),),
-        )
-        return {eid: bytes(doc) for eid, doc in rows}
-
-    def customs_entry(self, entry_id: UUID) -> bytes | None:
-        rows = self._query("SELECT view FROM customs_entries WHERE entry_id = %s", (entry_id,))
-        return bytes(rows[0][0]) if rows else None
-
-    def customs_entries(
-        self, *, status: str | None, country: str | None, tracking_number: str | None,
-        limit: int, offset: int,
-    ) -> list[bytes]:
-        where, params = _customs_filter(status, country, tracking_number, "%s")
-        rows = self._query(
-            f"SELECT view FROM customs_entries{where} "  # noqa: S608
-            "ORDER BY updated_at DESC, entry_id DESC LIMIT %s OFFSET %s",
-            [*params, limit, offset],
-        )
-        return [bytes(r[0]) for r in rows]
-
-    def customs_totals(self) -> list[CustomsTotal]:
-        rows = self._query(
-            "SELECT country, status, currency, count(*), coalesce(sum(estimated), 0), "
-            "coalesce(sum(assessed), 0), count(assessed) FROM customs_entries "
-            "GROUP BY country, status, currency ORDER BY country, status, currency"
-        )
-        return [
-            CustomsTotal(country=c, status=st, currency=cur, entries=n, estimated=e,
-                         assessed=a, assessed_entries=na)
-            for c, st, cur, n, e, a, na in rows
-        ]
-
-    def reset(self) -> None:
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute("TRUNCATE shipment_status, shipment_exceptions, customs_entries")
-            conn.execute("DELETE FROM view_positions WHERE view = %s", (self.name,))
-
-    async def public_view_async(self, shipment_id: UUID) -> bytes | None:
+    async def query_one_async(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         for attempt in (1, 2):
             pool = await self._async_pool()
             try:
                 async with pool.connection() as conn:
-                    cur = await conn.execute(
-                        "SELECT public_view FROM shipment_status WHERE shipment_id = %s",
-                        (shipment_id,), prepare=True,
-                    )
-                    row = await cur.fetchone()
-                return bytes(row[0]) if row and row[0] is not None else None
+                    cur = await conn.execute(_marks(sql), params, prepare=True)  # type: ignore[call-overload]
+                    return await cur.fetchone()  # type: ignore[no-any-return]
             except psycopg.OperationalError:
                 # A connection cut (database restarted, backend terminated):
                 # the pool drops it; one more try on a fresh one.
@@ -554,15 +346,8 @@ class PostgresViewStore(ViewStore):
         if found is not None:
             await found[0].close()
 
-    def _kwargs(self) -> dict[str, Any]:
-        return {"options": f"-c search_path={self.schema} {SESSION_OPTIONS}", "autocommit": True}
-
     def close(self) -> None:
         self._pool.close()
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 class PostgresListener:

@@ -10,26 +10,32 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from tracking.codes import ScanEvent, Status
+from tracking.codes import ExceptionReason, ScanEvent, Status
 from tracking.customs import CustomsStatus
 from tracking.delivery import Delivery
 from tracking.shipment import Shipment
 
 
 class ExceptionKind(StrEnum):
+    _ignore_ = "kinds reason"
     MISDIRECTED = "MISDIRECTED"
     CUSTOMS_HOLD = "CUSTOMS_HOLD"
     CUSTOMS_REJECTED = "CUSTOMS_REJECTED"
     CUSTOMS_SEIZED = "CUSTOMS_SEIZED"
     DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
-    DAMAGED = "DAMAGED"
-    LOST = "LOST"
-    ADDRESS_PROBLEM = "ADDRESS_PROBLEM"
-    REFUSED = "REFUSED"
-    WEATHER = "WEATHER"
-    OTHER = "OTHER"
+    # One kind per reason an EXCEPTION scan may give, named after it: derived
+    # from the reasons, never listed again, so that a reason added to the
+    # contract is a kind at once (a scan the exceptions view could not file
+    # would stop the projection at its position).
+    kinds = vars()
+    for reason in ExceptionReason:
+        kinds[reason.name] = reason.value
     LATE = "LATE"
     STALLED = "STALLED"
+
+
+# The kind an EXCEPTION scan with this reason raises.
+REASON_KINDS = {reason: ExceptionKind(reason.value) for reason in ExceptionReason}
 
 
 def open_exceptions(shipment: Shipment, delivery: Delivery | None = None) -> dict[ExceptionKind, str]:
@@ -51,7 +57,7 @@ def open_exceptions(shipment: Shipment, delivery: Delivery | None = None) -> dic
         found[ExceptionKind.DELIVERY_ATTEMPTED] = f"delivery attempted at {last.location}{why}"
     if d.status is Status.EXCEPTION and last is not None and last.event is ScanEvent.EXCEPTION:
         assert last.reason is not None
-        found[ExceptionKind(last.reason.value)] = f"reported at {last.location} by {last.scan_id}"
+        found[REASON_KINDS[last.reason]] = f"reported at {last.location} by {last.scan_id}"
     for mark in d.customs:
         kind = _CUSTOMS_KINDS.get(mark.status)
         if kind is not None:

@@ -302,6 +302,15 @@ class Shipment(Aggregate):
         self.require_booked()
         return self.plans[-1].route
 
+    def is_unfinished(self, delivery: Delivery | None = None) -> bool:
+        """Booked, and neither delivered nor returned: still on its way (what
+        carrier polling asks about). ``delivery``: its delivery, when at hand."""
+        return self.is_booked and not (delivery or self.delivery()).status.is_terminal
+
+    def may_stall(self, delivery: Delivery | None = None) -> bool:
+        """Unfinished and not flagged yet: what a long silence flags as stalled."""
+        return self.stalled_since is None and self.is_unfinished(delivery)
+
     def delivery(self) -> Delivery:
         self.require_booked()
         d = self.derivation
@@ -371,12 +380,7 @@ class Shipment(Aggregate):
     def flag_stalled(self, *, now: datetime, threshold: timedelta, source: Source) -> bool:
         """Record that nothing was heard for longer than ``threshold``; False
         when that is not so (or already flagged, or the shipment is done)."""
-        if (
-            not self.is_booked
-            or self.stalled_since is not None
-            or now - self.last_activity_at <= threshold
-            or self.delivery().status.is_terminal
-        ):
+        if now - self.last_activity_at <= threshold or not self.may_stall():
             return False
         self.trigger_event(
             self.StallDetected, since=self.last_activity_at, threshold=threshold, source=source

@@ -20,6 +20,7 @@ from adapters.deadletters import DeadLetter
 from adapters.http.app import create_app
 from adapters.logs import JsonFormatter, Redactor, configure
 from adapters.settings import Settings
+from projections.shipments import READ_MODEL as SHIPMENTS
 from tests.builders import at
 from tests.e2e.conftest import AGENT, MERCHANT, TOKENS, Clock
 from tests.e2e.test_http import BOOKING, TN, scan
@@ -63,7 +64,7 @@ def test_every_line_logged_while_answering_carries_the_request_id(
         raise RuntimeError("the view store broke")
 
     with TestClient(app=create_app(api)) as client:
-        monkeypatch.setattr(api.store, "public_view_async", broken)
+        monkeypatch.setattr(api.store[SHIPMENTS], "public_view_async", broken)
         r = client.get(f"/api/v1/track/{TN}", headers={"X-Request-ID": "req-500"})
     assert r.status_code == 500
     lines = [json.loads(x) for x in out.getvalue().splitlines()]

@@ -17,8 +17,9 @@ from typing import Any
 
 from adapters.composition import build_dead_letters, build_service, build_view_store
 from adapters.settings import Settings
-from projections.runner import ProjectionRunner
-from projections.store import MemoryViewStore
+from projections.readmodel import Views
+from projections.registry import READ_MODELS
+from projections.runner import ReadModelRunner
 from tests.projection_support import snapshot
 from tests.waiting import eventually
 from tracking.identifiers import shipment_id
@@ -81,8 +82,8 @@ def check_invariants(
         # 3. the views (once caught up) equal a rebuild from the whole log.
         eventually(lambda: views.position() >= end, timeout=views_timeout,
                    what=f"the views reach position {end}")
-        rebuilt = MemoryViewStore()
-        ProjectionRunner(service, rebuilt).rebuild()
+        rebuilt = Views.in_memory(READ_MODELS)
+        ReadModelRunner(service, rebuilt).rebuild()
         live, fresh = snapshot(views, tns), snapshot(rebuilt, tns)
         for key in live:
             assert live[key] == fresh[key], f"the {key} view differs from a rebuild"

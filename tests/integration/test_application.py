@@ -340,7 +340,7 @@ def test_postgres_sessions_plan_key_lookups_without_jit_or_parallel_workers(
             found = conn.execute("SELECT current_setting('jit') AS jit, current_setting("
                                  "'max_parallel_workers_per_gather') AS workers").fetchone()
             assert found == {"jit": "off", "workers": "0"}
-        assert views._query("SELECT current_setting('jit'), "  # type: ignore[attr-defined]
+        assert views.database.query("SELECT current_setting('jit'), "  # type: ignore[union-attr]
                             "current_setting('max_parallel_workers_per_gather')") == [("off", "0")]
     finally:
         views.close()
