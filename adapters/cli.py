@@ -237,6 +237,7 @@ def project(settings: Settings) -> int:
     """Keep the views up to date until SIGTERM or SIGINT; the batch in hand
     is one transaction, finished before the runner stops."""
     from adapters.composition import build_runner, build_view_store
+    from projections.runner import TRANSIENT
 
     done = _stop_on_signals()
     service = build_service(settings)
@@ -247,7 +248,15 @@ def project(settings: Settings) -> int:
     readiness = health.Readiness(service, store, runner, None, settings.ready_max_lag_seconds)
     server = _ops_server(settings, metrics, readiness)
     caught_up = 0
-    while not done.is_set() and (n := runner.run_once()) > 0:
+    while not done.is_set():
+        try:
+            n = runner.run_once()
+        except TRANSIENT as e:  # a cut connection mid catch-up: again, as the runner would
+            log.warning("the views' database does not answer (%s); again in 1 s", e)
+            done.wait(1.0)
+            continue
+        if n == 0:
+            break
         caught_up += n
     log.info("views caught up; following the log", extra={"events": caught_up})
     runner.start()

@@ -187,6 +187,7 @@ class ScanConsumer:
                       "id %s)", self._refused, self.client_id)
         elif not refused:
             self._refused = None  # granted on a later connection (the ACL changed)
+            log.info("subscribed to %s", self.topic)
 
     def _on_disconnect(self, client: mqtt.Client, _: Any, __: Any, reason: Any, ___: Any) -> None:
         self.connected.clear()

@@ -266,11 +266,14 @@ def pipeline(
 ) -> tuple[Process, Process]:
     """Book the traffic's shipments, start `tracking ingest` and `tracking
     project` (kept in ``processes`` to be cleaned up), and wait until the
-    consumer's session exists on the broker: what is published while it is
-    down then waits there for it."""
+    consumer has subscribed (its session then exists on the broker): what is
+    published while it is down waits there for it. A fixed pause was not
+    enough on a loaded machine: scans published before the first
+    subscription reach no one."""
     traffic.book(settings)
     ingest = Process(settings, "ingest", **ingest_env).start()
     projector = Process(settings, "project").start()
     processes.extend([ingest, projector])
-    time.sleep(1.5)
+    eventually(lambda: "subscribed to" in ingest.log.read_text(errors="replace"), timeout=60,
+               what=f"the consumer subscribed\n{ingest.tail()}")
     return ingest, projector
