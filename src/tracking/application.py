@@ -475,7 +475,7 @@ class ShipmentService(Application[UUID]):
         )
         shipment = _replay(events)
         if shipment is None or not shipment.is_booked:
-            raise ShipmentNotFound(tracking_number)
+            raise ShipmentNotFound(tracking_number, as_of=at)
         return shipment
 
     def _booked(self, tracking_number: str) -> Shipment:

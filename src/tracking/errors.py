@@ -6,6 +6,8 @@ class only says when it is raised.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class TrackingError(Exception):
     """Base class: something the caller asked for cannot be done as asked."""
@@ -34,8 +36,14 @@ class ShipmentNotFound(TrackingError, LookupError):
     """No shipment is booked under the tracking number (scans for it may be
     waiting, but until it is booked it does not exist for readers)."""
 
-    def __init__(self, tracking_number: str) -> None:
-        super().__init__(f"no shipment is booked under tracking number {tracking_number}")
+    def __init__(self, tracking_number: str, as_of: datetime | None = None) -> None:
+        if as_of is None:
+            message = f"no shipment is booked under tracking number {tracking_number}"
+        else:  # as_of is recording time, which readers often take for the scans' time
+            message = (f"no booking of tracking number {tracking_number} had been recorded "
+                       f"by {as_of.isoformat()} (as_of is the time events were recorded, "
+                       "not when they happened)")
+        super().__init__(message)
         self.tracking_number = tracking_number
 
 

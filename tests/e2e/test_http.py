@@ -260,6 +260,7 @@ def test_the_agent_view_as_of_a_time_and_now(client: TestClient[Any], clock: Clo
     assert then["transport_status"] == "NOT_RECEIVED" and then["version"] == booked["version"]
     r = client.get(f"/api/v1/shipments/{TN}", params={"as_of": "2001-01-01T00:00:00Z"}, headers=AGENT)
     assert r.status_code == 404
+    assert "as_of is the time events were recorded" in r.json()["detail"]
 
 
 def test_operations_endpoints(client: TestClient[Any], clock: Clock) -> None:
