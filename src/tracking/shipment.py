@@ -24,6 +24,7 @@ from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.route import Route, RoutePlan
 from tracking.scan import Reported, Scan, Source
+from tracking.subscription import Subscription
 
 # How far after it was recorded a scan may say it happened: scanner clocks
 # drift, but a scan dated days ahead is a broken clock, not a fact.
@@ -52,6 +53,7 @@ class ShipmentState(msgspec.Struct, kw_only=True):
     estimates: list[Estimate] = []
     retracted: list[Scan] = []
     other_ids: list[str] = []
+    subscriptions: list[Subscription] = []
 
 
 class Shipment(Aggregate):
@@ -127,6 +129,16 @@ class Shipment(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.stalled_since = self.since
 
+    class NotificationSubscribed(Aggregate.Event):
+        """The customer (who knew the recipient's postcode) asked to hear of
+        this parcel at an e-mail address: personal data."""
+
+        subscription: Subscription
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.subscriptions.append(self.subscription)
+
     # -- carrier updates (tracking.carrier) ----------------------------------------
 
     class EstimateReceived(Aggregate.Event):
@@ -197,6 +209,7 @@ class Shipment(Aggregate):
         self.other_ids: list[str] = []
         # Tracking numbers of later carriers, from hand-over scans (tracking.link).
         self.aliases: set[str] = set()
+        self.subscriptions: list[Subscription] = []
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
@@ -227,6 +240,7 @@ class Shipment(Aggregate):
             estimates=list(self.estimates),
             retracted=list(self.retracted),
             other_ids=list(self.other_ids),
+            subscriptions=list(self.subscriptions),
         )
 
     @classmethod
@@ -248,6 +262,7 @@ class Shipment(Aggregate):
         shipment.estimates = list(state.estimates)
         shipment.retracted = list(state.retracted)
         shipment.other_ids = list(state.other_ids)
+        shipment.subscriptions = list(state.subscriptions)
         shipment.scan_ids = {
             scan.scan_id for scan in (*state.scans, *state.retracted)
         } | set(state.other_ids)
@@ -360,6 +375,15 @@ class Shipment(Aggregate):
                 f"({now.isoformat()}): check the scanner's clock",
             )
         self.trigger_event(self.ScanRecorded, scan=scan, source=source)
+        return True
+
+    def subscribe(self, subscription: Subscription, source: Source) -> bool:
+        """Record a request for e-mail updates; False when that address
+        already asked."""
+        self.require_booked()
+        if any(s.email == subscription.email for s in self.subscriptions):
+            return False
+        self.trigger_event(self.NotificationSubscribed, subscription=subscription, source=source)
         return True
 
     # -- carrier updates ---------------------------------------------------------
