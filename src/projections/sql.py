@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -229,6 +229,19 @@ class SQLiteViewStore(ViewStore):
         )
         return rows[0][0] if rows else None
 
+    def public_views_since(
+        self, after: int, shipment_ids: Collection[UUID]
+    ) -> list[tuple[UUID, int, bytes]]:
+        keys = [i.hex for i in shipment_ids]
+        found = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            found += self._query(
+                "SELECT shipment_id, position, public_view FROM shipment_status "  # noqa: S608
+                f"WHERE shipment_id IN ({','.join('?' * len(chunk))}) AND position > ? "
+                "AND public_view IS NOT NULL", [*chunk, after])
+        return [(UUID(i), p, v) for i, p, v in found]
+
     def exceptions(
         self, *, state: str | None, kind: str | None, limit: int, offset: int
     ) -> list[ExceptionRow]:
@@ -302,6 +315,8 @@ SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
 class PostgresViewStore(ViewStore):
     def __init__(self, conninfo: str, schema: str = "public", *, pool_size: int = 4) -> None:
         self.schema = schema
+        # NOTIFY is database-wide: one channel per schema's views.
+        self.channel = f"tracking_views_{schema}"[:63]
         self._pool = ConnectionPool(
             conninfo,
             min_size=1,
@@ -437,6 +452,8 @@ class PostgresViewStore(ViewStore):
             cur.execute(
                 "UPDATE view_positions SET position = %s WHERE view = %s", (position, self.name)
             )
+            # Delivered at commit: live streams (adapters/live.py) wake on it.
+            cur.execute("SELECT pg_notify(%s, %s)", (self.channel, str(position)))
 
     def public_view(self, shipment_id: UUID) -> bytes | None:
         rows = self._query(
@@ -449,6 +466,16 @@ class PostgresViewStore(ViewStore):
             "SELECT full_view FROM shipment_status WHERE shipment_id = %s", (shipment_id,)
         )
         return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def public_views_since(
+        self, after: int, shipment_ids: Collection[UUID]
+    ) -> list[tuple[UUID, int, bytes]]:
+        rows = self._query(
+            "SELECT shipment_id, position, public_view FROM shipment_status "
+            "WHERE shipment_id = ANY(%s) AND position > %s AND public_view IS NOT NULL",
+            (list(shipment_ids), after),
+        )
+        return [(i, p, bytes(v)) for i, p, v in rows]
 
     def exceptions(
         self, *, state: str | None, kind: str | None, limit: int, offset: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -85,6 +85,14 @@ class ViewStore(ABC):
 
     @abstractmethod
     def public_view(self, shipment_id: UUID) -> bytes | None: ...
+
+    @abstractmethod
+    def public_views_since(
+        self, after: int, shipment_ids: Collection[UUID]
+    ) -> list[tuple[UUID, int, bytes]]:
+        """(shipment id, row position, public view) of those of these booked
+        shipments whose row has moved past log position ``after``: what the
+        live streams send, each tagged with the position it is as of."""
 
     async def public_view_async(self, shipment_id: UUID) -> bytes | None:
         """``public_view`` for an event loop, without blocking it: here in a
@@ -190,6 +198,13 @@ class MemoryViewStore(ViewStore):
     def full_view(self, shipment_id: UUID) -> bytes | None:
         row = self._rows.get(shipment_id)
         return row.full_view if row else None
+
+    def public_views_since(
+        self, after: int, shipment_ids: Collection[UUID]
+    ) -> list[tuple[UUID, int, bytes]]:
+        rows = [self._rows.get(i) for i in shipment_ids]
+        return [(r.shipment_id, r.position, r.public_view) for r in rows
+                if r is not None and r.public_view is not None and r.position > after]
 
     def exceptions(
         self, *, state: str | None, kind: str | None, limit: int, offset: int
