@@ -28,7 +28,8 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from adapters import deadletters, health
 from adapters.deadletters import DeadLetterStore
 from adapters.groupcommit import GroupCommit
-from adapters.http import customs, schemas
+from adapters.live import live_views
+from adapters.http import customs, pages, schemas
 from adapters.http.access import RequestLog
 from adapters.http.auth import requires
 from adapters.http.carriers import carrier_router
@@ -389,15 +390,16 @@ def create_app(api: Api) -> Litestar:
     health.register(metrics, service, store=store, consumer=api.consumer,
                     dead_letters=api.dead_letters)
 
+    live = live_views(api.settings, store)  # the tracking page's stream (adapters/live.py)
     app = Litestar(
         route_handlers=[v1, carrier_router(api.settings, service, metrics), livez, readyz,
-                        metrics_endpoint],
+                        metrics_endpoint, pages.routes(service, store, live)],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         before_request=read_your_writes,
         logging_config=None,  # adapters/logs.py configures logging, once per process
         request_max_body_size=MAX_BODY,
         on_startup=[api.start],
-        on_shutdown=[store.aclose, api.stop],
+        on_shutdown=[live.stop, store.aclose, api.stop],
         middleware=[
             DefineMiddleware(RateLimit, per_minute=api.settings.rate_limit_per_minute,
                              exclude=["/livez", "/readyz", "/metrics", "/schema"]),

@@ -1,0 +1,125 @@
+"""Languages of the pages: gettext catalogues (Babel), the choice of one
+per request, and dates by locale.
+
+Catalogues are the ``.po`` files under ``locale/<lang>/LC_MESSAGES``,
+compiled in memory when the process starts (a few milliseconds), so a
+fresh install, editable or not, needs no build step and no ``.mo`` files.
+A translator adds a language by adding its ``messages.po``: the language is
+offered from then on. English is the source language (the msgids).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import (
+    format_interval,
+    format_skeleton,
+    format_time,
+    get_datetime_format,
+    get_timezone_gmt,
+)
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+SOURCE_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class Language:
+    tag: str  # as in ?lang= and <html lang>
+    locale: Locale
+    translations: NullTranslations
+
+    @property
+    def name(self) -> str:
+        """The language's own name for itself ("Deutsch", "中文")."""
+        return self.locale.get_display_name(self.locale).split(" (")[0]
+
+    def gettext(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+    # -- dates, by the locale's own patterns ---------------------------------------
+
+    def date(self, when: datetime) -> str:
+        return format_skeleton("yMMMMEEEEd", when, locale=self.locale)
+
+    def time_at(self, when: datetime) -> str:
+        """Date and time as they were where it happened, with the UTC offset."""
+        joined = get_datetime_format("medium", locale=self.locale).replace("'", "")
+        text = joined.format(format_time(when, "short", tzinfo=when.tzinfo, locale=self.locale),
+                             format_skeleton("yMMMd", when, locale=self.locale))
+        return f"{text} ({get_timezone_gmt(when, 'long', locale=self.locale)})"
+
+    def date_range(self, start: datetime, end: datetime) -> str:
+        return format_interval(start, end, "yMMMd", tzinfo=start.tzinfo, locale=self.locale)
+
+
+class Catalogues:
+    """Every language there is a catalogue for, and English."""
+
+    def __init__(self, languages: dict[str, Language]) -> None:
+        self.languages = languages
+        self.default = languages[SOURCE_LANGUAGE]
+
+    @classmethod
+    def load(cls) -> Catalogues:
+        languages = {SOURCE_LANGUAGE: Language(SOURCE_LANGUAGE, Locale.parse(SOURCE_LANGUAGE),
+                                               NullTranslations())}
+        root = resources.files("adapters.web").joinpath("locale")
+        for folder in sorted(root.iterdir(), key=lambda f: f.name):
+            po = folder.joinpath("LC_MESSAGES", "messages.po")
+            if not po.is_file():
+                continue
+            catalog = read_po(io.BytesIO(po.read_bytes()), locale=folder.name)
+            compiled = io.BytesIO()
+            write_mo(compiled, catalog)
+            compiled.seek(0)
+            tag = folder.name.replace("_", "-")
+            languages[tag] = Language(tag, Locale.parse(folder.name), Translations(compiled))
+        return cls(languages)
+
+    def choose(self, asked: str | None, accept_language: str | None) -> Language:
+        """``?lang=`` when it names a language we have; else the best of
+        Accept-Language (Babel's negotiation over its q-ordered tags); else English."""
+        for tag in ([asked] if asked else []):
+            found = self._match([tag])
+            if found is not None:
+                return found
+        return self._match(_preferred(accept_language or "")) or self.default
+
+    def _match(self, preferred: list[str]) -> Language | None:
+        available = list(self.languages)
+        tag = Locale.negotiate([p.replace("-", "_") for p in preferred],
+                               [a.replace("-", "_") for a in available], sep="_")
+        if tag is None:
+            return None
+        key = str(tag).replace("_", "-")
+        if key in self.languages:
+            return self.languages[key]
+        # A regional form (zh_Hans_CN) of a language we have (zh).
+        try:
+            return self.languages.get(Locale.parse(str(tag)).language)
+        except (UnknownLocaleError, ValueError):
+            return None
+
+
+def _preferred(header: str) -> list[str]:
+    """The tags of an Accept-Language header, most wanted first."""
+    weighted = []
+    for i, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if tag and tag != "*" and q > 0:
+            weighted.append((-q, i, tag.strip()))
+    return [tag for _, _, tag in sorted(weighted)]
