@@ -30,6 +30,9 @@
       .then(function () { fetching = false; if (again) { again = false; refresh(); } });
   }
 
+  // Says (to tests, and to styles if they want it) that updates are on.
+  stream.addEventListener("open", function () { root.setAttribute("data-live", "open"); });
+  stream.addEventListener("error", function () { root.setAttribute("data-live", "reconnecting"); });
   stream.addEventListener("tracking", function (message) {
     if (Number(message.lastEventId) > shown) { refresh(); }
   });
