@@ -7,8 +7,8 @@ import pytest
 from tracking.errors import InvalidInput
 from tracking.scan import SYSTEM
 from tracking.subscription import EmailAddress, Subscription, postcode_matches
-from tests.builders import AGENT, HK_STO, TN, at, booking
-from tracking.shipment import Shipment
+from tests.builders import at
+from tests.unit.test_shipment import booked
 
 
 def test_an_address_is_checked_and_its_domain_lower_cased() -> None:
@@ -20,14 +20,8 @@ def test_an_address_is_checked_and_its_domain_lower_cased() -> None:
         assert e.value.field == "email"
 
 
-def booked_shipment() -> Shipment:
-    s = Shipment.open(TN, AGENT)
-    s.book(booking(), HK_STO, AGENT)
-    return s
-
-
 def test_a_subscription_is_recorded_once_per_address() -> None:
-    shipment = booked_shipment()
+    shipment = booked()
     sub = Subscription(email=EmailAddress("a@example.se"), language="de", subscribed_at=at(2))
     assert shipment.subscribe(sub, SYSTEM) is True
     assert shipment.subscribe(sub, SYSTEM) is False

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from adapters.http.app import create_app
 from adapters.settings import Settings
 from tests.builders import at
 from tests.conftest import IN_CI
-from tests.e2e.conftest import TOKENS, Clock
+from tests.e2e.conftest import DEVICE, TOKENS, Clock
 from tests.e2e.conftest import client, clock, settings  # noqa: F401  (the same fixtures here)
 from tests.ports import free_port
 
@@ -37,6 +38,14 @@ class Server:
 
     def client(self, **options: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, **{"timeout": 10, **options})
+
+    def post_scan(self, body: dict[str, Any]) -> int:
+        """POST a scan as a device, the clock just after it; its log position."""
+        self.clock.now = datetime.fromisoformat(body["occurred_at"]) + timedelta(minutes=5)
+        with self.client() as c:
+            r = c.post("/api/v1/scans", json=body, headers=DEVICE)
+        assert r.status_code == 201, r.text
+        return int(r.json()["position"])
 
 
 @pytest.fixture

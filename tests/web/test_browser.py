@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.builders import at
-from tests.e2e.conftest import DEVICE, MERCHANT
+from tests.e2e.conftest import MERCHANT
 from tests.e2e.test_http import BOOKING, TN, scan
 from tests.web.conftest import Server
 
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.browser
 WAIT_MS = 15_000  # how long an expectation waits for the page to get there
 
 
-def post_scan(server: Server, body: dict[str, Any]) -> int:
-    server.clock.now = datetime.fromisoformat(body["occurred_at"]) + timedelta(minutes=5)
-    with server.client() as c:
-        r = c.post("/api/v1/scans", json=body, headers=DEVICE)
-    assert r.status_code == 201, r.text
-    return int(r.json()["position"])
 
 
 @pytest.fixture
@@ -34,7 +27,7 @@ def shipment(server: Server) -> Server:
     with server.client() as c:
         r = c.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT)
         assert r.status_code == 201, r.text
-        last = post_scan(server, scan("RECEIVED", "HKHKG", at(2, 1)))
+        last = server.post_scan(scan("RECEIVED", "HKHKG", at(2, 1)))
         assert c.get(f"/api/v1/track/{TN}", params={"min_position": last}).status_code == 200
     return server
 
@@ -86,7 +79,7 @@ def test_the_page_updates_itself_and_announces_a_scan(shipment: Server, page: An
     expect(page.locator(".events li")).to_have_count(1)
     # The script has subscribed when the stream answers; then a scan arrives.
     expect(page.locator("#tracking")).to_have_attribute("data-live", "open", timeout=WAIT_MS)
-    post_scan(shipment, scan("LOADED", "HKHKG", at(3, 6), voyage="V100"))
+    shipment.post_scan(scan("LOADED", "HKHKG", at(3, 6), voyage="V100"))
     expect(page.locator(".events li")).to_have_count(2, timeout=WAIT_MS)
     expect(page.locator(".events li").first).to_contain_text("Loaded onto V100 at Hong Kong, HK")
     expect(page.locator("#announce")).to_have_text("Update: Loaded onto V100 at Hong Kong, HK.")

@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
@@ -21,6 +24,12 @@ def row(sid: uuid.UUID, position: int, view: bytes) -> StatusRow:
                      status="IN_TRANSIT", terminal=False, stalled=False,
                      last_activity_at=datetime(2009, 3, 1, tzinfo=UTC), position=position,
                      projected=b"{}", public_view=view, full_view=view)
+
+
+def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run on a loop of its own thread (a browser test's Playwright may hold this one's)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_the_postgres_views_notify_their_channel_as_they_commit(postgres_schema_url: str) -> None:
@@ -55,7 +64,7 @@ def test_a_watch_gets_its_shipment_s_newer_views_only() -> None:
         return [first, second]
 
     try:
-        assert asyncio.run(scenario()) == [(2, b"v2"), (3, b"v3")]
+        assert run(scenario()) == [(2, b"v2"), (3, b"v3")]
     finally:
         live.stop()
 
@@ -75,6 +84,6 @@ def test_the_watcher_and_its_connection_go_when_no_stream_is_open() -> None:
     async def one_stream() -> None:
         live.unwatch(live.watch(uuid.uuid4()))
 
-    asyncio.run(one_stream())
+    run(one_stream())
     assert closed.wait(10), "the watcher kept its connection with no stream open"
     assert live.open_streams == 0

@@ -7,7 +7,6 @@ nobody booked. On SQLite (polling) and PostgreSQL (LISTEN/NOTIFY)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 
 import adapters.http.stream
 from tests.builders import at
-from tests.e2e.conftest import DEVICE, MERCHANT
+from tests.e2e.conftest import MERCHANT
 from tests.e2e.test_http import BOOKING, TN, scan
 from tests.web.conftest import Server
 from tests.web.sse import Message, messages
@@ -23,12 +22,6 @@ from tests.web.sse import Message, messages
 STREAM = f"/api/v1/track/{TN}/stream"
 
 
-def post_scan(server: Server, body: dict[str, Any]) -> int:
-    server.clock.now = datetime.fromisoformat(body["occurred_at"]) + timedelta(minutes=5)
-    with server.client() as c:
-        r = c.post("/api/v1/scans", json=body, headers=DEVICE)
-    assert r.status_code == 201, r.text
-    return int(r.json()["position"])
 
 
 def book(server: Server) -> int:
@@ -64,7 +57,7 @@ def test_the_first_message_is_the_current_view_then_one_per_scan(server: Server)
         assert first.view["status"] == "INFO_RECEIVED" and first.view["events"] == []
         with server.client() as api:
             assert first.view == api.get(f"/api/v1/track/{TN}").json()
-        position = post_scan(server, scan("RECEIVED", "HKHKG", at(2)))
+        position = server.post_scan(scan("RECEIVED", "HKHKG", at(2)))
         second = tracking(stream)
         assert int(second.id or 0) == position > int(first.id or 0)
         assert [e["event"] for e in second.view["events"]] == ["RECEIVED"]
@@ -79,12 +72,12 @@ def test_a_reconnect_with_last_event_id_gets_only_what_it_missed(server: Server)
         # Up to date: nothing is sent again; the next change comes once.
         with open_stream(c, **{"Last-Event-ID": seen.id or ""}) as r:
             stream = messages(r.iter_lines())
-            position = post_scan(server, scan("RECEIVED", "HKHKG", at(2)))
+            position = server.post_scan(scan("RECEIVED", "HKHKG", at(2)))
             got = tracking(stream)
             assert int(got.id or 0) == position
         # Missed two scans while away: the view that has both comes at once.
-        post_scan(server, scan("LOADED", "HKHKG", at(3), voyage="V100"))
-        last = post_scan(server, scan("DEPARTED", "HKHKG", at(3, 2), voyage="V100"))
+        server.post_scan(scan("LOADED", "HKHKG", at(3), voyage="V100"))
+        last = server.post_scan(scan("DEPARTED", "HKHKG", at(3, 2), voyage="V100"))
         with open_stream(c, last, **{"Last-Event-ID": got.id or ""}) as r:
             caught_up = tracking(messages(r.iter_lines()))
         assert int(caught_up.id or 0) == last
