@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 PAGE_SOURCE = Source(SourceKind.SYSTEM, "tracking-page")
 # Wrong postcodes one address may try: 10 at once, then one per 6 minutes.
 GUESSES, GUESS_REFILL_PER_SECOND = 10, 1 / 360
+RENDERED = 256  # pages kept rendered per process (by ETag: a changed view is a new page)
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
@@ -94,6 +96,7 @@ class Web:
         for a in sorted(self.assets):
             version.update(self.assets[a].etag.encode())
         self.version = version.hexdigest()
+        self.rendered: OrderedDict[str, bytes] = OrderedDict()
         self.environments = {tag: self._environment(lang)
                              for tag, lang in self.catalogues.languages.items()}
 
@@ -108,8 +111,12 @@ class Web:
 
     def render(self, lang: Language, template: str, status: int = 200,
                headers: dict[str, str] | None = None, **context: Any) -> Response[bytes]:
-        html = self.environments[lang.tag].get_template(template).render(**context)
-        return Response(html.encode(), status_code=status, media_type=MediaType.HTML,
+        html = self.environments[lang.tag].get_template(template).render(**context).encode()
+        return self.html(lang, html, status, headers)
+
+    def html(self, lang: Language, html: bytes, status: int = 200,
+             headers: dict[str, str] | None = None) -> Response[bytes]:
+        return Response(html, status_code=status, media_type=MediaType.HTML,
                         headers={**page_headers(), "Content-Language": lang.tag,
                                  "Vary": "Accept-Language", **(headers or {})})
 
@@ -190,18 +197,26 @@ class TrackingPages(Controller):
                 web.guesses.wait(_client(request))  # a wrong guess spends a token
         subscribed = destination is not None and request.query_params.get("subscribed") == "1"
         etag = '"%s"' % hashlib.blake2b(
-            b"|".join([view, lang.tag.encode(), (destination or "").encode(),
+            b"|".join([view, str(position).encode(), lang.tag.encode(), (destination or "").encode(),
                        b"s" if subscribed else b"", web.version.encode()]),
             digest_size=12).hexdigest()
         caching = {"ETag": etag, "Cache-Control": "private, no-cache"}
         if etag in request.headers.get("if-none-match", ""):
             return Response(b"", status_code=304, headers={**page_headers(), **caching,
                                                           "Vary": "Accept-Language"})
-        page = tracking_page(view, lang, web.places)
-        page.destination = destination
-        return web.render(lang, "track.html", headers=caching, page=page, position=position,
-                          postcode=postcode if destination else "", subscribed=subscribed,
-                          email_error=None, number=None)
+        html = web.rendered.get(etag)
+        if html is None:
+            page = tracking_page(view, lang, web.places)
+            page.destination = destination
+            html = web.environments[lang.tag].get_template("track.html").render(
+                page=page, position=position, postcode=postcode if destination else "",
+                subscribed=subscribed, email_error=None, number=None).encode()
+            web.rendered[etag] = html
+            if len(web.rendered) > RENDERED:
+                web.rendered.popitem(last=False)
+        else:
+            web.rendered.move_to_end(etag)
+        return web.html(lang, html, headers=caching)
 
     @post("/track/{tracking_number:str}/subscriptions", status_code=303)
     async def subscribe(

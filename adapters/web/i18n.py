@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from importlib import resources
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import (
+    DateTimePattern,
     format_interval,
-    format_skeleton,
-    format_time,
     get_datetime_format,
     get_timezone_gmt,
+    match_skeleton,
+    parse_pattern,
 )
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -45,15 +47,36 @@ class Language:
         return self.translations.gettext(message)
 
     # -- dates, by the locale's own patterns ---------------------------------------
+    # (Skeletons are matched to the locale's patterns once: Babel matches them
+    # again on every call, which was most of a page's rendering time.)
+
+    def _skeleton(self, skeleton: str) -> DateTimePattern:
+        found = match_skeleton(skeleton, self.locale.datetime_skeletons) or skeleton
+        return parse_pattern(self.locale.datetime_skeletons[found])
+
+    @cached_property
+    def _long_date(self) -> DateTimePattern:
+        return self._skeleton("yMMMMEEEEd")
+
+    @cached_property
+    def _short_date(self) -> DateTimePattern:
+        return self._skeleton("yMMMd")
+
+    @cached_property
+    def _time(self) -> DateTimePattern:
+        return parse_pattern(self.locale.time_formats["short"])
+
+    @cached_property
+    def _date_and_time(self) -> str:
+        return get_datetime_format("medium", locale=self.locale).replace("'", "")
 
     def date(self, when: datetime) -> str:
-        return format_skeleton("yMMMMEEEEd", when, locale=self.locale)
+        return self._long_date.apply(when, self.locale)
 
     def time_at(self, when: datetime) -> str:
         """Date and time as they were where it happened, with the UTC offset."""
-        joined = get_datetime_format("medium", locale=self.locale).replace("'", "")
-        text = joined.format(format_time(when, "short", tzinfo=when.tzinfo, locale=self.locale),
-                             format_skeleton("yMMMd", when, locale=self.locale))
+        text = self._date_and_time.format(self._time.apply(when, self.locale),
+                                          self._short_date.apply(when, self.locale))
         return f"{text} ({get_timezone_gmt(when, 'long', locale=self.locale)})"
 
     def date_range(self, start: datetime, end: datetime) -> str:

@@ -177,3 +177,25 @@ def test_a_subscription_needs_the_right_postcode_and_an_address(booked: TestClie
     assert bad.status_code == 422 and "That is not an e-mail address." in bad.text
     history = booked.get(f"/api/v1/shipments/{TN}/history", headers=AGENT).json()
     assert not [e for e in history if e["type"] == "NotificationSubscribed"]
+
+
+def test_a_page_rendered_before_is_served_again_until_its_view_changes(
+    booked: TestClient[Any], clock: Clock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import adapters.http.pages
+
+    made: list[str] = []
+    real = adapters.http.pages.tracking_page
+
+    def counting(view: bytes, lang: Any, places: Any) -> Any:
+        made.append(lang.tag)
+        return real(view, lang, places)
+
+    monkeypatch.setattr(adapters.http.pages, "tracking_page", counting)
+    first, again = booked.get(PAGE), booked.get(PAGE)
+    assert first.content == again.content and made == ["en"]
+    booked.get(PAGE, headers={"Accept-Language": "fr"})
+    assert made == ["en", "fr"]
+    w = post_scan(booked, clock, scan("DEPARTED", "HKHKG", at(3, 8), voyage="V100"))
+    booked.get(f"/api/v1/track/{TN}", params={"min_position": w["position"]})
+    assert "Departed Hong Kong, HK on V100" in booked.get(PAGE).text and made == ["en", "fr", "en"]
