@@ -247,7 +247,9 @@ class TrackingPages(Controller):
             return web.render(lang, "track.html", 422, page=page, position=position,
                               postcode=data.postcode, subscribed=False, number=None,
                               email_error=lang.gettext("That is not an e-mail address."))
-        await anyio.to_thread.run_sync(web.service.subscribe, tn, email, lang.tag, PAGE_SOURCE)
+        # The shipment's own number: ``tn`` may be a later carrier's, after a hand-over.
+        own = TrackingNumber(msgspec.json.decode(view)["tracking_number"])
+        await anyio.to_thread.run_sync(web.service.subscribe, own, email, lang.tag, PAGE_SOURCE)
         return _see(tn, lang, postcode=data.postcode, subscribed="1")
 
     @get("/static/{name:str}")

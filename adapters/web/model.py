@@ -6,7 +6,7 @@ only words them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
@@ -94,7 +94,6 @@ class TrackingPage:
     customs: list[str]
     announce: str
     destination: str | None = None  # only for someone who gave the recipient's postcode
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def tracking_page(view_json: bytes, lang: Language, places: Places) -> TrackingPage:
