@@ -13,17 +13,21 @@ limited (a token bucket, as the API's rate limit).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
+from uuid import UUID
 
 import anyio
 import msgspec
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import BaseLoader, Environment, PackageLoader, select_autoescape
+from markupsafe import escape
 from litestar import Controller, MediaType, Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
@@ -31,7 +35,7 @@ from litestar.params import Body, FromPath
 
 from adapters.http.ratelimit import Buckets
 from adapters.http.security import page_headers
-from adapters.http.stream import resolve, stream_route
+from adapters.http.stream import stream_route
 from adapters.live import LiveViews
 from adapters.web.i18n import Catalogues, Language
 from adapters.web.model import tracking_page
@@ -39,8 +43,8 @@ from adapters.web.places import Places
 from projections.store import ViewStore
 from tracking.application import ShipmentService
 from tracking.codes import SourceKind
-from tracking.errors import InvalidInput, ShipmentNotFound
-from tracking.identifiers import TrackingNumber
+from tracking.errors import InvalidInput
+from tracking.identifiers import TrackingNumber, shipment_id
 from tracking.scan import Source
 from tracking.subscription import EmailAddress, postcode_matches
 
@@ -101,9 +105,11 @@ class Web:
                              for tag, lang in self.catalogues.languages.items()}
 
     def _environment(self, lang: Language) -> Environment:
-        env = Environment(loader=PackageLoader("adapters.web", "templates"),
+        loader: BaseLoader = _Translated(lang)
+        env = Environment(loader=loader,
                           autoescape=select_autoescape(default=True),
-                          extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+                          extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
+                          auto_reload=False)  # package data: no stat() of three files a page
         env.install_gettext_translations(lang.translations, newstyle=True)  # type: ignore[attr-defined]
         env.globals.update(lang=lang, languages=list(self.catalogues.languages.values()),
                            asset=lambda name: f"/static/{name}?v={self.assets[name].etag}")
@@ -125,6 +131,29 @@ class Web:
                 headers: dict[str, str] | None = None) -> Response[bytes]:
         return self.render(lang, "message.html", status, headers, heading=heading, text=text,
                            more=more, number=number)
+
+
+# {{ _("a constant message") }}: translated once, when a language's template loads.
+_CONSTANT = re.compile(r"""\{\{\s*_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\)\s*\}\}""")
+
+
+class _Translated(PackageLoader):
+    """The templates with their constant messages already in one language
+    (a third of a page's rendering was gettext calls); messages with
+    arguments stay calls. The sources keep ``_()``, so extraction is as ever."""
+
+    def __init__(self, lang: Language) -> None:
+        super().__init__("adapters.web", "templates")
+        self.lang = lang
+
+    def get_source(self, environment: Environment, template: str) -> Any:
+        source, filename, uptodate = super().get_source(environment, template)
+
+        def translated(m: re.Match[str]) -> str:
+            text = str(escape(self.lang.gettext(ast.literal_eval(m.group(1)))))
+            return text.replace("{", "&#123;").replace("}", "&#125;")
+
+        return _CONSTANT.sub(translated, source), filename, uptodate
 
 
 def _walk(folder: Any) -> list[Any]:
@@ -182,14 +211,14 @@ class TrackingPages(Controller):
             return _not_a_number(web, lang, tracking_number)
         if postcode and (wait := web.guesses.wait(_client(request), take=False)) > 0:
             return _too_many(web, lang, str(tn), wait)
-        try:
-            sid, position, view = await anyio.to_thread.run_sync(resolve, web.service, web.store, tn)
-        except ShipmentNotFound:
+        found = await _read(web, tn)
+        if found is None:
             return web.message(
                 lang, 404, lang.gettext("Not found"),
                 lang.gettext("We have no parcel with the number %(number)s.") % {"number": tn},
                 lang.gettext("Check the number on your receipt. A parcel appears here once "
                              "the sender has booked it."), number=str(tn))
+        sid, view = found
         destination = None
         if postcode:
             destination = await _destination(web, sid, postcode)
@@ -197,7 +226,7 @@ class TrackingPages(Controller):
                 web.guesses.wait(_client(request))  # a wrong guess spends a token
         subscribed = destination is not None and request.query_params.get("subscribed") == "1"
         etag = '"%s"' % hashlib.blake2b(
-            b"|".join([view, str(position).encode(), lang.tag.encode(), (destination or "").encode(),
+            b"|".join([view, lang.tag.encode(), (destination or "").encode(),
                        b"s" if subscribed else b"", web.version.encode()]),
             digest_size=12).hexdigest()
         caching = {"ETag": etag, "Cache-Control": "private, no-cache"}
@@ -209,7 +238,7 @@ class TrackingPages(Controller):
             page = tracking_page(view, lang, web.places)
             page.destination = destination
             html = web.environments[lang.tag].get_template("track.html").render(
-                page=page, position=position, postcode=postcode if destination else "",
+                page=page, etag=etag, postcode=postcode if destination else "",
                 subscribed=subscribed, email_error=None, number=None).encode()
             web.rendered[etag] = html
             if len(web.rendered) > RENDERED:
@@ -231,10 +260,10 @@ class TrackingPages(Controller):
             return _not_a_number(web, lang, tracking_number)
         if (wait := web.guesses.wait(_client(request), take=False)) > 0:
             return _too_many(web, lang, str(tn), wait)
-        try:
-            sid, position, view = await anyio.to_thread.run_sync(resolve, web.service, web.store, tn)
-        except ShipmentNotFound:
+        found = await _read(web, tn)
+        if found is None:
             return _see(tn, lang)
+        sid, view = found
         destination = await _destination(web, sid, data.postcode)
         if destination is None:
             web.guesses.wait(_client(request))
@@ -244,7 +273,7 @@ class TrackingPages(Controller):
         except InvalidInput:
             page = tracking_page(view, lang, web.places)
             page.destination = destination
-            return web.render(lang, "track.html", 422, page=page, position=position,
+            return web.render(lang, "track.html", 422, page=page, etag="",
                               postcode=data.postcode, subscribed=False, number=None,
                               email_error=lang.gettext("That is not an e-mail address."))
         # The shipment's own number: ``tn`` may be a later carrier's, after a hand-over.
@@ -264,6 +293,20 @@ class TrackingPages(Controller):
         if f'"{asset.etag}"' in request.headers.get("if-none-match", ""):
             return Response(b"", status_code=304, headers=headers)
         return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+async def _read(web: Web, tn: TrackingNumber) -> tuple[UUID, bytes] | None:
+    """The tracking view, read as GET /api/v1/track reads it (on the event
+    loop); a number handed over to a later carrier finds its shipment."""
+    sid = shipment_id(tn)
+    view = await web.store.public_view_async(sid)
+    if view is None:
+        linked = await anyio.to_thread.run_sync(web.service.linked, tn)
+        if linked is None:
+            return None
+        sid = shipment_id(linked)
+        view = await anyio.to_thread.run_sync(web.store.public_view, sid)
+    return None if view is None else (sid, view)
 
 
 async def _destination(web: Web, sid: Any, postcode: str) -> str | None:

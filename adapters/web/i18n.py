@@ -71,13 +71,31 @@ class Language:
         return get_datetime_format("medium", locale=self.locale).replace("'", "")
 
     def date(self, when: datetime) -> str:
-        return self._long_date.apply(when, self.locale)
+        return self._dated(("long", when.year, when.month, when.day), when, self._long_date)
 
     def time_at(self, when: datetime) -> str:
         """Date and time as they were where it happened, with the UTC offset."""
-        text = self._date_and_time.format(self._time.apply(when, self.locale),
-                                          self._short_date.apply(when, self.locale))
-        return f"{text} ({get_timezone_gmt(when, 'long', locale=self.locale)})"
+        day = self._dated(("short", when.year, when.month, when.day), when, self._short_date)
+        clock = self._dated(("time", when.hour, when.minute), when, self._time)
+        offset = when.utcoffset()
+        gmt = self._formatted.get(offset)
+        if gmt is None:
+            gmt = self._formatted[offset] = get_timezone_gmt(when, "long", locale=self.locale)
+        return f"{self._date_and_time.format(clock, day)} ({gmt})"
+
+    def _dated(self, key: tuple[object, ...], when: datetime, pattern: DateTimePattern) -> str:
+        """A date or time part, formatted once per value: a page shows many
+        events on few days, and Babel's formatting is most of a page's time."""
+        text = self._formatted.get(key)
+        if text is None:
+            if len(self._formatted) > 20_000:
+                self._formatted.clear()
+            text = self._formatted[key] = pattern.apply(when, self.locale)
+        return text
+
+    @cached_property
+    def _formatted(self) -> dict[object, str]:
+        return {}
 
     def date_range(self, start: datetime, end: datetime) -> str:
         return format_interval(start, end, "yMMMd", tzinfo=start.tzinfo, locale=self.locale)

@@ -86,3 +86,31 @@ def test_a_translator_adds_a_language_with_a_catalogue_only(
     sv_lang = catalogues.choose(None, "sv-SE")
     assert sv_lang.tag == "sv" and sv_lang.gettext("In transit") == "Under transport"
     assert sv_lang.name == "svenska"
+
+
+@pytest.mark.parametrize("tag", ["en", *LANGUAGES])
+def test_templates_with_messages_translated_ahead_render_as_gettext_would(tag: str) -> None:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from adapters.http.pages import Web
+    from adapters.web.model import tracking_page
+    from projections.store import MemoryViewStore
+
+    web = Web(None, MemoryViewStore(), None)  # type: ignore[arg-type]
+    lang = web.catalogues.languages[tag]
+    plain = Environment(loader=PackageLoader("adapters.web", "templates"),
+                        autoescape=select_autoescape(default=True),
+                        extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    plain.install_gettext_translations(lang.translations, newstyle=True)  # type: ignore[attr-defined]
+    plain.globals.update(web.environments[tag].globals)
+    view = (b'{"tracking_number":"LX123456785CN","status":"IN_TRANSIT","last_location":"HKHKG",'
+            b'"misdirected":false,"next_expected":null,"eta":null,"deliver_by":null,'
+            b'"origin":"HKHKG","destination":"SESTO","events":[{"event":"RECEIVED",'
+            b'"location":"HKHKG","occurred_at":"2009-03-02T01:00:00Z"}]}')
+    context = dict(page=tracking_page(view, lang, web.places), etag="\"e\"", postcode="11122",
+                   subscribed=True, email_error="x < y", number="LX123456785CN")
+    context["page"].destination = "Stockholm, SE"
+    for template in ("track.html", "index.html", "message.html"):
+        extra = {"heading": "h", "text": "t", "more": None} if template == "message.html" else {}
+        assert (web.environments[tag].get_template(template).render(**context, **extra)
+                == plain.get_template(template).render(**context, **extra))
