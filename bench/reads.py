@@ -182,7 +182,9 @@ class Connection:
                 chunked = b"chunked" in value.lower()
             elif name == b"connection":
                 close = b"close" in value.lower()
-        if chunked:
+        if status in (204, 304) or status < 200:  # no body, whatever the headers say
+            body = b""
+        elif chunked:
             body = await self._chunked()
         elif length is not None:
             body = await self.reader.readexactly(length)

@@ -27,8 +27,9 @@ from litestar.params import Body, FromQuery, JSONBody, QueryParameter
 from adapters import health
 from adapters.deadletters import DeadLetterStore
 from adapters.groupcommit import GroupCommit
-from adapters.http import customs, docs, examples, openapi, schemas
+from adapters.http import customs, docs, examples, openapi, pages, schemas
 from adapters.http.openapi import answer, operation
+from adapters.live import live_views
 from adapters.http.access import RequestLog
 from adapters.http.auth import requires
 from adapters.http.carriers import carrier_router
@@ -373,16 +374,17 @@ def create_app(api: Api) -> Litestar:
     health.register(metrics, service, store=store, consumer=api.consumer,
                     dead_letters=api.dead_letters)
 
+    live = live_views(api.settings, store)  # the tracking page's stream (adapters/live.py)
     app = Litestar(
         route_handlers=[v1, carrier_router(api.settings, service, metrics), livez, readyz,
-                        metrics_endpoint, docs.swagger_assets()],
+                        metrics_endpoint, docs.swagger_assets(), pages.routes(service, store, live)],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         plugins=[WireStructs(), ValueTypes()],
         before_request=read_your_writes,
         logging_config=None,  # adapters/logs.py configures logging, once per process
         request_max_body_size=MAX_BODY,
         on_startup=[api.start],
-        on_shutdown=[store.aclose, api.stop],
+        on_shutdown=[live.stop, store.aclose, api.stop],
         middleware=[
             # first, so a shop's page can read even a 429
             DefineMiddleware(PublicCORS, origins=api.settings.cors_origins),

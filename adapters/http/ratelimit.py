@@ -17,29 +17,45 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 _MAX_CLIENTS = 100_000
 
 
+class Buckets:
+    """A token bucket per key (a client address): ``capacity`` tokens,
+    refilled at ``per_second``."""
+
+    def __init__(self, capacity: float, per_second: float) -> None:
+        self.capacity = float(capacity)
+        self.per_second = per_second
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def wait(self, key: str, take: bool = True) -> float:
+        """0 when the key has a token (taken, with ``take``); else the
+        seconds until it has one."""
+        now = time.monotonic()
+        tokens, last = self.buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.per_second)
+        if tokens < 1.0:
+            return (1.0 - tokens) / self.per_second
+        if take:
+            if len(self.buckets) >= _MAX_CLIENTS and key not in self.buckets:
+                self.buckets.clear()  # a flood of addresses: start afresh rather than grow
+            self.buckets[key] = (tokens - 1.0, now)
+        return 0.0
+
+
 class RateLimit:
     def __init__(self, app: ASGIApp, per_minute: int, exclude: Sequence[str] = ()) -> None:
         self.app = app
-        self.capacity = float(per_minute)
-        self.per_second = per_minute / 60.0
         self.exclude = tuple(exclude)
-        self.buckets: dict[str, tuple[float, float]] = {}
+        self.limits = Buckets(per_minute, per_minute / 60.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exclude):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        key = client[0] if client else "unknown"
-        now = time.monotonic()
-        tokens, last = self.buckets.get(key, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.per_second)
-        if tokens < 1.0:
-            await self._refuse(send, (1.0 - tokens) / self.per_second)
+        wait = self.limits.wait(client[0] if client else "unknown")
+        if wait > 0:
+            await self._refuse(send, wait)
             return
-        if len(self.buckets) >= _MAX_CLIENTS and key not in self.buckets:
-            self.buckets.clear()  # a flood of addresses: start afresh rather than grow
-        self.buckets[key] = (tokens - 1.0, now)
         await self.app(scope, receive, send)
 
     @staticmethod

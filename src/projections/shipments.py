@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -174,6 +174,15 @@ class ShipmentsView(View[ShipmentChanges]):
         return await asyncio.to_thread(self.public_view, shipment_id)
 
     @abstractmethod
+    def public_views_since(
+        self, after: int, shipment_ids: Collection[UUID]
+    ) -> list[tuple[UUID, int, bytes]]:
+        """(shipment id, row position, public view) of those of these booked
+        shipments whose row has moved past log position ``after``: what the
+        live streams send (adapters/live.py), each tagged with the position
+        it is as of."""
+
+    @abstractmethod
     def full_view(self, shipment_id: UUID) -> bytes | None: ...
 
     @abstractmethod
@@ -214,6 +223,14 @@ class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
     def public_view(self, shipment_id: UUID) -> bytes | None:
         row = self._rows.get(shipment_id)
         return row.public_view if row else None
+
+    def public_views_since(
+        self, after: int, shipment_ids: Collection[UUID]
+    ) -> list[tuple[UUID, int, bytes]]:
+        with self._lock:
+            rows = [self._rows.get(i) for i in shipment_ids]
+        return [(r.shipment_id, r.position, r.public_view) for r in rows
+                if r is not None and r.public_view is not None and r.position > after]
 
     def full_view(self, shipment_id: UUID) -> bytes | None:
         row = self._rows.get(shipment_id)
@@ -277,6 +294,12 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
         "WHERE cleared_at IS NULL",
     )
 
+    def commit(self, changes: ShipmentChanges, *, after: int, position: int) -> None:
+        with self.db.commit(self.name, after=after, position=position) as w:
+            self._write(w, changes)
+            # Delivered as the rows commit: the live streams' watcher wakes on it.
+            self.db.notify(w, str(position))
+
     def _write(self, w: Writer, changes: ShipmentChanges) -> None:
         key, time = self.db.key, self.db.time
         w.executemany(_UPSERT, [
@@ -312,6 +335,17 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
     async def public_view_async(self, shipment_id: UUID) -> bytes | None:
         found = await self.db.query_one_async(_PUBLIC_VIEW, (self.db.key(shipment_id),))
         return found[0] if found else None
+
+    def public_views_since(
+        self, after: int, shipment_ids: Collection[UUID]
+    ) -> list[tuple[UUID, int, bytes]]:
+        if not shipment_ids:
+            return []
+        rows = self.db.select_keys(
+            "SELECT shipment_id, position, public_view FROM shipment_views "
+            "WHERE shipment_id {keys} AND position > ? AND public_view IS NOT NULL",
+            list(shipment_ids), (after,))
+        return [(self.db.read_key(sid), at, bytes(view)) for sid, at, view in rows]
 
     def full_view(self, shipment_id: UUID) -> bytes | None:
         found = self.db.query_one("SELECT full_view FROM shipment_views WHERE shipment_id = ?",

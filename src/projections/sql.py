@@ -47,6 +47,7 @@ class Writer(Protocol):
 class Database(ABC):
     types: ClassVar[dict[str, str]]
     _lock_row: ClassVar[str]  # how a transaction locks the position it read
+    channel: str | None = None  # what ``notify`` tells, where the database can
 
     # Values as the columns take them, and back.
     @staticmethod
@@ -73,8 +74,11 @@ class Database(ABC):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     @abstractmethod
-    def select_keys(self, sql: str, keys: Sequence[UUID]) -> list[tuple[Any, ...]]:
-        """``sql`` with ``{keys}`` in place of ``IN (...)``, for these keys."""
+    def select_keys(
+        self, sql: str, keys: Sequence[UUID], params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """``sql`` with ``{keys}`` in place of ``IN (...)``, for these keys,
+        and ``params`` for the marks after it."""
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Writer]: ...
@@ -91,6 +95,10 @@ class Database(ABC):
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
+
+    def notify(self, w: Writer, payload: str) -> None:
+        """Tell the views' ``channel`` listeners, as ``w`` commits (PostgreSQL's
+        NOTIFY; other processes on SQLite poll the position instead)."""
 
     async def query_one_async(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         """``query_one`` for an event loop, without blocking it: here in a
@@ -206,12 +214,15 @@ class SQLiteDatabase(Database):
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def select_keys(self, sql: str, keys: Sequence[UUID]) -> list[tuple[Any, ...]]:
+    def select_keys(
+        self, sql: str, keys: Sequence[UUID], params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
         found: list[tuple[Any, ...]] = []
         hexes = [k.hex for k in keys]
         for start in range(0, len(hexes), 500):
             chunk = hexes[start : start + 500]
-            found += self.query(sql.format(keys=f"IN ({','.join('?' * len(chunk))})"), chunk)
+            found += self.query(sql.format(keys=f"IN ({','.join('?' * len(chunk))})"),
+                                [*chunk, *params])
         return found
 
     @contextmanager
@@ -271,6 +282,8 @@ class PostgresDatabase(Database):
 
     def __init__(self, conninfo: str, schema: str = "public", *, pool_size: int = 4) -> None:
         self.schema = schema
+        # NOTIFY is database-wide: one channel per schema's views.
+        self.channel = f"tracking_views_{schema}"[:63]
         self._conninfo, self._pool_size = conninfo, pool_size
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size,
                                     kwargs=self._kwargs(), open=True)
@@ -290,8 +303,13 @@ class PostgresDatabase(Database):
             cur = conn.cursor(row_factory=tuple_row)
             return cur.execute(_marks(sql), params, prepare=True).fetchall()  # type: ignore[call-overload, no-any-return]
 
-    def select_keys(self, sql: str, keys: Sequence[UUID]) -> list[tuple[Any, ...]]:
-        return self.query(sql.format(keys="= ANY(?)"), (list(keys),))
+    def select_keys(
+        self, sql: str, keys: Sequence[UUID], params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        return self.query(sql.format(keys="= ANY(?)"), (list(keys), *params))
+
+    def notify(self, w: Writer, payload: str) -> None:
+        w.execute("SELECT pg_notify(?, ?)", (self.channel, payload))
 
     @contextmanager
     def transaction(self) -> Iterator[Writer]:
@@ -351,7 +369,8 @@ class PostgresDatabase(Database):
 
 
 class PostgresListener:
-    """Wakes a runner when the event store notifies its channel (LISTEN)."""
+    """Wakes a runner when the event store notifies its channel, or the live
+    streams' watcher when the shipments view does (LISTEN)."""
 
     def __init__(self, conninfo: str, channel: str) -> None:
         self._conninfo, self._channel = conninfo, channel

@@ -45,6 +45,7 @@ from tracking.nomenclature import Nomenclature
 from tracking.route import Route
 from tracking.scan import SYSTEM, Scan, Source
 from tracking.shipment import Shipment, ShipmentState
+from tracking.subscription import EmailAddress, Subscription
 from tracking.tariff import CustomsRules, default_rules
 
 T = TypeVar("T")
@@ -166,6 +167,23 @@ class ShipmentService(Application[UUID]):
             if shipment is None:
                 raise ShipmentNotFound(tracking_number)
             changed = shipment.reroute(route, destination, at=at, source=source)
+            return ([shipment] if changed else []), changed
+
+        recordings, changed = self._write([sid], command)
+        return WriteResult(changed, _last_position(recordings))
+
+    def subscribe(
+        self, tracking_number: TrackingNumber, email: EmailAddress, language: str, source: Source
+    ) -> WriteResult:
+        """Record that someone asked for e-mail updates on a booked shipment."""
+        sid = shipment_id(tracking_number)
+        subscription = Subscription(email=email, language=language, subscribed_at=self.clock())
+
+        def command(loaded: dict[UUID, Shipment | None]) -> tuple[list[Shipment], bool]:
+            shipment = loaded[sid]
+            if shipment is None:
+                raise ShipmentNotFound(tracking_number)
+            changed = shipment.subscribe(subscription, source)
             return ([shipment] if changed else []), changed
 
         recordings, changed = self._write([sid], command)

@@ -32,6 +32,7 @@ from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.route import Route, RoutePlan
 from tracking.scan import Reported, Scan, Source
+from tracking.subscription import Subscription
 
 # How far after it was recorded a scan may say it happened: scanner clocks
 # drift, but a scan dated days ahead is a broken clock, not a fact.
@@ -62,6 +63,7 @@ class ShipmentState(msgspec.Struct, kw_only=True):
     other_ids: list[str] = []
     # Recorded after the end (scan ids, customs mark keys): kept, not derived from.
     after_end: list[str] = []
+    subscriptions: list[Subscription] = []
 
 
 _STATE_FIELDS = tuple(
@@ -145,6 +147,16 @@ class Shipment(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.stalled_since = self.since
+
+    class NotificationSubscribed(Aggregate.Event):
+        """The customer (who knew the recipient's postcode) asked to hear of
+        this parcel at an e-mail address: personal data."""
+
+        subscription: Subscription
+        source: Source
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.subscriptions.append(self.subscription)
 
     # -- carrier updates (tracking.carrier) ----------------------------------------
 
@@ -244,6 +256,7 @@ class Shipment(Aggregate):
         self.aliases: set[str] = set()
         # Scans and customs marks recorded after it had ended (their keys).
         self.after_end: set[str] = set()
+        self.subscriptions: list[Subscription] = []
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
@@ -410,6 +423,15 @@ class Shipment(Aggregate):
                 f"({now.isoformat()}): check the scanner's clock",
             )
         self.trigger_event(self.ScanRecorded, scan=scan, source=source)
+        return True
+
+    def subscribe(self, subscription: Subscription, source: Source) -> bool:
+        """Record a request for e-mail updates; False when that address
+        already asked."""
+        self.require_booked()
+        if any(s.email == subscription.email for s in self.subscriptions):
+            return False
+        self.trigger_event(self.NotificationSubscribed, subscription=subscription, source=source)
         return True
 
     # -- carrier updates ---------------------------------------------------------

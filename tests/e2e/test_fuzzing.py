@@ -5,7 +5,9 @@ server error, have a status the operation does not declare, or break the
 schema it declares.
 
 Generation is derandomized (the same cases every run) and bounded by
-EXAMPLES, so the run takes under a minute per store on two cores.
+EXAMPLES, so the run takes under a minute per store on two cores. The live
+stream is left out: a case that finds a shipment would never end
+(tests/web/test_stream.py tests it).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tests.e2e.conftest import TOKENS
 EXAMPLES = 5  # generated cases per operation and role
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 ROLES = {role: {"Authorization": f"Bearer {token}"} for token, role in TOKENS.items()}
+ENDLESS = {"GET /api/v1/track/{tracking_number}/stream"}  # Server-Sent Events never end
 
 
 def send(client: TestClient[Any], case: schemathesis.Case, headers: dict[str, str]) -> Any:
@@ -45,6 +48,8 @@ def send(client: TestClient[Any], case: schemathesis.Case, headers: dict[str, st
 def test_every_operation_answers_as_its_openapi_says_for_every_role(client: TestClient[Any]) -> None:
     schema = schemathesis.openapi.from_dict(client.get("/schema/openapi.json").json())
     operations = [result.ok() for result in schema.get_all_operations()]
+    assert ENDLESS <= {o.label for o in operations}  # what is left out is there to leave
+    operations = [o for o in operations if o.label not in ENDLESS]
     failures: dict[tuple[str, str], str] = {}  # (operation, what is wrong): the first case
     statuses: Counter[tuple[str, int]] = Counter()
 
