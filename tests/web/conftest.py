@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from tests.conftest import IN_CI
 from tests.e2e.conftest import DEVICE, TOKENS, Clock
 from tests.e2e.conftest import client, clock, settings  # noqa: F401  (the same fixtures here)
 from tests.ports import free_port
+from tests.waiting import eventually
 
 CHROMIUM = os.environ.get("TRACKING_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -59,10 +59,9 @@ def server(database_url: str) -> Iterator[Server]:
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not running.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
+    eventually(lambda: running.started or not thread.is_alive(), timeout=20,
+               what="the server started")
+    assert thread.is_alive(), "the server did not start"
     yield Server(f"http://127.0.0.1:{port}", clock)
     running.should_exit = True
     thread.join(10)
