@@ -1,0 +1,161 @@
+"""Stock in transit: what an order's lines stand at, given what is known of
+the shipments that carry them, and what is expected to arrive when.
+
+A shipment's part of a line is, in this order of precedence: received as
+counted (a receipt), received in full as notified (DELIVERED at the order's
+warehouse with no receipt), un-shipped (RETURNED or LOST: no longer on its
+way), missing (delivered somewhere else), or in transit. A line is at risk
+when a shipment carrying it in transit may arrive (its window's latest, or
+its ETA, or its deliver-by) after the line's ``need_by``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from enum import StrEnum
+
+import msgspec
+
+from tracking.purchase_order import CountedLine, OrderLine, ShippedLine
+
+
+class Ended(StrEnum):
+    RETURNED = "RETURNED"
+    LOST = "LOST"
+
+
+class Carriage(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What the purchase orders' read model knows of one shipment: from its
+    booking and scans, and its ETA from the shipments' view."""
+
+    tracking_number: str
+    account: str | None = None
+    origin: str | None = None
+    destination: str | None = None
+    carrier: str | None = None
+    mode: str | None = None
+    started_at: datetime | None = None  # the first RECEIVED scan
+    delivered_at: datetime | None = None
+    delivered_location: str | None = None
+    ended: Ended | None = None
+    eta: datetime | None = None
+    latest: datetime | None = None  # the window's latest, else the ETA, else deliver-by
+
+    def delivered_to(self, warehouse: str) -> bool:
+        return self.delivered_at is not None and self.delivered_location == warehouse
+
+
+class ShipmentPart(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One shipment's part of a line."""
+
+    tracking_number: str
+    quantity: int
+    state: str  # IN_TRANSIT, RECEIVED, DELIVERED (received in full), RETURNED, LOST, MISSING
+    received: int = 0
+    damaged: int = 0
+    eta: datetime | None = None
+    latest: datetime | None = None
+
+
+class LineProgress(msgspec.Struct, kw_only=True):
+    sku: str
+    need_by: datetime
+    cancelled: bool
+    ordered: int
+    shipped: int
+    in_transit: int
+    received: int
+    damaged: int
+    missing: int
+    at_risk: bool
+    reason: str | None
+    shipments: list[ShipmentPart]
+
+
+def line_progress(
+    line: OrderLine,
+    warehouse: str,
+    notices: Mapping[str, tuple[ShippedLine, ...]],
+    receipts: Mapping[str, tuple[tuple[CountedLine, ...], datetime]],
+    carriages: Mapping[str, Carriage],
+) -> LineProgress:
+    shipped = in_transit = received = damaged = missing = 0
+    parts: list[ShipmentPart] = []
+    risks: list[str] = []
+    for tn, lines in notices.items():
+        quantity = sum(s.quantity for s in lines if s.sku == line.sku)
+        if not quantity:
+            continue
+        c = carriages.get(tn) or Carriage(tracking_number=tn)
+        part = ShipmentPart(tracking_number=tn, quantity=quantity, state="IN_TRANSIT",
+                            eta=c.eta, latest=c.latest)
+        if tn in receipts:
+            counted = [r for r in receipts[tn][0] if r.sku == line.sku]
+            part.state = "RECEIVED"
+            part.received = sum(r.quantity for r in counted)
+            part.damaged = sum(r.damaged for r in counted)
+            missing += max(quantity - part.received, 0)
+        elif c.delivered_to(warehouse):
+            part.state, part.received = "DELIVERED", quantity
+        elif c.ended is not None:
+            part.state = c.ended.value
+        elif c.delivered_at is not None:
+            part.state = "MISSING"  # delivered, but not at the order's warehouse
+            missing += quantity
+        else:
+            in_transit += quantity
+            if c.latest is not None and c.latest > line.need_by:
+                risks.append(f"{tn} may arrive by {c.latest.isoformat()}, after need_by "
+                             f"{line.need_by.isoformat()}")
+        if part.state not in (Ended.RETURNED, Ended.LOST):
+            shipped += quantity
+        received += part.received
+        damaged += part.damaged
+        parts.append(part)
+    return LineProgress(
+        sku=line.sku, need_by=line.need_by, cancelled=line.cancelled, ordered=line.quantity,
+        shipped=shipped, in_transit=in_transit, received=received, damaged=damaged,
+        missing=missing, at_risk=bool(risks) and not line.cancelled,
+        reason="; ".join(risks) or None, shipments=parts,
+    )
+
+
+class InboundDay(msgspec.Struct, kw_only=True):
+    """What is expected to arrive at a warehouse on one day, of one SKU: at
+    the shipments' ETAs, and if each arrives at its window's latest."""
+
+    date: date
+    sku: str
+    at_eta: int
+    at_latest: int
+
+
+def inbound_days(
+    in_transit: Iterable[tuple[str, int, Carriage]], *, start: date, end: date
+) -> tuple[list[InboundDay], int]:
+    """(sku, quantity, carriage) of what is on its way, by day from
+    ``start`` to ``end`` (inclusive; an ETA already past counts on
+    ``start``); and the quantity whose shipments have no ETA."""
+    eta: dict[tuple[date, str], int] = defaultdict(int)
+    latest: dict[tuple[date, str], int] = defaultdict(int)
+    unscheduled = 0
+    for sku, quantity, c in in_transit:
+        if c.eta is None:
+            unscheduled += quantity
+            continue
+        day = max(c.eta.date(), start)
+        if day <= end:
+            eta[(day, sku)] += quantity
+        last = max((c.latest or c.eta).date(), start)
+        if last <= end:
+            latest[(last, sku)] += quantity
+    keys = sorted(set(eta) | set(latest))
+    return [InboundDay(date=d, sku=s, at_eta=eta.get((d, s), 0),
+                       at_latest=latest.get((d, s), 0)) for d, s in keys], unscheduled
+
+
+def on_its_way(c: Carriage, warehouse: str) -> bool:
+    """Whether a shipment with no receipt is still to arrive at the warehouse."""
+    return c.delivered_at is None and c.ended is None
