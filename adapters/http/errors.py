@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from adapters.http.schemas import ErrorOut, NotJSON, field_of
 from tracking.customs import CustomsEntryNotFound, InvalidTransition
+from tracking.purchase_order import PurchaseOrderConflict, PurchaseOrderNotFound
 from tracking.errors import (
     BookingConflict,
     CustomsConflict,
@@ -29,6 +30,8 @@ STATUS = {
     CustomsEntryNotFound: 404,
     CustomsConflict: 409,
     InvalidTransition: 409,
+    PurchaseOrderNotFound: 404,
+    PurchaseOrderConflict: 409,
     WriteContention: 503,
 }
 
