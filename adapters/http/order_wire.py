@@ -196,6 +196,8 @@ def read_csv(data: bytes) -> tuple[list[Row], list[Refused]]:
                 refused.append(Refused(row=number, field=e.field, detail=e.reason))
     except csv.Error as e:
         refused.append(Refused(row=number, field="body", detail=f"not CSV: {e}"))
+    if not good and not refused:
+        raise InvalidInput("body", "the CSV import has a header and no rows")
     return good, refused
 
 
