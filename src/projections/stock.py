@@ -209,7 +209,9 @@ class StockReader:
                 for tn in o.notices:
                     c = carriages[tn]
                     if tn in o.receipts:
-                        at = o.receipts[tn][1]
+                        counted, at = o.receipts[tn]
+                        if not any(r.sku == line.sku and r.quantity for r in counted):
+                            continue  # none of it arrived: nothing to measure
                     elif c.delivered_to(str(o.warehouse)):
                         at = c.delivered_at  # type: ignore[assignment]
                     else:
