@@ -25,6 +25,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
 from tracking.codes import ExceptionReason, ScanEvent
+from tracking.identifiers import shipment_id
 from tracking.lead_time import main_mode
 from tracking.mapper import dec_hook, enc_hook
 from tracking.purchase_order import PurchaseOrder, PurchaseOrderState
@@ -50,6 +51,7 @@ def decode_carriage(doc: bytes) -> Carriage:
 
 
 class ShippedRow(NamedTuple):
+    shipment_id: UUID
     tracking_number: str
     sku: str
     quantity: int
@@ -168,7 +170,7 @@ def _order_row(order: PurchaseOrder, position: int) -> OrderRow:
         supplier=order.supplier, warehouse=str(order.warehouse), cancelled=order.cancelled,
         updated_at=order.modified_on, position=position,
         projected=_encoder.encode(order.state()),
-        shipped=[ShippedRow(tn, s.sku, s.quantity, tn in received)
+        shipped=[ShippedRow(shipment_id(tn), tn, s.sku, s.quantity, tn in received)
                  for tn, lines in order.notices.items() for s in lines
                  if not order.lines[s.sku].cancelled],
     )
@@ -282,7 +284,7 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
         ),
         "purchase_order_shipped": (
             "order_id {uuid} NOT NULL, account {text} NOT NULL, warehouse {text} NOT NULL, "
-            "tracking_number {text} NOT NULL, sku {text} NOT NULL, quantity {int} NOT NULL, "
+            "shipment_id {uuid} NOT NULL, tracking_number {text} NOT NULL, sku {text} NOT NULL, quantity {int} NOT NULL, "
             "received {bool} NOT NULL, PRIMARY KEY (order_id, tracking_number, sku)"
         ),
         "stock_carriages": (
@@ -309,9 +311,10 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
         w.executemany("DELETE FROM purchase_order_shipped WHERE order_id = ?",
                       [(db.key(r.order_id),) for r in orders])
         w.executemany(
-            "INSERT INTO purchase_order_shipped VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(db.key(r.order_id), r.account, r.warehouse, s.tracking_number, s.sku, s.quantity,
-              s.received) for r in orders if not r.cancelled for s in r.shipped])
+            "INSERT INTO purchase_order_shipped VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(db.key(r.order_id), r.account, r.warehouse, db.key(s.shipment_id),
+              s.tracking_number, s.sku, s.quantity, s.received)
+             for r in orders if not r.cancelled for s in r.shipped])
         w.executemany(_UPSERT_CARRIAGE, [
             (db.key(c.shipment_id), c.tracking_number, c.origin, c.destination, c.delivered,
              c.position, c.doc) for c in changes.carriages])
@@ -347,14 +350,16 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
 
     def on_order(self, *, warehouse: str, sku: str | None,
                  account: str | None) -> list[ShippedRow]:
-        sql = ("SELECT tracking_number, sku, quantity FROM purchase_order_shipped "
+        sql = ("SELECT shipment_id, tracking_number, sku, quantity FROM purchase_order_shipped "
                "WHERE warehouse = ? AND NOT received")
         params: list[Any] = [warehouse]
         if sku is not None:
             sql, params = sql + " AND sku = ?", [*params, sku]
         if account is not None:
             sql, params = sql + " AND account = ?", [*params, account]
-        return [ShippedRow(tn, s, q, False) for tn, s, q in self.db.query(sql, params)]
+        rows = self.db.query(sql, params)
+        ids = {raw: self.db.read_key(raw) for raw in {r[0] for r in rows}}  # a shipment's lines share one
+        return [ShippedRow(ids[i], tn, s, q, False) for i, tn, s, q in rows]
 
     def deliveries(self, origin: str, destination: str) -> list[bytes]:
         rows = self.db.query(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
@@ -35,11 +36,11 @@ from tracking.stock import (
 MAX_DAYS = 366
 
 
-class _Window(msgspec.Struct):
+class _Window(msgspec.Struct, gc=False):
     latest: datetime | None = None
 
 
-class _Eta(msgspec.Struct):
+class _Eta(msgspec.Struct, gc=False):
     """What a shipment's agent view says of when it arrives."""
 
     eta: datetime | None = None
@@ -153,21 +154,23 @@ class StockReader:
             raise PurchaseOrderNotFound(po_number)
         return found[0]
 
-    def carriages(self, tracking_numbers: Iterable[str]) -> dict[str, Carriage]:
-        """What is known of these shipments, their ETA and latest included."""
-        ids = {shipment_id(tn): tn for tn in tracking_numbers}
+    def carriages(self, tracking_numbers: Iterable[str],
+                  ids: dict[UUID, str] | None = None) -> dict[str, Carriage]:
+        """What is known of these shipments (``ids``: their ids, when known),
+        with the ETA and latest of those still on their way, read from the
+        shipments' view in one query."""
+        if ids is None:
+            ids = {shipment_id(tn): tn for tn in tracking_numbers}
         found = {tn: Carriage(tracking_number=tn) for tn in ids.values()}
         for sid, doc in self.view.carriages(list(ids)).items():
             found[ids[sid]] = decode_carriage(doc)
-        for sid, tn in ids.items():
-            c = found[tn]
-            if c.delivered_at is None and c.ended is None:
-                view = self.shipments.full_view(sid)
-                if view is not None:
-                    e = _eta.decode(view)
-                    c.eta = e.eta
-                    window = e.eta_window.latest if e.eta_window is not None else None
-                    c.latest = window or e.eta or e.deliver_by
+        moving = [sid for sid, tn in ids.items()
+                  if found[tn].delivered_at is None and found[tn].ended is None]
+        for sid, _, view in self.shipments.public_views_since(-1, moving):
+            c, e = found[ids[sid]], _eta.decode(view)
+            c.eta = e.eta
+            window = e.eta_window.latest if e.eta_window is not None else None
+            c.latest = window or e.eta or e.deliver_by
         return found
 
     def order(self, account: str, po_number: str) -> PurchaseOrderOut:
@@ -189,7 +192,7 @@ class StockReader:
     def inbound(self, *, warehouse: str, sku: str | None, days: int,
                 account: str | None) -> InboundOut:
         rows = self.view.on_order(warehouse=warehouse, sku=sku, account=account)
-        carriages = self.carriages({r.tracking_number for r in rows})
+        carriages = self.carriages((), {r.shipment_id: r.tracking_number for r in rows})
         start = self.clock().date()
         end = start + timedelta(days=days)
         found, unscheduled = inbound_days(

@@ -26,7 +26,7 @@ class Ended(StrEnum):
     LOST = "LOST"
 
 
-class Carriage(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Carriage(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """What the purchase orders' read model knows of one shipment: from its
     booking and scans, and its ETA from the shipments' view."""
 
@@ -47,7 +47,7 @@ class Carriage(msgspec.Struct, kw_only=True, omit_defaults=True):
         return self.delivered_at is not None and self.delivered_location == warehouse
 
 
-class ShipmentPart(msgspec.Struct, kw_only=True, omit_defaults=True):
+class ShipmentPart(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """One shipment's part of a line."""
 
     tracking_number: str
@@ -122,7 +122,7 @@ def line_progress(
     )
 
 
-class InboundDay(msgspec.Struct, kw_only=True):
+class InboundDay(msgspec.Struct, kw_only=True, gc=False):
     """What is expected to arrive at a warehouse on one day, of one SKU: at
     the shipments' ETAs, and if each arrives at its window's latest."""
 
@@ -141,19 +141,32 @@ def inbound_days(
     eta: dict[tuple[date, str], int] = defaultdict(int)
     latest: dict[tuple[date, str], int] = defaultdict(int)
     unscheduled = 0
+    days: dict[int, tuple[date | None, date | None]] = {}  # per shipment, worked out once
     for sku, quantity, c in in_transit:
+        found = days.get(id(c))
+        if found is None:
+            found = days[id(c)] = _days(c, start, end)
+        on_eta, on_latest = found
         if c.eta is None:
             unscheduled += quantity
             continue
-        day = max(c.eta.date(), start)
-        if day <= end:
-            eta[(day, sku)] += quantity
-        last = max((c.latest or c.eta).date(), start)
-        if last <= end:
-            latest[(last, sku)] += quantity
+        if on_eta is not None:
+            eta[(on_eta, sku)] += quantity
+        if on_latest is not None:
+            latest[(on_latest, sku)] += quantity
     keys = sorted(set(eta) | set(latest))
     return [InboundDay(date=d, sku=s, at_eta=eta.get((d, s), 0),
                        at_latest=latest.get((d, s), 0)) for d, s in keys], unscheduled
+
+
+def _days(c: Carriage, start: date, end: date) -> tuple[date | None, date | None]:
+    """The days a shipment counts on, at its ETA and at its latest, within
+    ``start``..``end`` (None: outside, or no ETA)."""
+    if c.eta is None:
+        return None, None
+    on_eta = max(c.eta.date(), start)
+    on_latest = max((c.latest or c.eta).date(), start)
+    return (on_eta if on_eta <= end else None), (on_latest if on_latest <= end else None)
 
 
 def on_its_way(c: Carriage, warehouse: str) -> bool:
