@@ -24,6 +24,7 @@ from adapters.http.auth import requires
 from adapters.http.constraints import VALUES
 from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
+from adapters.http.schemas import Limit, Offset
 from projections.purchase_orders import READ_MODEL as PURCHASE_ORDERS
 from projections.shipments import READ_MODEL as SHIPMENTS
 from projections.stock import (
@@ -38,7 +39,7 @@ from tracking.account import check_account
 from tracking.codes import SourceKind
 from tracking.errors import InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber
-from tracking.purchase_order import PurchaseOrderConflict, check_sku
+from tracking.purchase_order import PurchaseOrderConflict, check_sku, check_supplier
 from tracking.purchase_orders import PurchaseOrderService
 from tracking.scan import Source
 
@@ -247,6 +248,28 @@ def controller(api: Any) -> type[Controller]:
                   account: AccountQuery = None) -> Response[bytes]:
             return json_response(reader.order(account_for(request, po_number, account),
                                               po_number))
+
+        @get("/purchase-orders", sync_to_thread=True,
+             summary="Orders, those at risk first", **operation(
+                 readers, errors=(400, 422, 503),
+                 description="A merchant's own orders (an agent's: every account's), each as "
+                             "GET /purchase-orders/{po_number} shows it, those with a line at "
+                             "risk first; at_risk=true keeps only those (the agents' queue of "
+                             "orders at risk).",
+                 answers={200: answer(list[PurchaseOrderOut], "The orders")}))
+        def orders_list(
+            self, request: Request[Any, Any, Any],
+            at_risk: Annotated[bool | None, QueryParameter()] = None,
+            supplier: Annotated[str | None, QueryParameter()] = None,
+            warehouse: Annotated[str | None, QueryParameter(
+                schema_extra=VALUES[Locode])] = None,
+            limit: Limit = 100, offset: Offset = 0,
+        ) -> Response[bytes]:
+            return json_response(reader.orders(
+                account=scope(request),
+                supplier=check_supplier("supplier", supplier) if supplier is not None else None,
+                warehouse=Locode(warehouse, "warehouse") if warehouse is not None else None,
+                at_risk=at_risk, limit=limit, offset=offset))
 
         @get("/inventory/inbound", sync_to_thread=True,
              summary="Stock expected to arrive at a warehouse, per SKU and day", **operation(

@@ -179,8 +179,22 @@ class StockReader:
             raise PurchaseOrderNotFound(po_number)
         return self._out(decode_order(next(iter(docs.values()))))
 
-    def _out(self, o: PurchaseOrderState) -> PurchaseOrderOut:
-        carriages = self.carriages(o.notices)
+    def orders(self, *, account: str | None, supplier: str | None, warehouse: str | None,
+               at_risk: bool | None, limit: int, offset: int) -> list[PurchaseOrderOut]:
+        """Orders that match, those at risk first, then by account and number."""
+        states = [decode_order(d) for d in self.view.orders(
+            account=account, supplier=supplier, warehouse=warehouse)]
+        carriages = self.carriages({tn for o in states for tn in o.notices})
+        found = [self._out(o, carriages) for o in states]
+        if at_risk is not None:
+            found = [o for o in found if o.at_risk is at_risk]
+        found.sort(key=lambda o: (not o.at_risk, o.account, o.po_number))
+        return found[offset : offset + limit]
+
+    def _out(self, o: PurchaseOrderState,
+             carriages: dict[str, Carriage] | None = None) -> PurchaseOrderOut:
+        if carriages is None:
+            carriages = self.carriages(o.notices)
         lines = [line_progress(line, str(o.warehouse), o.notices, o.receipts, carriages)
                  for line in o.lines.values()]
         return PurchaseOrderOut(

@@ -214,3 +214,14 @@ def test_the_same_order_again_changes_nothing_and_other_contents_conflict(
     assert client.post("/api/v1/purchase-orders", headers=ACME, json=other).status_code == 409
     # another account may use the same number
     ok(client.post("/api/v1/purchase-orders", headers=OTHER, json=other), 201)
+
+
+def test_the_orders_at_risk_come_first(client: TestClient[Any]) -> None:
+    placed(client)  # PO-1: C may arrive after TSHIRT-M's need_by
+    ok(client.post("/api/v1/purchase-orders", headers=ACME, json={**ORDER, "po_number": "PO-0"}),
+       201)
+    listed = ok(client.get("/api/v1/purchase-orders", headers=ACME))
+    assert [(o["po_number"], o["at_risk"]) for o in listed] == [("PO-1", True), ("PO-0", False)]
+    queue = ok(client.get("/api/v1/purchase-orders", headers=AGENT, params={"at_risk": True}))
+    assert [(o["account"], o["po_number"]) for o in queue] == [("acme", "PO-1")]
+    assert ok(client.get("/api/v1/purchase-orders", headers=OTHER)) == []
