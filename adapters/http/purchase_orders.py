@@ -39,7 +39,12 @@ from tracking.account import check_account
 from tracking.codes import SourceKind
 from tracking.errors import InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber
-from tracking.purchase_order import PurchaseOrderConflict, check_sku, check_supplier
+from tracking.purchase_order import (
+    PurchaseOrder,
+    PurchaseOrderConflict,
+    check_sku,
+    check_supplier,
+)
 from tracking.purchase_orders import PurchaseOrderService
 from tracking.scan import Source
 
@@ -62,6 +67,14 @@ class ImportOut(msgspec.Struct, kw_only=True):
     recorded: list[str]  # the orders placed, amended or notified
     refused: list[wire.Refused]
     position: int | None
+
+
+def _same_order(order: PurchaseOrder, row: wire.Row) -> None:
+    """An import may amend an order's lines, not its supplier or warehouse."""
+    for field in ("supplier", "warehouse"):
+        if getattr(order, field) != getattr(row, field):
+            raise InvalidInput(field, f"{order.po_number} is placed with {field} "
+                                      f"{getattr(order, field)}, not {getattr(row, field)}")
 
 
 def controller(api: Any) -> type[Controller]:
@@ -118,6 +131,7 @@ def controller(api: Any) -> type[Controller]:
                                       lines=lines, source=by)
             except PurchaseOrderConflict:
                 try:
+                    _same_order(orders.order(account, po_number), rows[0])
                     result = orders.amend(account, po_number, lines, by)
                 except (InvalidInput, PurchaseOrderConflict) as e:
                     field = e.field if isinstance(e, InvalidInput) else "po_number"

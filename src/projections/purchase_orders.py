@@ -172,7 +172,7 @@ def _order_row(order: PurchaseOrder, position: int) -> OrderRow:
         projected=_encoder.encode(order.state()),
         shipped=[ShippedRow(shipment_id(tn), tn, s.sku, s.quantity, tn in received)
                  for tn, lines in order.notices.items() for s in lines
-                 if not order.lines[s.sku].cancelled],
+                 if s.sku in order.lines and not order.lines[s.sku].cancelled],
     )
 
 

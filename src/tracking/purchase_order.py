@@ -289,6 +289,10 @@ class PurchaseOrder(Aggregate):
         self._require_open()
         if checked == tuple(self.lines.values()):
             return False
+        kept = {line.sku for line in checked}
+        for sku in sorted({s.sku for notice in self.notices.values() for s in notice} - kept):
+            raise InvalidInput("lines", f"{sku} is on its way in a notified shipment: "
+                                        "cancel the line instead of leaving it out")
         self.trigger_event(self.Amended, lines=checked, source=source)
         return True
 

@@ -225,3 +225,18 @@ def test_the_orders_at_risk_come_first(client: TestClient[Any]) -> None:
     queue = ok(client.get("/api/v1/purchase-orders", headers=AGENT, params={"at_risk": True}))
     assert [(o["account"], o["po_number"]) for o in queue] == [("acme", "PO-1")]
     assert ok(client.get("/api/v1/purchase-orders", headers=OTHER)) == []
+
+
+def test_a_csv_import_amends_an_orders_lines_but_not_its_supplier(client: TestClient[Any]) -> None:
+    header = "po_number,supplier,warehouse,sku,quantity,need_by\n"
+    ok(client.post("/api/v1/purchase-orders", headers={**ACME, "Content-Type": "text/csv"},
+                   content=(header + "PO-7,Tees,DEHAM,A,10,2026-03-20T00:00:00Z\n").encode()), 201)
+    again = ok(client.post("/api/v1/purchase-orders", headers={**ACME, "Content-Type": "text/csv"},
+                           content=(header + "PO-7,Tees,DEHAM,A,12,2026-03-20T00:00:00Z\n"
+                                    ).encode()), 201)
+    assert ok(client.get("/api/v1/purchase-orders/PO-7", headers=ACME, params={
+        "min_position": again["position"]}))["lines"][0]["ordered"] == 12
+    moved = client.post("/api/v1/purchase-orders", headers={**ACME, "Content-Type": "text/csv"},
+                        content=(header + "PO-7,Others,DEHAM,A,12,2026-03-20T00:00:00Z\n").encode())
+    assert moved.status_code == 422
+    assert [(r["row"], r["field"]) for r in moved.json()["refused"]] == [(2, "supplier")]

@@ -231,3 +231,12 @@ def test_lane_options_say_which_arrive_by_need_by_at_90_percent() -> None:
     assert [(o.mode, o.n, o.arrives_by_need_by) for o in options] == [
         ("air", 3, True), ("sea", 5, False)]
     assert percentile([30, 32, 34, 36, 40], 0.9) == pytest.approx(38.4)
+
+
+def test_an_amendment_cannot_leave_out_a_line_on_its_way() -> None:
+    po = order(OrderLine(sku="A", quantity=1, need_by=at(18)),
+               OrderLine(sku="B", quantity=1, need_by=at(18)))
+    po.notify_shipment(A, shipped(1, "A"), AGENT)
+    with pytest.raises(InvalidInput, match="cancel the line") as e:
+        po.amend([OrderLine(sku="B", quantity=2, need_by=at(18))], AGENT)
+    assert e.value.field == "lines"
