@@ -75,14 +75,18 @@ ORDER = {"po_number": "PO-1", "supplier": "Shenzhen Tees", "warehouse": "DEHAM",
                    {"sku": "CAP", "quantity": 50, "need_by": iso(25)}]}
 
 
-def placed(client: TestClient[Any]) -> None:
+def placed(client: TestClient[Any]) -> int:
+    """PO-1 and its three shipments' notices; the log position of the last."""
     ok(client.post("/api/v1/purchase-orders", headers=ACME, json=ORDER), 201)
+    position = 0
     for tn, arrives in ((A, 12), (B, 13), (C, 20)):
         book(client, tn, arrives)
     for tn, lines in ((A, [("TSHIRT-M", 40)]), (B, [("TSHIRT-M", 30)]),
                       (C, [("TSHIRT-M", 30), ("CAP", 50)])):
-        ok(client.post("/api/v1/purchase-orders/PO-1/shipments", headers=ACME, json={
-            "tracking_number": tn, "lines": [{"sku": s, "quantity": q} for s, q in lines]}), 201)
+        position = ok(client.post("/api/v1/purchase-orders/PO-1/shipments", headers=ACME, json={
+            "tracking_number": tn, "lines": [{"sku": s, "quantity": q} for s, q in lines]}),
+            201)["position"]
+    return int(position)
 
 
 def test_an_order_follows_its_shipments_to_the_warehouse(client: TestClient[Any],
@@ -147,8 +151,9 @@ def test_over_shipping_is_recorded_and_flagged(client: TestClient[Any]) -> None:
 
 def test_another_accounts_order_is_not_found_as_one_never_placed(
         client: TestClient[Any]) -> None:
-    placed(client)
-    theirs = client.get("/api/v1/purchase-orders/PO-1", headers=OTHER)
+    position = placed(client)
+    theirs = client.get("/api/v1/purchase-orders/PO-1", headers=OTHER,
+                        params={"min_position": position})
     unknown = client.get("/api/v1/purchase-orders/PO-404", headers=OTHER)
     assert theirs.status_code == unknown.status_code == 404
     assert theirs.json() == {**unknown.json(), "detail": unknown.json()["detail"].replace(
@@ -218,9 +223,10 @@ def test_the_same_order_again_changes_nothing_and_other_contents_conflict(
 
 def test_the_orders_at_risk_come_first(client: TestClient[Any]) -> None:
     placed(client)  # PO-1: C may arrive after TSHIRT-M's need_by
-    ok(client.post("/api/v1/purchase-orders", headers=ACME, json={**ORDER, "po_number": "PO-0"}),
-       201)
-    listed = ok(client.get("/api/v1/purchase-orders", headers=ACME))
+    written = ok(client.post("/api/v1/purchase-orders", headers=ACME,
+                             json={**ORDER, "po_number": "PO-0"}), 201)
+    listed = ok(client.get("/api/v1/purchase-orders", headers=ACME,
+                           params={"min_position": written["position"]}))
     assert [(o["po_number"], o["at_risk"]) for o in listed] == [("PO-1", True), ("PO-0", False)]
     queue = ok(client.get("/api/v1/purchase-orders", headers=AGENT, params={"at_risk": True}))
     assert [(o["account"], o["po_number"]) for o in queue] == [("acme", "PO-1")]
