@@ -102,7 +102,7 @@ def controller(api: Any) -> type[Controller]:
     def written(account: str, po_number: str, position: int | None,
                 status: int) -> Response[bytes]:
         order = orders.order(account, po_number)
-        out: dict[str, Any] = msgspec.to_builtins(reader._out(order.state()))
+        out: dict[str, Any] = msgspec.to_builtins(reader.out(order.state()))
         out["position"] = position
         return json_response(out, status)
 

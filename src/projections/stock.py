@@ -177,7 +177,7 @@ class StockReader:
         docs = self.view.projected([purchase_order_id(account, po_number)])
         if not docs:
             raise PurchaseOrderNotFound(po_number)
-        return self._out(decode_order(next(iter(docs.values()))))
+        return self.out(decode_order(next(iter(docs.values()))))
 
     def orders(self, *, account: str | None, supplier: str | None, warehouse: str | None,
                at_risk: bool | None, limit: int, offset: int) -> list[PurchaseOrderOut]:
@@ -185,13 +185,13 @@ class StockReader:
         states = [decode_order(d) for d in self.view.orders(
             account=account, supplier=supplier, warehouse=warehouse)]
         carriages = self.carriages({tn for o in states for tn in o.notices})
-        found = [self._out(o, carriages) for o in states]
+        found = [self.out(o, carriages) for o in states]
         if at_risk is not None:
             found = [o for o in found if o.at_risk is at_risk]
         found.sort(key=lambda o: (not o.at_risk, o.account, o.po_number))
         return found[offset : offset + limit]
 
-    def _out(self, o: PurchaseOrderState,
+    def out(self, o: PurchaseOrderState,
              carriages: dict[str, Carriage] | None = None) -> PurchaseOrderOut:
         if carriages is None:
             carriages = self.carriages(o.notices)
