@@ -24,7 +24,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Body, FromQuery, JSONBody, QueryParameter
 
-from adapters import health
+from adapters import health, ingress
 from adapters.deadletters import DeadLetterStore
 from adapters.groupcommit import GroupCommit
 from adapters.http import customs, docs, examples, openapi, pages, schemas
@@ -210,7 +210,7 @@ def create_app(api: Api) -> Litestar:
     async def scans(request: Request[Any, Any, Any], data: JSONBody[bytes] = b"") -> Response[bytes]:
         wire, is_batch = schemas.decode_scans(data)
         role = request.state.role
-        parsed: list[Scan | InvalidInput] = []
+        parsed: list[Scan | ingress.Refused] = []
         for i, item in enumerate(wire):
             try:
                 scan = schemas.to_scan(item)
@@ -220,19 +220,12 @@ def create_app(api: Api) -> Litestar:
             except InvalidInput as e:
                 if not is_batch:
                     raise
-                parsed.append(e.within(f"scans[{i}]"))
-        valid = [p for p in parsed if isinstance(p, Scan)]
+                parsed.append(ingress.Refused(item.scan_id, item.tracking_number,
+                                              e.within(f"scans[{i}]")))
         source = Source(SourceKind.CARRIER, request.state.principal) if role == "carrier" else None
-        outcomes = iter(await anyio.to_thread.run_sync(scan_writer.record, valid, source))
-        results = [
-            _scan_out(next(outcomes)) if isinstance(p, Scan)
-            else schemas.ScanResultOut(
-                scan_id=wire[i].scan_id, tracking_number=wire[i].tracking_number,
-                result=ScanResult.REJECTED.value, duplicate=False, booked=False,
-                field=p.field, detail=p.reason,
-            )
-            for i, p in enumerate(parsed)
-        ]
+        outcomes = await anyio.to_thread.run_sync(
+            ingress.record_valid, lambda valid: scan_writer.record(valid, source), parsed)
+        results = [_scan_out(o) for o in outcomes]
         metrics.inc("tracking_scans_received_total", len(results), ingress="http")
         for r in results:
             metrics.inc("tracking_scans_total", result=r.result, ingress="http")
