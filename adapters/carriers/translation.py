@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from adapters.carriers.mapping import CodeClass, CodeMap
 from adapters.ingress import Refused, record_valid
-from adapters.http.metrics import Metrics
+from adapters.metrics import Metrics
 from tracking.application import ScanOutcome, ShipmentService
 from tracking.carrier import CarrierNote, CarrierUpdate
 from tracking.codes import SourceKind

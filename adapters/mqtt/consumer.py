@@ -33,10 +33,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from adapters import ingress
+from adapters import ingress, wire
 from adapters.deadletters import DeadLetter, DeadLetterStore
-from adapters.http import schemas
-from adapters.http.metrics import Metrics
+from adapters.metrics import Metrics
 from adapters.mqtt.takeover import SESSION_TAKEN_OVER, SessionGuard
 from tracking.application import ScanResult, ShipmentService
 from tracking.errors import InvalidInput
@@ -69,18 +68,18 @@ def parse_scan(topic: str, payload: bytes, devices: frozenset[str] | None = None
     if len(payload) > MAX_PAYLOAD:
         raise NotAScan(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}", "body")
     try:
-        wire = schemas.decode(schemas.SCAN, payload)
+        sent = wire.decode(wire.SCAN, payload)
         device = match[2]
         if devices is not None and device not in devices:
             raise InvalidInput("device_id", f"device {device!r} is not registered")
-        if wire.device_id is None:
-            wire.device_id = device
-        elif wire.device_id != device:
-            raise InvalidInput("device_id", f"{wire.device_id!r} is not the topic's device {device!r}")
-        return schemas.to_scan(wire)
+        if sent.device_id is None:
+            sent.device_id = device
+        elif sent.device_id != device:
+            raise InvalidInput("device_id", f"{sent.device_id!r} is not the topic's device {device!r}")
+        return wire.to_scan(sent)
     except InvalidInput as e:
         raise NotAScan(e.message, e.field) from None
-    except schemas.NotJSON as e:
+    except wire.NotJSON as e:
         raise NotAScan(str(e), "body") from None
 
 
