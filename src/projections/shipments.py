@@ -28,12 +28,12 @@ from projections.sql import SqlView, Writer
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
 from tracking.delivery import Delivery
 from tracking.exceptions import ExceptionKind, open_exceptions
-from tracking.mapper import dec_hook, enc_hook
+from tracking.mapper import enc_hook
 from tracking.shipment import Shipment
-from tracking.validation import loading_recorded
+from tracking.validation import RecordedDecoder
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
-_projected = msgspec.json.Decoder(ProjectedShipment, dec_hook=dec_hook)
+_projected: RecordedDecoder[ProjectedShipment] = RecordedDecoder(ProjectedShipment)
 
 
 class StatusRow(msgspec.Struct, kw_only=True):
@@ -137,8 +137,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
 
 
 def _restore(doc: bytes) -> _Working:
-    with loading_recorded():
-        projected = _projected.decode(doc)
+    projected = _projected.decode(doc)
     return _Working(Shipment.from_state(projected.state), dict(projected.open), 0)
 
 
