@@ -11,7 +11,7 @@ events: the declaration as first made stays in the history.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -23,12 +23,11 @@ from tracking.compliance import Charges, Estimate, Finding
 from tracking.declaration import Declaration
 from tracking.errors import InvalidInput, TrackingError
 from tracking.identifiers import CountryCode, TrackingNumber
+from tracking.limits import MAX_FREE_TEXT, not_ahead
 from tracking.route import require_aware
 from tracking.scan import Source
 
-# As for scans: a report dated more than this after it reached us is a broken clock.
-FUTURE_TOLERANCE = timedelta(hours=24)
-MAX_DETAIL = 500
+MAX_DETAIL = MAX_FREE_TEXT  # what customs said of an entry, kept as said
 
 
 class CustomsStatus(StrEnum):
@@ -397,13 +396,7 @@ class CustomsEntry(Aggregate):
         customs system's own words (an OTHER hold with that text); for other
         events it is text."""
         require_aware("occurred_at", occurred_at)
-        if occurred_at > now + FUTURE_TOLERANCE:
-            raise InvalidInput(
-                "occurred_at",
-                f"{occurred_at.isoformat()} is more than "
-                f"{FUTURE_TOLERANCE.total_seconds() / 3600:.0f} h after it was received "
-                f"({now.isoformat()})",
-            )
+        not_ahead("occurred_at", occurred_at, now)
         if status is CustomsStatus.DECLARED:
             raise InvalidInput("event", "DECLARED is what creating the entry records")
         hold, text = _reasons(status, reason, detail)

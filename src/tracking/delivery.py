@@ -205,12 +205,8 @@ class _Fold:
             self.phase = _Phase.LAST_MILE
             self.terminal = True
         elif event is ScanEvent.RETURNED_TO_SENDER:
-            self.returning = True
-            self.misdirected = False
-            self.status = Status.RETURNING
+            self._begin_return()
             self.transport = TransportStatus.UNKNOWN
-            self.voyage = None
-            self.leg = None
         elif event is ScanEvent.EXCEPTION:
             self.status = Status.EXCEPTION
             if scan.reason is ExceptionReason.LOST:
@@ -227,11 +223,15 @@ class _Fold:
         self.customs[mark.entry_id] = mark
         if mark.status is CustomsStatus.RETURNED:
             # Refused entry: the goods go back to the sender, as after RETURNED_TO_SENDER.
-            self.returning = True
-            self.misdirected = False
-            self.status = Status.RETURNING
-            self.voyage = None
-            self.leg = None
+            self._begin_return()
+
+    def _begin_return(self) -> None:
+        """On the way back to the sender: on no leg of the route, judged by none."""
+        self.returning = True
+        self.misdirected = False
+        self.status = Status.RETURNING
+        self.voyage = None
+        self.leg = None
 
     def public_status(self) -> Status:
         """The status a customer sees: the stage the scans put it in, unless

@@ -30,13 +30,11 @@ from tracking.customs import CustomsMark
 from tracking.delivery import Delivery, Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
+from tracking.limits import not_ahead
 from tracking.route import Route, RoutePlan
 from tracking.scan import Reported, Scan, Source
 from tracking.subscription import Subscription
 
-# How far after it was recorded a scan may say it happened: scanner clocks
-# drift, but a scan dated days ahead is a broken clock, not a fact.
-FUTURE_TOLERANCE = timedelta(hours=24)
 
 
 class ShipmentState(msgspec.Struct, kw_only=True):
@@ -415,13 +413,7 @@ class Shipment(Aggregate):
             )
         if scan.scan_id in self.scan_ids:
             return False
-        if scan.occurred_at > now + FUTURE_TOLERANCE:
-            raise InvalidInput(
-                "occurred_at",
-                f"{scan.occurred_at.isoformat()} is more than "
-                f"{FUTURE_TOLERANCE.total_seconds() / 3600:.0f} h after it was received "
-                f"({now.isoformat()}): check the scanner's clock",
-            )
+        not_ahead("occurred_at", scan.occurred_at, now, ": check the scanner's clock")
         self.trigger_event(self.ScanRecorded, scan=scan, source=source)
         return True
 
