@@ -17,7 +17,7 @@ from eventsourcing.dispatch import singledispatchmethod
 
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
-from tracking.compliance import Charges, Estimate, Finding
+from tracking.compliance import Charges, ChargesEstimate, Finding
 from tracking.customs import CustomsEntry, CustomsEntryState, CustomsStatus, CustomsStep, HoldReason
 from tracking.declaration import DeclarationLine, Incoterm
 from tracking.mapper import enc_hook
@@ -108,7 +108,7 @@ def customs_view(entry: CustomsEntry) -> CustomsEntryView:
     d = entry.declaration
     estimate = None
     if entry.estimate is not None:
-        e: Estimate = entry.estimate
+        e: ChargesEstimate = entry.estimate
         estimate = EstimateOut(
             regime=e.regime, rules_version=e.rules_version, value=e.value, charges=e.charges,
             total=e.charges.total, payer=e.payer, notes=e.notes,

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from tracking.compliance import Charges, Estimate, Finding
+from tracking.compliance import Charges, ChargesEstimate, Finding
 from tracking.declaration import Declaration
 from tracking.errors import InvalidInput, TrackingError
 from tracking.identifiers import CountryCode, TrackingNumber
@@ -155,7 +155,7 @@ class CustomsEntryState(msgspec.Struct, kw_only=True):
     modified_on: datetime
     declaration: Declaration
     findings: tuple[Finding, ...]
-    estimate: Estimate | None
+    estimate: ChargesEstimate | None
     declared_at: datetime
     declared_by: Source
     status: CustomsStatus
@@ -176,7 +176,7 @@ class CustomsEntry(Aggregate):
     class Declared(Aggregate.Created):
         declaration: Declaration
         findings: tuple[Finding, ...]
-        estimate: Estimate | None
+        estimate: ChargesEstimate | None
         declared_at: datetime
         source: Source
 
@@ -186,7 +186,7 @@ class CustomsEntry(Aggregate):
 
         declaration: Declaration
         findings: tuple[Finding, ...]
-        estimate: Estimate | None
+        estimate: ChargesEstimate | None
         source: Source
 
         def apply(self, aggregate: Any) -> None:
@@ -268,7 +268,7 @@ class CustomsEntry(Aggregate):
         self,
         declaration: Declaration,
         findings: tuple[Finding, ...],
-        estimate: Estimate | None,
+        estimate: ChargesEstimate | None,
         declared_at: datetime,
         source: Source,
     ) -> None:
@@ -294,7 +294,7 @@ class CustomsEntry(Aggregate):
         cls,
         declaration: Declaration,
         findings: tuple[Finding, ...],
-        estimate: Estimate | None,
+        estimate: ChargesEstimate | None,
         source: Source,
         *,
         at: datetime,
@@ -355,7 +355,7 @@ class CustomsEntry(Aggregate):
 
     def amend(
         self, declaration: Declaration, findings: tuple[Finding, ...],
-        estimate: Estimate | None, source: Source,
+        estimate: ChargesEstimate | None, source: Source,
     ) -> bool:
         """Replace the declaration; False when it is the one in force."""
         if declaration == self.declaration:
