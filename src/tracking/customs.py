@@ -180,6 +180,11 @@ class CustomsEntry(Aggregate):
         declared_at: datetime
         source: Source
 
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when it was declared."""
+            return self.declared_at
+
     class Amended(Aggregate.Event):
         """A new declaration replaces the one in force; the old one stays in
         the history."""
@@ -188,6 +193,11 @@ class CustomsEntry(Aggregate):
         findings: tuple[Finding, ...]
         estimate: ChargesEstimate | None
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when it was recorded."""
+            return self.timestamp
 
         def apply(self, aggregate: Any) -> None:
             e: CustomsEntry = aggregate

@@ -10,6 +10,7 @@ read only when a number has no booked shipment of its own.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from eventsourcing.domain import Aggregate
 
@@ -30,6 +31,11 @@ class TrackingLink(Aggregate):
         tracking_number: TrackingNumber
         shipment: TrackingNumber
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the hand-over was recorded."""
+            return self.timestamp
 
     def __init__(self, tracking_number: TrackingNumber, shipment: TrackingNumber,
                  source: Source) -> None:

@@ -76,10 +76,20 @@ class Shipment(Aggregate):
         tracking_number: TrackingNumber
         source: Source
 
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when it was recorded."""
+            return self.timestamp
+
     class Booked(Aggregate.Event):
         booking: Booking
         route: Route
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when it was recorded."""
+            return self.timestamp
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
@@ -96,6 +106,11 @@ class Shipment(Aggregate):
         effective_at: datetime
         source: Source
 
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the new route took effect."""
+            return self.effective_at
+
         def apply(self, aggregate: Any) -> None:
             aggregate.plans.append(RoutePlan(self.destination, self.route, self.effective_at))
             aggregate.derivation = None
@@ -103,6 +118,11 @@ class Shipment(Aggregate):
     class ScanRecorded(Aggregate.Event):
         scan: Scan
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the scan says it did."""
+            return self.scan.occurred_at
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
@@ -126,6 +146,11 @@ class Shipment(Aggregate):
         mark: CustomsMark
         source: Source
 
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when customs did it."""
+            return self.mark.occurred_at
+
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
             if s.has_ended():
@@ -143,6 +168,11 @@ class Shipment(Aggregate):
         threshold: timedelta
         source: Source
 
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the silence was noticed."""
+            return self.timestamp
+
         def apply(self, aggregate: Any) -> None:
             aggregate.stalled_since = self.since
 
@@ -152,6 +182,11 @@ class Shipment(Aggregate):
 
         subscription: Subscription
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when it was recorded."""
+            return self.timestamp
 
         def apply(self, aggregate: Any) -> None:
             aggregate.subscriptions.append(self.subscription)
@@ -165,6 +200,11 @@ class Shipment(Aggregate):
         estimate: Estimate
         reported: Reported
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the carrier's estimate was recorded."""
+            return self.timestamp
 
         def apply(self, aggregate: Any) -> None:
             aggregate.other_ids.append(self.estimate_id)
@@ -193,6 +233,11 @@ class Shipment(Aggregate):
         reason: str | None
         corrected_by: tuple[str, ...]
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the source declared the error."""
+            return self.declared_at
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
