@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate
 from tracking.compliance import Charges, ChargesEstimate, Finding
 from tracking.declaration import Declaration
 from tracking.errors import InvalidInput, TrackingError
+from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import CountryCode, TrackingNumber
 from tracking.limits import MAX_FREE_TEXT, not_ahead
 from tracking.route import require_aware
@@ -194,10 +195,7 @@ class CustomsEntry(Aggregate):
         estimate: ChargesEstimate | None
         source: Source
 
-        @property
-        def occurred_at(self) -> datetime:
-            """When it happened: when it was recorded."""
-            return self.timestamp
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             e: CustomsEntry = aggregate

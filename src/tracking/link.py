@@ -10,11 +10,11 @@ read only when a number has no booked shipment of its own.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from eventsourcing.domain import Aggregate
 
 from tracking.identifiers import TrackingNumber
+from tracking.occurred import WHEN_RECORDED
 from tracking.scan import Source
 
 _LINK_NAMESPACE = uuid.UUID("0d6f3a4e-8a51-4c3f-9a4b-6d1c2e7f5b21")
@@ -32,10 +32,7 @@ class TrackingLink(Aggregate):
         shipment: TrackingNumber
         source: Source
 
-        @property
-        def occurred_at(self) -> datetime:
-            """When it happened: when the hand-over was recorded."""
-            return self.timestamp
+        occurred_at = WHEN_RECORDED
 
     def __init__(self, tracking_number: TrackingNumber, shipment: TrackingNumber,
                  source: Source) -> None:

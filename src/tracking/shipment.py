@@ -29,6 +29,7 @@ from tracking.codes import ScanEvent
 from tracking.customs import CustomsMark
 from tracking.delivery import Delivery, Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
+from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.limits import not_ahead
 from tracking.route import Route, RoutePlan
@@ -76,20 +77,14 @@ class Shipment(Aggregate):
         tracking_number: TrackingNumber
         source: Source
 
-        @property
-        def occurred_at(self) -> datetime:
-            """When it happened: when it was recorded."""
-            return self.timestamp
+        occurred_at = WHEN_RECORDED
 
     class Booked(Aggregate.Event):
         booking: Booking
         route: Route
         source: Source
 
-        @property
-        def occurred_at(self) -> datetime:
-            """When it happened: when it was recorded."""
-            return self.timestamp
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
@@ -168,10 +163,7 @@ class Shipment(Aggregate):
         threshold: timedelta
         source: Source
 
-        @property
-        def occurred_at(self) -> datetime:
-            """When it happened: when the silence was noticed."""
-            return self.timestamp
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             aggregate.stalled_since = self.since
@@ -183,10 +175,7 @@ class Shipment(Aggregate):
         subscription: Subscription
         source: Source
 
-        @property
-        def occurred_at(self) -> datetime:
-            """When it happened: when it was recorded."""
-            return self.timestamp
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             aggregate.subscriptions.append(self.subscription)
@@ -201,10 +190,7 @@ class Shipment(Aggregate):
         reported: Reported
         source: Source
 
-        @property
-        def occurred_at(self) -> datetime:
-            """When it happened: when the carrier's estimate was recorded."""
-            return self.timestamp
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             aggregate.other_ids.append(self.estimate_id)
