@@ -88,14 +88,14 @@ class Shipments:
         and reason) without holding back the others. ``source`` defaults to
         each scan's own device; a carrier update needs it."""
         now = self.clock()
-        ids = list(dict.fromkeys(shipment_id(u.tracking_number) for u in updates))
+        sids = [shipment_id(u.tracking_number) for u in updates]
 
         def command(unit: UnitOfWork) -> UpdateBatch:
             batch = UpdateBatch(unit, self.links, source, now)
-            batch.record(updates)
+            batch.record(updates, sids)
             return batch
 
-        recordings, batch = self.store.write(ids, command)
+        recordings, batch = self.store.write(list(dict.fromkeys(sids)), command)
         return batch.outcomes(recordings)
 
     def flag_stalled(
@@ -197,18 +197,18 @@ class UpdateBatch:
         self._outcomes: list[ScanOutcome] = []
         self._awaiting: list[_Awaiting] = []
 
-    def record(self, updates: Sequence[Scan | CarrierUpdate]) -> None:
+    def record(self, updates: Sequence[Scan | CarrierUpdate], sids: Sequence[UUID]) -> None:
+        """Record each update on its shipment (``sids``: each one's by its own number)."""
         unit = self.unit
-        sids = [shipment_id(u.tracking_number) for u in updates]
         # Numbers with no booked shipment may be a later carrier's, for a
         # shipment handed over: their links, read in one query.
         unbooked = {sid for sid in dict.fromkeys(sids)
-                    if not _is_booked(unit.get(sid, Shipment))}
+                    if (s := unit.get(sid, Shipment)) is None or s.booking is None}
         linked_to = self.hand_overs.links.links_of(
             u.tracking_number for u, sid in zip(updates, sids, strict=True) if sid in unbooked
         ) if unbooked else {}
         for update, sid in zip(updates, sids, strict=True):
-            by = self.source or _source_of(update)
+            by = self.source or (update.source if isinstance(update, Scan) else _no_source(update))
             shipment = unit.get(sid, Shipment)
             if update.tracking_number in linked_to:
                 linked = unit.get(shipment_id(linked_to[update.tracking_number]), Shipment)
@@ -260,11 +260,5 @@ class UpdateBatch:
         return outcomes
 
 
-def _is_booked(shipment: Shipment | None) -> bool:
-    return shipment is not None and shipment.booking is not None
-
-
-def _source_of(update: Scan | CarrierUpdate) -> Source:
-    if isinstance(update, Scan):
-        return update.source
+def _no_source(update: CarrierUpdate) -> Source:
     raise ValueError(f"a carrier update ({type(update).__name__}) is recorded with a source")

@@ -45,6 +45,9 @@ class MultiStreamReader(Protocol):
         """The latest version of each stream that exists."""
 
 
+_NOT_LOADED: Any = object()
+
+
 class UnitOfWork:
     """What one attempt of a command works on: the aggregates loaded for it,
     asked for by id and type, and those it changed, to be saved together."""
@@ -57,11 +60,9 @@ class UnitOfWork:
     def get(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         """The aggregate of this id (changed in this unit first), or None if
         its stream does not exist; loaded on demand if not loaded upfront."""
-        found = self._changed.get(aggregate_id)
-        if found is None:
-            if aggregate_id not in self._loaded:
-                self._loaded[aggregate_id] = self._store.read(aggregate_id)
-            found = self._loaded[aggregate_id]
+        found = self._changed.get(aggregate_id) or self._loaded.get(aggregate_id, _NOT_LOADED)
+        if found is _NOT_LOADED:
+            found = self._loaded[aggregate_id] = self._store.read(aggregate_id)
         if found is None:
             return None
         if not isinstance(found, kind):
