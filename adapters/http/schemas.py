@@ -23,6 +23,7 @@ from adapters.wire import NotJSON, decode, field_of, to_scan  # noqa: F401
 from adapters.wire import one_of as _choice
 from projections.views import ShipmentView
 from tracking.application import ScanOutcome, ScanResult
+from tracking.account import DEFAULT_ACCOUNT
 from tracking.booking import MAX_TEXT, Booking, Recipient
 from tracking.codes import ExceptionReason, ScanEvent, SourceKind, TransportMode
 from tracking.errors import InvalidInput
@@ -141,7 +142,7 @@ def to_route(legs: list[LegIn]) -> Route:
     return Route(tuple(_within(f"route[{i}]", lambda leg=leg: to_leg(leg)) for i, leg in enumerate(legs)))
 
 
-def to_booking(body: BookingIn) -> tuple[TrackingNumber, Booking, Route]:
+def to_booking(body: BookingIn, account: str = DEFAULT_ACCOUNT) -> tuple[TrackingNumber, Booking, Route]:
     recipient = None
     if body.recipient is not None:
         r = body.recipient
@@ -152,6 +153,7 @@ def to_booking(body: BookingIn) -> tuple[TrackingNumber, Booking, Route]:
         destination=Locode(body.destination, "destination"),
         deliver_by=body.deliver_by,
         recipient=recipient,
+        account=account,
     )
     return TrackingNumber(body.tracking_number), booking, to_route(body.route)
 
