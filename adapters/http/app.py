@@ -122,7 +122,7 @@ def dependencies(api: Api) -> dict[str, Provide]:
         "metrics": given(api.metrics),
         "readiness": Provide(lambda: api.readiness, sync_to_thread=False),
         "scan_writer": given(scan_writer(api.service, api.metrics)),
-        "intake": given(CarrierIntake.load(api.settings, api.metrics)),
+        "intake": given(CarrierIntake.load(api.settings, api.service, api.metrics)),
         "page": PAGING,
     }
 

@@ -58,28 +58,29 @@ def _documented_body(kind: OpenAPIType, description: str) -> type[Operation]:
 
 @dataclass(frozen=True)
 class CarrierIntake:
-    """What the carrier endpoints check payloads with: the secrets, the
-    master data mapping ids and places, and how old a signed payload may be."""
+    """What the carrier endpoints check payloads with (the secrets, the
+    master data mapping ids and places, how old a signed payload may be) and
+    record them through."""
 
     conf: CarrierSettings
     master: MasterData
     tolerance: timedelta
+    service: ShipmentService
+    metrics: Metrics
 
     @classmethod
-    def load(cls, settings: Settings, metrics: Metrics) -> CarrierIntake:
+    def load(cls, settings: Settings, service: ShipmentService, metrics: Metrics) -> CarrierIntake:
         register(metrics)
         conf = settings.carriers
         return cls(conf, MasterData.load(conf.master_data),
-                   timedelta(seconds=conf.signature_tolerance_seconds))
+                   timedelta(seconds=conf.signature_tolerance_seconds), service, metrics)
 
-
-async def _recorded(
-    service: ShipmentService, metrics: Metrics, batch: Sequence[Translated | Refused], fmt: str,
-    source: Source,
-) -> Response[bytes]:
-    outcomes = await anyio.to_thread.run_sync(
-        lambda: record(service, batch, source_format=fmt, source=source, metrics=metrics))
-    return json_response(schemas.batch_out([schemas.scan_result_out(o) for o in outcomes]))
+    async def recorded(
+        self, batch: Sequence[Translated | Refused], fmt: str, source: Source
+    ) -> Response[bytes]:
+        outcomes = await anyio.to_thread.run_sync(lambda: record(
+            self.service, batch, source_format=fmt, source=source, metrics=self.metrics))
+        return json_response(schemas.batch_out([schemas.scan_result_out(o) for o in outcomes]))
 
 
 class CarrierController(Controller):
@@ -97,13 +98,11 @@ class CarrierController(Controller):
         self,
         request: Request[Any, Any, Any],
         intake: NamedDependency[CarrierIntake],
-        service: NamedDependency[ShipmentService],
-        metrics: NamedDependency[Metrics],
         signature: Annotated[str | None, HeaderParameter(name="Notification-Signature")] = None,
     ) -> Response[bytes]:
         body = await request.body()
         _verified(lambda: verify_hex(intake.conf.dcsa_secret, body, signature, prefix="sha256="))
-        return await _recorded(service, metrics, dcsa.parse(body), dcsa.FORMAT, carrier("dcsa"))
+        return await intake.recorded(dcsa.parse(body), dcsa.FORMAT, carrier("dcsa"))
 
     @post("/epcis/capture", status_code=200, tags=["carriers"],
           operation_class=_documented_body(OpenAPIType.OBJECT, "A GS1 EPCIS 2.0 JSON-LD "
@@ -117,8 +116,6 @@ class CarrierController(Controller):
         self,
         request: Request[Any, Any, Any],
         intake: NamedDependency[CarrierIntake],
-        service: NamedDependency[ShipmentService],
-        metrics: NamedDependency[Metrics],
         behaviour: Annotated[str, HeaderParameter(
             name="GS1-Capture-Error-Behaviour", required=False,
             schema_extra={"enum": ["rollback", "proceed"]},
@@ -130,8 +127,7 @@ class CarrierController(Controller):
                                f"{behaviour!r} is not rollback or proceed")
         translated = epcis.parse(await request.body(), intake.master,
                                  proceed=behaviour == "proceed")
-        return await _recorded(service, metrics, translated, epcis.FORMAT,
-                               carrier(request.state.principal))
+        return await intake.recorded(translated, epcis.FORMAT, carrier(request.state.principal))
 
     @post("/carriers/aggregator/webhooks", status_code=200, tags=["carriers"],
           **operation(errors=(400, 401, 422, 503), answers=_OUTCOMES),
@@ -146,16 +142,13 @@ class CarrierController(Controller):
         self,
         request: Request[Any, Any, Any],
         intake: NamedDependency[CarrierIntake],
-        service: NamedDependency[ShipmentService],
-        metrics: NamedDependency[Metrics],
         signature: Annotated[str | None, HeaderParameter(name="aftership-hmac-sha256")] = None,
     ) -> Response[bytes]:
         body = await request.body()
         _verified(lambda: verify_base64(intake.conf.aggregator_secret, body, signature))
         sent_at, translated = aggregator.parse(body, intake.master)
-        _verified(lambda: check_fresh(sent_at, service.clock(), intake.tolerance))
-        return await _recorded(service, metrics, translated, aggregator.FORMAT,
-                               carrier("aggregator"))
+        _verified(lambda: check_fresh(sent_at, intake.service.clock(), intake.tolerance))
+        return await intake.recorded(translated, aggregator.FORMAT, carrier("aggregator"))
 
 
 def _verified(check: Callable[[], None]) -> None:
