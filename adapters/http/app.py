@@ -39,7 +39,7 @@ from adapters.http.metrics import Metrics
 from adapters.http.operations import OperationsController
 from adapters.http.paging import PAGING
 from adapters.http.ratelimit import RateLimit
-from adapters.http.scans import ScanController, scan_writer
+from adapters.http.scans import ScanController, scan_intake
 from adapters.http.shipments import ShipmentController
 from adapters.http.track import TrackController
 from adapters.live import live_views
@@ -48,6 +48,7 @@ from adapters.mqtt.consumer import ScanConsumer
 from adapters.settings import Settings
 from projections.customs import READ_MODEL as CUSTOMS
 from projections.links import READ_MODEL as LINKS
+from projections.lookup import NumberLookup
 from projections.readmodel import Views
 from projections.runner import ReadModelRunner
 from projections.shipments import READ_MODEL as SHIPMENTS
@@ -116,12 +117,12 @@ def dependencies(api: Api) -> dict[str, Provide]:
     return {
         "service": given(api.service),
         "shipments": given(api.store[SHIPMENTS]),
-        "links": given(api.store[LINKS]),
+        "lookup": given(NumberLookup(api.store[SHIPMENTS], api.store[LINKS])),
         "customs_entries": given(api.store[CUSTOMS]),
         "letters": given(api.dead_letters),
         "metrics": given(api.metrics),
         "readiness": Provide(lambda: api.readiness, sync_to_thread=False),
-        "scan_writer": given(scan_writer(api.service, api.metrics)),
+        "scans": given(scan_intake(api.service, api.metrics)),
         "intake": given(CarrierIntake.load(api.settings, api.service, api.metrics)),
         "page": PAGING,
     }

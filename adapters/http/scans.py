@@ -8,6 +8,7 @@ transactions (adapters/groupcommit.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -28,17 +29,26 @@ from tracking.errors import InvalidInput
 from tracking.scan import Scan, Source
 
 
-def scan_writer(service: ShipmentService, metrics: Metrics) -> GroupCommit:
+@dataclass(frozen=True)
+class ScanIntake:
+    """What the scan POSTs of a process share: one writer (one dependency,
+    not two: Litestar resolves two in a task group, on every request)."""
+
+    writer: GroupCommit
+    metrics: Metrics
+
+
+def scan_intake(service: ShipmentService, metrics: Metrics) -> ScanIntake:
     """The writer every scan POST of a process shares, and the metrics it
     and the handler keep."""
     metrics.counter("tracking_scans_total", "Scans received, by result and ingress")
     metrics.counter("tracking_scans_received_total", "Scan messages received, by ingress")
     metrics.histogram("tracking_http_posts_per_transaction", "Scan POSTs recorded per "
                       "transaction (concurrent POSTs share one)", (1, 2, 5, 10, 20, 50, 100))
-    return GroupCommit(
+    return ScanIntake(GroupCommit(
         service.record_scans,
         written=lambda posts, _: metrics.observe("tracking_http_posts_per_transaction", posts),
-    )
+    ), metrics)
 
 
 class ScanController(Controller):
@@ -59,9 +69,10 @@ class ScanController(Controller):
                                    "The scan was already recorded (duplicate), or a batch's "
                                    "outcomes, each scan's own")}))
     async def scans(
-        self, request: Request[Any, Any, Any], scan_writer: NamedDependency[GroupCommit],
-        metrics: NamedDependency[Metrics], data: JSONBody[bytes] = b"",
+        self, request: Request[Any, Any, Any], scans: NamedDependency[ScanIntake],
+        data: JSONBody[bytes] = b"",
     ) -> Response[bytes]:
+        scan_writer, metrics = scans.writer, scans.metrics
         wire, is_batch = schemas.decode_scans(data)
         role = request.state.role
         parsed: list[Scan | InvalidInput] = []

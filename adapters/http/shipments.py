@@ -22,13 +22,12 @@ from adapters.http import examples, schemas
 from adapters.http.auth import AGENTS, BOOKERS
 from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
-from projections.links import LinksView
-from projections.shipments import ShipmentsView
+from projections.lookup import NumberLookup
 from projections.views import ShipmentView, live_view
 from tracking.application import ShipmentService
 from tracking.codes import SourceKind
 from tracking.errors import InvalidInput, ShipmentNotFound
-from tracking.identifiers import Locode, TrackingNumber, shipment_id
+from tracking.identifiers import Locode, TrackingNumber
 from tracking.mapper import enc_hook
 from tracking.scan import Source
 from tracking.shipment import Shipment
@@ -98,8 +97,7 @@ class ShipmentController(Controller):
         self,
         tracking_number: schemas.TrackingNumberText,
         service: NamedDependency[ShipmentService],
-        shipments: NamedDependency[ShipmentsView],
-        links: NamedDependency[LinksView],
+        lookup: NamedDependency[NumberLookup],
         as_of: FromQuery[datetime | None] = None,
     ) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
@@ -107,7 +105,7 @@ class ShipmentController(Controller):
             if as_of.tzinfo is None:
                 raise InvalidInput("as_of", "needs a UTC offset (RFC 3339)")
             return _view_of(service.get_as_of(tn, as_of))
-        view = shipments.full_view(shipment_id(tn)) or links.linked_view(shipments.full_view, tn)
+        view = lookup.full_view(tn)
         if view is None:
             raise ShipmentNotFound(tn)
         return json_response(view)

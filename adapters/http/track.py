@@ -5,18 +5,16 @@ number neither knows is a 404 without replaying anything."""
 
 from __future__ import annotations
 
-import anyio
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
 from adapters.http import examples, schemas
 from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
-from projections.links import LinksView
-from projections.shipments import ShipmentsView
+from projections.lookup import NumberLookup
 from projections.views import TrackingView
 from tracking.errors import ShipmentNotFound
-from tracking.identifiers import TrackingNumber, shipment_id
+from tracking.identifiers import TrackingNumber
 
 
 class TrackController(Controller):
@@ -29,13 +27,10 @@ class TrackController(Controller):
                      answers={200: answer(TrackingView, "The customer's view",
                                           examples.TRACKING)}))
     async def track(
-        self, tracking_number: schemas.TrackingNumberText,
-        shipments: NamedDependency[ShipmentsView], links: NamedDependency[LinksView],
+        self, tracking_number: schemas.TrackingNumberText, lookup: NamedDependency[NumberLookup]
     ) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
-        view = await shipments.public_view_async(shipment_id(tn))
-        if view is None:  # perhaps a later carrier's number, for a shipment handed over
-            view = await anyio.to_thread.run_sync(links.linked_view, shipments.public_view, tn)
+        view = await lookup.public_view_async(tn)
         if view is None:
             raise ShipmentNotFound(tn)
         return json_response(view)

@@ -16,6 +16,7 @@ from litestar.testing import TestClient, create_test_client
 from adapters.http.errors import HANDLERS
 from adapters.http.track import TrackController
 from projections.links import MemoryLinksView
+from projections.lookup import NumberLookup
 from projections.shipments import MemoryShipmentsView, ShipmentChanges, StatusRow
 from tracking.identifiers import shipment_id
 
@@ -39,10 +40,10 @@ def client() -> Iterator[TestClient[Any]]:
     shipments.commit(ShipmentChanges([row(BOOKED, VIEW)], [], []), after=0, position=1)
     links = MemoryLinksView("links")
     links.commit({LATER: BOOKED}, after=0, position=1)
+    lookup = NumberLookup(shipments, links)
     with create_test_client(
         route_handlers=[TrackController],
-        dependencies={"shipments": Provide(lambda: shipments, sync_to_thread=False),
-                      "links": Provide(lambda: links, sync_to_thread=False)},
+        dependencies={"lookup": Provide(lambda: lookup, sync_to_thread=False)},
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
     ) as client:
         yield client
