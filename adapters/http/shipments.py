@@ -60,7 +60,7 @@ class ShipmentController(Controller):
         request: Request[Any, Any, Any],
         service: NamedDependency[ShipmentService],
     ) -> Response[bytes]:
-        tn, booking, route = schemas.to_booking(data)
+        tn, booking, route = schemas.to_booking(data, request.state.account)
         source = Source(SourceKind.AGENT, request.state.principal)
         result = service.book(tn, booking, route, source)
         return _view_of(service.get(tn), result.position, 201 if result.changed else 200)
