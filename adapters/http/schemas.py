@@ -28,10 +28,11 @@ from tracking.booking import MAX_TEXT, Booking, Recipient
 from tracking.codes import ExceptionReason, ScanEvent, SourceKind, TransportMode
 from tracking.errors import InvalidInput
 from tracking.exceptions import ExceptionKind
+from tracking.history import occurred_at
 from tracking.identifiers import CountryCode, Locode, TrackingNumber
 from tracking.route import MAX_VOYAGE_LENGTH, Leg, Route
 from tracking.mapper import enc_hook
-from tracking.scan import MAX_ID_LENGTH
+from tracking.scan import MAX_ID_LENGTH, Scan
 from tracking.shipment import Shipment
 
 T = TypeVar("T")
@@ -226,22 +227,11 @@ def history_entry(event: Any) -> HistoryEntry:
     data = {k: v for k, v in vars(event).items()
             if k not in ("originator_id", "originator_version", "timestamp", "source",
                          "originator_topic")}
-    occurred_at = event.timestamp
-    if isinstance(event, Shipment.ScanRecorded):
-        occurred_at = event.scan.occurred_at
-    elif isinstance(event, Shipment.Rerouted):
-        occurred_at = event.effective_at
-    elif isinstance(event, Shipment.CustomsUpdated):
-        occurred_at = event.mark.occurred_at
-    elif isinstance(event, Shipment.CarrierEventNoted):
-        occurred_at = event.occurred_at
-    elif isinstance(event, Shipment.ScanRetracted):
-        occurred_at = event.declared_at
     source = event.source
     return HistoryEntry(
         version=event.originator_version,
         type=type(event).__name__,
-        occurred_at=occurred_at,
+        occurred_at=occurred_at(event),
         recorded_at=event.timestamp,
         source=SourceOut(kind=source.kind.value, id=source.id),
         data=msgspec.to_builtins(data, enc_hook=enc_hook),
