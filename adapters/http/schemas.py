@@ -28,7 +28,6 @@ from tracking.booking import MAX_TEXT, Booking, Recipient
 from tracking.codes import ExceptionReason, ScanEvent, SourceKind, TransportMode
 from tracking.errors import InvalidInput
 from tracking.exceptions import ExceptionKind
-from tracking.history import occurred_at
 from tracking.identifiers import CountryCode, Locode, TrackingNumber
 from tracking.route import MAX_VOYAGE_LENGTH, Leg, Route
 from tracking.mapper import enc_hook
@@ -231,7 +230,7 @@ def history_entry(event: Any) -> HistoryEntry:
     return HistoryEntry(
         version=event.originator_version,
         type=type(event).__name__,
-        occurred_at=occurred_at(event),
+        occurred_at=event.occurred_at,
         recorded_at=event.timestamp,
         source=SourceOut(kind=source.kind.value, id=source.id),
         data=msgspec.to_builtins(data, enc_hook=enc_hook),
