@@ -25,7 +25,7 @@ from tracking.identifiers import CountryCode, Locode, TrackingNumber
 from tracking.route import MAX_VOYAGE_LENGTH, Leg, Route
 from tracking.mapper import enc_hook
 from tracking.scan import MAX_ID_LENGTH, Scan
-from tracking.shipment import Shipment
+from tracking.explanation import happened_at
 
 T = TypeVar("T")
 
@@ -275,17 +275,7 @@ def history_entry(event: Any) -> HistoryEntry:
     data = {k: v for k, v in vars(event).items()
             if k not in ("originator_id", "originator_version", "timestamp", "source",
                          "originator_topic")}
-    occurred_at = event.timestamp
-    if isinstance(event, Shipment.ScanRecorded):
-        occurred_at = event.scan.occurred_at
-    elif isinstance(event, Shipment.Rerouted):
-        occurred_at = event.effective_at
-    elif isinstance(event, Shipment.CustomsUpdated):
-        occurred_at = event.mark.occurred_at
-    elif isinstance(event, Shipment.CarrierEventNoted):
-        occurred_at = event.occurred_at
-    elif isinstance(event, Shipment.ScanRetracted):
-        occurred_at = event.declared_at
+    occurred_at = happened_at(event)
     source = event.source
     return HistoryEntry(
         version=event.originator_version,
