@@ -36,6 +36,7 @@ from adapters.http.carriers import carrier_router
 from adapters.http.constraints import ValueTypes, WireStructs, optional_query
 from adapters.http.cors import PublicCORS
 from adapters.http.deadletters import dead_letter_routes
+from adapters.http.exceptions import exceptions_controller
 from adapters.http.explain import explain_controller
 from adapters.http.errors import HANDLERS, error
 from adapters.http.metrics import Metrics
@@ -346,7 +347,8 @@ def create_app(api: Api) -> Litestar:
                         *dead_letter_routes(api.dead_letters, service, agents=agent_only),
                         *customs.routes(service, store[CUSTOMS], writers=customs_writers,
                                         readers=customs_writers, agents=agent_only),
-                        explain_controller(service, agent_only)],
+                        explain_controller(service, agent_only),
+                        exceptions_controller(service, shipments, agent_only)],
     )
 
     # -- operations --------------------------------------------------------------

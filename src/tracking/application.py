@@ -31,7 +31,9 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
+from tracking import casework
 from tracking.booking import Booking
+from tracking.casework import Casework
 from tracking.compliance import Charges, CheckResult, Finding, check
 from tracking.customs import CustomsEntry, CustomsEntryNotFound, CustomsStatus, customs_entry_id
 from tracking.declaration import Declaration
@@ -168,6 +170,23 @@ class ShipmentService(Application[UUID]):
                 raise ShipmentNotFound(tracking_number)
             changed = shipment.reroute(route, destination, at=at, source=source)
             return ([shipment] if changed else []), changed
+
+        recordings, changed = self._write([sid], command)
+        return WriteResult(changed, _last_position(recordings))
+
+    def work_exception(
+        self, tracking_number: TrackingNumber, work: Casework, source: Source
+    ) -> WriteResult:
+        """Record an agent's casework on one of a shipment's open exceptions
+        (tracking.casework)."""
+        sid = shipment_id(tracking_number)
+
+        def command(loaded: dict[UUID, Shipment | None]) -> tuple[list[Shipment], bool]:
+            shipment = loaded[sid]
+            if shipment is None or not shipment.is_booked:
+                raise ShipmentNotFound(tracking_number)
+            casework.work(shipment, work, source)
+            return [shipment], True
 
         recordings, changed = self._write([sid], command)
         return WriteResult(changed, _last_position(recordings))
