@@ -27,7 +27,7 @@ from litestar.params import Body, FromQuery, JSONBody, QueryParameter
 from adapters import health
 from adapters.deadletters import DeadLetterStore
 from adapters.groupcommit import GroupCommit
-from adapters.http import customs, docs, examples, openapi, pages, schemas
+from adapters.http import console, customs, docs, examples, openapi, pages, schemas
 from adapters.http.openapi import answer, operation
 from adapters.live import live_views
 from adapters.http.access import RequestLog
@@ -381,7 +381,8 @@ def create_app(api: Api) -> Litestar:
     live = live_views(api.settings, store)  # the tracking page's stream (adapters/live.py)
     app = Litestar(
         route_handlers=[v1, carrier_router(api.settings, service, metrics), livez, readyz,
-                        metrics_endpoint, docs.swagger_assets(), pages.routes(service, store, live)],
+                        metrics_endpoint, docs.swagger_assets(), pages.routes(service, store, live),
+                        console.routes(service, store, tokens, api.dead_letters)],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         plugins=[WireStructs(), ValueTypes()],
         before_request=read_your_writes,

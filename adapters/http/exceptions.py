@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from adapters.http import schemas
 from adapters.http.constraints import optional_query
@@ -141,7 +141,7 @@ def exceptions_controller(
                                       "is open now.",
                           answers={201: answer(CaseworkOut, "Recorded")}))
         def work(
-            self, tracking_number: schemas.TrackingNumberText, kind: str,
+            self, tracking_number: schemas.TrackingNumberText, kind: FromPath[str],
             data: JSONBody[CaseworkIn], request: Request[Any, Any, Any],
         ) -> Response[bytes]:
             return json_response(record_casework(service, request.state.principal,

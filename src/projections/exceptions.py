@@ -59,6 +59,7 @@ class CaseUpdate(msgspec.Struct, frozen=True):
 class Queue(msgspec.Struct, frozen=True, kw_only=True):
     """What the queue is searched by (None: any)."""
 
+    tracking_number: str | None = None
     carrier: str | None = None
     origin: str | None = None
     destination: str | None = None
@@ -101,6 +102,7 @@ def matches(row: ExceptionRow, state: str | None, kind: str | None, queue: Queue
     return (
         (state is None or (row.cleared_at is None) == (state == "open"))
         and (kind is None or row.kind == kind)
+        and (queue.tracking_number is None or row.tracking_number == queue.tracking_number)
         and (queue.carrier is None or row.carrier == queue.carrier)
         and (queue.origin is None or row.origin == queue.origin)
         and (queue.destination is None or row.destination == queue.destination)
@@ -171,7 +173,8 @@ def _where(state: str | None, kind: str | None, queue: Queue,
     clauses = {"open": ["e.cleared_at IS NULL"], "closed": ["e.cleared_at IS NOT NULL"]}.get(
         state or "", [])
     params: list[Any] = []
-    for column, value in (("e.kind", kind), ("c.carrier", queue.carrier),
+    for column, value in (("e.kind", kind), ("e.tracking_number", queue.tracking_number),
+                          ("c.carrier", queue.carrier),
                           ("c.origin", queue.origin), ("c.destination", queue.destination),
                           ("c.assignee", queue.assignee)):
         if value is not None:
