@@ -108,6 +108,22 @@ class Reason(msgspec.Struct, frozen=True, gc=False):
     because: tuple[Cause, ...]
 
 
+_BOOKED = 0  # the booking's plan, as a cause
+
+
+def _causes(*by: object) -> tuple[Cause, ...]:
+    """Causes of what was read: a scan, a customs mark or a plan's number."""
+    found: list[Cause] = []
+    for x in by:
+        if isinstance(x, Scan):
+            found.append(("scan", x.scan_id))
+        elif isinstance(x, CustomsMark):
+            found.append(("customs", (x.entry_id, x.entry_version)))
+        elif isinstance(x, int):
+            found.append(("plan", x))
+    return tuple(found)
+
+
 class _Phase(Enum):
     NONE = auto()  # nothing scanned yet
     RECEIVED = auto()  # accepted into the network, before the first leg
@@ -147,20 +163,61 @@ class _Fold:
         self.customs: dict[object, CustomsMark] = {}
         # Why each running value is what it is (see ``Reason``): recorded
         # where the value is set, so the explanation cannot drift from it.
+        # Kept as plain references (a rule's name, the scan, mark or plan
+        # number it read), so folding a scan allocates nothing more; the
+        # ``why_*`` properties make Reasons of them when asked.
         self.plan_no = 0
-        booked: tuple[Cause, ...] = (("plan", 0),)
-        self.why_status = Reason("booked, nothing scanned yet", booked)
-        self.why_transport = Reason("not received yet", booked)
-        self.why_misdirected = Reason("nothing scanned yet", booked)
-        self.why_place: tuple[Cause, ...] = ()  # what set the phase and leg
-        self._placed_before: tuple[Cause, ...] = ()  # why_place before the scan in hand
-        self.why_delay: tuple[Cause, ...] = ()  # the scan whose delay is in force
-        self.why_returning: Reason | None = None
-        self.why_arrived: tuple[Cause, ...] = ()
-        self.why_delivered: tuple[Cause, ...] = ()
+        self.st_rule, self.st_by = "booked, nothing scanned yet", _BOOKED
+        self.tr_rule, self.tr_by = "not received yet", _BOOKED
+        # Misdirected or not: the rule, the plan, what placed it before, the scan.
+        self.mis_rule, self.mis_plan = "nothing scanned yet", 0
+        self.mis_before: Scan | None = None
+        self.mis_by: object = None
+        self.place_scan: Scan | None = None  # what set the phase and leg last
+        self.place_plan: int | None = None  # the plan that placed it since
+        self.before: Scan | None = None  # place_scan before the scan in hand
+        self.delay_scan: Scan | None = None  # the scan whose delay is in force
+        self.arrived_scan: Scan | None = None
+        self.delivered_scan: Scan | None = None
+        self.ret_rule: str | None = None
+        self.ret_by: object = None
 
     def _plan_cause(self) -> Cause:
         return ("plan", self.plan_no)
+
+    @property
+    def why_status(self) -> Reason:
+        if self.returning and self.st_by is not self.ret_by:
+            return Reason(f"{self.st_rule} on the way back", _causes(self.ret_by, self.st_by))
+        return Reason(self.st_rule, _causes(self.st_by))
+
+    @property
+    def why_transport(self) -> Reason:
+        return Reason(self.tr_rule, _causes(self.tr_by))
+
+    @property
+    def why_misdirected(self) -> Reason:
+        return Reason(self.mis_rule, _causes(self.mis_plan, self.mis_before, self.mis_by))
+
+    @property
+    def why_place(self) -> tuple[Cause, ...]:
+        return _causes(self.place_scan, self.place_plan)
+
+    @property
+    def why_delay(self) -> tuple[Cause, ...]:
+        return _causes(self.delay_scan)
+
+    @property
+    def why_returning(self) -> Reason | None:
+        return None if self.ret_rule is None else Reason(self.ret_rule, _causes(self.ret_by))
+
+    @property
+    def why_arrived(self) -> tuple[Cause, ...]:
+        return _causes(self.plan_no, self.arrived_scan)
+
+    @property
+    def why_delivered(self) -> tuple[Cause, ...]:
+        return _causes(self.delivered_scan)
 
     # -- re-routes ---------------------------------------------------------------
 
@@ -171,24 +228,23 @@ class _Fold:
         # The new schedule was planned from the situation as it is: delays
         # observed on the old legs are already in it.
         self.delay = _ZERO
-        self.why_delay = ()
+        self.delay_scan = None
         self.last_leg_arrived_at = None
-        self.why_arrived = ()
+        self.arrived_scan = None
         # The leg index was into the old route: until placed on the new one,
         # it is on none of its legs (and the new route is searched from its start).
         self.leg = None
         if self.terminal or self.returning or self.phase is _Phase.LAST_MILE:
             return
         # Placed by the new route from where the scans had put it.
-        cause = (*(c for c in self.why_place if c[0] != "plan"), self._plan_cause())
-        self.why_place = cause
+        self.place_plan = self.plan_no
         if not self.legs:
             self.misdirected = False
-            self.why_misdirected = Reason("not routed: nothing to stray from", cause)
+            self._why_placed("not routed: nothing to stray from")
             return
         if self.phase in (_Phase.NONE, _Phase.RECEIVED):
             self.leg, self.misdirected = -1, False
-            self.why_misdirected = Reason("new route starts where the shipment is", cause)
+            self._why_placed("new route starts where the shipment is")
         elif self.phase in (_Phase.ONBOARD, _Phase.ARRIVED):
             self._place(self._find(lambda leg: leg.voyage == self.voyage))
         else:
@@ -210,17 +266,18 @@ class _Fold:
     def _place(self, leg: int | None, scan: Scan | None = None) -> None:
         self.leg = leg
         self.misdirected = leg is None
-        plan = self._plan_cause()
         if scan is None:
-            rule = ("new route does not expect it where it is" if leg is None
-                    else "new route expects it where it is")
-            self.why_misdirected = Reason(rule, self.why_place)
+            self._why_placed("new route does not expect it where it is" if leg is None
+                             else "new route expects it where it is")
         else:
             # Judged from where the shipment was before it (what placed it last).
-            rule = ("scanned where the route does not expect it" if leg is None
-                    else "scanned where the route expects it")
-            before = tuple(c for c in self._placed_before if c[0] == "scan")
-            self.why_misdirected = Reason(rule, (plan, *before, ("scan", scan.scan_id)))
+            self.mis_rule = ("scanned where the route does not expect it" if leg is None
+                             else "scanned where the route expects it")
+            self.mis_plan, self.mis_before, self.mis_by = self.plan_no, self.before, scan
+
+    def _why_placed(self, rule: str) -> None:
+        self.mis_rule, self.mis_plan, self.mis_before, self.mis_by = (
+            rule, self.plan_no, self.place_scan, None)
 
     # -- scans -------------------------------------------------------------------
 
@@ -230,10 +287,9 @@ class _Fold:
         self.last_scan = scan
         self.location = scan.location
         event = scan.event
-        cause: tuple[Cause, ...] = (("scan", scan.scan_id),)
-        self._placed_before = self.why_place
+        self.before = self.place_scan
         if event not in (ScanEvent.EXCEPTION, ScanEvent.HANDED_OVER):
-            self.why_place = cause
+            self.place_scan, self.place_plan = scan, None
         if event is ScanEvent.RECEIVED:
             self._received(scan)
         elif event in (ScanEvent.LOADED, ScanEvent.DEPARTED):
@@ -248,33 +304,32 @@ class _Fold:
             self.transport = transport
             self.voyage = None
             self.phase = _Phase.LAST_MILE
-            self._why_moved(cause, "last-mile scan")
+            self._why_moved(scan, "last-mile scan")
         elif event is ScanEvent.DELIVERED:
             self.status = Status.RETURNED if self.returning else Status.DELIVERED
             if not self.returning:
                 self.delivered_at = scan.occurred_at
-                self.why_delivered = cause
+                self.delivered_scan = scan
             self.transport = TransportStatus.DELIVERED
             self.voyage = None
             self.phase = _Phase.LAST_MILE
             self.terminal = True
-            self._why_moved(cause, "delivery scan ends the journey")
+            self._why_moved(scan, "delivery scan ends the journey")
         elif event is ScanEvent.RETURNED_TO_SENDER:
             self.returning = True
             self.misdirected = False
-            self.why_returning = Reason("returned to sender", cause)
-            self.why_misdirected = self.why_returning
+            self._why_returning("returned to sender", scan)
             self.status = Status.RETURNING
             self.transport = TransportStatus.UNKNOWN
             self.voyage = None
             self.leg = None
-            self._why_moved(cause, "returned to sender")
+            self.tr_rule, self.tr_by = "transport status of the return to sender", scan
         elif event is ScanEvent.EXCEPTION:
             self.status = Status.EXCEPTION
-            self.why_status = Reason("exception scan", cause)
+            self.st_rule, self.st_by = "exception scan", scan
             if scan.reason is ExceptionReason.LOST:
                 self.transport = TransportStatus.UNKNOWN
-                self.why_transport = Reason("reported lost", cause)
+                self.tr_rule, self.tr_by = "reported lost", scan
 
     # -- customs -----------------------------------------------------------------
 
@@ -289,9 +344,7 @@ class _Fold:
             # Refused entry: the goods go back to the sender, as after RETURNED_TO_SENDER.
             self.returning = True
             self.misdirected = False
-            self.why_returning = Reason("customs returned the goods",
-                                        (("customs", (mark.entry_id, mark.entry_version)),))
-            self.why_misdirected = self.why_status = self.why_returning
+            self._why_returning("customs returned the goods", mark)
             self.status = Status.RETURNING
             self.voyage = None
             self.leg = None
@@ -335,10 +388,14 @@ class _Fold:
             return citing("cleared by customs before any scan", {CustomsStatus.RELEASED})
         return self.why_status
 
-    def _why_moved(self, cause: tuple[Cause, ...], rule: str) -> None:
-        back = self.why_returning.because if self.returning and self.why_returning else ()
-        self.why_status = Reason(rule + (" on the way back" if back else ""), (*back, *cause))
-        self.why_transport = Reason(f"transport status of the {rule}", cause)
+    def _why_moved(self, scan: Scan, rule: str) -> None:
+        self.st_rule = self.tr_rule = rule
+        self.st_by = self.tr_by = scan
+
+    def _why_returning(self, rule: str, by: object) -> None:
+        self.ret_rule = self.st_rule = self.mis_rule = rule
+        self.ret_by = self.st_by = self.mis_by = by
+        self.mis_plan = self.mis_before = None
 
     def _moving(self, transport: TransportStatus, scan: Scan | None = None) -> None:
         self.status = Status.RETURNING if self.returning else Status.IN_TRANSIT
@@ -346,7 +403,8 @@ class _Fold:
         if transport is not TransportStatus.ONBOARD:
             self.voyage = None
         if scan is not None:
-            self._why_moved((("scan", scan.scan_id),), "scan in the network")
+            self.st_rule = self.tr_rule = "scan in the network"
+            self.st_by = self.tr_by = scan
 
     def _judging(self) -> bool:
         """Scans are judged against the route only on the way out, with a route."""
@@ -399,7 +457,7 @@ class _Fold:
             self._observe(scan.occurred_at - self.legs[j].arrives_at, scan)
             if j == len(self.legs) - 1 and self.last_leg_arrived_at is None:
                 self.last_leg_arrived_at = scan.occurred_at
-                self.why_arrived = (self._plan_cause(), ("scan", scan.scan_id))
+                self.arrived_scan = scan
 
     def _find(self, matches: Callable[[Leg], bool]) -> int | None:
         """The first matching leg from the current one on, else any earlier one
@@ -411,7 +469,7 @@ class _Fold:
     def _observe(self, delay: timedelta, scan: Scan) -> None:
         # Running early does not bring the end forward: connections are scheduled.
         self.delay = max(delay, _ZERO)
-        self.why_delay = (("scan", scan.scan_id),)
+        self.delay_scan = scan
 
     # -- results -----------------------------------------------------------------
 
