@@ -80,11 +80,13 @@ class Console:
         self.service, self.sessions, self.letters = service, sessions, letters
         self.shipments, self.customs = views[SHIPMENTS], views[CUSTOMS]
         self.sign_ins = Buckets(SIGN_INS, SIGN_IN_REFILL_PER_SECOND)
-        self.env = Environment(loader=PackageLoader("adapters.web", "templates"),
+        # Templates of their own (adapters/web/console), outside the customer
+        # pages' catalogue: the console is in English for now.
+        self.env = Environment(loader=PackageLoader("adapters.web", "console"),
                                autoescape=select_autoescape(default=True),
                                extensions=["jinja2.ext.i18n"], trim_blocks=True,
                                lstrip_blocks=True, auto_reload=False)
-        # English only for now: the strings are marked for the catalogue.
+        # The strings are marked, for a console catalogue to come.
         self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
         self.env.filters["when"] = _when
         self.env.globals.update(quote=quote, utc=UTC, none=None)
@@ -92,7 +94,7 @@ class Console:
     def render(self, request: Request[Any, Any, Any], template: str, status: int = 200,
                headers: dict[str, str] | None = None, **context: Any) -> Response[bytes]:
         session = request.scope.get("console_session")
-        html = self.env.get_template(f"agent/{template}").render(
+        html = self.env.get_template(template).render(
             session=session, csrf=ScopeState.from_scope(request.scope).csrf_token, **context)
         return Response(html.encode(), status_code=status, media_type=MediaType.HTML,
                         headers={**page_headers(), "Cache-Control": "no-store",
