@@ -25,7 +25,7 @@ from litestar.openapi import OpenAPIConfig
 
 from adapters import health
 from adapters.deadletters import DeadLetterStore
-from adapters.http import docs, openapi, pages
+from adapters.http import console, docs, openapi, pages
 from adapters.http.access import RequestLog
 from adapters.http.auth import TOKENS
 from adapters.http.carriers import CarrierController, CarrierIntake
@@ -33,6 +33,7 @@ from adapters.http.constraints import ValueTypes, WireStructs
 from adapters.http.cors import PublicCORS
 from adapters.http.customs import CustomsController
 from adapters.http.deadletters import DeadLetterController
+from adapters.http.explain import ExplainController
 from adapters.http.errors import HANDLERS, error
 from adapters.http.exceptions import ExceptionController
 from adapters.http.metrics import Metrics
@@ -164,6 +165,7 @@ def create_app(api: Api) -> Litestar:
         ScanController,
         TrackController,
         ExceptionController,
+        ExplainController,
         CustomsController,
         CarrierController,
         DeadLetterController,
@@ -173,7 +175,9 @@ def create_app(api: Api) -> Litestar:
     live = live_views(api.settings, api.store)  # the tracking page's stream (adapters/live.py)
     app = Litestar(
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
-                        pages.routes(api.service, api.store, live)],
+                        pages.routes(api.service, api.store, live),
+                        console.routes(api.service, api.store, api.settings.api_tokens,
+                                       api.dead_letters)],
         dependencies=dependencies(api),
         state=State({TOKENS: api.settings.api_tokens}),
         exception_handlers=HANDLERS,  # type: ignore[arg-type]

@@ -32,7 +32,6 @@ from tracking.identifiers import CountryCode, Locode, TrackingNumber
 from tracking.route import MAX_VOYAGE_LENGTH, Leg, Route
 from tracking.mapper import enc_hook
 from tracking.scan import MAX_ID_LENGTH, Scan
-from tracking.shipment import Shipment
 
 T = TypeVar("T")
 

@@ -84,6 +84,8 @@ class ProjectedShipment(msgspec.Struct, kw_only=True):
 
     state: ShipmentState
     open: dict[ExceptionKind, OpenException] = {}
+    # Resolved by an agent, their condition still on (projections.shipments).
+    resolved: list[ExceptionKind] = []
 
 
 def tracking_view(shipment: Shipment, delivery: Delivery) -> TrackingView:

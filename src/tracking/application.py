@@ -23,6 +23,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 
 from tracking.booking import Booking
+from tracking.casework import Casework
 from tracking.carrier import CarrierUpdate
 from tracking.compliance import Charges
 from tracking.customs import CustomsEntry, CustomsStatus
@@ -108,6 +109,11 @@ class ShipmentService(Application[UUID]):
         destination: Locode | None = None,
     ) -> WriteResult:
         return self.shipments.reroute(tracking_number, route, source, destination)
+
+    def work_exception(
+        self, tracking_number: TrackingNumber, work: Casework, source: Source
+    ) -> WriteResult:
+        return self.shipments.work_exception(tracking_number, work, source)
 
     def subscribe(
         self, tracking_number: TrackingNumber, email: EmailAddress, language: str, source: Source

@@ -18,8 +18,10 @@ import msgspec
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Recording
 
+from tracking import casework
 from tracking.booking import Booking
 from tracking.carrier import CarrierUpdate
+from tracking.casework import Casework
 from tracking.delivery import Delivery
 from tracking.errors import InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
@@ -70,6 +72,19 @@ class Shipments:
         return self._change(
             tracking_number, lambda s: s.reroute(route, destination, at=at, source=source)
         )
+
+    def work_exception(
+        self, tracking_number: TrackingNumber, work: Casework, source: Source
+    ) -> WriteResult:
+        """Record an agent's casework on one of a shipment's open exceptions
+        (tracking.casework)."""
+        def change(shipment: Shipment) -> bool:
+            if not shipment.is_booked:
+                raise ShipmentNotFound(tracking_number)
+            casework.work(shipment, work, source)
+            return True
+
+        return self._change(tracking_number, change)
 
     def subscribe(
         self, tracking_number: TrackingNumber, email: EmailAddress, language: str, source: Source
