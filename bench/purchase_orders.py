@@ -46,8 +46,7 @@ from projections.stock import StockReader
 from tracking.booking import Booking
 from tracking.codes import ScanEvent, SourceKind, TransportMode
 from tracking.identifiers import Locode, TrackingNumber
-from tracking.purchase_order import OrderLine, ShippedLine
-from tracking.purchase_orders import PurchaseOrderService
+from tracking.order_line import OrderLine, ShippedLine
 from tracking.route import Leg, Route
 from tracking.scan import Scan, Source
 
@@ -65,7 +64,7 @@ def log(message: str) -> None:
 
 def seed(service: object, orders_n: int, lines_per: int, skus: int) -> list[TrackingNumber]:
     rng = random.Random(21)
-    orders = PurchaseOrderService(service)  # type: ignore[arg-type]
+    orders = service.purchase_orders
     tns = []
     started = time.perf_counter()
     for i in range(orders_n):

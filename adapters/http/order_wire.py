@@ -24,7 +24,7 @@ from adapters.http.constraints import RequiredTime, value
 from adapters.http.schemas import decode
 from tracking.errors import InvalidInput
 from tracking.identifiers import Locode, TrackingNumber
-from tracking.purchase_order import (
+from tracking.order_line import (
     MAX_LINES,
     MAX_QUANTITY,
     CountedLine,

@@ -27,27 +27,25 @@ from projections.sql import SqlView, Writer
 from tracking.codes import ExceptionReason, ScanEvent
 from tracking.identifiers import shipment_id
 from tracking.lead_time import main_mode
-from tracking.mapper import dec_hook, enc_hook
+from tracking.mapper import enc_hook
 from tracking.purchase_order import PurchaseOrder, PurchaseOrderState
 from tracking.shipment import Shipment
 from tracking.stock import Carriage, Ended
-from tracking.validation import loading_recorded
+from tracking.validation import RecordedDecoder
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
-_state = msgspec.json.Decoder(PurchaseOrderState, dec_hook=dec_hook)
-_carriage = msgspec.json.Decoder(Carriage, dec_hook=dec_hook)
+_state: RecordedDecoder[PurchaseOrderState] = RecordedDecoder(PurchaseOrderState)
+_carriage: RecordedDecoder[Carriage] = RecordedDecoder(Carriage)
 _MOVES = frozenset({ScanEvent.RECEIVED, ScanEvent.DELIVERED, ScanEvent.RETURNED_TO_SENDER,
                     ScanEvent.EXCEPTION})
 
 
 def decode_order(doc: bytes) -> PurchaseOrderState:
-    with loading_recorded():
-        return _state.decode(doc)
+    return _state.decode(doc)
 
 
 def decode_carriage(doc: bytes) -> Carriage:
-    with loading_recorded():
-        return _carriage.decode(doc)
+    return _carriage.decode(doc)
 
 
 class ShippedRow(NamedTuple):

@@ -18,12 +18,8 @@ from projections.shipments import ShipmentsView
 from tracking.identifiers import shipment_id
 from tracking.lead_time import LaneOption, ReorderPoint, Spread, in_days, lane_options, spread
 from tracking.lead_time import reorder_point as reorder_point_of
-from tracking.purchase_order import (
-    Finding,
-    PurchaseOrderNotFound,
-    PurchaseOrderState,
-    purchase_order_id,
-)
+from tracking.order_line import Finding
+from tracking.purchase_order import PurchaseOrderNotFound, PurchaseOrderState, purchase_order_id
 from tracking.stock import (
     Carriage,
     InboundDay,

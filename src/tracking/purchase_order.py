@@ -13,10 +13,8 @@ events of their own, so the order's history says what was found and when.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -24,50 +22,27 @@ from eventsourcing.domain import Aggregate
 
 from tracking.errors import InvalidInput, TrackingError
 from tracking.identifiers import Locode, TrackingNumber
+from tracking.occurred import WHEN_RECORDED
+from tracking.order_line import (
+    CountedLine,
+    Finding,
+    FindingKind,
+    OrderLine,
+    ShippedLine,
+    check_lines,
+    check_po_number,
+    check_quantity,
+    check_supplier,
+)
 from tracking.route import require_aware
 from tracking.scan import Source
 
-MAX_LINES = 500
-MAX_QUANTITY = 10_000_000
-MAX_TEXT = 100
-_SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
-_PO_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
 _NAMESPACE = uuid.UUID("5b0e7a3c-2f4d-4c61-9a8e-3d1f6b2c7e90")
 
 
 def purchase_order_id(account: str, po_number: str) -> uuid.UUID:
     """One order per account and number, found without an index."""
     return uuid.uuid5(_NAMESPACE, f"{account}/{po_number}")
-
-
-def check_po_number(field: str, text: str) -> str:
-    if not _PO_NUMBER.fullmatch(text):
-        raise InvalidInput(field, "must be 1 to 64 letters, digits, '.', '_', '/' or '-', "
-                                  "starting with a letter or digit")
-    return text
-
-
-def check_sku(field: str, text: str) -> str:
-    if not _SKU.fullmatch(text):
-        raise InvalidInput(field, "must be 1 to 64 letters, digits, '.', '_', '/' or '-', "
-                                  "starting with a letter or digit")
-    return text
-
-
-def check_supplier(field: str, text: str) -> str:
-    flat = " ".join(text.split())
-    if not flat or len(flat) > MAX_TEXT or not flat.isprintable():
-        raise InvalidInput(field, f"must be 1 to {MAX_TEXT} printable characters")
-    return flat
-
-
-def check_quantity(field: str, quantity: int, *, zero: bool = False) -> int:
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise InvalidInput(field, "must be a whole number")
-    if quantity < (0 if zero else 1) or quantity > MAX_QUANTITY:
-        low = 0 if zero else 1
-        raise InvalidInput(field, f"must be a whole number from {low} to {MAX_QUANTITY}")
-    return quantity
 
 
 class PurchaseOrderNotFound(TrackingError, LookupError):
@@ -82,60 +57,6 @@ class PurchaseOrderNotFound(TrackingError, LookupError):
 class PurchaseOrderConflict(TrackingError):
     """An order number already placed with different contents, or a change
     the order's state does not allow (amending a cancelled order)."""
-
-
-class OrderLine(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    sku: str
-    quantity: int
-    need_by: datetime
-    cancelled: bool = False
-
-
-class ShippedLine(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """What one shipment carries of one SKU of the order."""
-
-    sku: str
-    quantity: int
-
-
-class CountedLine(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """What was counted in of one SKU from one shipment; ``damaged`` of
-    ``quantity`` arrived unusable."""
-
-    sku: str
-    quantity: int
-    damaged: int = 0
-
-
-class FindingKind(StrEnum):
-    OVER_SHIPPED = "OVER_SHIPPED"  # notified more than ordered (and not cancelled)
-    SHORT = "SHORT"  # counted fewer than the shipment was notified to carry
-    OVER = "OVER"  # counted more
-    DAMAGED = "DAMAGED"
-
-
-class Finding(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    kind: FindingKind
-    sku: str
-    tracking_number: str
-    quantity: int  # how many: over, short, damaged
-    detail: str
-
-
-def check_lines(lines: list[OrderLine]) -> tuple[OrderLine, ...]:
-    if not lines:
-        raise InvalidInput("lines", "an order needs at least one line")
-    if len(lines) > MAX_LINES:
-        raise InvalidInput("lines", f"at most {MAX_LINES} lines")
-    seen: set[str] = set()
-    for i, line in enumerate(lines):
-        check_sku(f"lines[{i}].sku", line.sku)
-        check_quantity(f"lines[{i}].quantity", line.quantity)
-        require_aware(f"lines[{i}].need_by", line.need_by)
-        if line.sku in seen:
-            raise InvalidInput(f"lines[{i}].sku", f"{line.sku} is on the order twice")
-        seen.add(line.sku)
-    return tuple(lines)
 
 
 class PurchaseOrderState(msgspec.Struct, kw_only=True):
@@ -173,12 +94,19 @@ class PurchaseOrder(Aggregate):
         placed_at: datetime
         source: Source
 
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the order was placed."""
+            return self.placed_at
+
     class Amended(Aggregate.Event):
         """The order's lines as they now stand (what was ordered before stays
         in the history)."""
 
         lines: tuple[OrderLine, ...]
         source: Source
+
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             aggregate.lines = {line.sku: line for line in self.lines}
@@ -187,6 +115,8 @@ class PurchaseOrder(Aggregate):
         skus: tuple[str, ...]
         source: Source
 
+        occurred_at = WHEN_RECORDED
+
         def apply(self, aggregate: Any) -> None:
             for sku in self.skus:
                 aggregate.lines[sku] = msgspec.structs.replace(aggregate.lines[sku],
@@ -194,6 +124,8 @@ class PurchaseOrder(Aggregate):
 
     class Cancelled(Aggregate.Event):
         source: Source
+
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             aggregate.cancelled = True
@@ -208,6 +140,8 @@ class PurchaseOrder(Aggregate):
         lines: tuple[ShippedLine, ...]
         source: Source
 
+        occurred_at = WHEN_RECORDED
+
         def apply(self, aggregate: Any) -> None:
             aggregate.notices[str(self.tracking_number)] = self.lines
 
@@ -219,11 +153,18 @@ class PurchaseOrder(Aggregate):
         received_at: datetime
         source: Source
 
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the goods were counted in."""
+            return self.received_at
+
         def apply(self, aggregate: Any) -> None:
             aggregate.receipts[str(self.tracking_number)] = (self.lines, self.received_at)
 
     class FindingRecorded(Aggregate.Event):
         finding: Finding
+
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             aggregate.findings.append(self.finding)

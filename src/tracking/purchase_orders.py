@@ -1,55 +1,57 @@
 """The purchase orders' application service: load an order (and the
-shipment a notice names), call its command, save.
-
-It works over the shipment service's event store, cache and write lock
-(one log, one order of events for every read model), through the same
-load -> command -> save with retries that every write takes; it holds no
-state of its own, so it ports as is when that service is split.
+shipment a notice names), call its command, save; over the one
+``AggregateStore`` every service writes through (one log, one order of
+events for every read model), built by the ``ShipmentService`` facade
+beside the others as ``service.purchase_orders``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import deepcopy
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from tracking.application import ShipmentService, WriteResult, _last_position
 from tracking.errors import ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
+from tracking.outcomes import WriteResult
+from tracking.order_line import CountedLine, OrderLine, ShippedLine
 from tracking.purchase_order import (
-    CountedLine,
-    OrderLine,
     PurchaseOrder,
     PurchaseOrderConflict,
     PurchaseOrderNotFound,
-    ShippedLine,
     purchase_order_id,
 )
 from tracking.scan import Source
+from tracking.shipment import Shipment
+from tracking.unitofwork import AggregateStore, UnitOfWork, last_position
+
+Clock = Callable[[], datetime]
 
 
-class PurchaseOrderService:
-    def __init__(self, app: ShipmentService) -> None:
-        self.app = app
+class PurchaseOrders:
+    def __init__(self, store: AggregateStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
 
     def place(self, *, account: str, po_number: str, supplier: str, warehouse: Locode,
               lines: list[OrderLine], source: Source) -> WriteResult:
         """Place an order. The same order again changes nothing; different
         contents under a number already placed raise PurchaseOrderConflict."""
         oid = purchase_order_id(account, po_number)
-        now = self.app.clock()
+        now = self.clock()
 
-        def command(loaded: dict[UUID, Any]) -> tuple[list[Any], bool]:
-            found: PurchaseOrder | None = loaded[oid]
+        def command(unit: UnitOfWork) -> bool:
+            found = unit.get(oid, PurchaseOrder)
             if found is not None:
                 if found.same_as(supplier, warehouse, lines):
-                    return [], False
+                    return False
                 raise PurchaseOrderConflict(
                     f"purchase order {po_number} is already placed with other contents")
-            order = PurchaseOrder.place(account=account, po_number=po_number, supplier=supplier,
-                                        warehouse=warehouse, lines=lines, source=source, at=now)
-            return [order], True
+            unit.changed(PurchaseOrder.place(
+                account=account, po_number=po_number, supplier=supplier,
+                warehouse=warehouse, lines=lines, source=source, at=now))
+            return True
 
         return self._write([oid], command)
 
@@ -69,29 +71,34 @@ class PurchaseOrderService:
         oid = purchase_order_id(account, po_number)
         sid = shipment_id(tracking_number)
 
-        def command(loaded: dict[UUID, Any]) -> tuple[list[Any], bool]:
-            order = _order(loaded[oid], po_number)
-            shipment = loaded[sid]
+        def command(unit: UnitOfWork) -> bool:
+            order = _order(unit, oid, po_number)
+            shipment = unit.get(sid, Shipment)
             if (shipment is None or shipment.booking is None
                     or shipment.booking.account != account):
                 raise ShipmentNotFound(tracking_number)
             changed = order.notify_shipment(tracking_number, lines, source)
-            return ([order] if changed else []), changed
+            if changed:
+                unit.changed(order)
+            return changed
 
         return self._write([oid, sid], command)
 
     def receive(self, account: str, po_number: str, tracking_number: TrackingNumber,
                 lines: list[CountedLine], received_at: datetime, source: Source) -> WriteResult:
         """Record what was counted in from one of the order's shipments."""
-        now = self.app.clock()
+        now = self.clock()
         return self._on(account, po_number, lambda order: order.receive(
             tracking_number, lines, received_at, source, now=now))
 
     def order(self, account: str, po_number: str) -> PurchaseOrder:
         """The order as it is now (for commands and its history; readers use
         the view)."""
-        with self.app._lock:
-            return _order(self.app._read(purchase_order_id(account, po_number)), po_number)
+        with self.store.lock:
+            order = self.store.get(purchase_order_id(account, po_number), PurchaseOrder)
+            if order is None:
+                raise PurchaseOrderNotFound(po_number)
+            return deepcopy(order)
 
     # -- loading and saving ------------------------------------------------------
 
@@ -99,19 +106,22 @@ class PurchaseOrderService:
             change: Callable[[PurchaseOrder], bool]) -> WriteResult:
         oid = purchase_order_id(account, po_number)
 
-        def command(loaded: dict[UUID, Any]) -> tuple[list[Any], bool]:
-            order = _order(loaded[oid], po_number)
+        def command(unit: UnitOfWork) -> bool:
+            order = _order(unit, oid, po_number)
             changed = bool(change(order))
-            return ([order] if changed else []), changed
+            if changed:
+                unit.changed(order)
+            return changed
 
         return self._write([oid], command)
 
-    def _write(self, ids: list[UUID], command: Any) -> WriteResult:
-        recordings, changed = self.app._write(ids, command)
-        return WriteResult(changed, _last_position(recordings))
+    def _write(self, ids: list[UUID], command: Callable[[UnitOfWork], bool]) -> WriteResult:
+        recordings, changed = self.store.write(ids, command)
+        return WriteResult(changed, last_position(recordings))
 
 
-def _order(found: Any, po_number: str) -> PurchaseOrder:
-    if not isinstance(found, PurchaseOrder):
+def _order(unit: UnitOfWork, order_id: UUID, po_number: str) -> PurchaseOrder:
+    order = unit.get(order_id, PurchaseOrder)
+    if order is None:
         raise PurchaseOrderNotFound(po_number)
-    return found
+    return order

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 import msgspec
 
-from tracking.purchase_order import CountedLine, OrderLine, ShippedLine
+from tracking.order_line import CountedLine, OrderLine, ShippedLine
 
 
 class Ended(StrEnum):

@@ -22,8 +22,7 @@ from projections.stock import StockReader
 from tests.builders import AGENT, HK_STO, TN, at, booking, scan
 from tracking.application import ShipmentService
 from tracking.identifiers import Locode, TrackingNumber
-from tracking.purchase_order import CountedLine, OrderLine, ShippedLine
-from tracking.purchase_orders import PurchaseOrderService
+from tracking.order_line import CountedLine, OrderLine, ShippedLine
 
 OTHER = TrackingNumber("RR473124829US")
 
@@ -36,7 +35,7 @@ def store(database_url: str) -> Iterator[Views]:
 
 
 def traffic(service: ShipmentService) -> None:
-    orders = PurchaseOrderService(service)
+    orders = service.purchase_orders
     for tn in (TN, OTHER):
         service.book(TrackingNumber(tn), booking(destination="SESTO"), HK_STO, AGENT)
     orders.place(account="default", po_number="PO-1", supplier="Tees", warehouse=Locode("SESTO"),

@@ -12,15 +12,8 @@ from tests.builders import AGENT, at
 from tracking.errors import InvalidInput
 from tracking.identifiers import Locode, TrackingNumber
 from tracking.lead_time import lane_options, percentile, reorder_point
-from tracking.purchase_order import (
-    CountedLine,
-    FindingKind,
-    OrderLine,
-    PurchaseOrder,
-    PurchaseOrderConflict,
-    ShippedLine,
-    purchase_order_id,
-)
+from tracking.order_line import CountedLine, FindingKind, OrderLine, ShippedLine
+from tracking.purchase_order import PurchaseOrder, PurchaseOrderConflict, purchase_order_id
 from tracking.stock import Carriage, Ended, inbound_days, line_progress
 
 A = TrackingNumber("LX123456785CN")
@@ -240,3 +233,25 @@ def test_an_amendment_cannot_leave_out_a_line_on_its_way() -> None:
     with pytest.raises(InvalidInput, match="cancel the line") as e:
         po.amend([OrderLine(sku="B", quantity=2, need_by=at(18))], AGENT)
     assert e.value.field == "lines"
+
+
+def test_each_event_of_an_order_says_when_it_happened() -> None:
+    po = order(OrderLine(sku="TSHIRT-M", quantity=100, need_by=at(18)),
+               OrderLine(sku="TSHIRT-L", quantity=10, need_by=at(18)))
+    po.amend([OrderLine(sku="TSHIRT-M", quantity=90, need_by=at(18)),
+              OrderLine(sku="TSHIRT-L", quantity=10, need_by=at(18))], AGENT)
+    po.cancel(["TSHIRT-L"], AGENT)
+    po.notify_shipment(A, shipped(40), AGENT)
+    po.receive(A, [CountedLine(sku="TSHIRT-M", quantity=39)], at(15), AGENT, now=NOW)
+    po.cancel(None, AGENT)
+    events = list(po.collect_events())
+    declared = {v for v in vars(PurchaseOrder).values() if isinstance(v, type)
+                and issubclass(v, PurchaseOrder.Event)
+                and v not in (PurchaseOrder.Event, PurchaseOrder.Created)}
+    assert declared == {type(e) for e in events}  # every kind of event is here
+    when = {type(e).__name__: e.occurred_at for e in events}
+    assert when["Placed"] == at(1)  # when the order was placed
+    assert when["GoodsReceived"] == at(15)  # when the goods were counted in
+    for e in events:
+        if type(e).__name__ not in ("Placed", "GoodsReceived"):
+            assert e.occurred_at == e.timestamp, type(e).__name__
