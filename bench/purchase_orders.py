@@ -43,6 +43,7 @@ from projections.registry import READ_MODELS
 from projections.runner import ReadModelRunner
 from projections.shipments import READ_MODEL as SHIPMENTS
 from projections.stock import StockReader
+from tracking.application import ShipmentService
 from tracking.booking import Booking
 from tracking.codes import ScanEvent, SourceKind, TransportMode
 from tracking.identifiers import Locode, TrackingNumber
@@ -62,7 +63,8 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def seed(service: object, orders_n: int, lines_per: int, skus: int) -> list[TrackingNumber]:
+def seed(service: ShipmentService, orders_n: int, lines_per: int,
+         skus: int) -> list[TrackingNumber]:
     rng = random.Random(21)
     orders = service.purchase_orders
     tns = []
