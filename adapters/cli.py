@@ -70,7 +70,9 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "poll": ("poll the carriers' tracking APIs until SIGTERM: the parcel carrier "
              "(TRACKING_PARCEL_API_URL) and DCSA GET /v2/events (TRACKING_DCSA_API_URL); "
              "health and metrics on TRACKING_METRICS_PORT", COMMON + CARRIERS + OPS),
-    "simulate": ("publish realistic scan traffic for N shipments over MQTT (books them first)",
+    "simulate": ("publish realistic scan traffic for N shipments over MQTT (books them first); "
+                 "with --history N, record a delivered history of N shipments instead (see "
+                 "adapters/history.py for its lanes and parameters)",
                  COMMON + ("TRACKING_MQTT_URL",)),
     "rebuild": ("empty the views named (every one when none is) and build them again from the "
                 "whole event log", COMMON),
@@ -357,8 +359,20 @@ def poll(settings: Settings) -> int:
 
 
 def simulate(settings: Settings, args: argparse.Namespace) -> int:
-    """Publish realistic scan traffic over MQTT, for demos and benchmarks."""
+    """Publish realistic scan traffic over MQTT, for demos and benchmarks;
+    or, with --history, record a delivered history through the service."""
     from adapters.mqtt.simulate import simulate as run
+
+    if args.history:
+        from adapters.history import simulate_history
+
+        service = build_service(settings)
+        try:
+            planned = simulate_history(service, args.history, seed=args.seed or 1, days=args.days)
+        finally:
+            service.close()
+        print(f"recorded a history of {len(planned):,} shipments (seed {args.seed or 1})")
+        return 0
 
     report = run(settings, shipments=args.shipments, rate=args.rate, duplicates=args.duplicates,
                  malformed=args.malformed, misroutes=args.misroutes, seed=args.seed,
@@ -493,6 +507,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--misroutes", type=float, default=0.02, help="share of UNLOADED scans made at the wrong port")
     sim.add_argument("--seed", type=int, default=None, help="for repeatable traffic")
     sim.add_argument("--no-book", action="store_true", help="do not book the shipments first")
+    sim.add_argument("--history", type=_at_least_one, default=None, metavar="N",
+                     help="record a delivered history of N shipments through the service "
+                          "(no MQTT); --seed makes it repeatable (default 1)")
+    sim.add_argument("--days", type=_at_least_one, default=365,
+                     help="with --history: the days its bookings spread over (default 365)")
     parsers["rebuild"].add_argument(
         "views", nargs="*", type=_read_model, metavar="VIEW",
         help="a read model's views to rebuild, alone: "
