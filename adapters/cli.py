@@ -74,6 +74,9 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
                  "with --history N, record a delivered history of N shipments instead (see "
                  "adapters/history.py for its lanes and parameters)",
                  COMMON + ("TRACKING_MQTT_URL",)),
+    "eta": ("the ETA lane model: `eta publish` fits it on the delivered shipments in the log and "
+            "records it (views use it from then on); `eta backtest [--since --until]` replays the "
+            "log with no look-ahead and prints its accuracy beside the plan-only ETA's", COMMON),
     "rebuild": ("empty the views named (every one when none is) and build them again from the "
                 "whole event log", COMMON),
     "dead-letters": ("list what arrived but could not be a scan, or re-submit it", COMMON
@@ -400,6 +403,20 @@ def rebuild(settings: Settings, views: Sequence[str]) -> int:
     return 0
 
 
+def eta_command(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters import lanes
+
+    service = build_service(settings)
+    try:
+        if args.action == "publish":
+            lanes.publish(service)
+        else:
+            lanes.run_backtest(service, since=args.since, until=args.until)
+    finally:
+        service.close()
+    return 0
+
+
 def check_config(settings: Settings) -> int:
     print(f"database: {_redact(settings.database_url)}")
     broker = (_redact(settings.mqtt_url) if settings.mqtt_url else
@@ -521,6 +538,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       "instead of a temporary SQLite database")
     parsers["health"].add_argument("--live", action="store_true",
                                    help="only check that the process answers (/livez)")
+    eta = parsers["eta"].add_subparsers(dest="action", required=True)
+    eta.add_parser("publish", help="fit the lane model on the delivered shipments and record it",
+                   description="Fit the lane model on every delivered shipment in the log and "
+                               "record it as a new version.")
+    test = eta.add_parser("backtest", help="replay the log with no look-ahead",
+                          description="Each ETA from a model fitted on deliveries made before "
+                                      "it; printed beside the plan-only ETA.")
+    test.add_argument("--since", type=_day, default=None, help="YYYY-MM-DD (default: 90 days "
+                      "before --until)")
+    test.add_argument("--until", type=_day, default=None, help="YYYY-MM-DD (default: now)")
     letters = parsers["dead-letters"].add_subparsers(dest="action", required=True)
     listing = letters.add_parser("list", help="print dead letters as JSON lines, oldest first",
                                  description="Print dead letters as JSON lines, oldest first.")
@@ -552,6 +579,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "poll": poll,
         "simulate": lambda s: simulate(s, args),
         "rebuild": lambda s: rebuild(s, args.views),
+        "eta": lambda s: eta_command(s, args),
         "dead-letters": lambda s: dead_letters_command(s, args),
         "health": lambda s: health_check(s, args.live),
         "demo": lambda s: demo(s, args.database),
@@ -573,6 +601,13 @@ def _read_model(name: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{name!r} is not a read model (they are {', '.join(m.name for m in READ_MODELS)})")
     return name
+
+
+def _day(value: str) -> datetime:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
 def _at_least_one(value: str) -> int:

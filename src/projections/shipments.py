@@ -23,10 +23,14 @@ from uuid import UUID
 import msgspec
 from eventsourcing.dispatch import singledispatchmethod
 
+from projections import etamodels
+from projections.etamodels import EtaModels, MemoryModels
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
 from tracking.delivery import Delivery
+from tracking.eta.model import EtaModel, LaneModel
+from tracking.eta.window import ShownEta
 from tracking.exceptions import ExceptionKind, open_exceptions
 from tracking.mapper import dec_hook, enc_hook
 from tracking.shipment import Shipment
@@ -73,12 +77,13 @@ class ShipmentChanges(NamedTuple):
     rows: list[StatusRow]
     raised: list[ExceptionRow]
     cleared: list[ExceptionRow]
+    models: list[LaneModel] = []  # ETA models published in the batch
 
 
 class _Working:
     """One shipment while a batch is being applied."""
 
-    __slots__ = ("shipment", "open", "position", "delivery")
+    __slots__ = ("shipment", "open", "position", "delivery", "shown")
 
     def __init__(self, shipment: Shipment, open_: dict[Any, OpenException], position: int) -> None:
         self.shipment = shipment
@@ -86,10 +91,16 @@ class _Working:
         self.position = position
         # Derived after the last event applied (once booked, every event is judged).
         self.delivery: Delivery | None = None
+        self.shown: ShownEta | None = None  # the ETA, with the model in force then
 
 
 class ShipmentsProjection(BatchProjection["ShipmentsView"]):
+    def __init__(self, view: ShipmentsView) -> None:
+        super().__init__(view)
+        self._eta = EtaModels()
+
     def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
+        self._eta.begin(self.view.eta_models_since, fresh=fresh)
         self._touched: dict[UUID, _Working] = {}
         self._raised: list[ExceptionRow] = []
         self._cleared: list[ExceptionRow] = []
@@ -115,13 +126,18 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
         if shipment.is_booked:
             self._judge(current, event)
 
+    @process_event.register
+    def _eta_model(self, event: EtaModel.Published, position: int) -> None:
+        self._eta.published(event)
+
     def changes(self) -> ShipmentChanges:
         return ShipmentChanges([_row(w) for w in self._touched.values()],
-                               self._raised, self._cleared)
+                               self._raised, self._cleared, self._eta.added)
 
     def _judge(self, w: _Working, event: Any) -> None:
         """Open and close exceptions as they stand after this event."""
         w.delivery = w.shipment.delivery()
+        w.shown = self._eta.shown(w.shipment, w.delivery, event.timestamp)
         found = open_exceptions(w.shipment, w.delivery)
         at = event.timestamp
         tn = str(w.shipment.tracking_number)
@@ -151,8 +167,8 @@ def _row(w: _Working) -> StatusRow:
         delivery = w.delivery or s.delivery()
         status = delivery.status.value
         unfinished, may_stall = s.is_unfinished(delivery), s.may_stall(delivery)
-        public = _encoder.encode(tracking_view(s, delivery))
-        full = _encoder.encode(shipment_view(s, delivery, list(w.open.values())))
+        public = _encoder.encode(tracking_view(s, delivery, w.shown))
+        full = _encoder.encode(shipment_view(s, delivery, list(w.open.values()), w.shown))
     return StatusRow(
         shipment_id=s.id, tracking_number=str(s.tracking_number), booked=s.is_booked,
         status=status, unfinished=unfinished, may_stall=may_stall,
@@ -165,6 +181,10 @@ class ShipmentsView(View[ShipmentChanges]):
     @abstractmethod
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         """The projection's state of each of these shipments it has seen."""
+
+    @abstractmethod
+    def eta_models_since(self, version: int) -> list[LaneModel]:
+        """The ETA models this view has seen published after that version."""
 
     @abstractmethod
     def public_view(self, shipment_id: UUID) -> bytes | None: ...
@@ -205,8 +225,13 @@ class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
     def _clear(self) -> None:
         self._rows: dict[UUID, StatusRow] = {}
         self._exceptions: dict[tuple[str, str, datetime], ExceptionRow] = {}
+        self._models = MemoryModels()
+
+    def eta_models_since(self, version: int) -> list[LaneModel]:
+        return self._models.since(version)
 
     def _write(self, changes: ShipmentChanges) -> None:
+        self._models.write(changes.models)
         for row in changes.rows:
             self._rows[row.shipment_id] = row
         for exc in changes.raised:
@@ -286,6 +311,7 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
             "cleared_at {time}, details {text} NOT NULL, "
             "PRIMARY KEY (tracking_number, kind, raised_at)"
         ),
+        **etamodels.table("shipment_eta_models"),
     }
     indexes = (
         "CREATE INDEX IF NOT EXISTS shipment_views_quiet ON shipment_views (last_activity_at) "
@@ -300,7 +326,11 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
             # Delivered as the rows commit: the live streams' watcher wakes on it.
             self.db.notify(w, str(position))
 
+    def eta_models_since(self, version: int) -> list[LaneModel]:
+        return etamodels.since(self.db, "shipment_eta_models", version)
+
     def _write(self, w: Writer, changes: ShipmentChanges) -> None:
+        etamodels.write(w, "shipment_eta_models", changes.models)
         key, time = self.db.key, self.db.time
         w.executemany(_UPSERT, [
             (key(r.shipment_id), r.tracking_number, r.booked, r.status, r.unfinished,

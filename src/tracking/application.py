@@ -38,6 +38,8 @@ from tracking.declaration import Declaration
 from tracking.carrier import CarrierUpdate
 from tracking.delivery import Delivery
 from tracking.errors import CustomsConflict, InvalidInput, ShipmentNotFound, WriteContention
+from tracking.eta.fit import Figure, Parameters
+from tracking.eta.model import ETA_MODEL_ID, EtaModel
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.link import TrackingLink, link_id
 from tracking.mapper import StructMapper
@@ -188,6 +190,22 @@ class ShipmentService(Application[UUID]):
 
         recordings, changed = self._write([sid], command)
         return WriteResult(changed, _last_position(recordings))
+
+    def publish_eta_model(
+        self, figures: tuple[Figure, ...], *, deliveries: int, parameters: Parameters,
+        source: Source,
+    ) -> tuple[int, WriteResult]:
+        """Record a new ETA lane model (tracking.eta.model); its version. The
+        views use it for what is recorded from then on."""
+
+        def command(loaded: dict[UUID, Any]) -> tuple[list[Any], int]:
+            model: EtaModel = loaded[ETA_MODEL_ID] or EtaModel.open()
+            version = model.publish(figures, deliveries=deliveries, parameters=parameters,
+                                    source=source)
+            return [model], version
+
+        recordings, version = self._write([ETA_MODEL_ID], command)  # type: ignore[arg-type]
+        return version, WriteResult(True, _last_position(recordings))
 
     def record_scan(self, scan: Scan, source: Source | None = None) -> ScanOutcome:
         return self.record_scans([scan], source)[0]
