@@ -79,7 +79,8 @@ _states = msgspec.json.Decoder(ShipmentState, dec_hook=dec_hook)
 
 
 class EtaChanges(NamedTuple):
-    rows: list[tuple[UUID, bytes, EtaRecord]]  # shipment id, its state, its record
+    # Shipment id, its state, its record (None until booked on a route).
+    rows: list[tuple[UUID, bytes, EtaRecord | None]]
     models: list[LaneModel]
 
 
@@ -144,8 +145,7 @@ class EtaHistoryProjection(BatchProjection["EtaHistoryView"]):
         rows = []
         for sid in self._touched:
             shipment, record = self._working[sid]
-            if record is not None:
-                rows.append((sid, _encode(shipment.state()), record))
+            rows.append((sid, _encode(shipment.state()), record))
         return EtaChanges(rows, self._eta.added)
 
 
@@ -162,7 +162,7 @@ class EtaHistoryView(View[EtaChanges]):
     def eta_models_since(self, version: int) -> list[LaneModel]: ...
 
     @abstractmethod
-    def working(self, shipment_ids: Sequence[UUID]) -> dict[UUID, tuple[bytes, EtaRecord]]:
+    def working(self, shipment_ids: Sequence[UUID]) -> dict[UUID, tuple[bytes, EtaRecord | None]]:
         """The projection's state of each of these shipments, and its record."""
 
     @abstractmethod
@@ -176,25 +176,24 @@ class EtaHistoryView(View[EtaChanges]):
 
 class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
     def _clear(self) -> None:
-        self._rows: dict[UUID, tuple[bytes, EtaRecord]] = {}
+        self._rows: dict[UUID, tuple[bytes, EtaRecord | None]] = {}
         self._numbers: dict[str, UUID] = {}
         self._models = MemoryModels()
 
     def _write(self, changes: EtaChanges) -> None:
         self._models.write(changes.models)
         for sid, state, record in changes.rows:
-            # A copy: the projection goes on changing its own.
-            self._rows[sid] = (state, msgspec.structs.replace(record, shown=list(record.shown)))
-            self._numbers[record.tracking_number] = sid
+            self._rows[sid] = (state, _copy(record))
+            if record is not None:
+                self._numbers[record.tracking_number] = sid
 
     def eta_models_since(self, version: int) -> list[LaneModel]:
         return self._models.since(version)
 
-    def working(self, shipment_ids: Sequence[UUID]) -> dict[UUID, tuple[bytes, EtaRecord]]:
+    def working(self, shipment_ids: Sequence[UUID]) -> dict[UUID, tuple[bytes, EtaRecord | None]]:
         with self._lock:
-            return {i: (self._rows[i][0], msgspec.structs.replace(
-                self._rows[i][1], shown=list(self._rows[i][1].shown)))
-                for i in shipment_ids if i in self._rows}
+            return {i: (self._rows[i][0], _copy(self._rows[i][1]))
+                    for i in shipment_ids if i in self._rows}
 
     def record(self, tracking_number: str) -> EtaRecord | None:
         sid = self._numbers.get(tracking_number)
@@ -203,9 +202,14 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
     def delivered(self, *, origin: str | None, destination: str | None, mode: str | None,
                   carrier: str | None) -> list[EtaRecord]:
         with self._lock:
-            records = [r for _, r in self._rows.values()]
+            records = [r for _, r in self._rows.values() if r is not None]
         return [r for r in records if r.delivered_at is not None and r.lane.matches(
             origin=origin, destination=destination, mode=mode, carrier=carrier)]
+
+
+def _copy(record: EtaRecord | None) -> EtaRecord | None:
+    """A record of its own: the projection goes on changing the one it has."""
+    return None if record is None else msgspec.structs.replace(record, shown=list(record.shown))
 
 
 _COLUMNS = ("shipment_id", "tracking_number", "origin", "destination", "mode", "carrier",
@@ -220,34 +224,38 @@ _UPSERT = (
 class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
     tables = {
         "eta_history": (
-            "shipment_id {uuid} PRIMARY KEY, tracking_number {text} NOT NULL UNIQUE, "
-            "origin {text} NOT NULL, destination {text} NOT NULL, mode {text} NOT NULL, "
-            "carrier {text} NOT NULL, delivered {bool} NOT NULL, projected {bytes} NOT NULL, "
-            "record {bytes} NOT NULL"
+            "shipment_id {uuid} PRIMARY KEY, tracking_number {text}, "
+            "origin {text}, destination {text}, mode {text}, "
+            "carrier {text}, delivered {bool} NOT NULL, projected {bytes} NOT NULL, "
+            "record {bytes}"
         ),
         **etamodels.table("eta_history_models"),
     }
-    indexes = ("CREATE INDEX IF NOT EXISTS eta_history_lanes ON eta_history "
-               "(origin, destination, mode, carrier) WHERE delivered",)
+    indexes = ("CREATE UNIQUE INDEX IF NOT EXISTS eta_history_numbers ON eta_history "
+               "(tracking_number)",
+               "CREATE INDEX IF NOT EXISTS eta_history_lanes ON eta_history "
+               "(origin, destination, mode, carrier) WHERE delivered")
 
     def _write(self, w: Writer, changes: EtaChanges) -> None:
         etamodels.write(w, "eta_history_models", changes.models)
         w.executemany(_UPSERT, [
             (self.db.key(sid), r.tracking_number, r.lane.origin, r.lane.destination,
              r.lane.mode.value, r.lane.carrier, r.delivered_at is not None, state, _encode(r))
+            if r is not None else (self.db.key(sid), None, None, None, None, None, False, state, None)
             for sid, state, r in changes.rows
         ])
 
     def eta_models_since(self, version: int) -> list[LaneModel]:
         return etamodels.since(self.db, "eta_history_models", version)
 
-    def working(self, shipment_ids: Sequence[UUID]) -> dict[UUID, tuple[bytes, EtaRecord]]:
+    def working(self, shipment_ids: Sequence[UUID]) -> dict[UUID, tuple[bytes, EtaRecord | None]]:
         if not shipment_ids:
             return {}
         rows = self.db.select_keys(
             "SELECT shipment_id, projected, record FROM eta_history WHERE shipment_id {keys}",
             shipment_ids)
-        return {self.db.read_key(sid): (bytes(state), _records.decode(bytes(record)))
+        return {self.db.read_key(sid): (bytes(state), _records.decode(bytes(record))
+                                        if record is not None else None)
                 for sid, state, record in rows}
 
     def record(self, tracking_number: str) -> EtaRecord | None:

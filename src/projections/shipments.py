@@ -83,7 +83,7 @@ class ShipmentChanges(NamedTuple):
 class _Working:
     """One shipment while a batch is being applied."""
 
-    __slots__ = ("shipment", "open", "position", "delivery", "shown")
+    __slots__ = ("shipment", "open", "position", "delivery", "judged_at")
 
     def __init__(self, shipment: Shipment, open_: dict[Any, OpenException], position: int) -> None:
         self.shipment = shipment
@@ -91,7 +91,9 @@ class _Working:
         self.position = position
         # Derived after the last event applied (once booked, every event is judged).
         self.delivery: Delivery | None = None
-        self.shown: ShownEta | None = None  # the ETA, with the model in force then
+        # When the last event judged was recorded: the ETA is derived with the model
+        # in force then, once per batch (it depends on nothing else but the state).
+        self.judged_at: datetime | None = None
 
 
 class ShipmentsProjection(BatchProjection["ShipmentsView"]):
@@ -131,13 +133,18 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
         self._eta.published(event)
 
     def changes(self) -> ShipmentChanges:
-        return ShipmentChanges([_row(w) for w in self._touched.values()],
+        return ShipmentChanges([_row(w, self._shown(w)) for w in self._touched.values()],
                                self._raised, self._cleared, self._eta.added)
+
+    def _shown(self, w: _Working) -> ShownEta | None:
+        if w.delivery is None or w.judged_at is None:
+            return None
+        return self._eta.shown(w.shipment, w.delivery, w.judged_at)
 
     def _judge(self, w: _Working, event: Any) -> None:
         """Open and close exceptions as they stand after this event."""
         w.delivery = w.shipment.delivery()
-        w.shown = self._eta.shown(w.shipment, w.delivery, event.timestamp)
+        w.judged_at = event.timestamp
         found = open_exceptions(w.shipment, w.delivery)
         at = event.timestamp
         tn = str(w.shipment.tracking_number)
@@ -158,7 +165,7 @@ def _restore(doc: bytes) -> _Working:
     return _Working(Shipment.from_state(projected.state), dict(projected.open), 0)
 
 
-def _row(w: _Working) -> StatusRow:
+def _row(w: _Working, shown: ShownEta | None) -> StatusRow:
     s = w.shipment
     projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open))
     public = full = status = None
@@ -167,8 +174,8 @@ def _row(w: _Working) -> StatusRow:
         delivery = w.delivery or s.delivery()
         status = delivery.status.value
         unfinished, may_stall = s.is_unfinished(delivery), s.may_stall(delivery)
-        public = _encoder.encode(tracking_view(s, delivery, w.shown))
-        full = _encoder.encode(shipment_view(s, delivery, list(w.open.values()), w.shown))
+        public = _encoder.encode(tracking_view(s, delivery, shown))
+        full = _encoder.encode(shipment_view(s, delivery, list(w.open.values()), shown))
     return StatusRow(
         shipment_id=s.id, tracking_number=str(s.tracking_number), booked=s.is_booked,
         status=status, unfinished=unfinished, may_stall=may_stall,
