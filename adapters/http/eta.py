@@ -110,11 +110,10 @@ def controller(views: Views, *, readers: Guard) -> type[Controller]:
             if mode is not None and mode.lower() not in {m.value for m in TransportMode}:
                 raise InvalidInput("mode", f"{mode!r} is not one of "
                                    f"{', '.join(m.value for m in TransportMode)}")
-            records = view.delivered(
+            scored = view.scores(
                 origin=str(Locode(origin, "origin")) if origin else None,
                 destination=str(Locode(destination, "destination")) if destination else None,
                 mode=mode.lower() if mode else None, carrier=carrier)
-            scored = [sc for r in records for _, sc in r.scored()]
             by: dict[str, list[Scored]] = defaultdict(list)
             for s in scored:
                 by[s.source].append(s)

@@ -9,8 +9,8 @@ is one entry: when it was shown (the event's recorded time), as of when
 (``known_at``: the latest scan or customs report it knew of, or for the
 booking's, no later than the first planned departure: what a backfilled
 history is scored from), and the ETA. Once delivered, each entry is scored
-(``tracking.eta.accuracy``) when read: the delivery time is kept with the
-shipment, the entries never change.
+(``tracking.eta.accuracy``) and the scores kept beside the entries, for
+the accuracy to sum up without reading the entries.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class EtaRecord(msgspec.Struct, kw_only=True):
 
 
 _records = msgspec.json.Decoder(EtaRecord, dec_hook=dec_hook)
+_scores = msgspec.json.Decoder(list[Scored])
 _states = msgspec.json.Decoder(ShipmentState, dec_hook=dec_hook)
 
 
@@ -169,14 +170,16 @@ class EtaHistoryView(View[EtaChanges]):
     def record(self, tracking_number: str) -> EtaRecord | None: ...
 
     @abstractmethod
-    def delivered(self, *, origin: str | None, destination: str | None, mode: str | None,
-                  carrier: str | None) -> list[EtaRecord]:
-        """The records of the delivered shipments on lanes matching these."""
+    def scores(self, *, origin: str | None, destination: str | None, mode: str | None,
+               carrier: str | None) -> list[Scored]:
+        """The scored ETAs of the delivered shipments on lanes matching these
+        (scored as each is written: what the accuracy sums up)."""
 
 
 class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
     def _clear(self) -> None:
         self._rows: dict[UUID, tuple[bytes, EtaRecord | None]] = {}
+        self._scores: dict[UUID, tuple[Lane, list[Scored]]] = {}
         self._numbers: dict[str, UUID] = {}
         self._models = MemoryModels()
 
@@ -186,6 +189,8 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
             self._rows[sid] = (state, _copy(record))
             if record is not None:
                 self._numbers[record.tracking_number] = sid
+                if record.delivered_at is not None:
+                    self._scores[sid] = (record.lane, [sc for _, sc in record.scored()])
 
     def eta_models_since(self, version: int) -> list[LaneModel]:
         return self._models.since(version)
@@ -199,12 +204,12 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
         sid = self._numbers.get(tracking_number)
         return self._rows[sid][1] if sid is not None else None
 
-    def delivered(self, *, origin: str | None, destination: str | None, mode: str | None,
-                  carrier: str | None) -> list[EtaRecord]:
+    def scores(self, *, origin: str | None, destination: str | None, mode: str | None,
+               carrier: str | None) -> list[Scored]:
         with self._lock:
-            records = [r for _, r in self._rows.values() if r is not None]
-        return [r for r in records if r.delivered_at is not None and r.lane.matches(
-            origin=origin, destination=destination, mode=mode, carrier=carrier)]
+            found = list(self._scores.values())
+        return [s for lane, scored in found if lane.matches(
+            origin=origin, destination=destination, mode=mode, carrier=carrier) for s in scored]
 
 
 def _copy(record: EtaRecord | None) -> EtaRecord | None:
@@ -213,7 +218,7 @@ def _copy(record: EtaRecord | None) -> EtaRecord | None:
 
 
 _COLUMNS = ("shipment_id", "tracking_number", "origin", "destination", "mode", "carrier",
-            "delivered", "projected", "record")
+            "delivered", "projected", "record", "scores")
 _UPSERT = (
     f"INSERT INTO eta_history ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "
     "ON CONFLICT (shipment_id) DO UPDATE SET "
@@ -227,7 +232,7 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
             "shipment_id {uuid} PRIMARY KEY, tracking_number {text}, "
             "origin {text}, destination {text}, mode {text}, "
             "carrier {text}, delivered {bool} NOT NULL, projected {bytes} NOT NULL, "
-            "record {bytes}"
+            "record {bytes}, scores {bytes}"
         ),
         **etamodels.table("eta_history_models"),
     }
@@ -240,8 +245,10 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
         etamodels.write(w, "eta_history_models", changes.models)
         w.executemany(_UPSERT, [
             (self.db.key(sid), r.tracking_number, r.lane.origin, r.lane.destination,
-             r.lane.mode.value, r.lane.carrier, r.delivered_at is not None, state, _encode(r))
-            if r is not None else (self.db.key(sid), None, None, None, None, None, False, state, None)
+             r.lane.mode.value, r.lane.carrier, r.delivered_at is not None, state, _encode(r),
+             _encode([sc for _, sc in r.scored()]) if r.delivered_at is not None else None)
+            if r is not None else (self.db.key(sid), None, None, None, None, None, False, state,
+                                   None, None)
             for sid, state, r in changes.rows
         ])
 
@@ -263,14 +270,14 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
                                   (tracking_number,))
         return _records.decode(bytes(found[0])) if found else None
 
-    def delivered(self, *, origin: str | None, destination: str | None, mode: str | None,
-                  carrier: str | None) -> list[EtaRecord]:
+    def scores(self, *, origin: str | None, destination: str | None, mode: str | None,
+               carrier: str | None) -> list[Scored]:
         filters = {"origin": origin, "destination": destination, "mode": mode, "carrier": carrier}
         clauses = ["delivered", *(f"{c} = ?" for c, v in filters.items() if v is not None)]
         rows = self.db.query(
-            f"SELECT record FROM eta_history WHERE {' AND '.join(clauses)}",  # noqa: S608
+            f"SELECT scores FROM eta_history WHERE {' AND '.join(clauses)}",  # noqa: S608
             [v for v in filters.values() if v is not None])
-        return [_records.decode(bytes(r)) for (r,) in rows]
+        return [s for (doc,) in rows for s in _scores.decode(bytes(doc))]
 
 
 READ_MODEL = ReadModel("eta_history", EtaHistoryProjection, memory=MemoryEtaHistoryView,

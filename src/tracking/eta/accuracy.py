@@ -21,7 +21,7 @@ import msgspec
 BUCKETS = (">7d", "3-7d", "1-3d", "<1d")
 
 
-class Scored(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class Scored(msgspec.Struct, frozen=True, kw_only=True, array_like=True, gc=False):
     shipment: str  # whose (a tracking number), to count deliveries
     source: str
     error_hours: float  # eta - delivered (positive: the ETA was late)
