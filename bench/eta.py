@@ -20,6 +20,7 @@ measured in the same run:
 from __future__ import annotations
 
 import argparse
+from collections import defaultdict
 import gc
 import resource
 import statistics
@@ -37,7 +38,7 @@ from projections import etamodels, etahistory, shipments  # noqa: E402
 from projections.readmodel import Views  # noqa: E402
 from projections.runner import ReadModelRunner  # noqa: E402
 from tracking.application import ShipmentService  # noqa: E402
-from tracking.eta.accuracy import summarize  # noqa: E402
+from tracking.eta.accuracy import ALL, Tally, total  # noqa: E402
 from tracking.eta.fit import Durations, durations, fit_durations  # noqa: E402
 from tracking.eta.lanes import Stage  # noqa: E402
 
@@ -115,8 +116,12 @@ def accuracy_cost(service: ShipmentService) -> None:
     n = 0
     for _ in range(50):
         started = time.perf_counter()
-        scored = view.scores(origin=None, destination=None, mode=None, carrier=None)
-        n = summarize(scored).n
+        found = view.tallies(origin=None, destination=None, mode=None, carrier=None)
+        by: dict[str, list[Tally]] = defaultdict(list)
+        for t in found:
+            by[t.source].append(t)
+        n = total(by[ALL]).n
+        {k: total(v) for k, v in by.items()}
         times.append(time.perf_counter() - started)
     times.sort()
     print(f"accuracy over {n:,} deliveries: median {statistics.median(times) * 1000:.1f} ms, "

@@ -22,7 +22,7 @@ from projections.etahistory import READ_MODEL as ETA_HISTORY, EtaShown
 from projections.readmodel import Views
 from tracking.codes import TransportMode
 from tracking.errors import InvalidInput, ShipmentNotFound
-from tracking.eta.accuracy import Accuracy, Scored, summarize
+from tracking.eta.accuracy import ALL, Accuracy, Tally, total
 from tracking.eta.window import EtaWindow
 from tracking.identifiers import Locode, TrackingNumber
 
@@ -110,15 +110,15 @@ def controller(views: Views, *, readers: Guard) -> type[Controller]:
             if mode is not None and mode.lower() not in {m.value for m in TransportMode}:
                 raise InvalidInput("mode", f"{mode!r} is not one of "
                                    f"{', '.join(m.value for m in TransportMode)}")
-            scored = view.scores(
+            found = view.tallies(
                 origin=str(Locode(origin, "origin")) if origin else None,
                 destination=str(Locode(destination, "destination")) if destination else None,
                 mode=mode.lower() if mode else None, carrier=carrier)
-            by: dict[str, list[Scored]] = defaultdict(list)
-            for s in scored:
-                by[s.source].append(s)
-            overall: dict[str, Any] = msgspec.structs.asdict(summarize(scored))
+            by: dict[str, list[Tally]] = defaultdict(list)
+            for t in found:
+                by[t.source].append(t)
+            overall: dict[str, Any] = msgspec.structs.asdict(total(by.pop(ALL, [])))
             return json_response(AccuracyOut(
-                **overall, by_source={k: summarize(v) for k, v in sorted(by.items())}))
+                **overall, by_source={k: total(v) for k, v in sorted(by.items())}))
 
     return EtaController

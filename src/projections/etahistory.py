@@ -9,8 +9,8 @@ is one entry: when it was shown (the event's recorded time), as of when
 (``known_at``: the latest scan or customs report it knew of, or for the
 booking's, no later than the first planned departure: what a backfilled
 history is scored from), and the ETA. Once delivered, each entry is scored
-(``tracking.eta.accuracy``) and the scores kept beside the entries, for
-the accuracy to sum up without reading the entries.
+(``tracking.eta.accuracy``) and its scores' tallies (by source) kept beside
+the entries, for the accuracy to add up without reading the entries.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from projections import etamodels
 from projections.etamodels import EtaModels, MemoryModels
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
-from tracking.eta.accuracy import Scored, score
+from tracking.eta.accuracy import Scored, Tally, score, tallies
 from tracking.eta.lanes import Lane, lane_of
 from tracking.eta.model import EtaModel, LaneModel
 from tracking.eta.window import EtaWindow
@@ -75,7 +75,7 @@ class EtaRecord(msgspec.Struct, kw_only=True):
 
 
 _records = msgspec.json.Decoder(EtaRecord, dec_hook=dec_hook)
-_scores = msgspec.json.Decoder(list[Scored])
+_tallies = msgspec.json.Decoder(list[Tally])
 _states = msgspec.json.Decoder(ShipmentState, dec_hook=dec_hook)
 
 
@@ -170,16 +170,16 @@ class EtaHistoryView(View[EtaChanges]):
     def record(self, tracking_number: str) -> EtaRecord | None: ...
 
     @abstractmethod
-    def scores(self, *, origin: str | None, destination: str | None, mode: str | None,
-               carrier: str | None) -> list[Scored]:
-        """The scored ETAs of the delivered shipments on lanes matching these
-        (scored as each is written: what the accuracy sums up)."""
+    def tallies(self, *, origin: str | None, destination: str | None, mode: str | None,
+                carrier: str | None) -> list[Tally]:
+        """The tallies of the scored ETAs of the delivered shipments on lanes
+        matching these (scored as each is written: what the accuracy sums up)."""
 
 
 class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
     def _clear(self) -> None:
         self._rows: dict[UUID, tuple[bytes, EtaRecord | None]] = {}
-        self._scores: dict[UUID, tuple[Lane, list[Scored]]] = {}
+        self._tallies: dict[UUID, tuple[Lane, list[Tally]]] = {}
         self._numbers: dict[str, UUID] = {}
         self._models = MemoryModels()
 
@@ -190,7 +190,7 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
             if record is not None:
                 self._numbers[record.tracking_number] = sid
                 if record.delivered_at is not None:
-                    self._scores[sid] = (record.lane, [sc for _, sc in record.scored()])
+                    self._tallies[sid] = (record.lane, _tallied(record))
 
     def eta_models_since(self, version: int) -> list[LaneModel]:
         return self._models.since(version)
@@ -204,12 +204,16 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
         sid = self._numbers.get(tracking_number)
         return self._rows[sid][1] if sid is not None else None
 
-    def scores(self, *, origin: str | None, destination: str | None, mode: str | None,
-               carrier: str | None) -> list[Scored]:
+    def tallies(self, *, origin: str | None, destination: str | None, mode: str | None,
+                carrier: str | None) -> list[Tally]:
         with self._lock:
-            found = list(self._scores.values())
-        return [s for lane, scored in found if lane.matches(
-            origin=origin, destination=destination, mode=mode, carrier=carrier) for s in scored]
+            found = list(self._tallies.values())
+        return [t for lane, tallied in found if lane.matches(
+            origin=origin, destination=destination, mode=mode, carrier=carrier) for t in tallied]
+
+
+def _tallied(record: EtaRecord) -> list[Tally]:
+    return tallies([sc for _, sc in record.scored()])
 
 
 def _copy(record: EtaRecord | None) -> EtaRecord | None:
@@ -246,7 +250,7 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
         w.executemany(_UPSERT, [
             (self.db.key(sid), r.tracking_number, r.lane.origin, r.lane.destination,
              r.lane.mode.value, r.lane.carrier, r.delivered_at is not None, state, _encode(r),
-             _encode([sc for _, sc in r.scored()]) if r.delivered_at is not None else None)
+             _encode(_tallied(r)) if r.delivered_at is not None else None)
             if r is not None else (self.db.key(sid), None, None, None, None, None, False, state,
                                    None, None)
             for sid, state, r in changes.rows
@@ -270,14 +274,14 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
                                   (tracking_number,))
         return _records.decode(bytes(found[0])) if found else None
 
-    def scores(self, *, origin: str | None, destination: str | None, mode: str | None,
-               carrier: str | None) -> list[Scored]:
+    def tallies(self, *, origin: str | None, destination: str | None, mode: str | None,
+                carrier: str | None) -> list[Tally]:
         filters = {"origin": origin, "destination": destination, "mode": mode, "carrier": carrier}
         clauses = ["delivered", *(f"{c} = ?" for c, v in filters.items() if v is not None)]
         rows = self.db.query(
             f"SELECT scores FROM eta_history WHERE {' AND '.join(clauses)}",  # noqa: S608
             [v for v in filters.values() if v is not None])
-        return [s for (doc,) in rows for s in _scores.decode(bytes(doc))]
+        return [t for (doc,) in rows for t in _tallies.decode(bytes(doc))]
 
 
 READ_MODEL = ReadModel("eta_history", EtaHistoryProjection, memory=MemoryEtaHistoryView,

@@ -13,7 +13,7 @@ shown), then summed up as the accuracy endpoint and the backtest print it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import msgspec
@@ -89,3 +89,59 @@ def summarize(scored: Iterable[Scored]) -> Accuracy:
 def mean_absolute_error(scored: Iterable[Scored]) -> float:
     errors = [abs(s.error_hours) for s in scored]
     return sum(errors) / len(errors) if errors else 0.0
+
+
+ALL = "*"  # the tally of every ETA a shipment was shown, whatever its source
+
+
+class Tally(msgspec.Struct, kw_only=True, array_like=True, gc=False):
+    """One delivered shipment's scored ETAs of one source (or ``ALL``),
+    summed: what the accuracy adds up, without the ETAs themselves."""
+
+    source: str
+    counts: list[int]  # ETAs, by BUCKETS
+    errors: list[float]  # sums of absolute errors, by BUCKETS
+    windows: int
+    inside: int
+    late: bool
+    flagged: bool
+
+
+def tallies(scored: Sequence[Scored]) -> list[Tally]:
+    """Of one shipment's scored ETAs: a tally for each source, and ``ALL``."""
+    found: dict[str, Tally] = {}
+    for s in scored:
+        for source in (s.source, ALL):
+            t = found.get(source)
+            if t is None:
+                t = found[source] = Tally(source=source, counts=[0] * 4, errors=[0.0] * 4,
+                                          windows=0, inside=0, late=s.late, flagged=False)
+            i = BUCKETS.index(bucket(s.hours_out))
+            t.counts[i] += 1
+            t.errors[i] += abs(s.error_hours)
+            if s.inside is not None:
+                t.windows += 1
+                t.inside += s.inside
+            t.flagged = t.flagged or s.flagged_late
+    return list(found.values())
+
+
+def total(found: Iterable[Tally]) -> Accuracy:
+    """The accuracy of tallies (each a shipment's, all of one source)."""
+    counts, errors = [0] * 4, [0.0] * 4
+    n = windows = inside = late = flagged = 0
+    for t in found:
+        n += 1
+        for i in range(4):
+            counts[i] += t.counts[i]
+            errors[i] += t.errors[i]
+        windows += t.windows
+        inside += t.inside
+        late += t.late
+        flagged += t.late and t.flagged
+    return Accuracy(
+        n=n, etas=sum(counts),
+        mae_hours={b: round(errors[i] / counts[i], 2) if counts[i] else None
+                   for i, b in enumerate(BUCKETS)},
+        coverage=round(inside / windows, 4) if windows else None,
+        late_recall=round(flagged / late, 4) if late else None)
