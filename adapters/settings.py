@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tracking.account import DEFAULT_ACCOUNT, check_account
+from tracking.errors import InvalidInput
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/tracking.db"
 ROLES = frozenset({"merchant", "agent", "device", "carrier", "admin"})
 LOG_FORMATS = ("json", "text")
@@ -34,7 +37,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_HTTP_HOST": ("127.0.0.1", "the address the API (and the metrics port) listens on"),
     "TRACKING_HTTP_PORT": ("8000", "where the API listens"),
     "TRACKING_HTTP_WORKERS": ("1", "processes `tracking serve` answers with, sharing the port (one per core; each counts its own /metrics)"),
-    "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin)"),
+    "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin); merchant:<token>:<account> names the merchant's account"),
     "TRACKING_RATE_LIMIT_PER_MINUTE": ("60000", "requests per minute per client address before 429"),
     "TRACKING_CORS_ORIGINS": ("none", "origins whose pages may call the public track endpoints, comma-separated (https://shop.example,...; * for any)"),
     "TRACKING_METRICS_PORT": ("none", "`ingest`, `project` and `poll` serve /livez, /readyz and /metrics on this port"),
@@ -310,10 +313,24 @@ def _choice(variable: str, value: str | None, choices: tuple[str, ...],
     return normal(value)
 
 
-def _tokens(value: str) -> dict[str, str]:
-    tokens: dict[str, str] = {}
+class Tokens(dict[str, str]):
+    """Token -> role, as every guard reads it, and the account each merchant
+    token names (a token naming none acts for ``default``)."""
+
+    def __init__(self, roles: Mapping[str, str] = {}, accounts: Mapping[str, str] = {}) -> None:
+        super().__init__(roles)
+        self.accounts: Mapping[str, str] = dict(accounts)
+
+    def account(self, token: str) -> str:
+        return self.accounts.get(token, DEFAULT_ACCOUNT)
+
+
+def _tokens(value: str) -> Tokens:
+    roles: dict[str, str] = {}
+    accounts: dict[str, str] = {}
     for i, item in enumerate(filter(None, (p.strip() for p in value.split(","))), 1):
-        role, sep, token = item.partition(":")
+        role, sep, rest = item.partition(":")
+        token, named, account = rest.partition(":")
         if not sep or not token:
             raise ConfigError(f"TRACKING_API_TOKENS: entry {i} is not role:token")
         if role not in ROLES:
@@ -321,8 +338,16 @@ def _tokens(value: str) -> dict[str, str]:
                 f"TRACKING_API_TOKENS: entry {i} has unknown role {role!r} "
                 f"(roles: {', '.join(sorted(ROLES))})"
             )
-        tokens[token] = role
-    return tokens
+        if named:
+            if role != "merchant":
+                raise ConfigError(f"TRACKING_API_TOKENS: entry {i}: only a merchant token names "
+                                  "an account (merchant:<token>:<account>)")
+            try:
+                accounts[token] = check_account("account", account)
+            except InvalidInput as e:
+                raise ConfigError(f"TRACKING_API_TOKENS: entry {i}: the account {e.reason}") from None
+        roles[token] = role
+    return Tokens(roles, accounts)
 
 
 def _origins(value: str) -> frozenset[str]:

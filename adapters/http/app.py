@@ -166,7 +166,7 @@ def create_app(api: Api) -> Litestar:
         data: Annotated[schemas.BookingIn, Body(examples=[examples.BOOKING])],
         request: Request[Any, Any, Any],
     ) -> Response[bytes]:
-        tn, booking, route = schemas.to_booking(data)
+        tn, booking, route = schemas.to_booking(data, request.state.account)
         source = Source(SourceKind.AGENT, request.state.principal)
         result = service.book(tn, booking, route, source)
         view = _live_view(service.get(tn), result.position)

@@ -12,6 +12,8 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from tracking.account import DEFAULT_ACCOUNT
+
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 
 
@@ -32,6 +34,9 @@ def role_of(connection: ASGIConnection[Any, Any, Any, Any], tokens: Mapping[str,
     for known, role in tokens.items():
         if hmac.compare_digest(known.encode(), token.encode()):
             connection.state.principal = principal(role, token)
+            # the merchant account the token acts for (``default`` when it names none)
+            accounts = getattr(tokens, "accounts", {})
+            connection.state.account = accounts.get(known, DEFAULT_ACCOUNT)
             return role
     raise NotAuthorizedException(
         "the bearer token is not known", headers={"WWW-Authenticate": "Bearer"}

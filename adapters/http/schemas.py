@@ -17,6 +17,7 @@ from litestar.params import QueryParameter
 from adapters.http.constraints import PRINTABLE, RequiredTime, choice, number, text, value
 from projections.views import ShipmentView
 from tracking.application import ScanOutcome, ScanResult
+from tracking.account import DEFAULT_ACCOUNT
 from tracking.booking import MAX_TEXT, Booking, Recipient
 from tracking.codes import ExceptionReason, ScanEvent, SourceKind, TransportMode
 from tracking.errors import InvalidInput
@@ -172,7 +173,7 @@ def to_route(legs: list[LegIn]) -> Route:
     return Route(tuple(_within(f"route[{i}]", lambda leg=leg: to_leg(leg)) for i, leg in enumerate(legs)))
 
 
-def to_booking(body: BookingIn) -> tuple[TrackingNumber, Booking, Route]:
+def to_booking(body: BookingIn, account: str = DEFAULT_ACCOUNT) -> tuple[TrackingNumber, Booking, Route]:
     recipient = None
     if body.recipient is not None:
         r = body.recipient
@@ -183,6 +184,7 @@ def to_booking(body: BookingIn) -> tuple[TrackingNumber, Booking, Route]:
         destination=Locode(body.destination, "destination"),
         deliver_by=body.deliver_by,
         recipient=recipient,
+        account=account,
     )
     return TrackingNumber(body.tracking_number), booking, to_route(body.route)
 

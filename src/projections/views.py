@@ -10,6 +10,7 @@ from uuid import UUID
 
 import msgspec
 
+from tracking.account import DEFAULT_ACCOUNT
 from tracking.booking import Recipient
 from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
 from tracking.customs import CustomsMark, CustomsStatus, HoldReason
@@ -78,6 +79,7 @@ class ShipmentView(TrackingView, kw_only=True):
     booked_at: datetime
     updated_at: datetime
     customs_entries: list[UUID] = []  # GET /api/v1/customs-entries/{id}
+    account: str = DEFAULT_ACCOUNT  # the merchant account the shipment belongs to
 
 
 class ProjectedShipment(msgspec.Struct, kw_only=True):
@@ -111,6 +113,7 @@ def shipment_view(
         booked_at=shipment.booked_at,
         updated_at=shipment.modified_on,
         customs_entries=list(dict.fromkeys(m.entry_id for m in shipment.customs)),
+        account=booking.account,
     )
 
 

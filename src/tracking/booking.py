@@ -6,6 +6,7 @@ from datetime import datetime
 
 import msgspec
 
+from tracking.account import DEFAULT_ACCOUNT, check_account
 from tracking.errors import InvalidInput
 from tracking.validation import validating
 from tracking.identifiers import CountryCode, Locode
@@ -39,11 +40,13 @@ class Booking(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     destination: Locode
     deliver_by: datetime | None = None
     recipient: Recipient | None = None
+    account: str = DEFAULT_ACCOUNT  # the merchant account it belongs to
 
     def __post_init__(self) -> None:
         if not validating():
             return
         _check_text("carrier", self.carrier)
+        check_account("account", self.account)
         if self.origin == self.destination:
             raise InvalidInput("destination", f"is the same as the origin ({self.origin})")
         if self.deliver_by is not None:

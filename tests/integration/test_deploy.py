@@ -347,8 +347,12 @@ def test_the_stack_runs_books_ingests_projects_and_stops_cleanly(
         view = eventually(lambda: (v := httpx.get(f"{base}/api/v1/track/{TN}").json()).get("events")
                           and v, timeout=30, what="the scan is projected and served")
         assert view["events"][0]["event"] == "RECEIVED"
-        metrics = httpx.get(f"http://127.0.0.1:{ingest.env['TRACKING_METRICS_PORT']}/metrics").text
-        assert 'tracking_scans_total{ingress="mqtt",result="recorded"} 1' in metrics
+        # the ingest process counts a batch just after acknowledging it: wait for the count
+        metrics = eventually(
+            lambda: m if 'tracking_scans_total{ingress="mqtt",result="recorded"} 1' in (
+                m := httpx.get(f"http://127.0.0.1:{ingest.env['TRACKING_METRICS_PORT']}/metrics").text
+            ) else None,
+            timeout=10, what="the ingest process counts the recorded scan")
         assert "\ntracking_broker_connected 1\n" in metrics
         lag = httpx.get(f"http://127.0.0.1:{projector.env['TRACKING_METRICS_PORT']}/metrics").text
         assert 'tracking_projection_lag_events{view="shipments"} 0' in lag

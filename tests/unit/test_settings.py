@@ -38,6 +38,14 @@ def test_tokens_map_to_roles() -> None:
     assert settings.api_tokens == {"a1": "agent", "d1": "device", "m1": "merchant"}
 
 
+def test_a_merchant_token_may_name_its_account() -> None:
+    settings = Settings.from_env({"TRACKING_API_TOKENS": "merchant:m1:acme,merchant:m2,agent:a1"})
+    assert settings.api_tokens == {"m1": "merchant", "m2": "merchant", "a1": "agent"}
+    assert settings.api_tokens.account("m1") == "acme"  # type: ignore[attr-defined]
+    assert settings.api_tokens.account("m2") == "default"  # type: ignore[attr-defined]
+    assert settings.api_tokens.account("a1") == "default"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
@@ -47,6 +55,8 @@ def test_tokens_map_to_roles() -> None:
         ("TRACKING_HTTP_PORT", "70000", "between 1 and 65535"),
         ("TRACKING_API_TOKENS", "agent", "entry 1 is not role:token"),
         ("TRACKING_API_TOKENS", "agent:a,wizard:w", "entry 2 has unknown role 'wizard'"),
+        ("TRACKING_API_TOKENS", "agent:a:acme", "entry 1: only a merchant token names an account"),
+        ("TRACKING_API_TOKENS", "merchant:m:a b", "entry 1: the account must be 1 to 64"),
     ],
 )
 def test_a_malformed_value_names_its_variable(variable: str, value: str, message: str) -> None:
