@@ -45,7 +45,8 @@ def cases(service: ShipmentService) -> list[Case]:
 
 
 def publish(service: ShipmentService, parameters: Parameters = Parameters(),
-            out: TextIO = sys.stdout) -> int:
+            out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # at call time: a test may have replaced it
     delivered = [c.journey for c in cases(service)]
     figures = fit(delivered, parameters)
     version, written = service.publish_eta_model(
@@ -58,7 +59,8 @@ def publish(service: ShipmentService, parameters: Parameters = Parameters(),
 
 
 def run_backtest(service: ShipmentService, *, since: datetime | None, until: datetime | None,
-                 parameters: Parameters = Parameters(), out: TextIO = sys.stdout) -> None:
+                 parameters: Parameters = Parameters(), out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     found = cases(service)
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=90)

@@ -26,6 +26,7 @@ def test_history_publish_and_backtest(
     recorded = service.position()
     service.close()
     assert main(["simulate", "--history", "150", "--seed", "4", "--days", "120"]) == 0
+    capsys.readouterr()
     service = build_service(Settings(database_url=url))
     assert service.position() == recorded  # the same history again: nothing new
     service.close()
