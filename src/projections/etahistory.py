@@ -32,9 +32,9 @@ from tracking.eta.accuracy import Scored, Tally, score, tallies
 from tracking.eta.lanes import Lane, lane_of
 from tracking.eta.model import EtaModel, LaneModel
 from tracking.eta.window import EtaWindow
-from tracking.mapper import dec_hook, enc_hook
+from tracking.mapper import enc_hook
 from tracking.shipment import Shipment, ShipmentState
-from tracking.validation import loading_recorded
+from tracking.validation import RecordedDecoder
 
 _encode = msgspec.json.Encoder(enc_hook=enc_hook).encode
 
@@ -74,9 +74,9 @@ class EtaRecord(msgspec.Struct, kw_only=True):
         return found
 
 
-_records = msgspec.json.Decoder(EtaRecord, dec_hook=dec_hook)
+_records: RecordedDecoder[EtaRecord] = RecordedDecoder(EtaRecord)
 _tallies = msgspec.json.Decoder(list[Tally])
-_states = msgspec.json.Decoder(ShipmentState, dec_hook=dec_hook)
+_states: RecordedDecoder[ShipmentState] = RecordedDecoder(ShipmentState)
 
 
 class EtaChanges(NamedTuple):
@@ -96,8 +96,7 @@ class EtaHistoryProjection(BatchProjection["EtaHistoryView"]):
                                      if isinstance(e, Shipment.Event)})
         self._working: dict[UUID, tuple[Shipment, EtaRecord | None]] = {}
         for sid, (state, record) in self.view.working(ids).items():
-            with loading_recorded():
-                self._working[sid] = (Shipment.from_state(_states.decode(state)), record)
+            self._working[sid] = (Shipment.from_state(_states.decode(state)), record)
         self._touched: set[UUID] = set()
 
     @singledispatchmethod

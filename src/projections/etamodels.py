@@ -10,8 +10,9 @@ with the same model as the live view did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -19,11 +20,12 @@ from projections.sql import Database, Writer
 from tracking.delivery import Delivery
 from tracking.eta.model import EtaModel, LaneModel, ModelBook, shown_eta
 from tracking.eta.window import ShownEta
-from tracking.mapper import dec_hook, enc_hook
+from tracking.mapper import enc_hook
 from tracking.shipment import Shipment
+from tracking.validation import RecordedDecoder
 
 _encode = msgspec.json.Encoder(enc_hook=enc_hook).encode
-_decode = msgspec.json.Decoder(LaneModel, dec_hook=dec_hook).decode
+_decode = RecordedDecoder[LaneModel](LaneModel).decode
 
 
 class EtaModels:
@@ -33,16 +35,22 @@ class EtaModels:
         self.book = ModelBook()
         self.added: list[LaneModel] = []
 
-    def begin(self, stored_since: Callable[[int], list[LaneModel]], *, fresh: bool) -> None:
+    def begin(self, stored_since: Callable[[int], list[LaneModel]], *, fresh: bool,
+              events: Iterable[Any] = ()) -> None:
         """Start a batch: pick up the models the view has that this book has
         not (another runner's, or the view's after a restart); on a fresh
-        view (a rebuild), exactly the view's."""
+        view (a rebuild), exactly the view's. Then those published in the
+        batch's ``events``, if given (the book answers by time, so a model
+        published later in the batch does not apply to what was before)."""
         self.added = []
         if fresh:
             self.book = ModelBook(stored_since(0))
-            return
-        for model in stored_since(self.book.latest_version):
-            self.book.add(model)
+        else:
+            for model in stored_since(self.book.latest_version):
+                self.book.add(model)
+        for event in events:
+            if isinstance(event, EtaModel.Published):
+                self.published(event)
 
     def published(self, event: EtaModel.Published) -> None:
         model = event.model()
@@ -51,6 +59,11 @@ class EtaModels:
 
     def shown(self, shipment: Shipment, delivery: Delivery, recorded_at: datetime) -> ShownEta:
         return shown_eta(shipment, delivery, self.book.at(recorded_at))
+
+    def latest(self, shipment: Shipment, delivery: Delivery | None) -> ShownEta | None:
+        """The ETA after the shipment's last event, with the model in force
+        when it was recorded; None until one was judged (booked)."""
+        return None if delivery is None else self.shown(shipment, delivery, shipment.modified_on)
 
 
 class MemoryModels:
@@ -65,6 +78,20 @@ class MemoryModels:
 
     def since(self, version: int) -> list[LaneModel]:
         return [m for v, m in sorted(self.models.items()) if v > version]
+
+
+class SqlModels:
+    """The models of a SQL view, in a table of its own (``table``)."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.name = name
+
+    def write(self, w: Writer, models: list[LaneModel]) -> None:
+        write(w, self.name, models)
+
+    def since(self, version: int) -> list[LaneModel]:
+        return since(self.db, self.name, version)
 
 
 def table(name: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from tracking.eta.fit import Figure, Parameters
 from tracking.eta.lanes import Journey, Stage, journey_of
 from tracking.eta.window import EtaSource, EtaWindow, ShownEta, unmodelled
 from tracking.shipment import Shipment
+from tracking.occurred import WHEN_RECORDED
 from tracking.scan import Source
 
 ETA_MODEL_ID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:tracking:eta-model")
@@ -87,12 +88,16 @@ class EtaModel(Aggregate):
     class Opened(Aggregate.Created):
         """The first lane model is being published."""
 
+        occurred_at = WHEN_RECORDED
+
     class Published(Aggregate.Event):
         model_version: int
         deliveries: int
         parameters: Parameters
         figures: tuple[Figure, ...]
         source: Source
+
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             aggregate.latest = self.model()
