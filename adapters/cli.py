@@ -70,8 +70,13 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "poll": ("poll the carriers' tracking APIs until SIGTERM: the parcel carrier "
              "(TRACKING_PARCEL_API_URL) and DCSA GET /v2/events (TRACKING_DCSA_API_URL); "
              "health and metrics on TRACKING_METRICS_PORT", COMMON + CARRIERS + OPS),
-    "simulate": ("publish realistic scan traffic for N shipments over MQTT (books them first)",
+    "simulate": ("publish realistic scan traffic for N shipments over MQTT (books them first); "
+                 "with --history N, record a delivered history of N shipments instead (see "
+                 "adapters/history.py for its lanes and parameters)",
                  COMMON + ("TRACKING_MQTT_URL",)),
+    "eta": ("the ETA lane model: `eta publish` fits it on the delivered shipments in the log and "
+            "records it (views use it from then on); `eta backtest [--since --until]` replays the "
+            "log with no look-ahead and prints its accuracy beside the plan-only ETA's", COMMON),
     "rebuild": ("empty the views named (every one when none is) and build them again from the "
                 "whole event log", COMMON),
     "dead-letters": ("list what arrived but could not be a scan, or re-submit it", COMMON
@@ -357,8 +362,20 @@ def poll(settings: Settings) -> int:
 
 
 def simulate(settings: Settings, args: argparse.Namespace) -> int:
-    """Publish realistic scan traffic over MQTT, for demos and benchmarks."""
+    """Publish realistic scan traffic over MQTT, for demos and benchmarks;
+    or, with --history, record a delivered history through the service."""
     from adapters.mqtt.simulate import simulate as run
+
+    if args.history:
+        from adapters.history import simulate_history
+
+        service = build_service(settings)
+        try:
+            planned = simulate_history(service, args.history, seed=args.seed or 1, days=args.days)
+        finally:
+            service.close()
+        print(f"recorded a history of {len(planned):,} shipments (seed {args.seed or 1})")
+        return 0
 
     report = run(settings, shipments=args.shipments, rate=args.rate, duplicates=args.duplicates,
                  malformed=args.malformed, misroutes=args.misroutes, seed=args.seed,
@@ -383,6 +400,20 @@ def rebuild(settings: Settings, views: Sequence[str]) -> int:
           f"({count / elapsed if elapsed else 0:,.0f} events/s)")
     store.close()
     service.close()
+    return 0
+
+
+def eta_command(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters import lanes
+
+    service = build_service(settings)
+    try:
+        if args.action == "publish":
+            lanes.publish(service)
+        else:
+            lanes.run_backtest(service, since=args.since, until=args.until)
+    finally:
+        service.close()
     return 0
 
 
@@ -493,6 +524,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--misroutes", type=float, default=0.02, help="share of UNLOADED scans made at the wrong port")
     sim.add_argument("--seed", type=int, default=None, help="for repeatable traffic")
     sim.add_argument("--no-book", action="store_true", help="do not book the shipments first")
+    sim.add_argument("--history", type=_at_least_one, default=None, metavar="N",
+                     help="record a delivered history of N shipments through the service "
+                          "(no MQTT); --seed makes it repeatable (default 1)")
+    sim.add_argument("--days", type=_at_least_one, default=365,
+                     help="with --history: the days its bookings spread over (default 365)")
     parsers["rebuild"].add_argument(
         "views", nargs="*", type=_read_model, metavar="VIEW",
         help="a read model's views to rebuild, alone: "
@@ -502,6 +538,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       "instead of a temporary SQLite database")
     parsers["health"].add_argument("--live", action="store_true",
                                    help="only check that the process answers (/livez)")
+    eta = parsers["eta"].add_subparsers(dest="action", required=True)
+    eta.add_parser("publish", help="fit the lane model on the delivered shipments and record it",
+                   description="Fit the lane model on every delivered shipment in the log and "
+                               "record it as a new version.")
+    test = eta.add_parser("backtest", help="replay the log with no look-ahead",
+                          description="Each ETA from a model fitted on deliveries made before "
+                                      "it; printed beside the plan-only ETA.")
+    test.add_argument("--since", type=_day, default=None, help="YYYY-MM-DD (default: 90 days "
+                      "before --until)")
+    test.add_argument("--until", type=_day, default=None, help="YYYY-MM-DD (default: now)")
     letters = parsers["dead-letters"].add_subparsers(dest="action", required=True)
     listing = letters.add_parser("list", help="print dead letters as JSON lines, oldest first",
                                  description="Print dead letters as JSON lines, oldest first.")
@@ -533,6 +579,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "poll": poll,
         "simulate": lambda s: simulate(s, args),
         "rebuild": lambda s: rebuild(s, args.views),
+        "eta": lambda s: eta_command(s, args),
         "dead-letters": lambda s: dead_letters_command(s, args),
         "health": lambda s: health_check(s, args.live),
         "demo": lambda s: demo(s, args.database),
@@ -554,6 +601,13 @@ def _read_model(name: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{name!r} is not a read model (they are {', '.join(m.name for m in READ_MODELS)})")
     return name
+
+
+def _day(value: str) -> datetime:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
 def _at_least_one(value: str) -> int:

@@ -33,6 +33,7 @@ from adapters.http.constraints import ValueTypes, WireStructs
 from adapters.http.cors import PublicCORS
 from adapters.http.customs import CustomsController
 from adapters.http.deadletters import DeadLetterController
+from adapters.http.eta import EtaController
 from adapters.http.explain import ExplainController
 from adapters.http.errors import HANDLERS, error
 from adapters.http.exceptions import ExceptionController
@@ -49,6 +50,7 @@ from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.consumer import ScanConsumer
 from adapters.settings import Settings
 from projections.customs import READ_MODEL as CUSTOMS
+from projections.etahistory import READ_MODEL as ETA_HISTORY
 from projections.links import READ_MODEL as LINKS
 from projections.lookup import NumberLookup
 from projections.readmodel import Views
@@ -121,6 +123,7 @@ def dependencies(api: Api) -> dict[str, Provide]:
         "shipments": given(api.store[SHIPMENTS]),
         "lookup": given(NumberLookup(api.store[SHIPMENTS], api.store[LINKS])),
         "customs_entries": given(api.store[CUSTOMS]),
+        "eta_history": given(api.store[ETA_HISTORY]),
         "letters": given(api.dead_letters),
         "metrics": given(api.metrics),
         "readiness": Provide(lambda: api.readiness, sync_to_thread=False),
@@ -172,6 +175,7 @@ def create_app(api: Api) -> Litestar:
         CarrierController,
         DeadLetterController,
         PurchaseOrderController,
+        EtaController,
     ])
     health.register(api.metrics, api.service, store=api.store, consumer=api.consumer,
                     dead_letters=api.dead_letters)

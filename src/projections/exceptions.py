@@ -11,6 +11,7 @@ that ended the condition (a later scan: ``cleared_by`` names its type and
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -109,6 +110,31 @@ def matches(row: ExceptionRow, state: str | None, kind: str | None, queue: Queue
         and (queue.assignee is None or row.assignee == queue.assignee)
         and (queue.raised_before is None or row.raised_at <= queue.raised_before)
     )
+
+
+class MemoryQueue:
+    """The queue of a memory view (the caller holds the view's lock)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, ExceptionRow] = {}
+
+    def write(self, raised: Sequence[ExceptionRow], updates: Sequence[CaseUpdate]) -> None:
+        for exc in raised:
+            self.rows.setdefault(exc.key, exc)
+        for update in updates:
+            current = self.rows.get(update.key)
+            if current is not None:
+                self.rows[update.key] = apply_update(current, update)
+
+    def select(self, *, state: str | None, kind: str | None, limit: int, offset: int,
+               queue: Queue) -> list[ExceptionRow]:
+        found = [e for e in self.rows.values() if matches(e, state, kind, queue)]
+        found.sort(key=lambda e: (e.raised_at, e.tracking_number, e.kind))
+        return found[offset : offset + limit]
+
+    def count(self, *, state: str | None, queue: Queue) -> dict[str, int]:
+        return dict(Counter(e.kind.value for e in self.rows.values()
+                            if matches(e, state, None, queue)))
 
 
 # -- SQL ----------------------------------------------------------------------------

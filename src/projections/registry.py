@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections import customs, links, purchase_orders, shipments
+from projections import customs, etahistory, links, purchase_orders, shipments
 from projections.readmodel import ReadModel
 
 READ_MODELS: tuple[ReadModel[Any], ...] = (
@@ -14,4 +14,5 @@ READ_MODELS: tuple[ReadModel[Any], ...] = (
     customs.READ_MODEL,
     links.READ_MODEL,
     purchase_orders.READ_MODEL,
+    etahistory.READ_MODEL,
 )

@@ -41,6 +41,7 @@ from eventsourcing.persistence import StoredEvent
 from projections import shipments
 from projections.readmodel import BatchProjection, ViewConflict, Views
 from tracking.application import ShipmentService
+from tracking.eta.model import ETA_MODEL_ID
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +157,14 @@ class ReadModelRunner:
         self, recorder: StreamReader, chosen: list[BatchProjection[Any]], upto: int
     ) -> None:
         ids = recorder.select_originator_ids(upto)
+        chunks = [ids[start : start + REBUILD_CHUNK] for start in range(0, len(ids), REBUILD_CHUNK)]
+        if ETA_MODEL_ID in ids:
+            # The ETA models' stream alone, first: views derive every ETA with
+            # the model in force when its event was recorded (projections.etamodels).
+            chunks = [[ETA_MODEL_ID], *([i for i in chunk if i != ETA_MODEL_ID] for chunk in chunks)]
         to_event = self.app.mapper.to_domain_event
-        for start in range(0, len(ids), REBUILD_CHUNK):
-            stored = recorder.select_events_many(ids[start : start + REBUILD_CHUNK])
+        for chunk in filter(None, chunks):
+            stored = recorder.select_events_many(chunk)
             streams = [
                 [to_event(s) for s in group]
                 for _, group in itertools.groupby(stored, key=lambda s: s.originator_id)

@@ -14,7 +14,6 @@ once, in the same pass.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from abc import abstractmethod
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -24,14 +23,18 @@ from uuid import UUID
 import msgspec
 from eventsourcing.dispatch import singledispatchmethod
 
+from projections import etamodels
 from projections import exceptions as exception_queue
+from projections.etamodels import EtaModels, MemoryModels, SqlModels
 from projections.exceptions import (
-    CaseUpdate, ExceptionRow, Queue, apply_update, casework_update, closed_by, matches)
+    CaseUpdate, ExceptionRow, MemoryQueue, Queue, casework_update, closed_by)
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
 from tracking.casework import ExceptionResolved, ExceptionWorked
 from tracking.delivery import Delivery
+from tracking.eta.model import LaneModel
+from tracking.eta.window import ShownEta
 from tracking.exceptions import ExceptionKind, open_exceptions
 from tracking.mapper import enc_hook
 from tracking.shipment import Shipment
@@ -64,6 +67,7 @@ class ShipmentChanges(NamedTuple):
     rows: list[StatusRow]
     raised: list[ExceptionRow]
     updates: list[CaseUpdate]  # closed (by an event or an agent) and casework
+    models: list[LaneModel] = []  # ETA models published in the batch
 
 
 class _Working:
@@ -83,7 +87,12 @@ class _Working:
 
 
 class ShipmentsProjection(BatchProjection["ShipmentsView"]):
+    def __init__(self, view: ShipmentsView) -> None:
+        super().__init__(view)
+        self._eta = EtaModels()
+
     def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
+        self._eta.begin(self.view.eta_models.since, fresh=fresh, events=events)
         self._touched: dict[UUID, _Working] = {}
         self._raised: list[ExceptionRow] = []
         self._updates: list[CaseUpdate] = []
@@ -112,8 +121,10 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
                 self._work(current, event)
 
     def changes(self) -> ShipmentChanges:
-        return ShipmentChanges([_row(w) for w in self._touched.values()],
-                               self._raised, self._updates)
+        # The ETA after the last event, once per batch (nothing else but the state decides it).
+        return ShipmentChanges(
+            [_row(w, self._eta.latest(w.shipment, w.delivery)) for w in self._touched.values()],
+            self._raised, self._updates, self._eta.added)
 
     def _work(self, w: _Working, event: ExceptionWorked) -> None:
         """An agent's casework, on the open exception of its kind (none open:
@@ -153,7 +164,7 @@ def _restore(doc: bytes) -> _Working:
                     set(projected.resolved))
 
 
-def _row(w: _Working) -> StatusRow:
+def _row(w: _Working, shown: ShownEta | None) -> StatusRow:
     s = w.shipment
     projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open,
                                                   resolved=sorted(w.resolved)))
@@ -163,8 +174,8 @@ def _row(w: _Working) -> StatusRow:
         delivery = w.delivery or s.delivery()
         status = delivery.status.value
         unfinished, may_stall = s.is_unfinished(delivery), s.may_stall(delivery)
-        public = _encoder.encode(tracking_view(s, delivery))
-        full = _encoder.encode(shipment_view(s, delivery, list(w.open.values())))
+        public = _encoder.encode(tracking_view(s, delivery, shown))
+        full = _encoder.encode(shipment_view(s, delivery, list(w.open.values()), shown))
     return StatusRow(
         shipment_id=s.id, tracking_number=str(s.tracking_number), booked=s.is_booked,
         status=status, unfinished=unfinished, may_stall=may_stall,
@@ -177,6 +188,8 @@ class ShipmentsView(View[ShipmentChanges]):
     @abstractmethod
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         """The projection's state of each of these shipments it has seen."""
+
+    eta_models: MemoryModels | SqlModels  # the ETA models it has seen published
 
     @abstractmethod
     def public_view(self, shipment_id: UUID) -> bytes | None: ...
@@ -221,17 +234,14 @@ class ShipmentsView(View[ShipmentChanges]):
 class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
     def _clear(self) -> None:
         self._rows: dict[UUID, StatusRow] = {}
-        self._exceptions: dict[tuple[str, str, datetime], ExceptionRow] = {}
+        self._queue = MemoryQueue()
+        self.eta_models = MemoryModels()
 
     def _write(self, changes: ShipmentChanges) -> None:
+        self.eta_models.write(changes.models)
         for row in changes.rows:
             self._rows[row.shipment_id] = row
-        for exc in changes.raised:
-            self._exceptions.setdefault(exc.key, exc)
-        for update in changes.updates:
-            current = self._exceptions.get(update.key)
-            if current is not None:
-                self._exceptions[update.key] = apply_update(current, update)
+        self._queue.write(changes.raised, changes.updates)
 
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         with self._lock:
@@ -258,15 +268,12 @@ class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
         queue: Queue = Queue(),
     ) -> list[ExceptionRow]:
         with self._lock:
-            found = [e for e in self._exceptions.values() if matches(e, state, kind, queue)]
-        found.sort(key=lambda e: (e.raised_at, e.tracking_number, e.kind))
-        return found[offset : offset + limit]
+            return self._queue.select(state=state, kind=kind, limit=limit, offset=offset,
+                                      queue=queue)
 
     def exception_counts(self, *, state: str | None, queue: Queue = Queue()) -> dict[str, int]:
         with self._lock:
-            kinds = [e.kind.value for e in self._exceptions.values()
-                     if matches(e, state, None, queue)]
-        return dict(Counter(kinds))
+            return self._queue.count(state=state, queue=queue)
 
     def unfinished(self, limit: int) -> list[str]:
         with self._lock:
@@ -302,6 +309,7 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
             "full_view {bytes}"
         ),
         **exception_queue.TABLES,
+        **etamodels.table("shipment_eta_models"),
     }
     indexes = (
         "CREATE INDEX IF NOT EXISTS shipment_views_quiet ON shipment_views (last_activity_at) "
@@ -315,7 +323,12 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
             # Delivered as the rows commit: the live streams' watcher wakes on it.
             self.db.notify(w, str(position))
 
+    @property
+    def eta_models(self) -> SqlModels:  # type: ignore[override]
+        return SqlModels(self.db, "shipment_eta_models")
+
     def _write(self, w: Writer, changes: ShipmentChanges) -> None:
+        self.eta_models.write(w, changes.models)
         key, time = self.db.key, self.db.time
         w.executemany(_UPSERT, [
             (key(r.shipment_id), r.tracking_number, r.booked, r.status, r.unfinished,

@@ -15,6 +15,7 @@ from tracking.booking import Recipient
 from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
 from tracking.customs import CustomsMark, CustomsStatus, HoldReason
 from tracking.delivery import Delivery, Expected
+from tracking.eta.window import EtaWindow, ShownEta, unmodelled
 from tracking.exceptions import ExceptionKind, open_exceptions
 from tracking.route import Leg
 from tracking.scan import describe
@@ -51,6 +52,8 @@ class TrackingView(msgspec.Struct, kw_only=True):
     misdirected: bool
     next_expected: Expected | None
     eta: datetime | None
+    # Where the ETA may fall, how sure, and what it came from (tracking.eta.window).
+    eta_window: EtaWindow | None = None
     delivered_at: datetime | None = None  # once delivered, when (and then eta is it)
     deliver_by: datetime | None
     origin: str
@@ -88,18 +91,23 @@ class ProjectedShipment(msgspec.Struct, kw_only=True):
     resolved: list[ExceptionKind] = []
 
 
-def tracking_view(shipment: Shipment, delivery: Delivery) -> TrackingView:
+def tracking_view(
+    shipment: Shipment, delivery: Delivery, shown: ShownEta | None = None
+) -> TrackingView:
+    """``shown``: the ETA the shipments projection derived with the model in
+    force; without it (an ``as_of`` answer), the plan's or carrier's."""
     booking = shipment.require_booked()
-    return TrackingView(**_public_fields(shipment, delivery, booking.carrier))
+    return TrackingView(**_public_fields(shipment, delivery, booking.carrier, shown))
 
 
 def shipment_view(
-    shipment: Shipment, delivery: Delivery, exceptions: list[OpenException]
+    shipment: Shipment, delivery: Delivery, exceptions: list[OpenException],
+    shown: ShownEta | None = None,
 ) -> ShipmentView:
     booking = shipment.require_booked()
     assert shipment.booked_at is not None
     return ShipmentView(
-        **_public_fields(shipment, delivery, booking.carrier),
+        **_public_fields(shipment, delivery, booking.carrier, shown),
         recipient=booking.recipient,
         route=list(shipment.route.legs),
         exceptions=exceptions,
@@ -123,8 +131,12 @@ def live_view(shipment: Shipment) -> ShipmentView:
     return shipment_view(shipment, delivery, exceptions)
 
 
-def _public_fields(shipment: Shipment, d: Delivery, carrier: str) -> dict[str, object]:
+def _public_fields(
+    shipment: Shipment, d: Delivery, carrier: str, shown: ShownEta | None
+) -> dict[str, object]:
     booking = shipment.require_booked()
+    if shown is None:
+        shown = unmodelled(shipment.route, d, shipment.estimates, booking.deliver_by)
     return {
         "tracking_number": str(shipment.tracking_number),
         "status": d.status,
@@ -134,7 +146,8 @@ def _public_fields(shipment: Shipment, d: Delivery, carrier: str) -> dict[str, o
         "current_voyage": d.current_voyage,
         "misdirected": d.misdirected,
         "next_expected": d.next_expected,
-        "eta": d.eta,
+        "eta": shown.eta,
+        "eta_window": shown.window,
         "delivered_at": d.delivered_at,
         "deliver_by": booking.deliver_by,
         "origin": str(booking.origin),

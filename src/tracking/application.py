@@ -32,6 +32,8 @@ from tracking.customs import CustomsEntry, CustomsStatus
 from tracking.customs_entries import CustomsEntries
 from tracking.declaration import Declaration
 from tracking.delivery import Delivery
+from tracking.eta.fit import Figure, Parameters
+from tracking.eta_models import EtaModels
 from tracking.identifiers import Locode, TrackingNumber
 from tracking.links import TrackingLinks
 from tracking.mapper import StructMapper
@@ -82,6 +84,7 @@ class ShipmentService(Application[UUID]):
             self.store, self._now, customs_rules or default_rules(), nomenclature
         )
         self.purchase_orders = PurchaseOrders(self.store, self._now)
+        self.eta_models = EtaModels(self.store)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
 
     def _now(self) -> datetime:
@@ -188,6 +191,15 @@ class ShipmentService(Application[UUID]):
 
     def customs_entry(self, entry_id: UUID) -> CustomsEntry:
         return self.customs.customs_entry(entry_id)
+
+    # -- ETA lane models (tracking.eta_models) -----------------------------------
+
+    def publish_eta_model(
+        self, figures: tuple[Figure, ...], *, deliveries: int, parameters: Parameters,
+        source: Source,
+    ) -> tuple[int, WriteResult]:
+        return self.eta_models.publish(figures, deliveries=deliveries, parameters=parameters,
+                                       source=source)
 
     # -- the log -----------------------------------------------------------------
 

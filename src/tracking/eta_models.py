@@ -1,0 +1,33 @@
+"""The ETA lane models' application service: publish a fitted model
+(``tracking.eta.model``) as an event, in its one stream, so the views derive
+each ETA with the model in force when its event was recorded."""
+
+from __future__ import annotations
+
+from tracking.eta.fit import Figure, Parameters
+from tracking.eta.model import ETA_MODEL_ID, EtaModel
+from tracking.outcomes import WriteResult
+from tracking.scan import Source
+from tracking.unitofwork import AggregateStore, UnitOfWork, last_position
+
+
+class EtaModels:
+    def __init__(self, store: AggregateStore) -> None:
+        self.store = store
+
+    def publish(
+        self, figures: tuple[Figure, ...], *, deliveries: int, parameters: Parameters,
+        source: Source,
+    ) -> tuple[int, WriteResult]:
+        """Record a new ETA lane model; its version. The views use it for what
+        is recorded from then on."""
+
+        def command(unit: UnitOfWork) -> int:
+            model = unit.get(ETA_MODEL_ID, EtaModel) or EtaModel.open()
+            version = model.publish(figures, deliveries=deliveries, parameters=parameters,
+                                    source=source)
+            unit.changed(model)
+            return version
+
+        recordings, version = self.store.write([ETA_MODEL_ID], command)
+        return version, WriteResult(True, last_position(recordings))
