@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections import customs, links, shipments
+from projections import customs, links, outbox, shipments
 from projections.readmodel import ReadModel
 
 READ_MODELS: tuple[ReadModel[Any], ...] = (
     shipments.READ_MODEL,
     customs.READ_MODEL,
     links.READ_MODEL,
+    outbox.READ_MODEL,
 )

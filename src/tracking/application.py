@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 import msgspec
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
@@ -47,6 +47,7 @@ from tracking.scan import SYSTEM, Scan, Source
 from tracking.shipment import Shipment, ShipmentState
 from tracking.subscription import EmailAddress, Subscription
 from tracking.tariff import CustomsRules, default_rules
+from tracking.webhook import Webhook, WebhookNotFound
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -188,6 +189,42 @@ class ShipmentService(Application[UUID]):
 
         recordings, changed = self._write([sid], command)
         return WriteResult(changed, _last_position(recordings))
+
+    def create_webhook(
+        self, url: str, events: list[str], account: str, key: bytes, source: Source,
+        *, allow_http: bool = False,
+    ) -> tuple[Webhook, int | None]:
+        """Record a merchant's webhook subscription (``key``: its first
+        signing key); the subscription and the log position recorded."""
+        webhook = Webhook.create(url, events, account, key, source, allow_http=allow_http)
+        with self._lock:
+            recordings = self._save([webhook])  # type: ignore[list-item]
+        return webhook, _last_position(recordings)
+
+    def webhook(self, webhook_id: UUID) -> Webhook:
+        """A webhook subscription that has not been deleted."""
+        try:
+            found = self.repository.get(webhook_id)
+        except AggregateNotFoundError:
+            raise WebhookNotFound(webhook_id) from None
+        if not isinstance(found, Webhook) or found.deleted:
+            raise WebhookNotFound(webhook_id)
+        return found
+
+    def change_webhook(
+        self, webhook_id: UUID, change: Callable[[Webhook], T]
+    ) -> tuple[T, int | None]:
+        """Apply ``change`` (rotate, disable, delete) to a subscription and save it."""
+
+        def command(loaded: dict[UUID, Any]) -> tuple[list[Any], T]:
+            webhook = loaded[webhook_id]
+            if not isinstance(webhook, Webhook) or webhook.deleted:
+                raise WebhookNotFound(webhook_id)
+            result = change(webhook)
+            return [webhook], result
+
+        recordings, result = self._write([webhook_id], command)
+        return result, _last_position(recordings)
 
     def record_scan(self, scan: Scan, source: Source | None = None) -> ScanOutcome:
         return self.record_scans([scan], source)[0]
