@@ -27,7 +27,7 @@ from litestar.params import Body, FromQuery, JSONBody, QueryParameter
 from adapters import health
 from adapters.deadletters import DeadLetterStore
 from adapters.groupcommit import GroupCommit
-from adapters.http import customs, docs, examples, openapi, pages, schemas
+from adapters.http import customs, docs, examples, openapi, pages, schemas, webhooks
 from adapters.http.openapi import answer, operation
 from adapters.live import live_views
 from adapters.http.access import RequestLog
@@ -344,7 +344,8 @@ def create_app(api: Api) -> Litestar:
         route_handlers=[book, reroute, scans, track, shipment, history, exceptions,
                         *dead_letter_routes(api.dead_letters, service, agents=agent_only),
                         *customs.routes(service, store[CUSTOMS], writers=customs_writers,
-                                        readers=customs_writers, agents=agent_only)],
+                                        readers=customs_writers, agents=agent_only),
+                        webhooks.controller(api)],
     )
 
     # -- operations --------------------------------------------------------------

@@ -1,0 +1,192 @@
+"""The webhook subscription endpoints (merchants): subscribe a URL to kinds
+of shipment message, list, rotate the secret, delete, read what was sent
+(every attempt) and send again from a time. A merchant sees its own
+account's subscriptions only: another's answers 404, as a missing one does.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import anyio
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import FromPath, Parameter, QueryParameter
+
+from adapters.http.errors import error
+from adapters.http.openapi import answer, operation
+from adapters.http.responses import json_response
+from adapters.http.schemas import Limit, Offset
+from adapters.notify.addresses import check_destination
+from adapters.notify.store import Attempt, DeliveryStore
+from projections.outbox import READ_MODEL as OUTBOX, OutboxView, SqlOutboxView, Subscriber
+from tracking.codes import SourceKind
+from tracking.scan import Source
+from tracking.webhook import MAX_URL, Webhook, WebhookEvent, WebhookNotFound, check_url
+
+KEY_BYTES = 24  # 192-bit signing keys (Standard Webhooks asks for 24 to 64 bytes)
+Url = Annotated[str, Parameter(schema_extra={"minLength": 1, "maxLength": MAX_URL,
+                                             "format": "uri"})]
+Since = Annotated[datetime, QueryParameter(description="re-send messages decided at or after "
+                                           "this time (RFC 3339)")]
+
+
+class WebhookIn(msgspec.Struct, forbid_unknown_fields=True):
+    url: Url
+    events: Annotated[list[WebhookEvent], Parameter(schema_extra={"minItems": 1})]
+
+
+class WebhookOut(msgspec.Struct, kw_only=True):
+    id: UUID
+    url: str
+    events: list[str]
+    account: str
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut, kw_only=True):
+    secret: str  # shown once, here
+    position: int | None
+
+
+class SecretOut(msgspec.Struct, kw_only=True):
+    id: UUID
+    secret: str  # the new one; the previous one signs too, until the next rotation
+    position: int | None
+
+
+class Deleted(msgspec.Struct, kw_only=True):
+    id: UUID
+    deleted: bool
+    position: int | None
+
+
+class Replayed(msgspec.Struct, kw_only=True):
+    id: UUID
+    messages: int  # how many are sent again (new attempts, the same webhook-ids)
+
+
+def _out(s: Subscriber) -> WebhookOut:
+    return WebhookOut(id=s.webhook_id, url=s.url, events=s.events, account=s.account,
+                      active=s.active, created_at=s.created_at)
+
+
+def _sees(request: Request[Any, Any, Any], account: str) -> bool:
+    """Whether the caller may see an object of ``account``: a merchant its
+    own only; an admin every account's."""
+    return request.state.role != "merchant" or request.state.account == account
+
+
+def controller(api: Any) -> type[Controller]:
+    """The /webhooks controller over the API's service and views (``api``:
+    adapters.http.app.Api)."""
+    service, settings, tokens = api.service, api.settings, api.settings.api_tokens
+    view: OutboxView = api.store[OUTBOX]
+    deliveries = (DeliveryStore(api.store.database, view)
+                  if isinstance(view, SqlOutboxView) and api.store.database is not None else None)
+    from adapters.http.auth import requires
+
+    merchants = requires(tokens, "merchant")
+    allow_private = settings.notify.allow_private
+
+    def owned(request: Request[Any, Any, Any], webhook_id: UUID) -> Webhook:
+        webhook = service.webhook(webhook_id)
+        if not _sees(request, webhook.account):
+            raise WebhookNotFound(webhook_id)
+        return webhook
+
+    class Webhooks(Controller):
+        path = "/webhooks"
+        tags = ["webhooks"]
+
+        @post("/", status_code=201, summary="Subscribe a URL to shipment messages",
+              **operation(merchants, errors=(400, 422, 503),
+                          description="Answers the secret (whsec_ + base64) once. The URL must "
+                                      "be https and must not resolve to loopback, private, "
+                                      "link-local or metadata addresses.",
+                          answers={201: answer(WebhookCreated, "Subscribed")}))
+        async def create(self, data: WebhookIn, request: Request[Any, Any, Any]) -> Response[bytes]:
+            source = Source(SourceKind.AGENT, request.state.principal)
+            check_url(data.url, allow_http=allow_private)  # the URL's shape, then where it goes
+            await anyio.to_thread.run_sync(
+                lambda: check_destination(data.url, allow_private=allow_private))
+            webhook, position = await anyio.to_thread.run_sync(lambda: service.create_webhook(
+                data.url, [e.value for e in data.events], request.state.account,
+                os.urandom(KEY_BYTES), source, allow_http=allow_private))
+            return json_response(WebhookCreated(
+                id=webhook.id, url=webhook.url, events=webhook.events, account=webhook.account,
+                active=True, created_at=webhook.created_on, secret=webhook.secrets[0],
+                position=position), 201)
+
+        @get("/", sync_to_thread=True, summary="The account's webhook subscriptions",
+             **operation(merchants, errors=(400, 503),
+                         answers={200: answer(list[WebhookOut], "The subscriptions")}))
+        def list_webhooks(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+            account = request.state.account if request.state.role == "merchant" else None
+            return json_response([_out(s) for s in view.subscribers(account)])
+
+        @delete("/{webhook_id:uuid}", status_code=200, sync_to_thread=True,
+                summary="Delete a webhook subscription", **operation(
+                    merchants, errors=(400, 404, 503),
+                    answers={200: answer(Deleted, "Deleted: nothing more is sent")}))
+        def remove(self, webhook_id: FromPath[UUID],
+                   request: Request[Any, Any, Any]) -> Response[bytes]:
+            source = Source(SourceKind.AGENT, request.state.principal)
+            try:
+                owned(request, webhook_id)
+                _, position = service.change_webhook(webhook_id, lambda w: w.delete(source))
+            except WebhookNotFound as e:
+                return error(404, e.message)
+            return json_response(Deleted(id=webhook_id, deleted=True, position=position))
+
+        @post("/{webhook_id:uuid}/rotate", status_code=200, sync_to_thread=True,
+              summary="Rotate a subscription's signing secret", **operation(
+                  merchants, errors=(400, 404, 503),
+                  description="The new secret is answered once; messages are signed with it "
+                              "and with the previous one until the next rotation.",
+                  answers={200: answer(SecretOut, "Rotated")}))
+        def rotate(self, webhook_id: FromPath[UUID],
+                   request: Request[Any, Any, Any]) -> Response[bytes]:
+            source = Source(SourceKind.AGENT, request.state.principal)
+            try:
+                owned(request, webhook_id)
+                secret, position = service.change_webhook(
+                    webhook_id, lambda w: w.rotate(os.urandom(KEY_BYTES), source))
+            except WebhookNotFound as e:
+                return error(404, e.message)
+            return json_response(SecretOut(id=webhook_id, secret=secret, position=position))
+
+        @get("/{webhook_id:uuid}/deliveries", sync_to_thread=True,
+             summary="Every attempt at sending a subscription's messages, newest first",
+             **operation(merchants, errors=(400, 404, 503),
+                         answers={200: answer(list[Attempt], "The attempts")}))
+        def attempts(self, webhook_id: FromPath[UUID], request: Request[Any, Any, Any],
+                     limit: Limit = 100, offset: Offset = 0) -> Response[bytes]:
+            try:
+                owned(request, webhook_id)
+            except WebhookNotFound as e:
+                return error(404, e.message)
+            found = deliveries.attempts(webhook_id, limit, offset) if deliveries else []
+            return json_response(found)
+
+        @post("/{webhook_id:uuid}/replay", status_code=202, sync_to_thread=True,
+              summary="Send a subscription's messages again from a time", **operation(
+                  merchants, errors=(400, 404, 503),
+                  description="New attempts, the same webhook-id per message, in order.",
+                  answers={202: answer(Replayed, "Queued to be sent again")}))
+        def replay(self, webhook_id: FromPath[UUID], since: Since,
+                   request: Request[Any, Any, Any]) -> Response[bytes]:
+            try:
+                owned(request, webhook_id)
+            except WebhookNotFound as e:
+                return error(404, e.message)
+            if since.tzinfo is None:
+                return error(400, "since: needs a UTC offset (RFC 3339)", "since")
+            n = deliveries.replay(webhook_id, since, datetime.now(UTC)) if deliveries else 0
+            return json_response(Replayed(id=webhook_id, messages=n), 202)
+
+    return Webhooks
