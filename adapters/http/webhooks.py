@@ -14,7 +14,7 @@ from uuid import UUID
 import anyio
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import FromPath, Parameter, QueryParameter
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from adapters.http.errors import error
 from adapters.http.openapi import answer, operation
@@ -109,7 +109,7 @@ def controller(api: Any) -> type[Controller]:
                                       "be https and must not resolve to loopback, private, "
                                       "link-local or metadata addresses.",
                           answers={201: answer(WebhookCreated, "Subscribed")}))
-        async def create(self, data: WebhookIn, request: Request[Any, Any, Any]) -> Response[bytes]:
+        async def create(self, data: JSONBody[WebhookIn], request: Request[Any, Any, Any]) -> Response[bytes]:
             source = Source(SourceKind.AGENT, request.state.principal)
             check_url(data.url, allow_http=allow_private)  # the URL's shape, then where it goes
             await anyio.to_thread.run_sync(

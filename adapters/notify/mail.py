@@ -54,10 +54,10 @@ class Mailer:
         mail["Date"] = formatdate(localtime=False)
         # The same on every attempt: a mail system can drop a duplicate.
         mail["Message-ID"] = f"<{message.message_id}@tracking>"
-        mail["Content-Language"] = lang.tag
         mail.set_content(self.template.render(title=lang.gettext(title),
                                               sentence=lang.gettext(sentence),
                                               tracking_number=tn, link=link))
+        mail["Content-Language"] = lang.tag  # after the content, which sets Content-* anew
         return mail
 
     def send(self, service: ShipmentService, message: Message) -> bool:

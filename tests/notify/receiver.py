@@ -19,6 +19,7 @@ class Receiver:
         self.release.set()
         self._lock = threading.Lock()
         self.port = 0
+        self.location: str | None = None  # sent with a 3xx answer
         self.up()
 
     def up(self) -> None:
@@ -32,6 +33,8 @@ class Receiver:
                     outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                     status = outer.answers.pop(0) if outer.answers else 200
                 self.send_response(status)
+                if outer.location and 300 <= status < 400:
+                    self.send_header("location", outer.location)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
