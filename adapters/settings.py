@@ -40,7 +40,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin); merchant:<token>:<account> names the merchant's account"),
     "TRACKING_RATE_LIMIT_PER_MINUTE": ("60000", "requests per minute per client address before 429"),
     "TRACKING_CORS_ORIGINS": ("none", "origins whose pages may call the public track endpoints, comma-separated (https://shop.example,...; * for any)"),
-    "TRACKING_METRICS_PORT": ("none", "`ingest`, `project` and `poll` serve /livez, /readyz and /metrics on this port"),
+    "TRACKING_METRICS_PORT": ("none", "`ingest`, `project`, `poll` and `notify` serve /livez, /readyz and /metrics on this port"),
     "TRACKING_READY_MAX_LAG_SECONDS": ("60", "/readyz answers 503 when the views lag the log by longer"),
     "TRACKING_LOG_FORMAT": ("text on a terminal, else json", "json (one object per line) or text"),
     "TRACKING_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
@@ -310,9 +310,9 @@ class Settings:
 
     def secrets(self) -> frozenset[str]:
         """Values that must never be written to a log: API tokens and the
-        passwords in the database and broker URLs."""
+        passwords in the database, broker and SMTP URLs."""
         found = set(self.api_tokens)
-        for url in (self.database_url, self.mqtt_url or ""):
+        for url in (self.database_url, self.mqtt_url or "", self.notify.smtp_url or ""):
             password = urlsplit(url).password
             if password:
                 found |= {password, unquote(password)}
