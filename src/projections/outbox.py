@@ -195,6 +195,15 @@ class OutboxProjection(BatchProjection["OutboxView"]):
                         created_at=at, body=body, target=f"{i}:{sub.language}"))
         return out
 
+    def replay_streams(self, streams: Sequence[Sequence[Any]], *, at: int) -> None:
+        """Not stream by stream: the outbox needs the log's order (which
+        subscriptions existed at each change) and each event's position (a
+        shipment's order). A rebuild leaves it at 0 and the runner replays
+        the log into it, in batches, as it catches up."""
+
+    def advance(self, *, after: int, position: int) -> None:
+        """As above: the position moves as the log is replayed, never by a jump."""
+
     def changes(self) -> OutboxChanges:
         for sid, shipment in self._shipments.items():
             self._working[sid].state = shipment.state()

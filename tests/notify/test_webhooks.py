@@ -41,6 +41,7 @@ LIFE = [("RECEIVED", "HKHKG", at(3), None), ("LOADED", "HKHKG", at(3, 6), "V100"
 class System:
     client: TestClient[Any]
     sender: Sender
+    runner: Any = None  # the app's projection runner
 
     def subscribe(self, url: str, headers: dict[str, str] = ACME,
                   events: list[str] = EVERY_KIND) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def system(database_url: str) -> Iterator[System]:
                               poll_interval=0.02, timeout=10.0)
         sender.start()
         try:
-            yield System(client, sender)
+            yield System(client, sender, api.runner)
         finally:
             sender.stop()
 
@@ -243,3 +244,24 @@ def test_a_deleted_subscription_is_sent_nothing_more(system: System) -> None:
     assert receiver.requests == []
     assert system.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries",
                              headers=ACME).status_code == 404
+
+
+
+def test_a_rebuilt_outbox_keeps_what_was_delivered(system: System) -> None:
+    """A rebuild of the outbox decides the same messages again (from the log,
+    in order, under the same ids) and the sender finds them delivered:
+    nothing is sent twice, and what comes after is sent."""
+    receiver = Receiver()
+    hook = system.subscribe(receiver.url, events=["shipment.status_changed"])
+    system.book()
+    for event, location, when, voyage in LIFE[:-1]:  # up to out for delivery
+        system.scan(event, location, when, voyage)
+    eventually(lambda: len(receiver.requests) == 2, what="two status changes")
+    assert system.runner is not None
+    system.runner.rebuild(["outbox"])  # the app's own runner, as `tracking rebuild outbox` would
+    system.scan(*LIFE[-1])
+    eventually(lambda: len(receiver.requests) == 3, what="the delivery")
+    ids = [i for i, _ in receiver.verified(hook["secret"])]
+    assert len(set(ids)) == 3  # the first two were not sent again
+    assert chain(receiver.bodies()) == ["INFO_RECEIVED", "IN_TRANSIT", "OUT_FOR_DELIVERY",
+                                        "DELIVERED"]
