@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -20,6 +21,7 @@ class Receiver:
         self._lock = threading.Lock()
         self.port = 0
         self.location: str | None = None  # sent with a 3xx answer
+        self.delay = 0.0  # seconds each answer takes
         self.up()
 
     def up(self) -> None:
@@ -29,6 +31,8 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 outer.release.wait(30)
+                if outer.delay:
+                    time.sleep(outer.delay)  # a receiver that takes its time answering
                 with outer._lock:
                     outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                     status = outer.answers.pop(0) if outer.answers else 200
