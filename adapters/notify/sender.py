@@ -54,12 +54,14 @@ class Sender:
         mailer: Mailer | None = None,
         allow_private: bool = False,
         timeout: float = 10.0,
-        per_receiver: int = 4,
+        per_receiver: int = 8,
         total: int = 64,
         backoff: float = 5.0,
         max_backoff: float = 3600.0,
         give_up_after: timedelta = timedelta(hours=25),
         poll_interval: float = 0.2,
+        rescan: float = 5.0,
+        fresh_for: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.service, self.store, self.mailer = service, store, mailer
@@ -68,6 +70,9 @@ class Sender:
         self.per_receiver, self.total = per_receiver, total
         self.backoff, self.max_backoff, self.give_up_after = backoff, max_backoff, give_up_after
         self.poll_interval, self.clock = poll_interval, clock
+        self.rescan, self._floor, self._next_rescan = rescan, 0, 0.0
+        self.fresh_for = fresh_for
+        self._subscriptions: dict[Any, tuple[float, Webhook | None]] = {}
         self._in_flight: Counter[str] = Counter()  # per receiver
         self._heads: set[tuple[str, Any]] = set()  # (receiver, shipment) being sent
         self._stop = threading.Event()
@@ -94,47 +99,62 @@ class Sender:
     # -- one round -----------------------------------------------------------------
 
     async def run_once(self, client: httpx.AsyncClient) -> list[asyncio.Task[None]]:
-        """Start sending what is due now; the tasks started."""
-        due = await asyncio.to_thread(self.store.due)
+        """Start sending what is due now; the tasks started.
+
+        Every message before ``_floor`` (a log position) was found done, so
+        most rounds read from there on; a full read every ``rescan`` seconds
+        finds the messages a replay (in another process) made due again."""
+        if time.monotonic() >= self._next_rescan:
+            self._floor, self._next_rescan = 0, time.monotonic() + self.rescan
+        first = await asyncio.to_thread(self.store.first_waiting, self._floor)
+        if first is not None:  # everything before the first message not done is done
+            self._floor = first
         now = self.clock()
+        due = await asyncio.to_thread(self.store.due, now, from_position=self._floor)
         seen: set[tuple[str, Any]] = set()
-        started: list[asyncio.Task[None]] = []
+        chosen: list[Due] = []
+        in_flight = Counter(self._in_flight)
         for item in due:
-            m = item.message
-            key = (m.channel, m.shipment_id)
-            if key in seen:
-                continue  # a later message of a shipment waits for the earlier one
+            key = (item.channel, item.shipment_id)
+            if key in seen or key in self._heads:
+                continue  # a shipment's next message waits for the one before
             seen.add(key)
-            if key in self._heads or (item.next_at is not None and item.next_at > now):
+            if in_flight[item.channel] >= self.per_receiver or \
+                    len(self._heads) + len(chosen) >= self.total:
                 continue
-            if self._in_flight[m.channel] >= self.per_receiver or len(self._heads) >= self.total:
+            in_flight[item.channel] += 1
+            chosen.append(item)
+        if not chosen:
+            return []
+        messages = await asyncio.to_thread(self.store.messages, [d.message_id for d in chosen])
+        started: list[asyncio.Task[None]] = []
+        for item in chosen:
+            key = (item.channel, item.shipment_id)
+            if item.message_id not in messages or key in self._heads:
                 continue
             self._heads.add(key)
-            self._in_flight[m.channel] += 1
-            started.append(asyncio.create_task(self._send(client, item, key)))
+            self._in_flight[item.channel] += 1
+            started.append(asyncio.create_task(
+                self._send(client, item, messages[item.message_id], key)))
         return started
 
-    async def _send(self, client: httpx.AsyncClient, item: Due, key: tuple[str, Any]) -> None:
+    async def _send(self, client: httpx.AsyncClient, item: Due, m: Message,
+                    key: tuple[str, Any]) -> None:
         try:
-            if item.message.channel == EMAIL:
-                await self._email(item)
+            if m.channel == EMAIL:
+                await self._email(item, m)
             else:
-                await self._webhook(client, item)
+                await self._webhook(client, item, m)
         except Exception:
-            log.exception("sending %s failed unexpectedly", item.message.message_id)
+            log.exception("sending %s failed unexpectedly", m.message_id)
         finally:
             self._heads.discard(key)
-            self._in_flight[item.message.channel] -= 1
+            self._in_flight[m.channel] -= 1
 
-    async def _webhook(self, client: httpx.AsyncClient, item: Due) -> None:
-        m = item.message
+    async def _webhook(self, client: httpx.AsyncClient, item: Due, m: Message) -> None:
         assert m.webhook_id is not None
-        try:
-            webhook: Webhook = await asyncio.to_thread(self.service.webhook, m.webhook_id)
-        except WebhookNotFound:
-            await asyncio.to_thread(self.store.cancel, m.message_id, self.clock())
-            return
-        if not webhook.active:
+        webhook = await self._subscription(m.webhook_id)
+        if webhook is None or not webhook.active:
             await asyncio.to_thread(self.store.cancel, m.message_id, self.clock())
             return
         started, at = time.monotonic(), self.clock()
@@ -166,8 +186,21 @@ class Sender:
         else:
             await self._retry(m, item.attempts + 1, at, status, error, ms)
 
-    async def _email(self, item: Due) -> None:
-        m = item.message
+    async def _subscription(self, webhook_id: Any) -> Webhook | None:
+        """The subscription as recorded (None once deleted), read again when
+        older than ``fresh_for``: a rotation or deletion made in another
+        process is seen within that."""
+        found = self._subscriptions.get(webhook_id)
+        if found is not None and found[0] > time.monotonic():
+            return found[1]
+        try:
+            webhook: Webhook | None = await asyncio.to_thread(self.service.webhook, webhook_id)
+        except WebhookNotFound:
+            webhook = None
+        self._subscriptions[webhook_id] = (time.monotonic() + self.fresh_for, webhook)
+        return webhook
+
+    async def _email(self, item: Due, m: Message) -> None:
         if self.mailer is None:
             return  # no TRACKING_SMTP_URL: waits for a sender that has one
         started, at = time.monotonic(), self.clock()

@@ -6,6 +6,7 @@ the messages it decides again (same ids) are found delivered already."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -29,8 +30,22 @@ _TABLES = {
 }
 
 
+# Messages not yet delivered, given up or cancelled, of active subscriptions
+# (or customers' e-mails), from a log position on.
+_WAITING = (
+    "outbox_messages m LEFT JOIN outbox_deliveries d ON d.message_id = m.message_id "
+    "LEFT JOIN webhook_subscriptions s ON s.webhook_id = m.webhook_id "
+    "WHERE m.position >= ? AND (d.state IS NULL OR d.state = ?) AND (m.channel = ? OR s.active)"
+)
+
+
 class Due(NamedTuple):
-    message: Message
+    """A message waiting, without its body (read for the ones sent)."""
+
+    message_id: str
+    channel: str
+    shipment_id: Any
+    position: int
     attempts: int
     next_at: datetime | None
 
@@ -54,20 +69,44 @@ class DeliveryStore:
         self.db, self.outbox = db, outbox
         db.create("outbox_deliveries", _TABLES)
 
-    def due(self, limit: int = 1000) -> list[Due]:
-        """Messages not yet delivered, given up or cancelled, in log order,
-        those of inactive subscriptions left out."""
-        columns = ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS)
+    def due(self, now: datetime, limit: int = 500, *, from_position: int = 0) -> list[Due]:
+        """The messages to send now, in log order: for each (receiver,
+        shipment), its first message not yet done, if it is due (not waiting
+        out a backoff, its subscription active). Read from a log position on,
+        where the sender found every earlier message done; whether an earlier
+        one of the same shipment waits is asked of all of them, since a
+        replay makes old messages wait again."""
         rows = self.db.query(
-            f"SELECT {columns}, d.attempts, d.next_at FROM outbox_messages m "  # noqa: S608
-            "LEFT JOIN outbox_deliveries d ON d.message_id = m.message_id "
-            "LEFT JOIN webhook_subscriptions s ON s.webhook_id = m.webhook_id "
-            "WHERE (d.state IS NULL OR d.state = ?) AND (m.channel = ? OR s.active) "
-            "ORDER BY m.position, m.ordinal LIMIT ?", (RETRYING, EMAIL, limit))
-        n = len(MESSAGE_COLUMNS)
-        return [Due(self.outbox.message(r[:n]), r[n] or 0,
-                    self.db.read_time(r[n + 1]) if r[n + 1] is not None else None)
-                for r in rows]
+            "SELECT m.message_id, m.channel, m.shipment_id, m.position, d.attempts, d.next_at "
+            f"FROM {_WAITING} AND (d.state IS NULL OR d.next_at <= ?) "
+            "AND NOT EXISTS (SELECT 1 FROM outbox_messages e "
+            "LEFT JOIN outbox_deliveries f ON f.message_id = e.message_id "
+            "WHERE e.channel = m.channel AND e.shipment_id = m.shipment_id "
+            "AND (e.position < m.position OR (e.position = m.position AND e.ordinal < m.ordinal)) "
+            "AND (f.state IS NULL OR f.state = ?)) "
+            "ORDER BY m.position, m.ordinal LIMIT ?",
+            (from_position, RETRYING, EMAIL, self.db.time(now), RETRYING, limit))
+        read_time = self.db.read_time
+        return [Due(mid, channel, sid, pos, attempts or 0,
+                    read_time(at) if at is not None else None)
+                for mid, channel, sid, pos, attempts, at in rows]
+
+    def first_waiting(self, from_position: int = 0) -> int | None:
+        """The log position of the first message not yet done (None: none)."""
+        found = self.db.query_one(
+            f"SELECT m.position FROM {_WAITING} ORDER BY m.position LIMIT 1",  # noqa: S608
+            (from_position, RETRYING, EMAIL))
+        return found[0] if found else None
+
+    def messages(self, ids: Sequence[str]) -> dict[str, Message]:
+        """The messages of these ids, bodies and all."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.query(f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM outbox_messages "  # noqa: S608
+                             f"WHERE message_id IN ({marks})", list(ids))
+        found = [self.outbox.message(r) for r in rows]
+        return {m.message_id: m for m in found}
 
     def record(self, message_id: str, attempt: int, *, at: datetime, status: int | None,
                error: str | None, duration_ms: int, state: str, next_at: datetime) -> None:

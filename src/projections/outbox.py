@@ -280,6 +280,9 @@ class SqlOutboxView(SqlView[OutboxChanges], OutboxView):
         "CREATE INDEX IF NOT EXISTS outbox_messages_order ON outbox_messages (position, ordinal)",
         "CREATE INDEX IF NOT EXISTS outbox_messages_webhook ON outbox_messages "
         "(webhook_id, created_at)",
+        # each receiver's queue per shipment (the sender's "first not done")
+        "CREATE INDEX IF NOT EXISTS outbox_messages_queue ON outbox_messages "
+        "(channel, shipment_id, position, ordinal)",
     )
 
     def _write(self, w: Writer, changes: OutboxChanges) -> None:

@@ -202,7 +202,9 @@ class ShipmentService(Application[UUID]):
         return webhook, _last_position(recordings)
 
     def webhook(self, webhook_id: UUID) -> Webhook:
-        """A webhook subscription that has not been deleted."""
+        """A webhook subscription that has not been deleted, as last saved
+        by any process (a cached one is checked against the store)."""
+        self._evict_stale([webhook_id])
         try:
             found = self.repository.get(webhook_id)
         except AggregateNotFoundError:
