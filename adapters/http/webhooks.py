@@ -16,6 +16,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
+from adapters.http import openapi
 from adapters.http.errors import error
 from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
@@ -37,6 +38,10 @@ Since = Annotated[datetime, QueryParameter(description="re-send messages decided
 class WebhookIn(msgspec.Struct, forbid_unknown_fields=True):
     url: Url
     events: Annotated[list[WebhookEvent], Parameter(schema_extra={"minItems": 1})]
+
+
+class NoBody(msgspec.Struct):
+    """Nothing: the body, if any, is not read (what to do is in the path and query)."""
 
 
 class WebhookOut(msgspec.Struct, kw_only=True):
@@ -93,11 +98,16 @@ def controller(api: Any) -> type[Controller]:
     merchants = requires(tokens, "merchant")
     allow_private = settings.notify.allow_private
 
-    def owned(request: Request[Any, Any, Any], webhook_id: UUID) -> Webhook:
+    def owned(request: Request[Any, Any, Any], text: str) -> UUID:
+        """The id of a subscription the caller may see (WebhookNotFound else)."""
+        try:
+            webhook_id = UUID(text)
+        except ValueError:
+            raise WebhookNotFound(text) from None
         webhook = service.webhook(webhook_id)
         if not _sees(request, webhook.account):
             raise WebhookNotFound(webhook_id)
-        return webhook
+        return webhook_id
 
     class Webhooks(Controller):
         path = "/webhooks"
@@ -129,64 +139,66 @@ def controller(api: Any) -> type[Controller]:
             account = request.state.account if request.state.role == "merchant" else None
             return json_response([_out(s) for s in view.subscribers(account)])
 
-        @delete("/{webhook_id:uuid}", status_code=200, sync_to_thread=True,
+        @delete("/{webhook_id:str}", status_code=200, sync_to_thread=True,
                 summary="Delete a webhook subscription", **operation(
                     merchants, errors=(400, 404, 503),
                     answers={200: answer(Deleted, "Deleted: nothing more is sent")}))
-        def remove(self, webhook_id: FromPath[UUID],
+        def remove(self, webhook_id: FromPath[str],
                    request: Request[Any, Any, Any]) -> Response[bytes]:
             source = Source(SourceKind.AGENT, request.state.principal)
             try:
-                owned(request, webhook_id)
-                _, position = service.change_webhook(webhook_id, lambda w: w.delete(source))
+                wid = owned(request, webhook_id)
+                _, position = service.change_webhook(wid, lambda w: w.delete(source))
             except WebhookNotFound as e:
                 return error(404, e.message)
-            return json_response(Deleted(id=webhook_id, deleted=True, position=position))
+            return json_response(Deleted(id=wid, deleted=True, position=position))
 
-        @post("/{webhook_id:uuid}/rotate", status_code=200, sync_to_thread=True,
-              summary="Rotate a subscription's signing secret", **operation(
-                  merchants, errors=(400, 404, 503),
+        @post("/{webhook_id:str}/rotate", status_code=200, sync_to_thread=True,
+              summary="Rotate a subscription's signing secret", dto=openapi.raw_body(NoBody),
+              **operation(
+                  merchants, errors=(400, 404, 422, 503),
                   description="The new secret is answered once; messages are signed with it "
                               "and with the previous one until the next rotation.",
                   answers={200: answer(SecretOut, "Rotated")}))
-        def rotate(self, webhook_id: FromPath[UUID],
-                   request: Request[Any, Any, Any]) -> Response[bytes]:
+        def rotate(self, webhook_id: FromPath[str], request: Request[Any, Any, Any],
+                   data: JSONBody[bytes] = b"") -> Response[bytes]:
             source = Source(SourceKind.AGENT, request.state.principal)
             try:
-                owned(request, webhook_id)
+                wid = owned(request, webhook_id)
                 secret, position = service.change_webhook(
-                    webhook_id, lambda w: w.rotate(os.urandom(KEY_BYTES), source))
+                    wid, lambda w: w.rotate(os.urandom(KEY_BYTES), source))
             except WebhookNotFound as e:
                 return error(404, e.message)
-            return json_response(SecretOut(id=webhook_id, secret=secret, position=position))
+            return json_response(SecretOut(id=wid, secret=secret, position=position))
 
-        @get("/{webhook_id:uuid}/deliveries", sync_to_thread=True,
+        @get("/{webhook_id:str}/deliveries", sync_to_thread=True,
              summary="Every attempt at sending a subscription's messages, newest first",
              **operation(merchants, errors=(400, 404, 503),
                          answers={200: answer(list[Attempt], "The attempts")}))
-        def attempts(self, webhook_id: FromPath[UUID], request: Request[Any, Any, Any],
+        def attempts(self, webhook_id: FromPath[str], request: Request[Any, Any, Any],
                      limit: Limit = 100, offset: Offset = 0) -> Response[bytes]:
             try:
-                owned(request, webhook_id)
+                wid = owned(request, webhook_id)
             except WebhookNotFound as e:
                 return error(404, e.message)
-            found = deliveries.attempts(webhook_id, limit, offset) if deliveries else []
+            found = deliveries.attempts(wid, limit, offset) if deliveries else []
             return json_response(found)
 
-        @post("/{webhook_id:uuid}/replay", status_code=202, sync_to_thread=True,
-              summary="Send a subscription's messages again from a time", **operation(
-                  merchants, errors=(400, 404, 503),
+        @post("/{webhook_id:str}/replay", status_code=202, sync_to_thread=True,
+              summary="Send a subscription's messages again from a time",
+              dto=openapi.raw_body(NoBody), **operation(
+                  merchants, errors=(400, 404, 422, 503),
                   description="New attempts, the same webhook-id per message, in order.",
                   answers={202: answer(Replayed, "Queued to be sent again")}))
-        def replay(self, webhook_id: FromPath[UUID], since: Since,
-                   request: Request[Any, Any, Any]) -> Response[bytes]:
+        def replay(self, webhook_id: FromPath[str], since: Since,
+                   request: Request[Any, Any, Any], data: JSONBody[bytes] = b"") -> Response[bytes]:
             try:
-                owned(request, webhook_id)
+                wid = owned(request, webhook_id)
             except WebhookNotFound as e:
                 return error(404, e.message)
             if since.tzinfo is None:
                 return error(400, "since: needs a UTC offset (RFC 3339)", "since")
-            n = deliveries.replay(webhook_id, since, datetime.now(UTC)) if deliveries else 0
-            return json_response(Replayed(id=webhook_id, messages=n), 202)
+            n = deliveries.replay(wid, since, datetime.now(UTC)) if deliveries else 0
+            return json_response(Replayed(id=wid, messages=n), 202)
 
     return Webhooks
