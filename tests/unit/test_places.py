@@ -1,5 +1,6 @@
 """UN/LOCODEs as place names with their time zones, from the installed
-airportsdata and tzdata packages; codes the data does not know stay codes."""
+airportsdata, pyunlocode (UNECE's code list), timezonefinder and tzdata
+packages; codes the data does not know stay codes."""
 
 from __future__ import annotations
 
@@ -27,6 +28,24 @@ def test_a_known_code_is_its_place_and_country(places: Places, code: str, label:
                                               zone: str) -> None:
     place = places.get(code)
     assert (place.label, place.zone) == (label, zone)
+
+
+@pytest.mark.parametrize(("code", "label", "zone"), [
+    ("SEMMA", "Malmö, SE", "Europe/Stockholm"),  # a port with no airport of its code; diacritics kept
+    ("USBAL", "Baltimore, US", "America/New_York"),  # a country of many zones: by its coordinates
+    ("USPEF", "Port Everglades, US", "America/New_York"),
+    ("CAVAN", "Vancouver, CA", "America/Vancouver"),  # no coordinates: the zone of its airport (YVR)
+])
+def test_a_code_only_the_un_locode_list_knows_is_its_place_in_its_zone(
+        places: Places, code: str, label: str, zone: str) -> None:
+    place = places.get(code)
+    assert (place.label, place.zone) == (label, zone)
+
+
+def test_a_listed_code_with_no_coordinates_in_a_country_of_many_zones_has_no_zone(
+        places: Places) -> None:
+    algeciras = places.get("ESALG")  # Spain has two zones; the list gives no coordinates here
+    assert (algeciras.label, algeciras.zone) == ("Algeciras, ES", None)
 
 
 def test_an_unknown_code_shows_as_the_code_in_its_country_s_only_zone(places: Places) -> None:
