@@ -25,7 +25,7 @@ import msgspec
 from adapters import health
 from adapters.composition import build_service
 from adapters.health import OpsServer
-from adapters.http.metrics import Metrics
+from adapters.metrics import Metrics
 from adapters.logs import configure as configure_logging
 from adapters.settings import VARIABLES, ConfigError, Settings, _redact
 from projections.registry import READ_MODELS

@@ -23,7 +23,7 @@ from tracking.tariff import CustomsRules, parse_rules
 
 from adapters.deadletters import DeadLetterStore, PostgresDeadLetterStore, SQLiteDeadLetterStore
 from adapters.http.app import Api
-from adapters.http.metrics import Metrics
+from adapters.metrics import Metrics
 from adapters.mqtt.broker import plan as plan_embedded
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
 from adapters.carriers.polling import DcsaPoller, Poller

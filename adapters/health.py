@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 from adapters.deadletters import DeadLetterStore
-from adapters.http.metrics import Metrics
+from adapters.metrics import Metrics
 from adapters.mqtt.consumer import ScanConsumer
 from projections.readmodel import View, Views
 from projections.runner import ReadModelRunner

@@ -14,7 +14,7 @@ dropped and recreated at every run, then measures:
       one has loaded, so every shipment of every batch comes from the database);
   (c) the time to load one shipment of 10, 100 and 1,000 events from the
       database (the fetch alone, and fetch + decode + replay through
-      ``service._reconstruct``), and to derive its delivery from a warm cache
+      ``service.store.reconstruct``), and to derive its delivery from a warm cache
       (``service.delivery``);
   (d) the ceilings: psycopg alone on a table shaped like the event store, one
       row per transaction, 100 and 1,000 rows per transaction, and COPY; each
@@ -440,8 +440,8 @@ def rewarm(service: ShipmentService, fleet: Fleet) -> None:
     one's copies stale; a stale copy fails on save, and then its whole batch
     is reloaded from the database and retried, which is no warm write."""
     ids = [shipment_id(j.tracking_number) for j in fleet.journeys]
-    service._evict(ids)
-    service._load(ids)
+    service.store.evict(ids)
+    service.store.load(ids)
 
 
 class Services:
@@ -560,7 +560,7 @@ def measure_recording(
 class LoadTimes:
     events: int
     fetch: list[float]  # select_events_many alone
-    cold: list[float]  # fetch, decode and replay: _reconstruct
+    cold: list[float]  # fetch, decode and replay: store.reconstruct
     warm_delivery: list[float]  # delivery() from the aggregate cache
 
 
@@ -585,7 +585,7 @@ def measure_loads(service: ShipmentService, maker: JourneyMaker, plan: Plan) -> 
             WARNINGS.append(f"WARNING: the shipment of {events} events has {stored}")
         reps = range(plan.load_reps)
         fetch = [timed(lambda: recorder.select_events_many([sid])) for _ in reps]
-        cold = [timed(lambda: list(service._reconstruct([sid]))) for _ in reps]
+        cold = [timed(lambda: list(service.store.reconstruct([sid]))) for _ in reps]
         service.delivery(tn)  # into the cache, if it is not there yet
         warm = [timed(lambda: service.delivery(tn)) for _ in reps]
         results.append(LoadTimes(events, fetch, cold, warm))
@@ -880,7 +880,7 @@ def print_loads(loads: Sequence[LoadTimes], reps: int) -> None:
         )
     print(
         "  fetch only  recorder.select_events_many([id])\n"
-        "  cold        service._reconstruct([id]): fetch, decode, replay (no cache)\n"
+        "  cold        service.store.reconstruct([id]): fetch, decode, replay (no cache)\n"
         "  warm        service.delivery(tn): derived from the aggregate cache"
     )
 

@@ -18,7 +18,7 @@ import msgspec
 
 from adapters.carriers.mapping import CodeClass, event_key, load
 from adapters.carriers.translation import Refused, Translated, each_or_refused, scan_or_note
-from adapters.http.schemas import decode
+from adapters.wire import decode
 from tracking.carrier import Estimate, EstimateUpdate
 from tracking.errors import InvalidInput
 from tracking.identifiers import Locode, TrackingNumber

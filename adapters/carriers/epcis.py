@@ -29,7 +29,7 @@ from adapters.carriers.translation import (
     each_or_refused,
     scan_or_note,
 )
-from adapters.http.schemas import decode
+from adapters.wire import decode
 from tracking.carrier import Retraction
 from tracking.errors import InvalidInput
 from tracking.identifiers import Locode, TrackingNumber

@@ -19,7 +19,7 @@ import msgspec
 from adapters.carriers.mapping import content_key, load
 from adapters.carriers.masterdata import MasterData
 from adapters.carriers.translation import Translated, at_index, scan_or_note
-from adapters.http.schemas import decode
+from adapters.wire import decode
 from tracking.identifiers import TrackingNumber
 from tracking.scan import Reported
 

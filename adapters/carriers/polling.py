@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from adapters.carriers import dcsa, parcel
 from adapters.carriers.masterdata import MasterData
 from adapters.carriers.translation import carrier, record
-from adapters.http.metrics import Metrics
+from adapters.metrics import Metrics
 from tracking.application import ScanResult, ShipmentService
 from tracking.errors import InvalidInput, ShipmentNotFound
 from tracking.identifiers import TrackingNumber

@@ -1,7 +1,7 @@
 """What every source's translation ends in: a scan when the code is mapped
 and the place is known, otherwise a note of exactly what was said (never
-dropped); and recording a batch through the same service call the scanners
-use, counted by source and code class."""
+dropped); and recording a batch as every ingress does (adapters/ingress.py),
+counted by source and code class."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from adapters.carriers.mapping import CodeClass, CodeMap
-from adapters.http.metrics import Metrics
-from tracking.application import ScanOutcome, ScanResult, ShipmentService
+from adapters.ingress import Refused, record_valid
+from adapters.metrics import Metrics
+from tracking.application import ScanOutcome, ShipmentService
 from tracking.carrier import CarrierNote, CarrierUpdate
 from tracking.codes import SourceKind
 from tracking.errors import InvalidInput
@@ -25,16 +26,6 @@ T = TypeVar("T")
 class Translated(NamedTuple):
     update: Scan | CarrierUpdate
     code_class: CodeClass
-
-
-class Refused(NamedTuple):
-    """One event of a batch that cannot be right, refused without holding
-    back the others (as a batch of scans does)."""
-
-    key: str
-    tracking_number: str
-    error: InvalidInput
-    code_class: CodeClass = CodeClass.REFUSED
 
 
 def scan_or_note(
@@ -105,15 +96,12 @@ def record(
 ) -> list[ScanOutcome]:
     """Record a translated batch in one transaction; each item its outcome,
     in order (a Refused one its field and reason)."""
-    recorded = iter(service.record_updates(
-        [t.update for t in batch if isinstance(t, Translated)], source))
-    outcomes = [
-        next(recorded) if isinstance(t, Translated)
-        else ScanOutcome(scan_id=t.key, tracking_number=t.tracking_number,
-                         result=ScanResult.REJECTED, field=t.error.field, reason=t.error.reason)
-        for t in batch
-    ]
+    outcomes = record_valid(
+        lambda updates: service.record_updates(updates, source),
+        [t.update if isinstance(t, Translated) else t for t in batch],
+    )
     if metrics is not None:
         for t in batch:
-            metrics.inc(METRIC, source=source_format, code_class=t.code_class.value)
+            code_class = t.code_class if isinstance(t, Translated) else CodeClass.REFUSED
+            metrics.inc(METRIC, source=source_format, code_class=code_class.value)
     return outcomes

@@ -1,5 +1,10 @@
 """Bearer tokens and roles (TRACKING_API_TOKENS). No token: 401; a token
-whose role may not use the route: 403. ``admin`` may use every route."""
+whose role may not use the route: 403. ``admin`` may use every route.
+
+A controller's routes name their roles when the class is written, before
+any tokens are known: ``allowed(*roles)`` reads the app's tokens, which
+create_app keeps in ``app.state`` under TOKENS. The roles each route lets in
+are below, once, so the OpenAPI document and the guards cannot differ."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from tracking.account import DEFAULT_ACCOUNT
 
+TOKENS = "api_tokens"  # the key of app.state that holds TRACKING_API_TOKENS
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 
 
@@ -47,12 +53,13 @@ class Requires:
     """The guard of a route that these roles (and admin) may use; the
     OpenAPI document lists the same ``roles``."""
 
-    def __init__(self, tokens: Mapping[str, str], *roles: str) -> None:
+    def __init__(self, tokens: Mapping[str, str] | None, *roles: str) -> None:
         self.tokens = tokens
         self.roles = tuple(sorted({*roles, "admin"}))
 
     def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        role = role_of(connection, self.tokens)
+        tokens = self.tokens if self.tokens is not None else connection.app.state[TOKENS]
+        role = role_of(connection, tokens)
         if role not in self.roles:
             raise PermissionDeniedException(
                 f"role {role!r} may not use this route (allowed: {', '.join(self.roles)})"
@@ -62,3 +69,16 @@ class Requires:
 
 def requires(tokens: Mapping[str, str], *roles: str) -> Requires:
     return Requires(tokens, *roles)
+
+
+def allowed(*roles: str) -> Requires:
+    """The guard of a route these roles (and admin) may use, with the
+    tokens of the app it is served by."""
+    return Requires(None, *roles)
+
+
+AGENTS = allowed("agent")
+BOOKERS = allowed("merchant", "agent")
+SCANNERS = allowed("device", "carrier")
+CUSTOMS_WRITERS = allowed("merchant", "agent", "carrier")
+CARRIERS = allowed("carrier")

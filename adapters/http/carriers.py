@@ -12,7 +12,8 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import anyio
-from litestar import Request, Response, Router, post
+from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import HeaderParameter
@@ -22,11 +23,11 @@ from adapters.carriers.masterdata import MasterData
 from adapters.carriers.signature import SignatureRefused, check_fresh, verify_base64, verify_hex
 from adapters.carriers.translation import Refused, Translated, carrier, record, register
 from adapters.http import schemas
-from adapters.http.auth import requires
+from adapters.http.auth import CARRIERS
 from adapters.http.metrics import Metrics
 from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
-from adapters.settings import Settings
+from adapters.settings import CarrierSettings, Settings
 from tracking.application import ShipmentService
 from tracking.errors import InvalidInput
 from tracking.scan import Source
@@ -55,19 +56,35 @@ def _documented_body(kind: OpenAPIType, description: str) -> type[Operation]:
     return WithBody
 
 
-def carrier_router(settings: Settings, service: ShipmentService, metrics: Metrics) -> Router:
-    conf = settings.carriers
-    master = MasterData.load(conf.master_data)
-    tolerance = timedelta(seconds=conf.signature_tolerance_seconds)
-    carriers_only = requires(settings.api_tokens, "carrier")
-    register(metrics)
+@dataclass(frozen=True)
+class CarrierIntake:
+    """What the carrier endpoints check payloads with (the secrets, the
+    master data mapping ids and places, how old a signed payload may be) and
+    record them through."""
+
+    conf: CarrierSettings
+    master: MasterData
+    tolerance: timedelta
+    service: ShipmentService
+    metrics: Metrics
+
+    @classmethod
+    def load(cls, settings: Settings, service: ShipmentService, metrics: Metrics) -> CarrierIntake:
+        register(metrics)
+        conf = settings.carriers
+        return cls(conf, MasterData.load(conf.master_data),
+                   timedelta(seconds=conf.signature_tolerance_seconds), service, metrics)
 
     async def recorded(
-        batch: Sequence[Translated | Refused], fmt: str, source: Source
+        self, batch: Sequence[Translated | Refused], fmt: str, source: Source
     ) -> Response[bytes]:
-        outcomes = await anyio.to_thread.run_sync(
-            lambda: record(service, batch, source_format=fmt, source=source, metrics=metrics))
+        outcomes = await anyio.to_thread.run_sync(lambda: record(
+            self.service, batch, source_format=fmt, source=source, metrics=self.metrics))
         return json_response(schemas.batch_out([schemas.scan_result_out(o) for o in outcomes]))
+
+
+class CarrierController(Controller):
+    path = "/"
 
     @post("/carriers/dcsa/notifications", status_code=200, tags=["carriers"],
           **operation(errors=(400, 401, 422, 503), answers=_OUTCOMES),
@@ -78,23 +95,27 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
           + "Header Notification-Signature: sha256=<hex> (TRACKING_DCSA_SECRET). ACT events "
           "are scans, PLN/EST events estimates (ETA). " + _BATCH)
     async def dcsa_notification(
+        self,
         request: Request[Any, Any, Any],
+        intake: NamedDependency[CarrierIntake],
         signature: Annotated[str | None, HeaderParameter(name="Notification-Signature")] = None,
     ) -> Response[bytes]:
         body = await request.body()
-        _verified(lambda: verify_hex(conf.dcsa_secret, body, signature, prefix="sha256="))
-        return await recorded(dcsa.parse(body), dcsa.FORMAT, carrier("dcsa"))
+        _verified(lambda: verify_hex(intake.conf.dcsa_secret, body, signature, prefix="sha256="))
+        return await intake.recorded(dcsa.parse(body), dcsa.FORMAT, carrier("dcsa"))
 
     @post("/epcis/capture", status_code=200, tags=["carriers"],
           operation_class=_documented_body(OpenAPIType.OBJECT, "A GS1 EPCIS 2.0 JSON-LD "
                                            "EPCISDocument"),
           summary="GS1 EPCIS 2.0 capture (role carrier)",
-          **operation(carriers_only, errors=(400, 422, 503), answers=_OUTCOMES,
+          **operation(CARRIERS, errors=(400, 422, 503), answers=_OUTCOMES,
                       description="A JSON-LD EPCISDocument. Object ids and locations are "
                       "mapped through the master data (TRACKING_CARRIER_MASTER_DATA); an "
                       "errorDeclaration retracts the event it declares. " + _BATCH))
     async def epcis_capture(
+        self,
         request: Request[Any, Any, Any],
+        intake: NamedDependency[CarrierIntake],
         behaviour: Annotated[str, HeaderParameter(
             name="GS1-Capture-Error-Behaviour", required=False,
             schema_extra={"enum": ["rollback", "proceed"]},
@@ -104,8 +125,9 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
         if behaviour not in ("rollback", "proceed"):
             raise InvalidInput("GS1-Capture-Error-Behaviour",
                                f"{behaviour!r} is not rollback or proceed")
-        translated = epcis.parse(await request.body(), master, proceed=behaviour == "proceed")
-        return await recorded(translated, epcis.FORMAT, carrier(request.state.principal))
+        translated = epcis.parse(await request.body(), intake.master,
+                                 proceed=behaviour == "proceed")
+        return await intake.recorded(translated, epcis.FORMAT, carrier(request.state.principal))
 
     @post("/carriers/aggregator/webhooks", status_code=200, tags=["carriers"],
           **operation(errors=(400, 401, 422, 503), answers=_OUTCOMES),
@@ -117,17 +139,16 @@ def carrier_router(settings: Settings, service: ShipmentService, metrics: Metric
           "(TRACKING_AGGREGATOR_SECRET); its ts must be within "
           "TRACKING_SIGNATURE_TOLERANCE_SECONDS of now. " + _BATCH)
     async def aggregator_webhook(
+        self,
         request: Request[Any, Any, Any],
+        intake: NamedDependency[CarrierIntake],
         signature: Annotated[str | None, HeaderParameter(name="aftership-hmac-sha256")] = None,
     ) -> Response[bytes]:
         body = await request.body()
-        _verified(lambda: verify_base64(conf.aggregator_secret, body, signature))
-        sent_at, translated = aggregator.parse(body, master)
-        _verified(lambda: check_fresh(sent_at, service.clock(), tolerance))
-        return await recorded(translated, aggregator.FORMAT, carrier("aggregator"))
-
-    return Router(path="/api/v1", route_handlers=[dcsa_notification, epcis_capture,
-                                                  aggregator_webhook])
+        _verified(lambda: verify_base64(intake.conf.aggregator_secret, body, signature))
+        sent_at, translated = aggregator.parse(body, intake.master)
+        _verified(lambda: check_fresh(sent_at, intake.service.clock(), intake.tolerance))
+        return await intake.recorded(translated, aggregator.FORMAT, carrier("aggregator"))
 
 
 def _verified(check: Callable[[], None]) -> None:

@@ -1,4 +1,4 @@
-"""The customs endpoints: declare a shipment's goods, report what customs
+"""The customs resource: declare a shipment's goods, report what customs
 did, read an entry, list entries, and totals by country and status.
 
 Wire formats are decoded here and translated to domain values, which name
@@ -13,18 +13,18 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import Body, JSONBody, Parameter
-from litestar.types import Guard
 
 from adapters.http import examples, openapi
+from adapters.http.auth import AGENTS, CUSTOMS_WRITERS
 from adapters.http.constraints import amount, choice, optional_query, text, value
 from adapters.http.openapi import operation
+from adapters.http.paging import Page
 from adapters.http.responses import json_response
 from adapters.http.schemas import (
     CountryText,
-    Limit,
-    Offset,
     TrackingNumberText,
     _choice,
     _within,
@@ -160,53 +160,65 @@ def _entry_id(raw: str) -> UUID:
         raise CustomsEntryNotFound(raw) from None
 
 
-def routes(service: ShipmentService, store: CustomsView, *, writers: Guard, readers: Guard,
-           agents: Guard) -> list[Any]:
-    """The customs handlers, for the /api/v1 router."""
+def _answer(service: ShipmentService, entry_id: UUID, position: int | None, status: int,
+            **extra: Any) -> Response[bytes]:
+    """A write's answer: the entry as it is now, and the write's position."""
+    view: dict[str, Any] = msgspec.to_builtins(
+        customs_view(service.customs_entry(entry_id)), enc_hook=enc_hook
+    )
+    view.update(extra, position=position)
+    return json_response(view, status)
 
-    def answer(entry_id: UUID, position: int | None, status: int, **extra: Any) -> Response[bytes]:
-        view: dict[str, Any] = msgspec.to_builtins(
-            customs_view(service.customs_entry(entry_id)), enc_hook=enc_hook
-        )
-        view.update(extra, position=position)
-        return json_response(view, status)
 
-    def source(request: Request[Any, Any, Any]) -> Source:
-        kind = SourceKind.CARRIER if request.state.role == "carrier" else SourceKind.AGENT
-        return Source(kind, request.state.principal)
+def _source(request: Request[Any, Any, Any]) -> Source:
+    kind = SourceKind.CARRIER if request.state.role == "carrier" else SourceKind.AGENT
+    return Source(kind, request.state.principal)
+
+
+class CustomsController(Controller):
+    """Entries under /customs-entries; totals under /customs/summary."""
+
+    path = "/"
 
     @post("/customs-entries", sync_to_thread=True, status_code=201,
           summary="Declare a shipment's goods to customs", tags=["customs"], **operation(
-              writers, errors=(400, 404, 409, 422, 503),
+              CUSTOMS_WRITERS, errors=(400, 404, 409, 422, 503),
               description="Answers 201 with the entry, its compliance findings and the duties "
                           "estimated; the same declaration again answers 200; a different one "
                           "for the same shipment and country 409 (amend it instead).",
               answers={201: openapi.answer(CustomsWritten, "Declared: the entry"),
                        200: openapi.answer(CustomsWritten, "Already declared so: nothing changed")}))
     def declare(
+        self,
         data: Annotated[CustomsEntryIn, Body(examples=[examples.CUSTOMS_ENTRY])],
-        request: Request[Any, Any, Any],
+        request: Request[Any, Any, Any], service: NamedDependency[ShipmentService],
     ) -> Response[bytes]:
         declaration = to_declaration(data)
-        declared = service.declare(declaration, source(request))
-        return answer(declared.entry_id, declared.position, 201 if declared.created else 200)
+        declared = service.declare(declaration, _source(request))
+        return _answer(service, declared.entry_id, declared.position,
+                       201 if declared.created else 200)
 
     @post("/customs-entries/{entry_id:str}/declaration", sync_to_thread=True, status_code=200,
           summary="Amend an entry's declaration", tags=["customs"], **operation(
-              writers, errors=(400, 404, 409, 422, 503),
+              CUSTOMS_WRITERS, errors=(400, 404, 409, 422, 503),
               description="A new declaration for the same shipment and country, checked "
                           "again; the one it replaces stays in the entry's history.",
               answers={200: openapi.answer(CustomsWritten, "The entry, amended if it differed")}))
     def amend(
-        entry_id: EntryId, data: JSONBody[CustomsEntryIn], request: Request[Any, Any, Any]
+        self, entry_id: EntryId,
+        # The example also keeps the component's: Litestar writes it there from the
+        # first route that documents the body, and a controller's routes go by name.
+        data: Annotated[CustomsEntryIn, Body(examples=[examples.CUSTOMS_ENTRY])],
+        request: Request[Any, Any, Any], service: NamedDependency[ShipmentService],
     ) -> Response[bytes]:
         declaration = to_declaration(data)
-        declared = service.amend(_entry_id(entry_id), declaration, source(request))
-        return answer(declared.entry_id, declared.position, 200, amended=declared.created)
+        declared = service.amend(_entry_id(entry_id), declaration, _source(request))
+        return _answer(service, declared.entry_id, declared.position, 200,
+                       amended=declared.created)
 
     @post("/customs-entries/{entry_id:str}/events", sync_to_thread=True, status_code=201,
           summary="Report what customs did with an entry", tags=["customs"], **operation(
-              writers, errors=(400, 404, 409, 422, 503),
+              CUSTOMS_WRITERS, errors=(400, 404, 409, 422, 503),
               description="LODGED, ACCEPTED, HELD (reason: DOCUMENTS, INSPECTION, PAYMENT, "
                           "PROHIBITED_GOODS, OTHER), DUTIES_ASSESSED (amount and/or charges "
                           "{duty, vat, fees}), DUTIES_PAID, RELEASED, REJECTED, SEIZED, "
@@ -215,25 +227,28 @@ def routes(service: ShipmentService, store: CustomsView, *, writers: Guard, read
               answers={201: openapi.answer(CustomsWritten, "Recorded: the entry"),
                        200: openapi.answer(CustomsWritten, "Already recorded (duplicate true)")}))
     def event(
+        self,
         entry_id: EntryId, data: Annotated[CustomsEventIn, Body(examples=[examples.CUSTOMS_EVENT])],
-        request: Request[Any, Any, Any]
+        request: Request[Any, Any, Any], service: NamedDependency[ShipmentService],
     ) -> Response[bytes]:
         eid = _entry_id(entry_id)
         status = _choice("event", data.event.strip().upper(), CustomsStatus)
         result = service.record_customs_event(
-            eid, status, occurred_at=data.occurred_at, source=source(request),
+            eid, status, occurred_at=data.occurred_at, source=_source(request),
             reason=data.reason, detail=data.detail,
             amount=_amount("amount", data.amount) if data.amount is not None else None,
             charges=to_charges(data.charges) if data.charges is not None else None,
         )
-        return answer(eid, result.position, 201 if result.changed else 200,
-                      duplicate=not result.changed)
+        return _answer(service, eid, result.position, 201 if result.changed else 200,
+                       duplicate=not result.changed)
 
     @get("/customs-entries/{entry_id:str}", sync_to_thread=True, summary="A customs entry",
-         tags=["customs"], **operation(readers, errors=(400, 404, 503),
+         tags=["customs"], **operation(CUSTOMS_WRITERS, errors=(400, 404, 503),
                                        answers={200: openapi.answer(CustomsEntryView, "The entry")}))
-    def entry(entry_id: EntryId) -> Response[bytes]:
-        view = store.entry(_entry_id(entry_id))
+    def entry(
+        self, entry_id: EntryId, customs_entries: NamedDependency[CustomsView]
+    ) -> Response[bytes]:
+        view = customs_entries.entry(_entry_id(entry_id))
         if view is None:
             raise CustomsEntryNotFound(entry_id)
         return json_response(view)
@@ -241,31 +256,31 @@ def routes(service: ShipmentService, store: CustomsView, *, writers: Guard, read
     @get("/customs-entries", sync_to_thread=True,
          summary="Customs entries by status, country or tracking number, latest first",
          tags=["customs"], **operation(
-             agents, errors=(400, 422, 503),
+             AGENTS, errors=(400, 422, 503),
              answers={200: openapi.answer(list[CustomsEntryView], "The entries, latest first")}))
     def entries(
+        self,
+        customs_entries: NamedDependency[CustomsView],
         status: StatusQuery = None,
         country: CountryQuery = None,
         tracking_number: TrackingNumberQuery = None,
-        limit: Limit = 100,
-        offset: Offset = 0,
+        *,
+        page: NamedDependency[Page],  # limit, offset
     ) -> Response[bytes]:
         if status is not None:
             status = _choice("status", status.upper(), CustomsStatus).value
-        views = store.entries(
+        views = customs_entries.entries(
             status=status,
             country=CountryCode(country, "country") if country else None,
             tracking_number=TrackingNumber(tracking_number) if tracking_number else None,
-            limit=limit, offset=offset,
+            limit=page.limit, offset=page.offset,
         )
         return json_response(b"[" + b",".join(views) + b"]")
 
     @get("/customs/summary", sync_to_thread=True,
          summary="Entries and duties (estimated and assessed) by country and status",
          tags=["customs"], **operation(
-             agents, errors=(400, 503),
+             AGENTS, errors=(400, 503),
              answers={200: openapi.answer(list[CustomsTotal], "Totals by country, status, currency")}))
-    def summary() -> Response[bytes]:
-        return json_response(store.totals())
-
-    return [declare, amend, event, entry, entries, summary]
+    def summary(self, customs_entries: NamedDependency[CustomsView]) -> Response[bytes]:
+        return json_response(customs_entries.totals())

@@ -7,36 +7,39 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from litestar import Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.types import Guard
 
 from adapters import deadletters
 from adapters.deadletters import DeadLetterStore
 from adapters.http import openapi, schemas
+from adapters.http.auth import AGENTS
 from adapters.http.errors import error
 from adapters.http.openapi import answer, operation
+from adapters.http.paging import Page
 from adapters.http.responses import json_response
 from tracking.application import ScanResult, ShipmentService
 from tracking.codes import SourceKind
 from tracking.scan import Source
 
 
-def dead_letter_routes(letters: DeadLetterStore | None, service: ShipmentService, *,
-                       agents: Guard) -> list[Any]:
-    """The handlers, for the /api/v1 router. Without a store (no ingestion
-    here) nothing is listed and nothing found."""
+class DeadLetterController(Controller):
+    """Without a store (no ingestion here) nothing is listed and nothing found."""
 
-    @get("/dead-letters", sync_to_thread=True,
+    path = "/dead-letters"
+
+    @get("/", sync_to_thread=True,
          summary="What arrived but could not be a scan, oldest first", tags=["scans"],
-         **operation(agents, errors=(400, 503),
+         **operation(AGENTS, errors=(400, 503),
                      answers={200: answer(list[schemas.DeadLetterOut], "The dead letters")}))
     def dead_letters(
-        pending: FromQuery[bool] = True, limit: schemas.Limit = 100, offset: schemas.Offset = 0
+        self, letters: NamedDependency[DeadLetterStore | None], pending: FromQuery[bool] = True,
+        *, page: NamedDependency[Page],  # limit, offset
     ) -> Response[bytes]:
         if letters is None:
             return json_response([])
-        found = letters.list(pending_only=pending, limit=limit, offset=offset)
+        found = letters.list(pending_only=pending, limit=page.limit, offset=page.offset)
         return json_response([
             schemas.DeadLetterOut(
                 id=x.id, received_at=x.received_at, topic=x.topic, reason=x.reason, field=x.field,
@@ -45,14 +48,16 @@ def dead_letter_routes(letters: DeadLetterStore | None, service: ShipmentService
             for x in found
         ])
 
-    @post("/dead-letters/{letter_id:str}/resubmit", status_code=201,
+    @post("/{letter_id:str}/resubmit", status_code=201,
           summary="Record a corrected scan in a dead letter's place", tags=["scans"],
           dto=openapi.raw_body(schemas.ScanIn), **operation(
-              agents, errors=(400, 404, 409, 422, 503),
+              AGENTS, errors=(400, 404, 409, 422, 503),
               description="The corrected scan; a dead letter is resubmitted once (409 after).",
               answers={201: answer(schemas.ScanResultOut, "The corrected scan is recorded")}))
     async def resubmit(
-        letter_id: FromPath[str], request: Request[Any, Any, Any], data: JSONBody[bytes] = b""
+        self, letter_id: FromPath[str], request: Request[Any, Any, Any],
+        letters: NamedDependency[DeadLetterStore | None],
+        service: NamedDependency[ShipmentService], data: JSONBody[bytes] = b"",
     ) -> Response[bytes]:
         if letters is None:
             return error(404, f"no dead letter {letter_id}")
@@ -68,5 +73,3 @@ def dead_letter_routes(letters: DeadLetterStore | None, service: ShipmentService
         if outcome.result is ScanResult.REJECTED:
             return error(422, f"{outcome.field}: {outcome.reason}", outcome.field)
         return json_response(schemas.scan_result_out(outcome), 201)
-
-    return [dead_letters, resubmit]

@@ -1,4 +1,6 @@
-"""Wire formats of the HTTP API, and their translation to domain values.
+"""Wire formats of the HTTP API, and their translation to domain values
+(those MQTT and the carriers share too are in adapters/wire.py; the scan is
+documented here with the constraints the domain enforces).
 
 Requests are decoded with msgspec into these Structs (decoders made once);
 ``to_*`` functions turn them into domain values, which validate and name the
@@ -14,7 +16,11 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 import msgspec
 from litestar.params import QueryParameter
 
+from adapters import wire
 from adapters.http.constraints import PRINTABLE, RequiredTime, choice, number, text, value
+# Re-exported for the HTTP code, which names them from here.
+from adapters.wire import NotJSON, decode, field_of, to_scan  # noqa: F401
+from adapters.wire import one_of as _choice
 from projections.views import ShipmentView
 from tracking.application import ScanOutcome, ScanResult
 from tracking.account import DEFAULT_ACCOUNT
@@ -26,7 +32,6 @@ from tracking.identifiers import CountryCode, Locode, TrackingNumber
 from tracking.route import MAX_VOYAGE_LENGTH, Leg, Route
 from tracking.mapper import enc_hook
 from tracking.scan import MAX_ID_LENGTH, Scan
-from tracking.shipment import Shipment
 
 T = TypeVar("T")
 
@@ -88,9 +93,8 @@ class RouteIn(msgspec.Struct, forbid_unknown_fields=True):
     destination: LocodeText | None = None
 
 
-class ScanIn(msgspec.Struct):
-    """One scan. An EXCEPTION needs a ``reason``; ``lat`` and ``lon`` go
-    together; only a HANDED_OVER scan carries a ``new_tracking_number``."""
+class ScanIn(wire.ScanIn):
+    """One scan (adapters/wire.py), as the OpenAPI document states it."""
 
     scan_id: IdText  # the idempotency key
     tracking_number: TrackingNumberText
@@ -109,47 +113,11 @@ class ScanBatchIn(msgspec.Struct):
     scans: list[ScanIn]
 
 
-def decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
-    """Decode a request body; what is wrong is named (a 400 for what is not
-    JSON at all, a 422 naming the field otherwise)."""
-    try:
-        return decoder.decode(body)
-    except msgspec.ValidationError as e:
-        raise InvalidInput(field_of(str(e)), str(e).split(" - at ")[0]) from None
-    except msgspec.DecodeError as e:
-        raise NotJSON(f"the request body is not valid JSON: {e}") from None
-
-
-class NotJSON(ValueError):
-    """The body could not be parsed as JSON at all."""
-
-
-def field_of(message: str) -> str:
-    """The field a msgspec error is about: "... - at `$.route[0].to`" and
-    "Object missing required field `to` - at `$.route[0]`"."""
-    where = ""
-    if " - at `$" in message:
-        message, where = message.rsplit(" - at `$", 1)
-        where = where.rstrip("`").lstrip(".")
-    if "required field `" in message:
-        name = message.split("required field `", 1)[1].split("`", 1)[0]
-        where = f"{where}.{name}" if where else name
-    return where or "body"
-
-
 def _within(prefix: str, build: Callable[[], T]) -> T:
     try:
         return build()
     except InvalidInput as e:
         raise e.within(prefix) from None
-
-
-def _choice(field: str, value: str, kind: type[Any]) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        options = ", ".join(m.value for m in kind)
-        raise InvalidInput(field, f"{value!r} is not one of {options}") from None
 
 
 def _required(field: str, value: T | None) -> T:
@@ -187,26 +155,6 @@ def to_booking(body: BookingIn, account: str = DEFAULT_ACCOUNT) -> tuple[Trackin
         account=account,
     )
     return TrackingNumber(body.tracking_number), booking, to_route(body.route)
-
-
-def to_scan(body: ScanIn) -> Scan:
-    return Scan(
-        scan_id=body.scan_id,
-        tracking_number=TrackingNumber(body.tracking_number),
-        event=_choice("event", body.event, ScanEvent),
-        location=Locode(body.location),
-        occurred_at=body.occurred_at,
-        device_id=body.device_id,
-        voyage=body.voyage,
-        reason=_choice("reason", body.reason, ExceptionReason) if body.reason else None,
-        lat=body.lat,
-        lon=body.lon,
-        new_tracking_number=(
-            TrackingNumber(body.new_tracking_number, "new_tracking_number")
-            if body.new_tracking_number
-            else None
-        ),
-    )
 
 
 # -- responses ------------------------------------------------------------------
@@ -277,22 +225,11 @@ def history_entry(event: Any) -> HistoryEntry:
     data = {k: v for k, v in vars(event).items()
             if k not in ("originator_id", "originator_version", "timestamp", "source",
                          "originator_topic")}
-    occurred_at = event.timestamp
-    if isinstance(event, Shipment.ScanRecorded):
-        occurred_at = event.scan.occurred_at
-    elif isinstance(event, Shipment.Rerouted):
-        occurred_at = event.effective_at
-    elif isinstance(event, Shipment.CustomsUpdated):
-        occurred_at = event.mark.occurred_at
-    elif isinstance(event, Shipment.CarrierEventNoted):
-        occurred_at = event.occurred_at
-    elif isinstance(event, Shipment.ScanRetracted):
-        occurred_at = event.declared_at
     source = event.source
     return HistoryEntry(
         version=event.originator_version,
         type=type(event).__name__,
-        occurred_at=occurred_at,
+        occurred_at=event.occurred_at,
         recorded_at=event.timestamp,
         source=SourceOut(kind=source.kind.value, id=source.id),
         data=msgspec.to_builtins(data, enc_hook=enc_hook),

@@ -33,9 +33,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from adapters import ingress, wire
 from adapters.deadletters import DeadLetter, DeadLetterStore
-from adapters.http import schemas
-from adapters.http.metrics import Metrics
+from adapters.metrics import Metrics
 from adapters.mqtt.takeover import SESSION_TAKEN_OVER, SessionGuard
 from tracking.application import ScanResult, ShipmentService
 from tracking.errors import InvalidInput
@@ -68,19 +68,23 @@ def parse_scan(topic: str, payload: bytes, devices: frozenset[str] | None = None
     if len(payload) > MAX_PAYLOAD:
         raise NotAScan(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}", "body")
     try:
-        wire = schemas.decode(schemas.SCAN, payload)
+        sent = wire.decode(wire.SCAN, payload)
         device = match[2]
         if devices is not None and device not in devices:
             raise InvalidInput("device_id", f"device {device!r} is not registered")
-        if wire.device_id is None:
-            wire.device_id = device
-        elif wire.device_id != device:
-            raise InvalidInput("device_id", f"{wire.device_id!r} is not the topic's device {device!r}")
-        return schemas.to_scan(wire)
+        if sent.device_id is None:
+            sent.device_id = device
+        elif sent.device_id != device:
+            raise InvalidInput("device_id", f"{sent.device_id!r} is not the topic's device {device!r}")
+        return wire.to_scan(sent)
     except InvalidInput as e:
         raise NotAScan(e.message, e.field) from None
-    except schemas.NotJSON as e:
+    except wire.NotJSON as e:
         raise NotAScan(str(e), "body") from None
+
+
+def _refused(letter: DeadLetter) -> ingress.Refused:
+    return ingress.Refused(letter.id, "", InvalidInput(letter.field or "body", letter.reason))
 
 
 class Received(NamedTuple):
@@ -244,18 +248,21 @@ class ScanConsumer:
     def handle(self, batch: list[Received]) -> None:
         """Record, dead-letter, then acknowledge: never the other way round."""
         started = time.perf_counter()
-        parsed = [(m, self.parse(m)) for m in batch]
-        scans = [(m, p) for m, p in parsed if isinstance(p, Scan)]
-        letters = [p for _, p in parsed if isinstance(p, DeadLetter)]
+        parsed = [self.parse(m) for m in batch]
+        scans = [p for p in parsed if isinstance(p, Scan)]
+        letters = [p for p in parsed if isinstance(p, DeadLetter)]
+        items = [p if isinstance(p, Scan) else _refused(p) for p in parsed]
         backoff = 0.1
         while True:
             try:
-                outcomes = self.service.record_scans([s for _, s in scans]) if scans else []
+                answers = ingress.record_valid(self.service.record_scans, items)
+                # Dead letters too, the scans the service rejected.
                 refused = [
                     self._dead(m, o.reason or "refused", o.field)
-                    for (m, _), o in zip(scans, outcomes, strict=True)
-                    if o.result is ScanResult.REJECTED
+                    for m, p, o in zip(batch, parsed, answers, strict=True)
+                    if isinstance(p, Scan) and o.result is ScanResult.REJECTED
                 ]
+                outcomes = [o for p, o in zip(parsed, answers, strict=True) if isinstance(p, Scan)]
                 if letters or refused:
                     self.dead_letters.add(letters + refused)
                 break
@@ -275,7 +282,7 @@ class ScanConsumer:
         self.metrics.inc("tracking_scans_total", len(letters), result="dead_letter", ingress="mqtt")
         self.metrics.inc("tracking_scans_received_total", len(batch), ingress="mqtt")
         self.metrics.observe("tracking_ingest_batch_size", len(batch))
-        self._log_batch(batch, [s for _, s in scans], results, len(letters), started)
+        self._log_batch(batch, scans, results, len(letters), started)
 
     @staticmethod
     def _log_batch(batch: list[Received], scans: list[Scan], results: Counter[str],

@@ -17,11 +17,11 @@ from eventsourcing.dispatch import singledispatchmethod
 
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
-from tracking.compliance import Charges, Estimate, Finding
+from tracking.compliance import Charges, ChargesEstimate, Finding
 from tracking.customs import CustomsEntry, CustomsEntryState, CustomsStatus, CustomsStep, HoldReason
 from tracking.declaration import DeclarationLine, Incoterm
-from tracking.mapper import dec_hook, enc_hook
-from tracking.validation import loading_recorded
+from tracking.mapper import enc_hook
+from tracking.validation import RecordedDecoder
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 
@@ -73,7 +73,7 @@ class ProjectedEntry(msgspec.Struct, kw_only=True):
     state: CustomsEntryState
 
 
-_projected_entry = msgspec.json.Decoder(ProjectedEntry, dec_hook=dec_hook)
+_projected_entry: RecordedDecoder[ProjectedEntry] = RecordedDecoder(ProjectedEntry)
 
 
 class CustomsRow(msgspec.Struct, kw_only=True):
@@ -108,7 +108,7 @@ def customs_view(entry: CustomsEntry) -> CustomsEntryView:
     d = entry.declaration
     estimate = None
     if entry.estimate is not None:
-        e: Estimate = entry.estimate
+        e: ChargesEstimate = entry.estimate
         estimate = EstimateOut(
             regime=e.regime, rules_version=e.rules_version, value=e.value, charges=e.charges,
             total=e.charges.total, payer=e.payer, notes=e.notes,
@@ -192,8 +192,7 @@ class CustomsProjection(BatchProjection["CustomsView"]):
 
 
 def _restore(doc: bytes) -> CustomsEntry:
-    with loading_recorded():
-        return CustomsEntry.from_state(_projected_entry.decode(doc).state)
+    return CustomsEntry.from_state(_projected_entry.decode(doc).state)
 
 
 def _row(entry: CustomsEntry, position: int) -> CustomsRow:

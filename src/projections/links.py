@@ -5,13 +5,15 @@ handed-over shipment through it, never by replaying the link's aggregate."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.dispatch import singledispatchmethod
 
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
+from tracking.identifiers import shipment_id
 from tracking.link import TrackingLink
 
 
@@ -35,6 +37,14 @@ class LinksView(View[Mapping[str, str]]):
     @abstractmethod
     def shipment_of(self, tracking_number: str) -> str | None:
         """The number of the shipment handed over under this number, if any."""
+
+    def linked_view(
+        self, read: Callable[[UUID], bytes | None], tracking_number: str
+    ) -> bytes | None:
+        """The document ``read`` gives of the shipment handed over under this
+        number (a view miss on its own number), if there is one."""
+        linked = self.shipment_of(tracking_number)
+        return read(shipment_id(linked)) if linked is not None else None
 
 
 class MemoryLinksView(MemoryView[Mapping[str, str]], LinksView):

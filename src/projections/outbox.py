@@ -32,9 +32,9 @@ from projections.sql import SqlView, Writer
 from projections.views import tracking_view
 from tracking.codes import Status
 from tracking.exceptions import open_exceptions
-from tracking.mapper import dec_hook, enc_hook
+from tracking.mapper import enc_hook
 from tracking.shipment import Shipment, ShipmentState
-from tracking.validation import loading_recorded
+from tracking.validation import RecordedDecoder
 from tracking.webhook import Webhook, WebhookEvent, message_id
 
 DEFAULT_ETA_THRESHOLD = timedelta(hours=2)
@@ -87,16 +87,15 @@ class OutboxChanges(NamedTuple):
 
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
-_tracked = msgspec.json.Decoder(Tracked, dec_hook=dec_hook)
+_tracked: RecordedDecoder[Tracked] = RecordedDecoder(Tracked)
 
 
 class OutboxProjection(BatchProjection["OutboxView"]):
     def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
         ids = [] if fresh else list({e.originator_id for e in events
                                      if isinstance(e, Shipment.Event)})
-        with loading_recorded():
-            self._working = {sid: _tracked.decode(doc)
-                             for sid, doc in self.view.tracked(ids).items()}
+        self._working = {sid: _tracked.decode(doc)
+                         for sid, doc in self.view.tracked(ids).items()}
         self._shipments: dict[UUID, Shipment] = {}
         self._subscribers = {s.webhook_id: s for s in self.view.subscribers()}
         self._changed_subscribers: dict[UUID, Subscriber] = {}

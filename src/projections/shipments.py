@@ -14,6 +14,7 @@ once, in the same pass.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from abc import abstractmethod
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -23,17 +24,21 @@ from uuid import UUID
 import msgspec
 from eventsourcing.dispatch import singledispatchmethod
 
+from projections import exceptions as exception_queue
+from projections.exceptions import (
+    CaseUpdate, ExceptionRow, Queue, apply_update, casework_update, closed_by, matches)
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
+from tracking.casework import ExceptionResolved, ExceptionWorked
 from tracking.delivery import Delivery
 from tracking.exceptions import ExceptionKind, open_exceptions
-from tracking.mapper import dec_hook, enc_hook
+from tracking.mapper import enc_hook
 from tracking.shipment import Shipment
-from tracking.validation import loading_recorded
+from tracking.validation import RecordedDecoder
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
-_projected = msgspec.json.Decoder(ProjectedShipment, dec_hook=dec_hook)
+_projected: RecordedDecoder[ProjectedShipment] = RecordedDecoder(ProjectedShipment)
 
 
 class StatusRow(msgspec.Struct, kw_only=True):
@@ -55,35 +60,24 @@ class StatusRow(msgspec.Struct, kw_only=True):
     full_view: bytes | None
 
 
-class ExceptionRow(msgspec.Struct, kw_only=True):
-    """One exception: raised, and cleared (or still open)."""
-
-    tracking_number: str
-    kind: ExceptionKind
-    raised_at: datetime
-    details: str
-    cleared_at: datetime | None = None
-
-    @property
-    def key(self) -> tuple[str, str, datetime]:
-        return (self.tracking_number, self.kind.value, self.raised_at)
-
-
 class ShipmentChanges(NamedTuple):
     rows: list[StatusRow]
     raised: list[ExceptionRow]
-    cleared: list[ExceptionRow]
+    updates: list[CaseUpdate]  # closed (by an event or an agent) and casework
 
 
 class _Working:
     """One shipment while a batch is being applied."""
 
-    __slots__ = ("shipment", "open", "position", "delivery")
+    __slots__ = ("shipment", "open", "position", "delivery", "resolved")
 
-    def __init__(self, shipment: Shipment, open_: dict[Any, OpenException], position: int) -> None:
+    def __init__(self, shipment: Shipment, open_: dict[Any, OpenException], position: int,
+                 resolved: set[ExceptionKind] | None = None) -> None:
         self.shipment = shipment
         self.open = open_
         self.position = position
+        # Resolved by an agent while their condition goes on: not raised again.
+        self.resolved = resolved or set()
         # Derived after the last event applied (once booked, every event is judged).
         self.delivery: Delivery | None = None
 
@@ -92,7 +86,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
     def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
         self._touched: dict[UUID, _Working] = {}
         self._raised: list[ExceptionRow] = []
-        self._cleared: list[ExceptionRow] = []
+        self._updates: list[CaseUpdate] = []
         ids = [] if fresh else list({e.originator_id for e in events
                                      if isinstance(e, Shipment.Event)})
         self._working = {sid: _restore(doc) for sid, doc in self.view.projected(ids).items()}
@@ -114,10 +108,24 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
         self._touched[shipment.id] = current
         if shipment.is_booked:
             self._judge(current, event)
+            if isinstance(event, ExceptionWorked):
+                self._work(current, event)
 
     def changes(self) -> ShipmentChanges:
         return ShipmentChanges([_row(w) for w in self._touched.values()],
-                               self._raised, self._cleared)
+                               self._raised, self._updates)
+
+    def _work(self, w: _Working, event: ExceptionWorked) -> None:
+        """An agent's casework, on the open exception of its kind (none open:
+        it was resolved already, and the event stays in the history only)."""
+        was = w.open.get(event.kind)
+        if was is None:
+            return
+        key = (str(w.shipment.tracking_number), event.kind.value, was.raised_at)
+        self._updates.append(casework_update(event, key))
+        if isinstance(event, ExceptionResolved):
+            del w.open[event.kind]
+            w.resolved.add(event.kind)
 
     def _judge(self, w: _Working, event: Any) -> None:
         """Open and close exceptions as they stand after this event."""
@@ -127,24 +135,28 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
         tn = str(w.shipment.tracking_number)
         for kind in [k for k in w.open if k not in found]:
             was = w.open.pop(kind)
-            self._cleared.append(ExceptionRow(tracking_number=tn, kind=kind, raised_at=was.raised_at,
-                                              details=was.details, cleared_at=at))
+            self._updates.append(CaseUpdate((tn, kind.value, was.raised_at), closed_by(event, at)))
+        w.resolved &= found.keys()  # a condition that ended: if it comes back, it is new
+        booking = w.shipment.require_booked()
         for kind, details in found.items():
-            if kind not in w.open:
+            if kind not in w.open and kind not in w.resolved:
                 w.open[kind] = OpenException(kind=kind, raised_at=at, details=details)
-                self._raised.append(ExceptionRow(tracking_number=tn, kind=kind, raised_at=at,
-                                                 details=details))
+                self._raised.append(ExceptionRow(
+                    tracking_number=tn, kind=kind, raised_at=at, details=details,
+                    carrier=booking.carrier, origin=str(booking.origin),
+                    destination=str(w.shipment.destination)))
 
 
 def _restore(doc: bytes) -> _Working:
-    with loading_recorded():
-        projected = _projected.decode(doc)
-    return _Working(Shipment.from_state(projected.state), dict(projected.open), 0)
+    projected = _projected.decode(doc)
+    return _Working(Shipment.from_state(projected.state), dict(projected.open), 0,
+                    set(projected.resolved))
 
 
 def _row(w: _Working) -> StatusRow:
     s = w.shipment
-    projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open))
+    projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open,
+                                                  resolved=sorted(w.resolved)))
     public = full = status = None
     unfinished = may_stall = False
     if s.is_booked:
@@ -187,9 +199,14 @@ class ShipmentsView(View[ShipmentChanges]):
 
     @abstractmethod
     def exceptions(
-        self, *, state: str | None, kind: str | None, limit: int, offset: int
+        self, *, state: str | None, kind: str | None, limit: int, offset: int,
+        queue: Queue = Queue(),
     ) -> list[ExceptionRow]:
         """Exceptions, oldest raised first; ``state`` is "open", "closed" or None (all)."""
+
+    @abstractmethod
+    def exception_counts(self, *, state: str | None, queue: Queue = Queue()) -> dict[str, int]:
+        """How many exceptions of each kind (those with none left out)."""
 
     @abstractmethod
     def unfinished(self, limit: int) -> list[str]:
@@ -211,10 +228,10 @@ class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
             self._rows[row.shipment_id] = row
         for exc in changes.raised:
             self._exceptions.setdefault(exc.key, exc)
-        for exc in changes.cleared:
-            current = self._exceptions.get(exc.key)
-            if current is not None and current.cleared_at is None:
-                self._exceptions[exc.key] = exc
+        for update in changes.updates:
+            current = self._exceptions.get(update.key)
+            if current is not None:
+                self._exceptions[update.key] = apply_update(current, update)
 
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         with self._lock:
@@ -237,16 +254,19 @@ class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
         return row.full_view if row else None
 
     def exceptions(
-        self, *, state: str | None, kind: str | None, limit: int, offset: int
+        self, *, state: str | None, kind: str | None, limit: int, offset: int,
+        queue: Queue = Queue(),
     ) -> list[ExceptionRow]:
         with self._lock:
-            found = [
-                e for e in self._exceptions.values()
-                if (state is None or (e.cleared_at is None) == (state == "open"))
-                and (kind is None or e.kind == kind)
-            ]
+            found = [e for e in self._exceptions.values() if matches(e, state, kind, queue)]
         found.sort(key=lambda e: (e.raised_at, e.tracking_number, e.kind))
         return found[offset : offset + limit]
+
+    def exception_counts(self, *, state: str | None, queue: Queue = Queue()) -> dict[str, int]:
+        with self._lock:
+            kinds = [e.kind.value for e in self._exceptions.values()
+                     if matches(e, state, None, queue)]
+        return dict(Counter(kinds))
 
     def unfinished(self, limit: int) -> list[str]:
         with self._lock:
@@ -281,17 +301,12 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
             "position {int} NOT NULL, projected {bytes} NOT NULL, public_view {bytes}, "
             "full_view {bytes}"
         ),
-        "shipment_exceptions": (
-            "tracking_number {text} NOT NULL, kind {text} NOT NULL, raised_at {time} NOT NULL, "
-            "cleared_at {time}, details {text} NOT NULL, "
-            "PRIMARY KEY (tracking_number, kind, raised_at)"
-        ),
+        **exception_queue.TABLES,
     }
     indexes = (
         "CREATE INDEX IF NOT EXISTS shipment_views_quiet ON shipment_views (last_activity_at) "
         "WHERE may_stall",
-        "CREATE INDEX IF NOT EXISTS shipment_exceptions_open ON shipment_exceptions (raised_at) "
-        "WHERE cleared_at IS NULL",
+        *exception_queue.INDEXES,
     )
 
     def commit(self, changes: ShipmentChanges, *, after: int, position: int) -> None:
@@ -308,17 +323,7 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
              r.full_view)
             for r in changes.rows
         ])
-        w.executemany(
-            "INSERT INTO shipment_exceptions VALUES (?,?,?,NULL,?) ON CONFLICT DO NOTHING",
-            [(e.tracking_number, e.kind.value, time(e.raised_at), e.details)
-             for e in changes.raised],
-        )
-        w.executemany(
-            "UPDATE shipment_exceptions SET cleared_at = ? WHERE tracking_number = ? "
-            "AND kind = ? AND raised_at = ? AND cleared_at IS NULL",
-            [(time(e.cleared_at), e.tracking_number, e.kind.value, time(e.raised_at))
-             for e in changes.cleared if e.cleared_at is not None],
-        )
+        exception_queue.write(self.db, w, changes.raised, changes.updates)
 
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         if not shipment_ids:
@@ -353,26 +358,14 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
         return found[0] if found else None
 
     def exceptions(
-        self, *, state: str | None, kind: str | None, limit: int, offset: int
+        self, *, state: str | None, kind: str | None, limit: int, offset: int,
+        queue: Queue = Queue(),
     ) -> list[ExceptionRow]:
-        clauses = {"open": ["cleared_at IS NULL"], "closed": ["cleared_at IS NOT NULL"]}.get(
-            state or "", [])
-        if kind is not None:
-            clauses.append("kind = ?")
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.query(
-            "SELECT tracking_number, kind, raised_at, cleared_at, details "  # noqa: S608
-            f"FROM shipment_exceptions{where} ORDER BY raised_at, tracking_number, kind "
-            "LIMIT ? OFFSET ?",
-            [*([kind] if kind is not None else []), limit, offset],
-        )
-        read_time = self.db.read_time
-        return [
-            ExceptionRow(tracking_number=tn, kind=ExceptionKind(k), raised_at=read_time(raised),
-                         cleared_at=read_time(cleared) if cleared is not None else None,
-                         details=details)
-            for tn, k, raised, cleared, details in rows
-        ]
+        return exception_queue.select(self.db, state=state, kind=kind, limit=limit,
+                                      offset=offset, queue=queue)
+
+    def exception_counts(self, *, state: str | None, queue: Queue = Queue()) -> dict[str, int]:
+        return exception_queue.count(self.db, state=state, queue=queue)
 
     def unfinished(self, limit: int) -> list[str]:
         rows = self.db.query("SELECT tracking_number FROM shipment_views WHERE unfinished "

@@ -15,7 +15,7 @@ from tracking.booking import Recipient
 from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
 from tracking.customs import CustomsMark, CustomsStatus, HoldReason
 from tracking.delivery import Delivery, Expected
-from tracking.exceptions import ExceptionKind
+from tracking.exceptions import ExceptionKind, open_exceptions
 from tracking.route import Leg
 from tracking.scan import describe
 from tracking.shipment import Shipment, ShipmentState
@@ -84,6 +84,8 @@ class ProjectedShipment(msgspec.Struct, kw_only=True):
 
     state: ShipmentState
     open: dict[ExceptionKind, OpenException] = {}
+    # Resolved by an agent, their condition still on (projections.shipments).
+    resolved: list[ExceptionKind] = []
 
 
 def tracking_view(shipment: Shipment, delivery: Delivery) -> TrackingView:
@@ -107,6 +109,18 @@ def shipment_view(
         customs_entries=list(dict.fromkeys(m.entry_id for m in shipment.customs)),
         account=booking.account,
     )
+
+
+def live_view(shipment: Shipment) -> ShipmentView:
+    """The agent's view built straight from a shipment, not from the view's
+    history (a write's answer, ``as_of``): each open exception was raised at
+    the latest by the shipment's last event, so it carries that time."""
+    delivery = shipment.delivery()
+    exceptions = [
+        OpenException(kind=kind, raised_at=shipment.modified_on, details=details)
+        for kind, details in open_exceptions(shipment, delivery).items()
+    ]
+    return shipment_view(shipment, delivery, exceptions)
 
 
 def _public_fields(shipment: Shipment, d: Delivery, carrier: str) -> dict[str, object]:

@@ -15,6 +15,7 @@ import msgspec
 from tracking.codes import ScanEvent
 from tracking.errors import InvalidInput
 from tracking.identifiers import Locode, TrackingNumber
+from tracking.limits import check_length
 from tracking.route import require_aware
 from tracking.scan import Reported, Scan, _check_id
 from tracking.validation import validating
@@ -96,8 +97,7 @@ class Retraction(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             return
         _check_id("retracted_id", self.retracted_id)
         require_aware("declared_at", self.declared_at)
-        if self.reason is not None and len(self.reason) > 500:
-            raise InvalidInput("reason", "is longer than 500 characters")
+        check_length("reason", self.reason)
         d = self.declared
         if d is not None and (
             (d.scan_id if isinstance(d, Scan) else d.note_id) != self.retracted_id

@@ -60,7 +60,7 @@ class Charges(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return self.duty + self.vat + self.fees
 
 
-class Estimate(msgspec.Struct, frozen=True, kw_only=True):
+class ChargesEstimate(msgspec.Struct, frozen=True, kw_only=True):
     """The landed cost we expect customs to charge, and who pays it."""
 
     regime: str  # market/effective date, e.g. "EU/2021-07-01"
@@ -73,7 +73,7 @@ class Estimate(msgspec.Struct, frozen=True, kw_only=True):
 
 class CheckResult(msgspec.Struct, frozen=True):
     findings: tuple[Finding, ...]
-    estimate: Estimate | None
+    estimate: ChargesEstimate | None
 
 
 def check(
@@ -138,7 +138,7 @@ def check(
 
 def _estimate(
     d: Declaration, regime: Regime, value: Decimal, rules: CustomsRules
-) -> tuple[Estimate, list[Finding]]:
+) -> tuple[ChargesEstimate, list[Finding]]:
     """``value`` is the declaration's value in the market's currency."""
     findings: list[Finding] = []
     notes = [f"{regime.market_name} rules from {regime.effective_from.isoformat()}: {regime.note}"]
@@ -194,7 +194,7 @@ def _estimate(
     fees = rules.convert(regime.fees, regime.currency, d.currency) or Decimal(0)
     charges = Charges(duty=_money(duty), vat=_money(vat), fees=_money(fees))
     return (
-        Estimate(
+        ChargesEstimate(
             regime=regime.id,
             rules_version=rules.version,
             value=_money(d.value),

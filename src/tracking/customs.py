@@ -11,7 +11,7 @@ events: the declaration as first made stays in the history.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -19,16 +19,16 @@ from typing import Any
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from tracking.compliance import Charges, Estimate, Finding
+from tracking.compliance import Charges, ChargesEstimate, Finding
 from tracking.declaration import Declaration
 from tracking.errors import InvalidInput, TrackingError
+from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import CountryCode, TrackingNumber
+from tracking.limits import MAX_FREE_TEXT, not_ahead
 from tracking.route import require_aware
 from tracking.scan import Source
 
-# As for scans: a report dated more than this after it reached us is a broken clock.
-FUTURE_TOLERANCE = timedelta(hours=24)
-MAX_DETAIL = 500
+MAX_DETAIL = MAX_FREE_TEXT  # what customs said of an entry, kept as said
 
 
 class CustomsStatus(StrEnum):
@@ -156,7 +156,7 @@ class CustomsEntryState(msgspec.Struct, kw_only=True):
     modified_on: datetime
     declaration: Declaration
     findings: tuple[Finding, ...]
-    estimate: Estimate | None
+    estimate: ChargesEstimate | None
     declared_at: datetime
     declared_by: Source
     status: CustomsStatus
@@ -177,9 +177,14 @@ class CustomsEntry(Aggregate):
     class Declared(Aggregate.Created):
         declaration: Declaration
         findings: tuple[Finding, ...]
-        estimate: Estimate | None
+        estimate: ChargesEstimate | None
         declared_at: datetime
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when it was declared."""
+            return self.declared_at
 
     class Amended(Aggregate.Event):
         """A new declaration replaces the one in force; the old one stays in
@@ -187,8 +192,10 @@ class CustomsEntry(Aggregate):
 
         declaration: Declaration
         findings: tuple[Finding, ...]
-        estimate: Estimate | None
+        estimate: ChargesEstimate | None
         source: Source
+
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             e: CustomsEntry = aggregate
@@ -269,7 +276,7 @@ class CustomsEntry(Aggregate):
         self,
         declaration: Declaration,
         findings: tuple[Finding, ...],
-        estimate: Estimate | None,
+        estimate: ChargesEstimate | None,
         declared_at: datetime,
         source: Source,
     ) -> None:
@@ -295,7 +302,7 @@ class CustomsEntry(Aggregate):
         cls,
         declaration: Declaration,
         findings: tuple[Finding, ...],
-        estimate: Estimate | None,
+        estimate: ChargesEstimate | None,
         source: Source,
         *,
         at: datetime,
@@ -356,7 +363,7 @@ class CustomsEntry(Aggregate):
 
     def amend(
         self, declaration: Declaration, findings: tuple[Finding, ...],
-        estimate: Estimate | None, source: Source,
+        estimate: ChargesEstimate | None, source: Source,
     ) -> bool:
         """Replace the declaration; False when it is the one in force."""
         if declaration == self.declaration:
@@ -397,13 +404,7 @@ class CustomsEntry(Aggregate):
         customs system's own words (an OTHER hold with that text); for other
         events it is text."""
         require_aware("occurred_at", occurred_at)
-        if occurred_at > now + FUTURE_TOLERANCE:
-            raise InvalidInput(
-                "occurred_at",
-                f"{occurred_at.isoformat()} is more than "
-                f"{FUTURE_TOLERANCE.total_seconds() / 3600:.0f} h after it was received "
-                f"({now.isoformat()})",
-            )
+        not_ahead("occurred_at", occurred_at, now)
         if status is CustomsStatus.DECLARED:
             raise InvalidInput("event", "DECLARED is what creating the entry records")
         hold, text = _reasons(status, reason, detail)

@@ -95,6 +95,35 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     delivered_at: datetime | None = None
 
 
+# What decided a value: ("scan", scan_id), ("plan", i) (i-th route plan, 0 the
+# booking's), ("customs", (entry_id, entry_version)) or ("estimate", i) (the
+# i-th carrier estimate recorded). The shipment maps them to event versions.
+Cause = tuple[str, object]
+
+
+class Reason(msgspec.Struct, frozen=True, gc=False):
+    """Why a derived value is what it is: the rule that set it and what it read."""
+
+    rule: str
+    because: tuple[Cause, ...]
+
+
+_BOOKED = 0  # the booking's plan, as a cause
+
+
+def _causes(*by: object) -> tuple[Cause, ...]:
+    """Causes of what was read: a scan, a customs mark or a plan's number."""
+    found: list[Cause] = []
+    for x in by:
+        if isinstance(x, Scan):
+            found.append(("scan", x.scan_id))
+        elif isinstance(x, CustomsMark):
+            found.append(("customs", (x.entry_id, x.entry_version)))
+        elif isinstance(x, int):
+            found.append(("plan", x))
+    return tuple(found)
+
+
 class _Phase(Enum):
     NONE = auto()  # nothing scanned yet
     RECEIVED = auto()  # accepted into the network, before the first leg
@@ -132,26 +161,90 @@ class _Fold:
         self.last_scan: Scan | None = None
         self.delivered_at: datetime | None = None
         self.customs: dict[object, CustomsMark] = {}
+        # Why each running value is what it is (see ``Reason``): recorded
+        # where the value is set, so the explanation cannot drift from it.
+        # Kept as plain references (a rule's name, the scan, mark or plan
+        # number it read), so folding a scan allocates nothing more; the
+        # ``why_*`` properties make Reasons of them when asked.
+        self.plan_no = 0
+        self.st_rule, self.st_by = "booked, nothing scanned yet", _BOOKED
+        self.tr_rule, self.tr_by = "not received yet", _BOOKED
+        # Misdirected or not: the rule, the plan, what placed it before, the scan.
+        self.mis_rule, self.mis_plan = "nothing scanned yet", 0
+        self.mis_before: Scan | None = None
+        self.mis_by: object = None
+        self.place_scan: Scan | None = None  # what set the phase and leg last
+        self.place_plan: int | None = None  # the plan that placed it since
+        self.before: Scan | None = None  # place_scan before the scan in hand
+        self.delay_scan: Scan | None = None  # the scan whose delay is in force
+        self.arrived_scan: Scan | None = None
+        self.delivered_scan: Scan | None = None
+        self.ret_rule: str | None = None
+        self.ret_by: object = None
+
+    def _plan_cause(self) -> Cause:
+        return ("plan", self.plan_no)
+
+    @property
+    def why_status(self) -> Reason:
+        if self.returning and self.st_by is not self.ret_by:
+            return Reason(f"{self.st_rule} on the way back", _causes(self.ret_by, self.st_by))
+        return Reason(self.st_rule, _causes(self.st_by))
+
+    @property
+    def why_transport(self) -> Reason:
+        return Reason(self.tr_rule, _causes(self.tr_by))
+
+    @property
+    def why_misdirected(self) -> Reason:
+        return Reason(self.mis_rule, _causes(self.mis_plan, self.mis_before, self.mis_by))
+
+    @property
+    def why_place(self) -> tuple[Cause, ...]:
+        return _causes(self.place_scan, self.place_plan)
+
+    @property
+    def why_delay(self) -> tuple[Cause, ...]:
+        return _causes(self.delay_scan)
+
+    @property
+    def why_returning(self) -> Reason | None:
+        return None if self.ret_rule is None else Reason(self.ret_rule, _causes(self.ret_by))
+
+    @property
+    def why_arrived(self) -> tuple[Cause, ...]:
+        return _causes(self.plan_no, self.arrived_scan)
+
+    @property
+    def why_delivered(self) -> tuple[Cause, ...]:
+        return _causes(self.delivered_scan)
 
     # -- re-routes ---------------------------------------------------------------
 
     def apply_plan(self, plan: RoutePlan) -> None:
         self.plan = plan
+        self.plan_no += 1
         self.legs = plan.route.legs
         # The new schedule was planned from the situation as it is: delays
         # observed on the old legs are already in it.
         self.delay = _ZERO
+        self.delay_scan = None
         self.last_leg_arrived_at = None
+        self.arrived_scan = None
         # The leg index was into the old route: until placed on the new one,
         # it is on none of its legs (and the new route is searched from its start).
         self.leg = None
         if self.terminal or self.returning or self.phase is _Phase.LAST_MILE:
             return
+        # Placed by the new route from where the scans had put it.
+        self.place_plan = self.plan_no
         if not self.legs:
             self.misdirected = False
+            self._why_placed("not routed: nothing to stray from")
             return
         if self.phase in (_Phase.NONE, _Phase.RECEIVED):
             self.leg, self.misdirected = -1, False
+            self._why_placed("new route starts where the shipment is")
         elif self.phase in (_Phase.ONBOARD, _Phase.ARRIVED):
             self._place(self._find(lambda leg: leg.voyage == self.voyage))
         else:
@@ -170,9 +263,21 @@ class _Fold:
                 return j
         return None
 
-    def _place(self, leg: int | None) -> None:
+    def _place(self, leg: int | None, scan: Scan | None = None) -> None:
         self.leg = leg
         self.misdirected = leg is None
+        if scan is None:
+            self._why_placed("new route does not expect it where it is" if leg is None
+                             else "new route expects it where it is")
+        else:
+            # Judged from where the shipment was before it (what placed it last).
+            self.mis_rule = ("scanned where the route does not expect it" if leg is None
+                             else "scanned where the route expects it")
+            self.mis_plan, self.mis_before, self.mis_by = self.plan_no, self.before, scan
+
+    def _why_placed(self, rule: str) -> None:
+        self.mis_rule, self.mis_plan, self.mis_before, self.mis_by = (
+            rule, self.plan_no, self.place_scan, None)
 
     # -- scans -------------------------------------------------------------------
 
@@ -182,6 +287,9 @@ class _Fold:
         self.last_scan = scan
         self.location = scan.location
         event = scan.event
+        self.before = self.place_scan
+        if event not in (ScanEvent.EXCEPTION, ScanEvent.HANDED_OVER):
+            self.place_scan, self.place_plan = scan, None
         if event is ScanEvent.RECEIVED:
             self._received(scan)
         elif event in (ScanEvent.LOADED, ScanEvent.DEPARTED):
@@ -189,32 +297,34 @@ class _Fold:
         elif event in (ScanEvent.ARRIVED, ScanEvent.UNLOADED):
             self._unloaded(scan)
         elif event is ScanEvent.HANDED_OVER:
-            self._moving(TransportStatus.AT_FACILITY)
+            self._moving(TransportStatus.AT_FACILITY, scan)
         elif event in _MOVEMENT_STATUS:
             status, transport = _MOVEMENT_STATUS[event]
             self.status = Status.RETURNING if self.returning else status
             self.transport = transport
             self.voyage = None
             self.phase = _Phase.LAST_MILE
+            self._why_moved(scan, "last-mile scan")
         elif event is ScanEvent.DELIVERED:
             self.status = Status.RETURNED if self.returning else Status.DELIVERED
             if not self.returning:
                 self.delivered_at = scan.occurred_at
+                self.delivered_scan = scan
             self.transport = TransportStatus.DELIVERED
             self.voyage = None
             self.phase = _Phase.LAST_MILE
             self.terminal = True
+            self._why_moved(scan, "delivery scan ends the journey")
         elif event is ScanEvent.RETURNED_TO_SENDER:
-            self.returning = True
-            self.misdirected = False
-            self.status = Status.RETURNING
+            self._begin_return("returned to sender", scan)
             self.transport = TransportStatus.UNKNOWN
-            self.voyage = None
-            self.leg = None
+            self.tr_rule, self.tr_by = "transport status of the return to sender", scan
         elif event is ScanEvent.EXCEPTION:
             self.status = Status.EXCEPTION
+            self.st_rule, self.st_by = "exception scan", scan
             if scan.reason is ExceptionReason.LOST:
                 self.transport = TransportStatus.UNKNOWN
+                self.tr_rule, self.tr_by = "reported lost", scan
 
     # -- customs -----------------------------------------------------------------
 
@@ -227,11 +337,16 @@ class _Fold:
         self.customs[mark.entry_id] = mark
         if mark.status is CustomsStatus.RETURNED:
             # Refused entry: the goods go back to the sender, as after RETURNED_TO_SENDER.
-            self.returning = True
-            self.misdirected = False
-            self.status = Status.RETURNING
-            self.voyage = None
-            self.leg = None
+            self._begin_return("customs returned the goods", mark)
+
+    def _begin_return(self, why: str, cause: object) -> None:
+        """On the way back to the sender: on no leg of the route, judged by none."""
+        self.returning = True
+        self.misdirected = False
+        self._why_returning(why, cause)
+        self.status = Status.RETURNING
+        self.voyage = None
+        self.leg = None
 
     def public_status(self) -> Status:
         """The status a customer sees: the stage the scans put it in, unless
@@ -251,18 +366,51 @@ class _Fold:
             return Status.IN_TRANSIT
         return self.status
 
-    def _moving(self, transport: TransportStatus) -> None:
+    def why_public_status(self) -> Reason:
+        """The reason of ``public_status``, branch for branch."""
+        if self.terminal:
+            return self.why_status
+        marks = list(self.customs.values())
+
+        def citing(rule: str, states: set[CustomsStatus]) -> Reason:
+            return Reason(rule, tuple(("customs", (m.entry_id, m.entry_version))
+                                      for m in marks if m.status in states))
+
+        states = {m.status for m in marks}
+        if CustomsStatus.SEIZED in states:
+            return citing("customs seized the goods", {CustomsStatus.SEIZED})
+        if states & {CustomsStatus.HELD, CustomsStatus.REJECTED}:
+            return citing("customs holds the goods", {CustomsStatus.HELD, CustomsStatus.REJECTED})
+        if any(s.with_customs for s in states):
+            return citing("customs has the goods", {s for s in states if s.with_customs})
+        if self.status is Status.INFO_RECEIVED and CustomsStatus.RELEASED in states:
+            return citing("cleared by customs before any scan", {CustomsStatus.RELEASED})
+        return self.why_status
+
+    def _why_moved(self, scan: Scan, rule: str) -> None:
+        self.st_rule = self.tr_rule = rule
+        self.st_by = self.tr_by = scan
+
+    def _why_returning(self, rule: str, by: object) -> None:
+        self.ret_rule = self.st_rule = self.mis_rule = rule
+        self.ret_by = self.st_by = self.mis_by = by
+        self.mis_plan = self.mis_before = None
+
+    def _moving(self, transport: TransportStatus, scan: Scan | None = None) -> None:
         self.status = Status.RETURNING if self.returning else Status.IN_TRANSIT
         self.transport = transport
         if transport is not TransportStatus.ONBOARD:
             self.voyage = None
+        if scan is not None:
+            self.st_rule = self.tr_rule = "scan in the network"
+            self.st_by = self.tr_by = scan
 
     def _judging(self) -> bool:
         """Scans are judged against the route only on the way out, with a route."""
         return bool(self.legs) and not self.returning
 
     def _received(self, scan: Scan) -> None:
-        self._moving(TransportStatus.AT_FACILITY)
+        self._moving(TransportStatus.AT_FACILITY, scan)
         if self.phase in (_Phase.NONE, _Phase.RECEIVED):
             # First mile: wherever it was accepted, the first leg comes next.
             self.phase = _Phase.RECEIVED
@@ -272,10 +420,10 @@ class _Fold:
         # can take it from.
         self.phase = _Phase.AT_FACILITY
         if self._judging():
-            self._place(self._place_at_facility())
+            self._place(self._place_at_facility(), scan)
 
     def _loaded(self, scan: Scan) -> None:
-        self._moving(TransportStatus.ONBOARD)
+        self._moving(TransportStatus.ONBOARD, scan)
         self.phase = _Phase.ONBOARD
         self.voyage = scan.voyage
         if not self._judging():
@@ -284,13 +432,13 @@ class _Fold:
             lambda leg: leg.from_ == scan.location
             and (scan.voyage is None or leg.voyage == scan.voyage)
         )
-        self._place(j)
+        self._place(j, scan)
         if j is not None:
             self.voyage = scan.voyage or self.legs[j].voyage
-            self._observe(scan.occurred_at - self.legs[j].departs_at)
+            self._observe(scan.occurred_at - self.legs[j].departs_at, scan)
 
     def _unloaded(self, scan: Scan) -> None:
-        self._moving(TransportStatus.AT_FACILITY)
+        self._moving(TransportStatus.AT_FACILITY, scan)
         arrived = scan.event is ScanEvent.ARRIVED
         onboard_leg = self.leg if self.phase in (_Phase.ONBOARD, _Phase.ARRIVED) else None
         self.phase = _Phase.ARRIVED if arrived else _Phase.AT_FACILITY
@@ -303,11 +451,12 @@ class _Fold:
         j = self._find(
             lambda leg: leg.to == scan.location and (voyage is None or leg.voyage == voyage)
         )
-        self._place(j)
+        self._place(j, scan)
         if j is not None:
-            self._observe(scan.occurred_at - self.legs[j].arrives_at)
+            self._observe(scan.occurred_at - self.legs[j].arrives_at, scan)
             if j == len(self.legs) - 1 and self.last_leg_arrived_at is None:
                 self.last_leg_arrived_at = scan.occurred_at
+                self.arrived_scan = scan
 
     def _find(self, matches: Callable[[Leg], bool]) -> int | None:
         """The first matching leg from the current one on, else any earlier one
@@ -316,9 +465,10 @@ class _Fold:
         order = [*range(start, len(self.legs)), *range(start)]
         return next((j for j in order if matches(self.legs[j])), None)
 
-    def _observe(self, delay: timedelta) -> None:
+    def _observe(self, delay: timedelta, scan: Scan) -> None:
         # Running early does not bring the end forward: connections are scheduled.
         self.delay = max(delay, _ZERO)
+        self.delay_scan = scan
 
     # -- results -----------------------------------------------------------------
 
@@ -371,6 +521,74 @@ class _Fold:
             delivered_at=self.delivered_at,
         )
 
+    def why_next_expected(self) -> Reason:
+        """The reason of ``next_expected``, branch for branch."""
+        plan, place = self._plan_cause(), self.why_place
+        if self.terminal:
+            return Reason("journey ended: nothing more expected", self.why_status.because)
+        if self.returning:
+            assert self.why_returning is not None
+            return Reason("on its way back: the route no longer applies",
+                          self.why_returning.because)
+        if self.misdirected:
+            return Reason("misdirected: nothing expected until re-routed",
+                          self.why_misdirected.because)
+        if not self.legs:
+            return Reason("not routed", (plan,))
+        phase = self.phase
+        if phase is _Phase.NONE:
+            return Reason("received at the first leg's origin", (plan,))
+        if phase is _Phase.LAST_MILE:
+            return Reason("last mile: delivered at the destination", (plan, *place))
+        if self.leg is None:
+            return Reason("on no leg of the route", (plan, *place))
+        if phase in (_Phase.ONBOARD, _Phase.ARRIVED):
+            return Reason("unloaded at the end of the leg it is on", (plan, *place))
+        if self.leg + 1 < len(self.legs):
+            return Reason("loaded onto the next leg", (plan, *place))
+        return Reason("delivered at the destination after the last leg", (plan, *place))
+
+    def why_eta(self, estimates: Sequence[Estimate] = ()) -> Reason:
+        """The reason of ``eta``, branch for branch."""
+        plan = self._plan_cause()
+        if not self.legs:
+            return Reason("not routed: no ETA", (plan,))
+        if self.misdirected:
+            return Reason("misdirected: no ETA until re-routed", self.why_misdirected.because)
+        if self.returning:
+            assert self.why_returning is not None
+            return Reason("on its way back: no ETA", self.why_returning.because)
+        if self.delivered_at is not None:
+            return Reason("delivered: the time it was", self.why_delivered)
+        if self.last_leg_arrived_at is not None:
+            return Reason("arrived at the last leg's end", self.why_arrived)
+        # Also what placed it on the route (an ETA only while not misdirected).
+        on_route = self.why_misdirected.because
+        end = self.legs[-1].to
+        for i in range(len(estimates) - 1, -1, -1):
+            estimate = estimates[i]
+            if estimate.is_arrival and estimate.location == end:
+                return Reason("carrier's estimate of arrival at the last leg's end",
+                              (plan, *on_route, ("estimate", i)))
+        return Reason("planned arrival shifted by observed delay",
+                      (plan, *self.why_delay, *on_route))
+
+    def explain(self, estimates: Sequence[Estimate] = ()) -> dict[str, Reason]:
+        """Why each field of ``result`` is what it is."""
+        last: tuple[Cause, ...] = (
+            (("scan", self.last_scan.scan_id),) if self.last_scan else (("plan", 0),))
+        return {
+            "status": self.why_public_status(),
+            "transport_status": self.why_transport,
+            "routing_status": Reason("route's last leg against the destination",
+                                     (self._plan_cause(),)),
+            "last_location": Reason(
+                "where the latest scan was" if self.last_scan else "nothing scanned yet", last),
+            "next_expected": self.why_next_expected(),
+            "eta": self.why_eta(estimates),
+            "misdirected": self.why_misdirected,
+        }
+
 
 class Derivation:
     """A derivation that goes on as scans come: ``add`` folds one more scan
@@ -410,8 +628,15 @@ class Derivation:
 
     def result(self, estimates: Sequence[Estimate] = ()) -> Delivery:
         """``estimates``: the carriers' estimates, in the order recorded."""
+        return self._settled().result(estimates)
+
+    def explain(self, estimates: Sequence[Estimate] = ()) -> dict[str, Reason]:
+        """Why each field of ``result(estimates)`` is what it is."""
+        return self._settled().explain(estimates)
+
+    def _settled(self) -> _Fold:
         if not self.pending and self.m == len(self.marks):
-            return self.fold.result(estimates)
+            return self.fold
         # What comes after the last scan applies to a copy: the next scan
         # may still come before it.
         fold = copy.copy(self.fold)
@@ -420,7 +645,7 @@ class Derivation:
             fold.apply_plan(plan)
         for mark in self.marks[self.m :]:
             fold.apply_customs(mark)
-        return fold.result(estimates)
+        return fold
 
 
 def derive(

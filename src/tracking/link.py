@@ -14,6 +14,7 @@ import uuid
 from eventsourcing.domain import Aggregate
 
 from tracking.identifiers import TrackingNumber
+from tracking.occurred import WHEN_RECORDED
 from tracking.scan import Source
 
 _LINK_NAMESPACE = uuid.UUID("0d6f3a4e-8a51-4c3f-9a4b-6d1c2e7f5b21")
@@ -30,6 +31,8 @@ class TrackingLink(Aggregate):
         tracking_number: TrackingNumber
         shipment: TrackingNumber
         source: Source
+
+        occurred_at = WHEN_RECORDED
 
     def __init__(self, tracking_number: TrackingNumber, shipment: TrackingNumber,
                  source: Source) -> None:

@@ -29,7 +29,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from tracking.identifiers import CheckedStr
-from tracking.validation import loading_recorded
+from tracking.validation import RecordedDecoder
 
 _IDENTITY = ("originator_id", "originator_version")
 
@@ -39,13 +39,6 @@ def enc_hook(obj: Any) -> Any:
     if isinstance(obj, CheckedStr):
         return str.__str__(obj)
     raise NotImplementedError(f"cannot store objects of type {type(obj).__name__}")
-
-
-def dec_hook(kind: type, obj: Any) -> Any:
-    """msgspec decoding of the domain's value types, trusted (from storage)."""
-    if isinstance(kind, type) and issubclass(kind, CheckedStr) and isinstance(obj, str):
-        return kind.trusted(obj)
-    raise NotImplementedError(f"cannot load {kind!r}")
 
 
 class _EventCodec:
@@ -60,7 +53,7 @@ class _EventCodec:
         # Classes still at version 1 take the one-pass path; later versions
         # read the document's version first and upcast what is older.
         self.state_type: Any = TypedDict(f"{cls.__qualname__}State", fields)  # type: ignore[operator]
-        self.decoder = msgspec.json.Decoder(self.state_type, dec_hook=dec_hook)
+        self.decoder: RecordedDecoder[dict[str, Any]] = RecordedDecoder(self.state_type)
         self.class_version: int = getattr(cls, "class_version", 1)
         self.cls = cls
 
@@ -78,7 +71,7 @@ class _EventCodec:
         while from_version < self.class_version:
             getattr(self.cls, f"upcast_v{from_version}_v{from_version + 1}")(raw)
             from_version += 1
-        state = msgspec.convert(raw, self.state_type, dec_hook=dec_hook, strict=False)
+        state = self.decoder.convert(raw)
         state.pop("class_version", None)
         return state
 
@@ -128,8 +121,7 @@ class StructMapper(Mapper[UUID]):
                 data = self.cipher.decrypt(data)
             if self.compressor:
                 data = self.compressor.decompress(data)
-            with loading_recorded():
-                state = codec.decode(data)
+            state = codec.decode(data)
         except Exception as e:
             msg = (
                 f"cannot load stored event {stored_event.topic} of "

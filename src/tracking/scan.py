@@ -16,6 +16,7 @@ from tracking.codes import ExceptionReason, ScanEvent, SourceKind
 from tracking.errors import InvalidInput
 from tracking.validation import validating
 from tracking.identifiers import Locode, TrackingNumber
+from tracking.limits import check_length
 from tracking.route import check_voyage, require_aware
 
 MAX_ID_LENGTH = 100
@@ -41,8 +42,6 @@ class Source(msgspec.Struct, frozen=True, gc=False):
 
 SYSTEM = Source(SourceKind.SYSTEM, "tracking")
 
-MAX_RAW_LENGTH = 500
-
 
 class Reported(msgspec.Struct, frozen=True, gc=False):
     """What a carrier said, word for word, beside what we made of it: the
@@ -57,9 +56,8 @@ class Reported(msgspec.Struct, frozen=True, gc=False):
     def __post_init__(self) -> None:
         if not validating():
             return
-        for field, value in (("code", self.code), ("text", self.text)):
-            if value is not None and len(value) > MAX_RAW_LENGTH:
-                raise InvalidInput(field, f"is longer than {MAX_RAW_LENGTH} characters")
+        check_length("code", self.code)
+        check_length("text", self.text)
 
 
 class Scan(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -29,14 +29,13 @@ from tracking.codes import ScanEvent
 from tracking.customs import CustomsMark
 from tracking.delivery import Delivery, Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
+from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
+from tracking.limits import not_ahead
 from tracking.route import Route, RoutePlan
 from tracking.scan import Reported, Scan, Source
 from tracking.subscription import Subscription
 
-# How far after it was recorded a scan may say it happened: scanner clocks
-# drift, but a scan dated days ahead is a broken clock, not a fact.
-FUTURE_TOLERANCE = timedelta(hours=24)
 
 
 class ShipmentState(msgspec.Struct, kw_only=True):
@@ -78,10 +77,14 @@ class Shipment(Aggregate):
         tracking_number: TrackingNumber
         source: Source
 
+        occurred_at = WHEN_RECORDED
+
     class Booked(Aggregate.Event):
         booking: Booking
         route: Route
         source: Source
+
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
@@ -98,6 +101,11 @@ class Shipment(Aggregate):
         effective_at: datetime
         source: Source
 
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the new route took effect."""
+            return self.effective_at
+
         def apply(self, aggregate: Any) -> None:
             aggregate.plans.append(RoutePlan(self.destination, self.route, self.effective_at))
             aggregate.derivation = None
@@ -105,6 +113,11 @@ class Shipment(Aggregate):
     class ScanRecorded(Aggregate.Event):
         scan: Scan
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the scan says it did."""
+            return self.scan.occurred_at
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
@@ -128,6 +141,11 @@ class Shipment(Aggregate):
         mark: CustomsMark
         source: Source
 
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when customs did it."""
+            return self.mark.occurred_at
+
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
             if s.has_ended():
@@ -145,6 +163,8 @@ class Shipment(Aggregate):
         threshold: timedelta
         source: Source
 
+        occurred_at = WHEN_RECORDED
+
         def apply(self, aggregate: Any) -> None:
             aggregate.stalled_since = self.since
 
@@ -154,6 +174,8 @@ class Shipment(Aggregate):
 
         subscription: Subscription
         source: Source
+
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             aggregate.subscriptions.append(self.subscription)
@@ -167,6 +189,8 @@ class Shipment(Aggregate):
         estimate: Estimate
         reported: Reported
         source: Source
+
+        occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
             aggregate.other_ids.append(self.estimate_id)
@@ -195,6 +219,11 @@ class Shipment(Aggregate):
         reason: str | None
         corrected_by: tuple[str, ...]
         source: Source
+
+        @property
+        def occurred_at(self) -> datetime:
+            """When it happened: when the source declared the error."""
+            return self.declared_at
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
@@ -415,13 +444,7 @@ class Shipment(Aggregate):
             )
         if scan.scan_id in self.scan_ids:
             return False
-        if scan.occurred_at > now + FUTURE_TOLERANCE:
-            raise InvalidInput(
-                "occurred_at",
-                f"{scan.occurred_at.isoformat()} is more than "
-                f"{FUTURE_TOLERANCE.total_seconds() / 3600:.0f} h after it was received "
-                f"({now.isoformat()}): check the scanner's clock",
-            )
+        not_ahead("occurred_at", scan.occurred_at, now, ": check the scanner's clock")
         self.trigger_event(self.ScanRecorded, scan=scan, source=source)
         return True
 

@@ -16,6 +16,8 @@ from tests.builders import AGENT, HK_STO, TN, at, booking, scan
 from tests.carriers.conftest import AGENT as AGENT_TOKEN, NOW, book, track
 from tests.e2e.conftest import CARRIER
 from tracking.application import ShipmentService
+from tracking.links import TrackingLinks
+from tracking.unitofwork import AggregateStore
 from tracking.carrier import CarrierNote, Estimate, EstimateUpdate, Retraction
 from tracking.codes import ScanEvent
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
@@ -74,7 +76,8 @@ def test_a_later_carrier_s_number_is_read_from_the_links_view_never_replayed(
         raise AssertionError("a read replayed an aggregate")
 
     monkeypatch.setattr(ShipmentService, "linked", replays)
-    monkeypatch.setattr(ShipmentService, "_reconstruct", replays)
+    monkeypatch.setattr(TrackingLinks, "linked", replays)
+    monkeypatch.setattr(AggregateStore, "reconstruct", replays)
     assert track(client, NEXT, position)["tracking_number"] == TN
     full = client.get(f"/api/v1/shipments/{NEXT}", headers=AGENT_TOKEN)
     assert full.status_code == 200 and full.json()["tracking_number"] == TN

@@ -233,7 +233,7 @@ def test_a_batch_that_loses_a_race_reloads_only_what_moved_on(
     loads: list[int] = []
     select_many = a.recorder.select_events_many  # type: ignore[attr-defined]
     a.recorder.select_events_many = lambda ids: loads.append(len(ids)) or select_many(ids)  # type: ignore[attr-defined]
-    check = a._evict_stale
+    check = a.store.evict_stale
     raced = []
 
     def check_then_race(ids):  # type: ignore[no-untyped-def]
@@ -241,7 +241,7 @@ def test_a_batch_that_loses_a_race_reloads_only_what_moved_on(
         if not raced:  # first attempt: b writes one shipment right after the check
             raced.append(b.record_scan(scan("RECEIVED", "HKHKG", 2, tn=tns[3])))
 
-    a._evict_stale = check_then_race  # type: ignore[method-assign]
+    a.store.evict_stale = check_then_race  # type: ignore[method-assign]
     outcomes = a.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in tns])
     assert all(o.result is ScanResult.RECORDED for o in outcomes)
     assert loads == [1]  # the conflict reloaded tns[3] only

@@ -1,0 +1,342 @@
+"""The support agents' console, ``/agent``: server-rendered pages over the
+same views and commands the JSON API uses (adapters/http/exceptions.py,
+adapters/http/explain.py, the dead-letter store), behind a session
+(adapters/http/session.py) and Litestar's CSRF protection on every form.
+
+Pages: sign-in and sign-out; the exceptions queue (open ones oldest first,
+counts per kind, filter by kind, the closed list); a shipment (the
+customer's view as of any recorded moment, the audit timeline, why each
+field is what it is, its customs entries, casework forms on its open
+exceptions); search by tracking number (any linked number); dead letters
+with resubmission. A page is complete without JavaScript.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import anyio
+import msgspec
+from babel.dates import format_datetime
+from jinja2 import Environment, PackageLoader, select_autoescape
+from litestar import Controller, MediaType, Request, Response, Router, get, post
+from litestar.config.csrf import CSRFConfig
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.params import Body, FromPath
+from litestar.utils.scope.state import ScopeState
+
+from adapters import deadletters
+from adapters.deadletters import DeadLetterStore
+from adapters.http import schemas
+from adapters.http.exceptions import CaseworkIn, queue_item, record_casework
+from adapters.http.ratelimit import Buckets
+from adapters.http.security import page_headers
+from adapters.http.session import COOKIE, PATH, ConsoleSession, Sessions, SignInRefused
+from projections.customs import READ_MODEL as CUSTOMS
+from projections.exceptions import Queue
+from projections.readmodel import Views
+from projections.shipments import READ_MODEL as SHIPMENTS
+from projections.views import shipment_view
+from tracking.application import ShipmentService
+from tracking.codes import SourceKind
+from tracking.errors import InvalidInput, ShipmentNotFound, TrackingError
+from tracking.exceptions import ExceptionKind
+from tracking.explanation import explain
+from tracking.identifiers import TrackingNumber
+from tracking.scan import Source
+from tracking.shipment import Shipment
+
+# Sign-in tries one address may make: 5 at once, then one every 30 s.
+SIGN_INS, SIGN_IN_REFILL_PER_SECOND = 5, 1 / 30
+_RETRACTIONS = ("ScanRetracted", "RetractedEventRecorded")
+
+
+class SignInForm(msgspec.Struct):
+    token: str = ""
+
+
+class CaseworkForm(msgspec.Struct):
+    action: str = ""
+    assignee: str = ""
+    text: str = ""
+    until: str = ""
+
+
+class ResubmitForm(msgspec.Struct):
+    scan: str = ""
+
+
+class Console:
+    """What the console's pages need, built once per app."""
+
+    def __init__(self, service: ShipmentService, views: Views, sessions: Sessions,
+                 letters: DeadLetterStore | None) -> None:
+        self.service, self.sessions, self.letters = service, sessions, letters
+        self.shipments, self.customs = views[SHIPMENTS], views[CUSTOMS]
+        self.sign_ins = Buckets(SIGN_INS, SIGN_IN_REFILL_PER_SECOND)
+        # Templates of their own (adapters/web/console), outside the customer
+        # pages' catalogue: the console is in English for now.
+        self.env = Environment(loader=PackageLoader("adapters.web", "console"),
+                               autoescape=select_autoescape(default=True),
+                               extensions=["jinja2.ext.i18n"], trim_blocks=True,
+                               lstrip_blocks=True, auto_reload=False)
+        # The strings are marked, for a console catalogue to come.
+        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        self.env.filters["when"] = _when
+        self.env.globals.update(quote=quote, utc=UTC, none=None)
+
+    def render(self, request: Request[Any, Any, Any], template: str, status: int = 200,
+               headers: dict[str, str] | None = None, **context: Any) -> Response[bytes]:
+        session = request.scope.get("console_session")
+        html = self.env.get_template(template).render(
+            session=session, csrf=ScopeState.from_scope(request.scope).csrf_token, **context)
+        return Response(html.encode(), status_code=status, media_type=MediaType.HTML,
+                        headers={**page_headers(), "Cache-Control": "no-store",
+                                 **(headers or {})})
+
+
+def _when(value: Any) -> str:
+    """A time as agents read it: Babel's medium format, in UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is None:
+        return ""
+    return format_datetime(value, "medium", tzinfo=UTC, locale="en") + " UTC"
+
+
+def _see(location: str) -> Response[bytes]:
+    return Response(b"", status_code=303, headers={**page_headers(), "Location": location})
+
+
+def _client(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class SignIn(Controller):
+    path = PATH
+    include_in_schema = False
+
+    @get("/sign-in")
+    async def form(self, request: Request[Any, Any, Any],
+                   console: NamedDependency[Console]) -> Response[bytes]:
+        return console.render(request, "sign_in.html", error=None)
+
+    @post("/sign-in", status_code=303)
+    async def sign_in(
+        self, request: Request[Any, Any, Any], console: NamedDependency[Console],
+        data: SignInForm = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008
+    ) -> Response[bytes]:
+        wait = console.sign_ins.wait(_client(request))
+        if wait > 0:
+            return console.render(request, "sign_in.html", 429,
+                                  {"Retry-After": str(int(wait) + 1)},
+                                  error="Too many sign-in attempts from your address. "
+                                        f"Try again in {int(wait) + 1} seconds.")
+        try:
+            session, value = console.sessions.sign_in(data.token.strip())
+        except SignInRefused as refused:
+            if refused.known:
+                return console.render(request, "sign_in.html", 403, error=(
+                    "That token may not use the console: only agent and admin tokens may."))
+            return console.render(request, "sign_in.html", 401,
+                                  error="That token is not known.")
+        response = _see(PATH)
+        response.set_cookie(COOKIE, value, path=PATH, max_age=console.sessions.lifetime,
+                            httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @post("/sign-out", status_code=303)
+    async def sign_out(self, request: Request[Any, Any, Any],
+                       console: NamedDependency[Console]) -> Response[bytes]:
+        session = console.sessions.session(request.cookies.get(COOKIE))
+        if session is not None:
+            console.sessions.sign_out(session)
+        response = _see(f"{PATH}/sign-in")
+        response.delete_cookie(COOKIE, path=PATH)
+        return response
+
+
+def _session_hook(console: Console) -> Any:
+    async def signed_in(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+        """Pages behind the session: without one, on to the sign-in page."""
+        if request.scope["path"] in _OPEN:
+            return None
+        session = console.sessions.session(request.cookies.get(COOKIE))
+        if session is None:
+            if request.method != "GET":
+                return Response(b"sign in first", status_code=401, media_type=MediaType.TEXT,
+                                headers=page_headers())
+            return _see(f"{PATH}/sign-in")
+        request.scope["console_session"] = session  # type: ignore[typeddict-unknown-key]
+        return None
+
+    return signed_in
+
+
+_OPEN = frozenset({f"{PATH}/sign-in", f"{PATH}/sign-out"})
+
+
+class ConsolePages(Controller):
+    path = PATH
+    include_in_schema = False
+
+    @get("/", sync_to_thread=True)
+    def queue(self, request: Request[Any, Any, Any],
+              console: NamedDependency[Console]) -> Response[bytes]:
+        kind = request.query_params.get("kind") or None
+        if kind is not None and kind not in ExceptionKind.__members__.values():
+            kind = None
+        now = console.service.clock()
+        rows = console.shipments.exceptions(state="open", kind=kind, limit=200, offset=0)
+        closed = console.shipments.exceptions(state="closed", kind=kind, limit=1000, offset=0)
+        return console.render(
+            request, "queue.html", kind=kind, kinds=list(ExceptionKind),
+            counts=console.shipments.exception_counts(state="open"),
+            open=[queue_item(r, now) for r in rows],
+            closed=[queue_item(r, now) for r in reversed(closed[-50:])])
+
+    @get("/search")
+    async def search(self, request: Request[Any, Any, Any],
+                     console: NamedDependency[Console]) -> Response[bytes]:
+        raw = request.query_params.get("tracking_number", "")
+        try:
+            tn = TrackingNumber(raw)
+        except InvalidInput:
+            return console.render(request, "message.html", 400, heading="Not a tracking number",
+                                  text="A tracking number has 6 to 40 letters and digits.")
+        return _see(f"{PATH}/shipments/{tn}")
+
+    @get("/shipments/{tracking_number:str}", sync_to_thread=True)
+    def shipment(self, tracking_number: FromPath[str], request: Request[Any, Any, Any],
+                 console: NamedDependency[Console]) -> Response[bytes]:
+        try:
+            tn = TrackingNumber(tracking_number)
+            as_of = _as_of(request.query_params.get("as_of", ""))
+            return console.render(request, "shipment.html", done=request.query_params.get("done"),
+                                  **shipment_page(console, tn, as_of))
+        except InvalidInput as e:
+            return console.render(request, "message.html", 400, heading="Cannot show that",
+                                  text=f"{e.field}: {e.reason}")
+        except ShipmentNotFound as e:
+            return console.render(request, "message.html", 404, heading="Not found",
+                                  text=str(e))
+
+    @post("/shipments/{tracking_number:str}/exceptions/{kind:str}", sync_to_thread=True,
+          status_code=303)
+    def work(
+        self, tracking_number: FromPath[str], kind: FromPath[str],
+        request: Request[Any, Any, Any], console: NamedDependency[Console],
+        data: CaseworkForm = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008
+    ) -> Response[bytes]:
+        session: ConsoleSession = request.scope["console_session"]  # type: ignore[typeddict-item]
+        try:
+            until = _as_of(data.until, "until") if data.until else None
+            body = CaseworkIn(action=data.action, assignee=data.assignee or None,  # type: ignore[arg-type]
+                              text=data.text or None, until=until)
+            record_casework(console.service, session.principal, tracking_number, kind, body)
+        except TrackingError as e:
+            return console.render(request, "message.html", 422, heading="Not recorded",
+                                  text=str(e), back=f"{PATH}/shipments/{quote(tracking_number)}")
+        return _see(f"{PATH}/shipments/{quote(tracking_number)}?done={quote(data.action)}")
+
+    @get("/dead-letters", sync_to_thread=True)
+    def dead_letters(self, request: Request[Any, Any, Any],
+                     console: NamedDependency[Console]) -> Response[bytes]:
+        letters = console.letters.list(pending_only=True, limit=200, offset=0) \
+            if console.letters else []
+        return console.render(request, "dead_letters.html", letters=[
+            {"id": x.id, "received_at": x.received_at, "topic": x.topic, "reason": x.reason,
+             "field": x.field, "payload": x.payload.decode("utf-8", "backslashreplace")}
+            for x in letters], done=request.query_params.get("done"))
+
+    @post("/dead-letters/{letter_id:str}/resubmit", status_code=303)
+    async def resubmit(
+        self, letter_id: FromPath[str], request: Request[Any, Any, Any],
+        console: NamedDependency[Console],
+        data: ResubmitForm = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008
+    ) -> Response[bytes]:
+        session: ConsoleSession = request.scope["console_session"]  # type: ignore[typeddict-item]
+        back = f"{PATH}/dead-letters"
+        if console.letters is None:
+            return console.render(request, "message.html", 404, heading="Not found",
+                                  text=f"no dead letter {letter_id}", back=back)
+        try:
+            scan = schemas.to_scan(schemas.decode(schemas.SCAN, data.scan.encode()))
+            outcome = await anyio.to_thread.run_sync(
+                deadletters.resubmit, console.letters, console.service, letter_id, scan,
+                Source(SourceKind.AGENT, session.principal))
+        except (TrackingError, deadletters.NoSuchDeadLetter,
+                deadletters.AlreadyResubmitted) as e:
+            return console.render(request, "message.html", 422, heading="Not resubmitted",
+                                  text=str(e), back=back)
+        if outcome.reason is not None:
+            return console.render(request, "message.html", 422, heading="Not resubmitted",
+                                  text=f"{outcome.field}: {outcome.reason}", back=back)
+        return _see(f"{back}?{urlencode({'done': letter_id})}")
+
+
+def _as_of(raw: str, field: str = "as_of") -> datetime | None:
+    if not raw:
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(field, f"{raw!r} is not a time (RFC 3339)") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # the form's field is UTC
+
+
+def shipment_page(console: Console, tn: TrackingNumber, as_of: datetime | None) -> dict[str, Any]:
+    """Everything the shipment page shows, from its history (cut at ``as_of``)."""
+    events = console.service.history(tn)
+    if as_of is not None:
+        events = list(itertools.takewhile(lambda e: e.timestamp <= as_of, events))
+    shipment: Any = None
+    for event in events:
+        shipment = event.mutate(shipment)
+    if not isinstance(shipment, Shipment) or not shipment.is_booked:
+        raise ShipmentNotFound(tn, as_of=as_of)
+    delivery = shipment.delivery()
+    view = msgspec.to_builtins(shipment_view(shipment, delivery, []),
+                               enc_hook=lambda o: str(o))
+    retracted = {e.retracted_id: e.originator_version for e in events
+                 if type(e).__name__ in _RETRACTIONS}
+    timeline = []
+    for e in events:
+        entry = msgspec.to_builtins(schemas.history_entry(e))
+        scan_id = getattr(getattr(e, "scan", None), "scan_id", None)
+        entry["retracted_at"] = retracted.get(scan_id) if scan_id else None
+        entry["retracts"] = getattr(e, "retracted_id", None)
+        timeline.append(entry)
+    own = str(shipment.tracking_number)
+    rows = console.shipments.exceptions(state=None, kind=None, limit=100, offset=0,
+                                        queue=Queue(tracking_number=own))
+    now = console.service.clock()
+    return {
+        "number": own, "asked": str(tn), "as_of": as_of, "view": view,
+        "timeline": list(reversed(timeline)), "explained": explain(events).fields,
+        "customs": [msgspec.json.decode(doc) for doc in console.customs.entries(
+            status=None, country=None, tracking_number=own, limit=50, offset=0)],
+        "exceptions": [queue_item(r, now) for r in rows],
+        "actions": ["acknowledge", "assign", "comment", "snooze", "resolve"],
+    }
+
+
+def routes(service: ShipmentService, views: Views, tokens: Any,
+           letters: DeadLetterStore | None) -> Router:
+    """The console's pages on one router, CSRF-protected (every form)."""
+    sessions = Sessions(tokens)
+    console = Console(service, views, sessions, letters)
+    csrf = CSRFConfig(secret=sessions.csrf_secret, cookie_name="tracking_console_csrf",
+                      cookie_path=PATH, cookie_httponly=True, cookie_samesite="strict")
+    return Router(
+        path="/", route_handlers=[SignIn, ConsolePages], before_request=_session_hook(console),
+        middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
+        dependencies={"console": Provide(lambda: console, use_cache=True,
+                                         sync_to_thread=False)})

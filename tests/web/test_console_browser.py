@@ -1,0 +1,152 @@
+"""The support console in a real browser (Debian's chromium through
+Playwright): sign in, work an exception from open to resolved, read the
+explanation, resubmit a dead letter; a merchant token refused; a form whose
+CSRF token is missing refused; an axe-core audit of every page with no
+serious or critical violation; the keyboard alone signs in."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from adapters.composition import build_dead_letters
+from adapters.settings import Settings
+from tests.builders import at
+from tests.e2e.conftest import MERCHANT
+from tests.e2e.test_http import BOOKING, TN, scan
+from tests.e2e.test_operations import letter
+from tests.web.conftest import Server
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.browser
+WAIT_MS = 15_000
+
+
+@pytest.fixture
+def damaged(server: Server) -> Server:
+    with server.client() as c:
+        assert c.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT).status_code == 201
+        last = server.post_scan(scan("EXCEPTION", "HKHKG", at(2, 1), reason="DAMAGED"))
+        assert c.get(f"/api/v1/track/{TN}", params={"min_position": last}).status_code == 200
+    return server
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="en-GB")
+    yield context.new_page()
+    context.close()
+
+
+def sign_in(server: Server, page: Any, token: str = "a-token") -> None:
+    page.goto(server.url + "/agent")
+    page.get_by_label("Agent token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_an_agent_works_an_exception_from_open_to_resolved(damaged: Server, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(damaged, page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open exceptions", timeout=WAIT_MS)
+    page.get_by_role("link", name=TN).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Shipment {TN}")
+
+    why = page.get_by_role("region", name="Why it says that")
+    expect(why.get_by_role("row", name=re.compile("^status"))).to_contain_text("exception scan")
+    expect(why.get_by_role("row", name=re.compile("^status"))).to_contain_text("ScanRecorded")
+
+    for action, field, value in (("acknowledge", None, None), ("assign", "Assignee", "Greta"),
+                                 ("comment", "Comment or note", "photos asked"),
+                                 ("resolve", "Comment or note", "repacked")):
+        page.get_by_label("Action").select_option(action)
+        if field:
+            page.get_by_label(re.compile(field)).fill(value)
+        page.get_by_role("button", name="Record").click()
+        expect(page.get_by_role("status")).to_contain_text(f"Recorded: {action}", timeout=WAIT_MS)
+
+    def resolved() -> bool:
+        page.reload()
+        return "resolved by agent:" in page.get_by_role(
+            "region", name="Exceptions").inner_text()
+
+    eventually(resolved, what="the page shows the exception resolved")
+    timeline = page.get_by_role("region", name="Audit timeline, newest first")
+    expect(timeline).to_contain_text("ExceptionResolved")
+    expect(timeline).to_contain_text("ExceptionAssigned")
+    page.goto(damaged.url + "/agent")
+    expect(page.get_by_role("table").first).to_contain_text("No open exception.")
+
+
+def test_a_dead_letter_is_corrected_and_resubmitted(
+    server: Server, page: Any, database_url: str
+) -> None:
+    from playwright.sync_api import expect
+
+    with server.client() as c:
+        assert c.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT).status_code == 201
+    store = build_dead_letters(Settings(database_url=database_url))
+    broken = {k: v for k, v in scan("RECEIVED", "HKHKG", at(2)).items() if k != "device_id"}
+    dead = letter("scanners/hkg/hkg-dock-7/scans", broken, "device_id: missing")
+    store.add([dead])
+    store.close()
+    sign_in(server, page)
+    page.get_by_role("link", name="Dead letters").click()
+    box = page.get_by_label("Scan to record (JSON)")
+    box.fill(json.dumps({**broken, "device_id": "hkg-dock-7"}))
+    page.get_by_role("button", name="Resubmit").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Resubmitted {dead.id}", timeout=WAIT_MS)
+    expect(page.get_by_text("No dead letter is waiting.")).to_be_visible()
+
+
+def test_a_merchant_token_is_refused(server: Server, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(server, page, "m-token")
+    expect(page.get_by_role("alert")).to_contain_text("only agent and admin tokens")
+    page.goto(server.url + "/agent")
+    expect(page).to_have_url(re.compile(r"/agent/sign-in$"))
+
+
+def test_a_form_without_its_csrf_token_is_refused(damaged: Server, page: Any) -> None:
+    sign_in(damaged, page)
+    page.goto(f"{damaged.url}/agent/shipments/{TN}")
+    page.locator("form.casework input[name=_csrf_token]").first.evaluate("e => e.remove()")
+    with page.expect_response(re.compile(r"/exceptions/DAMAGED$")) as answer:
+        page.get_by_role("button", name="Record").click()
+    assert answer.value.status == 403
+
+
+def test_the_keyboard_alone_signs_in(server: Server, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(server.url + "/agent/sign-in")
+    page.keyboard.press("Tab")  # the site link
+    page.keyboard.press("Tab")  # the token field
+    page.keyboard.type("a-token")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open exceptions", timeout=WAIT_MS)
+
+
+def test_axe_finds_no_serious_or_critical_violation(damaged: Server, page: Any) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    page.goto(damaged.url + "/agent/sign-in")
+    paths = ["/agent/sign-in"]
+    bad = [(v["id"], v["help"]) for v in axe.run(page).response["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"/agent/sign-in: {bad}"
+    sign_in(damaged, page)
+    for path in ("/agent", f"/agent/shipments/{TN}", "/agent/dead-letters",
+                 "/agent/shipments/NOPE12345"):
+        page.goto(damaged.url + path)
+        paths.append(path)
+        violations = axe.run(page).response["violations"]
+        bad = [(v["id"], v["impact"], v["help"]) for v in violations
+               if v["impact"] in ("serious", "critical")]
+        assert bad == [], f"{path}: {bad}"
