@@ -1,7 +1,8 @@
 """The outbox read model: what is to be sent, decided from the events.
 
 For each change of a booked shipment (its status, an exception raised, its
-ETA moved by more than a threshold, its delivery) it writes one message per
+ETA, or an end of its window where the view shows one, moved by more
+than a threshold, its delivery) it writes one message per
 active webhook subscription of the shipment's account that asked for that
 kind, and one customer e-mail per address subscribed on the tracking page
 when the status changed. Each message has a stable id (the ``webhook-id``,
@@ -29,7 +30,7 @@ from eventsourcing.dispatch import singledispatchmethod
 
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
-from projections.views import tracking_view
+from projections.views import TrackingView, tracking_view
 from tracking.codes import Status
 from tracking.exceptions import open_exceptions
 from tracking.mapper import enc_hook
@@ -40,6 +41,9 @@ from tracking.webhook import Webhook, WebhookEvent, message_id
 DEFAULT_ETA_THRESHOLD = timedelta(hours=2)
 EMAIL = "email"  # the channel of customer e-mails (webhooks' is the subscription's id)
 _EMAIL_NAMESPACE = uuid.UUID("5b0e8f0c-3d1e-4b8e-9f37-0c2b1e6d7a44")
+# Whether the tracking view shows an ETA window (earliest, latest): a window
+# that moves past the threshold is a revision too.
+WINDOWED = "eta_window" in TrackingView.__struct_fields__
 
 
 class Tracked(msgspec.Struct, kw_only=True):
@@ -48,6 +52,7 @@ class Tracked(msgspec.Struct, kw_only=True):
     state: ShipmentState
     status: Status | None = None
     eta: datetime | None = None
+    window: tuple[datetime, datetime] | None = None  # the ETA window's (earliest, latest)
     open: list[str] = []
 
 
@@ -149,6 +154,8 @@ class OutboxProjection(BatchProjection["OutboxView"]):
         """The messages this event's change calls for, then what it is now."""
         delivery = shipment.delivery()
         status, eta = delivery.status, delivery.eta
+        view = tracking_view(shipment, delivery) if WINDOWED else None
+        window = _window(view)
         found = open_exceptions(shipment, delivery)
         kinds: list[tuple[str, dict[str, Any]]] = []
         if was.status is not None:
@@ -160,16 +167,19 @@ class OutboxProjection(BatchProjection["OutboxView"]):
                 if kind.value not in was.open:
                     kinds.append((WebhookEvent.EXCEPTION_RAISED,
                                   {"exception": {"kind": kind.value, "details": details}}))
-            if _moved(was.eta, eta, self.view.eta_threshold) and status is not Status.DELIVERED:
+            if (revised(was, eta, window, self.view.eta_threshold)
+                    and status is not Status.DELIVERED):
                 kinds.append((WebhookEvent.ETA_REVISED, {"previous_eta": was.eta}))
         if kinds:
-            self._messages += self._compose(shipment, delivery, was, event, position, kinds)
-        was.status, was.eta, was.open = status, eta, [k.value for k in found]
+            view = view or tracking_view(shipment, delivery)
+            self._messages += self._compose(shipment, view, was, event, position, kinds)
+        was.status, was.eta, was.window = status, eta, window
+        was.open = [k.value for k in found]
 
-    def _compose(self, shipment: Shipment, delivery: Any, was: Tracked, event: Any,
+    def _compose(self, shipment: Shipment, shown: TrackingView, was: Tracked, event: Any,
                  position: int, kinds: list[tuple[str, dict[str, Any]]]) -> list[Message]:
         account = shipment.require_booked().account
-        view = msgspec.to_builtins(tracking_view(shipment, delivery), enc_hook=enc_hook)
+        view = msgspec.to_builtins(shown, enc_hook=enc_hook)
         view |= {"previous_status": was.status, "account": account}
         tn, at = str(shipment.tracking_number), event.timestamp
         out: list[Message] = []
@@ -210,10 +220,26 @@ class OutboxProjection(BatchProjection["OutboxView"]):
         return OutboxChanges(tracked, self._changed_subscribers, self._messages)
 
 
+def revised(was: Tracked, eta: datetime | None, window: tuple[datetime, datetime] | None,
+            threshold: timedelta) -> bool:
+    """Whether the ETA, or either end of its window, moved past the threshold."""
+    if _moved(was.eta, eta, threshold):
+        return True
+    if was.window is None or window is None:
+        return False
+    return any(_moved(b, a, threshold) for b, a in zip(was.window, window, strict=True))
+
+
 def _moved(before: datetime | None, after: datetime | None, threshold: timedelta) -> bool:
     if before is None or after is None:
         return False  # an ETA appearing or going is a status matter, not a revision
     return abs(after - before) > threshold
+
+
+def _window(view: TrackingView | None) -> tuple[datetime, datetime] | None:
+    """The (earliest, latest) of the view's ETA window, when it shows one."""
+    shown = getattr(view, "eta_window", None)
+    return None if shown is None else (shown.earliest, shown.latest)
 
 
 class OutboxView(View[OutboxChanges]):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from projections import outbox
 from projections.readmodel import Views
@@ -102,3 +102,19 @@ def test_a_rebuilt_outbox_decides_the_same_messages_with_the_same_ids() -> None:
     before = w.view.messages(hook)  # type: ignore[arg-type]
     w.runner.rebuild(["outbox"])
     assert w.view.messages(hook) == before and len(before) >= 3  # type: ignore[arg-type]
+
+
+def test_an_end_of_the_eta_window_moved_past_the_threshold_is_a_revision() -> None:
+    at = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    window = (at - timedelta(hours=6), at + timedelta(hours=6))
+    was = outbox.Tracked(state=None, eta=at, window=window)  # type: ignore[arg-type]
+    two = timedelta(hours=2)
+    later_end = (window[0], window[1] + timedelta(hours=3))
+    assert outbox.revised(was, at, later_end, two)  # the ETA stayed, the window widened
+    assert outbox.revised(was, at, (window[0] - timedelta(hours=3), window[1]), two)
+    assert not outbox.revised(was, at, (window[0], window[1] + timedelta(hours=1)), two)
+    assert outbox.revised(was, at + timedelta(hours=3), window, two)  # the ETA itself
+    # a window appearing or going is not a revision (as an ETA appearing is not)
+    assert not outbox.revised(was, at, None, two)
+    assert not outbox.revised(outbox.Tracked(state=None, eta=at), at, later_end,  # type: ignore[arg-type]
+                              two)
