@@ -53,12 +53,15 @@ CARRIERS = tuple(name for name in VARIABLES
                                      "TRACKING_DCSA_REQUESTS", "TRACKING_DCSA_LOOKBACK",
                                      "TRACKING_CARRIER_")))
 OPS = ("TRACKING_METRICS_PORT", "TRACKING_HTTP_HOST", "TRACKING_READY_MAX_LAG_SECONDS")
+NOTIFY = ("TRACKING_WEBHOOKS_ALLOW_PRIVATE", "TRACKING_SMTP_URL", "TRACKING_SMTP_FROM",
+          "TRACKING_PUBLIC_URL", "TRACKING_HTTP_PORT")
 # What each subcommand does, and the variables it reads (its --help lists them).
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "all": ("everything in one process: the API, the views and MQTT ingestion (from "
             "TRACKING_MQTT_URL; when it is not set, from an in-process broker on "
             "TRACKING_MQTT_EMBEDDED_PORT, or from the MQTT broker already there); SIGTERM stops "
-            "it gracefully", COMMON + HTTP + MQTT + ("TRACKING_MQTT_EMBEDDED_PORT",)),
+            "it gracefully; it sends the notifications too, as `tracking notify` does",
+            COMMON + HTTP + MQTT + ("TRACKING_MQTT_EMBEDDED_PORT",) + NOTIFY),
     "serve": ("the HTTP API only (/api/v1, /livez, /readyz, /metrics), in "
               "TRACKING_HTTP_WORKERS processes; the views are kept by `tracking project`",
               COMMON + HTTP + ("TRACKING_HTTP_WORKERS",)),
@@ -70,6 +73,9 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "poll": ("poll the carriers' tracking APIs until SIGTERM: the parcel carrier "
              "(TRACKING_PARCEL_API_URL) and DCSA GET /v2/events (TRACKING_DCSA_API_URL); "
              "health and metrics on TRACKING_METRICS_PORT", COMMON + CARRIERS + OPS),
+    "notify": ("send the outbox's notifications until SIGTERM: signed webhooks to merchants, "
+               "e-mail to customers (TRACKING_SMTP_URL), every attempt recorded; health and "
+               "metrics on TRACKING_METRICS_PORT", COMMON + OPS + NOTIFY),
     "simulate": ("publish realistic scan traffic for N shipments over MQTT (books them first); "
                  "with --history N, record a delivered history of N shipments instead (see "
                  "adapters/history.py for its lanes and parameters)",
@@ -216,10 +222,35 @@ def serve(settings: Settings, *, run_projections: bool, run_ingest: bool = False
 
 
 def _app(settings: Settings, *, run_projections: bool, run_ingest: bool = False) -> Any:
-    from adapters.composition import build_api
+    from adapters.composition import build_api, build_sender
     from adapters.http.app import create_app
 
-    return create_app(build_api(settings, run_projections=run_projections, run_ingest=run_ingest))
+    api = build_api(settings, run_projections=run_projections, run_ingest=run_ingest)
+    app = create_app(api)
+    if run_ingest:  # `tracking all`: the notifications are sent from this process too
+        sender = build_sender(settings, api.service, api.store, metrics=api.metrics)
+        app.on_startup.append(sender.start)
+        app.on_shutdown.insert(0, sender.stop)
+    return app
+
+
+def notify(settings: Settings) -> int:
+    """Send the outbox's messages until SIGTERM or SIGINT; the attempts in
+    hand are finished (or time out) before it stops."""
+    from adapters.composition import build_sender, build_view_store
+
+    done = _stop_on_signals()
+    service = build_service(settings)
+    store = build_view_store(settings)
+    metrics = Metrics()
+    sender = build_sender(settings, service, store, metrics=metrics)
+    health.register(metrics, service, store=store)
+    readiness = health.Readiness(service, store, None, None, settings.ready_max_lag_seconds)
+    server = _ops_server(settings, metrics, readiness)
+    sender.start()
+    log.info("sending notifications", extra={"store": _redact(settings.database_url)})
+    return _until_stopped(done, lambda: None if sender.running else sender.error or "ended",
+                          sender.stop, server, readiness, store, service)
 
 
 def worker_app() -> Any:
@@ -265,13 +296,21 @@ def project(settings: Settings) -> int:
         caught_up += n
     log.info("views caught up; following the log", extra={"events": caught_up})
     runner.start()
+    return _until_stopped(done, lambda: runner.error, runner.stop, server, readiness, store,
+                          service)
+
+
+def _until_stopped(done: threading.Event, failure: Any, stop: Any, server: OpsServer | None,
+                   readiness: health.Readiness, store: Any, service: Any) -> int:
+    """Wait for SIGTERM (0) or the background worker's failure (1), then
+    stop it and close the process's parts."""
     code = 0
     while not done.wait(1.0):
-        if runner.error is not None:
-            log.error("projection runner stopped: %r", runner.error)
+        if (error := failure()) is not None:
+            log.error("the background worker stopped: %r", error)
             code = 1
             break
-    runner.stop()
+    stop()
     if server is not None:
         server.stop()
     readiness.close()
@@ -569,7 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"tracking: configuration error: {e}", file=sys.stderr)
         return 2
-    if args.command in ("all", "serve", "project", "ingest", "poll"):
+    if args.command in ("all", "serve", "project", "ingest", "poll", "notify"):
         configure_logging(settings)
     commands_run = {
         "all": lambda s: serve(s, run_projections=True, run_ingest=True),
@@ -577,6 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "project": project,
         "ingest": ingest,
         "poll": poll,
+        "notify": notify,
         "simulate": lambda s: simulate(s, args),
         "rebuild": lambda s: rebuild(s, args.views),
         "eta": lambda s: eta_command(s, args),

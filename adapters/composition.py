@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from projections import shipments
+from projections import outbox, shipments
 from projections.readmodel import ReadModel, Views
 from projections.registry import READ_MODELS
 from projections.runner import ReadModelRunner
@@ -28,6 +28,9 @@ from adapters.mqtt.broker import plan as plan_embedded
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
 from adapters.carriers.polling import DcsaPoller, Poller
 from adapters.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from adapters.notify.sender import Sender
 
 
 def build_service(settings: Settings, *, clock: Clock | None = None) -> ShipmentService:
@@ -85,8 +88,13 @@ def build_view_store(
     """The read models' views, in the same database as the event store."""
     if settings.is_postgres:
         conninfo, schema = settings.postgres_conninfo()
-        return Views.on(PostgresDatabase(conninfo, schema), models)
-    return Views.on(SQLiteDatabase(settings.eventstore_env()["SQLITE_DBNAME"]), models)
+        views = Views.on(PostgresDatabase(conninfo, schema), models)
+    else:
+        views = Views.on(SQLiteDatabase(settings.eventstore_env()["SQLITE_DBNAME"]), models)
+    found = views.get(outbox.READ_MODEL)
+    if found is not None:  # when an ETA moved far enough to tell merchants
+        found.eta_threshold = timedelta(hours=settings.notify.eta_threshold_hours)
+    return views
 
 
 def build_runner(
@@ -200,3 +208,25 @@ def build_dcsa_poller(
         since=service.clock() - timedelta(days=conf.dcsa_lookback_days),
         requests_per_minute=conf.dcsa_requests_per_minute, metrics=metrics,
     )
+
+
+def build_sender(
+    settings: Settings, service: ShipmentService, store: Views, *,
+    metrics: Metrics | None = None, **options: Any,
+) -> Sender:
+    """The notifications' sender (adapters/notify) over the outbox view of
+    ``store``, e-mailing through TRACKING_SMTP_URL when it is set."""
+    from adapters.notify.mail import Mailer
+    from adapters.notify.sender import Sender
+    from adapters.notify.store import DeliveryStore
+
+    view = store[outbox.READ_MODEL]
+    if not isinstance(view, outbox.SqlOutboxView) or store.database is None:
+        raise ConfigError("the sender needs the views on a database (TRACKING_DATABASE_URL)")
+    conf = settings.notify
+    mailer = None
+    if conf.smtp_url is not None:
+        public = conf.public_url or f"http://{settings.http_host}:{settings.http_port}"
+        mailer = Mailer(conf.smtp_url, conf.smtp_from, public)
+    return Sender(service, DeliveryStore(store.database, view), metrics=metrics, mailer=mailer,
+                  allow_private=conf.allow_private, **options)

@@ -40,7 +40,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin); merchant:<token>:<account> names the merchant's account"),
     "TRACKING_RATE_LIMIT_PER_MINUTE": ("60000", "requests per minute per client address before 429"),
     "TRACKING_CORS_ORIGINS": ("none", "origins whose pages may call the public track endpoints, comma-separated (https://shop.example,...; * for any)"),
-    "TRACKING_METRICS_PORT": ("none", "`ingest`, `project` and `poll` serve /livez, /readyz and /metrics on this port"),
+    "TRACKING_METRICS_PORT": ("none", "`ingest`, `project`, `poll` and `notify` serve /livez, /readyz and /metrics on this port"),
     "TRACKING_READY_MAX_LAG_SECONDS": ("60", "/readyz answers 503 when the views lag the log by longer"),
     "TRACKING_LOG_FORMAT": ("text on a terminal, else json", "json (one object per line) or text"),
     "TRACKING_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
@@ -61,6 +61,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_DCSA_POLL_SECONDS": ("300", "seconds between DCSA polling rounds"),
     "TRACKING_DCSA_REQUESTS_PER_MINUTE": ("60", "the DCSA API's rate limit"),
     "TRACKING_DCSA_LOOKBACK_DAYS": ("7", "where DCSA polling starts after a (re)start"),
+    "TRACKING_WEBHOOKS_ALLOW_PRIVATE": ("false", "true: webhook URLs may be http and resolve to loopback or private addresses (tests only; never in production)"),
+    "TRACKING_WEBHOOKS_ETA_THRESHOLD_HOURS": ("2", "shipment.eta_revised is sent when the ETA moves by more than this"),
+    "TRACKING_SMTP_URL": ("none (no e-mail sent)", "smtp://user:pass@host:port (smtps:// for TLS) the customers' e-mails go through"),
+    "TRACKING_SMTP_FROM": ("tracking@localhost", "the From address of customers' e-mails"),
+    "TRACKING_PUBLIC_URL": ("http://TRACKING_HTTP_HOST:TRACKING_HTTP_PORT", "the tracking pages' public base URL, for links in e-mails"),
 }
 
 
@@ -126,6 +131,34 @@ class CarrierSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """Webhooks to merchants and e-mail to customers (adapters/notify)."""
+
+    allow_private: bool = False  # http and private addresses allowed (tests)
+    eta_threshold_hours: int = 2
+    smtp_url: str | None = None
+    smtp_from: str = "tracking@localhost"
+    public_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> NotifySettings:
+        allow = (env.get("TRACKING_WEBHOOKS_ALLOW_PRIVATE") or "false").strip().lower()
+        if allow not in ("true", "false"):
+            raise ConfigError(f"TRACKING_WEBHOOKS_ALLOW_PRIVATE: expected true or false (got {allow!r})")
+        smtp = env.get("TRACKING_SMTP_URL") or None
+        if smtp is not None and (urlsplit(smtp).scheme not in ("smtp", "smtps")
+                                 or not urlsplit(smtp).hostname):
+            raise ConfigError(f"TRACKING_SMTP_URL: expected smtp://host:port (got {_redact(smtp)!r})")
+        return cls(
+            allow_private=allow == "true",
+            eta_threshold_hours=_positive("TRACKING_WEBHOOKS_ETA_THRESHOLD_HOURS",
+                                          env.get("TRACKING_WEBHOOKS_ETA_THRESHOLD_HOURS") or "2"),
+            smtp_url=smtp, smtp_from=env.get("TRACKING_SMTP_FROM") or "tracking@localhost",
+            public_url=env.get("TRACKING_PUBLIC_URL") or None,
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     mqtt_url: str | None = None
@@ -152,6 +185,7 @@ class Settings:
     # a customs rules table replacing the one shipped in the package
     customs_rules: Path | None = None
     carriers: CarrierSettings = field(default_factory=CarrierSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     # ingest and project serve health and metrics here when set
     metrics_port: int | None = None
     # /readyz fails when the oldest event not yet in the views is older
@@ -183,6 +217,7 @@ class Settings:
             hs_nomenclature=_nomenclature(env.get("TRACKING_HS_NOMENCLATURE")),
             customs_rules=_file("TRACKING_CUSTOMS_RULES", env.get("TRACKING_CUSTOMS_RULES")),
             carriers=CarrierSettings.from_env(env),
+            notify=NotifySettings.from_env(env),
             metrics_port=_port(env["TRACKING_METRICS_PORT"], "TRACKING_METRICS_PORT")
             if env.get("TRACKING_METRICS_PORT") else None,
             ready_max_lag_seconds=_positive(
@@ -275,9 +310,9 @@ class Settings:
 
     def secrets(self) -> frozenset[str]:
         """Values that must never be written to a log: API tokens and the
-        passwords in the database and broker URLs."""
+        passwords in the database, broker and SMTP URLs."""
         found = set(self.api_tokens)
-        for url in (self.database_url, self.mqtt_url or ""):
+        for url in (self.database_url, self.mqtt_url or "", self.notify.smtp_url or ""):
             password = urlsplit(url).password
             if password:
                 found |= {password, unquote(password)}

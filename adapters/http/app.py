@@ -45,6 +45,7 @@ from adapters.http.ratelimit import RateLimit
 from adapters.http.scans import ScanController, scan_intake
 from adapters.http.shipments import ShipmentController
 from adapters.http.track import TrackController
+from adapters.http.webhooks import WebhookController, WebhookDesk
 from adapters.live import live_views
 from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.consumer import ScanConsumer
@@ -131,6 +132,7 @@ def dependencies(api: Api) -> dict[str, Provide]:
         "intake": given(CarrierIntake.load(api.settings, api.service, api.metrics)),
         "page": PAGING,
         "stock": given(stock_reader(api.store, api.service)),
+        "webhooks": given(WebhookDesk.load(api)),
     }
 
 
@@ -176,6 +178,7 @@ def create_app(api: Api) -> Litestar:
         DeadLetterController,
         PurchaseOrderController,
         EtaController,
+        WebhookController,
     ])
     health.register(api.metrics, api.service, store=api.store, consumer=api.consumer,
                     dead_letters=api.dead_letters)

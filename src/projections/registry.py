@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections import customs, etahistory, links, purchase_orders, shipments
+from projections import customs, etahistory, links, outbox, purchase_orders, shipments
 from projections.readmodel import ReadModel
 
 READ_MODELS: tuple[ReadModel[Any], ...] = (
@@ -15,4 +15,5 @@ READ_MODELS: tuple[ReadModel[Any], ...] = (
     links.READ_MODEL,
     purchase_orders.READ_MODEL,
     etahistory.READ_MODEL,
+    outbox.READ_MODEL,
 )

@@ -151,7 +151,10 @@ class ReadModelRunner:
             if isinstance(self.app.recorder, StreamReader):
                 upto = self.app.position()
                 self._replay_streams(self.app.recorder, chosen, upto)
-        return upto + self.catch_up()
+        self.catch_up()
+        # The position reached (a read model that replays the log in order, as
+        # the outbox does, is caught up from 0 by catch_up, not by the streams).
+        return min((p.view.position() for p in chosen), default=upto)
 
     def _replay_streams(
         self, recorder: StreamReader, chosen: list[BatchProjection[Any]], upto: int

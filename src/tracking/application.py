@@ -8,6 +8,7 @@ family over one unit of work (``tracking.unitofwork``):
 - ``tracking.links``: which shipment a later carrier's number names;
 - ``tracking.purchase_orders``: place, amend, cancel orders, notices, receipts
   (``service.purchase_orders``, used as is).
+- ``tracking.webhooks``: merchants' webhook subscriptions.
 
 ``ShipmentService`` is their facade, the one object the adapters are given:
 each of its commands is one call to the service of its family.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -47,12 +48,15 @@ from tracking.shipments import Shipments
 from tracking.subscription import EmailAddress
 from tracking.tariff import CustomsRules, default_rules
 from tracking.unitofwork import AggregateStore, MultiStreamReader
+from tracking.webhook import Webhook
+from tracking.webhooks import Webhooks
 
 __all__ = [
     "Clock", "DeclarationResult", "MultiStreamReader", "ScanOutcome", "ScanResult",
     "ShipmentService", "WriteResult",
 ]
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 
@@ -85,6 +89,7 @@ class ShipmentService(Application[UUID]):
         )
         self.purchase_orders = PurchaseOrders(self.store, self._now)
         self.eta_models = EtaModels(self.store)
+        self.webhooks = Webhooks(self.store)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
 
     def _now(self) -> datetime:
@@ -200,6 +205,21 @@ class ShipmentService(Application[UUID]):
     ) -> tuple[int, WriteResult]:
         return self.eta_models.publish(figures, deliveries=deliveries, parameters=parameters,
                                        source=source)
+    # -- webhook subscriptions (tracking.webhooks) -------------------------------
+
+    def create_webhook(
+        self, url: str, events: list[str], account: str, key: bytes, source: Source,
+        *, allow_http: bool = False,
+    ) -> tuple[Webhook, int | None]:
+        return self.webhooks.create(url, events, account, key, source, allow_http=allow_http)
+
+    def webhook(self, webhook_id: UUID) -> Webhook:
+        return self.webhooks.get(webhook_id)
+
+    def change_webhook(
+        self, webhook_id: UUID, change: Callable[[Webhook], T]
+    ) -> tuple[T, int | None]:
+        return self.webhooks.change(webhook_id, change)
 
     # -- the log -----------------------------------------------------------------
 

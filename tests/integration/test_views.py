@@ -368,5 +368,7 @@ def test_tracking_rebuild_rebuilds_the_read_model_named_or_every_one(
     assert main(["rebuild"]) == 0
     names = [m.name for m in READ_MODELS]  # every read model of the registry, in its order
     assert f"rebuilt the {', '.join(names)} views" in capsys.readouterr().out
-    assert set(replayed) == set(reset) == set(names)
+    # Every view is emptied; the outbox replays the log in order rather than stream by stream.
+    assert set(replayed) == set(names) - {"outbox"}
+    assert set(reset) == set(names)
     assert snapshot(store, TNS) == expected and store.position() == service.position()
