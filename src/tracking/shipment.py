@@ -27,7 +27,8 @@ from tracking.booking import Booking
 from tracking.carrier import CarrierNote, CarrierUpdate, Estimate, EstimateUpdate, Retraction
 from tracking.codes import ScanEvent
 from tracking.customs import CustomsMark
-from tracking.delivery import Delivery, Derivation
+from tracking.delivery import Delivery
+from tracking.derivation import Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
