@@ -42,7 +42,7 @@ from datetime import datetime
 import msgspec
 
 from tracking.codes import RoutingStatus, ScanEvent, Status, TransportStatus
-from tracking.customs import CustomsMark
+from tracking.customs_mark import CustomsMark
 from tracking.identifiers import Locode
 from tracking.scan import Scan
 

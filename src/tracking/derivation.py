@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from tracking.carrier import Estimate
 from tracking.codes import ExceptionReason, ScanEvent, Status, TransportStatus
-from tracking.customs import CustomsMark, CustomsStatus
+from tracking.customs_mark import CustomsMark
+from tracking.customs_status import CustomsStatus
 from tracking.delivery import Delivery, Expected
 from tracking.identifiers import Locode
 from tracking.phase import Phase

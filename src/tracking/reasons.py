@@ -16,7 +16,8 @@ import msgspec
 
 from tracking.carrier import Estimate
 from tracking.codes import Status
-from tracking.customs import CustomsMark, CustomsStatus
+from tracking.customs_mark import CustomsMark
+from tracking.customs_status import CustomsStatus
 from tracking.phase import Phase
 from tracking.route import Leg
 from tracking.scan import Scan

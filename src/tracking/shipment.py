@@ -25,7 +25,7 @@ from tracking.booking import Booking
 from tracking import shipment_state, timeline
 from tracking.carrier import CarrierNote, Estimate
 from tracking.carrier_updates import CarrierUpdates
-from tracking.customs import CustomsMark
+from tracking.customs_mark import CustomsMark
 from tracking.delivery import Delivery
 from tracking.derivation import Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound

@@ -12,7 +12,7 @@ import msgspec
 
 from tracking.booking import Booking
 from tracking.carrier import Estimate
-from tracking.customs import CustomsMark
+from tracking.customs_mark import CustomsMark
 from tracking.identifiers import TrackingNumber
 from tracking.route import Route, RoutePlan
 from tracking.scan import Scan, Source

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from tracking.codes import ScanEvent
-from tracking.customs import CustomsMark
+from tracking.customs_mark import CustomsMark
 from tracking.scan import Scan
 
 Dated = TypeVar("Dated", Scan, CustomsMark)
