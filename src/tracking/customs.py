@@ -13,85 +13,33 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from tracking import customs_state, duties
 from tracking.compliance import Charges, ChargesEstimate, Finding
+from tracking.customs_hold import MAX_DETAIL, HoldReason, hold_and_text
+from tracking.customs_mark import CustomsMark
+from tracking.customs_state import CustomsEntryState, CustomsStep
+from tracking.customs_status import ALLOWED_FROM, CustomsStatus, InvalidTransition
 from tracking.declaration import Declaration
 from tracking.errors import InvalidInput, TrackingError
 from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import CountryCode, TrackingNumber
-from tracking.limits import MAX_FREE_TEXT, not_ahead
+from tracking.limits import not_ahead
 from tracking.route import require_aware
 from tracking.scan import Source
 
-MAX_DETAIL = MAX_FREE_TEXT  # what customs said of an entry, kept as said
-
-
-class CustomsStatus(StrEnum):
-    DECLARED = "DECLARED"
-    LODGED = "LODGED"
-    ACCEPTED = "ACCEPTED"
-    HELD = "HELD"
-    DUTIES_ASSESSED = "DUTIES_ASSESSED"
-    DUTIES_PAID = "DUTIES_PAID"
-    RELEASED = "RELEASED"
-    REJECTED = "REJECTED"
-    SEIZED = "SEIZED"
-    RETURNED = "RETURNED"
-
-    @property
-    def is_final(self) -> bool:
-        return self in _FINAL
-
-    @property
-    def with_customs(self) -> bool:
-        """Lodged and not yet released or finished: the goods are in customs' hands."""
-        return self not in _FINAL and self is not CustomsStatus.DECLARED
-
-
-_FINAL = frozenset({CustomsStatus.RELEASED, CustomsStatus.SEIZED, CustomsStatus.RETURNED})
-
-
-class HoldReason(StrEnum):
-    DOCUMENTS = "DOCUMENTS"
-    INSPECTION = "INSPECTION"
-    PAYMENT = "PAYMENT"
-    PROHIBITED_GOODS = "PROHIBITED_GOODS"
-    OTHER = "OTHER"
-
-    @classmethod
-    def parse(cls, text: str) -> HoldReason:
-        """The code a customs system's reason names, whatever its case;
-        OTHER for any other words (which the hold keeps as its text)."""
-        try:
-            return cls(text.strip().upper())
-        except ValueError:
-            return cls.OTHER
-
-
-S = CustomsStatus
-# For each status an entry can move to, the statuses it can move from.
-ALLOWED_FROM: dict[CustomsStatus, frozenset[CustomsStatus]] = {
-    S.LODGED: frozenset({S.DECLARED, S.REJECTED}),
-    S.ACCEPTED: frozenset({S.LODGED, S.HELD}),
-    S.HELD: frozenset({S.LODGED, S.ACCEPTED, S.HELD, S.DUTIES_ASSESSED, S.DUTIES_PAID}),
-    S.DUTIES_ASSESSED: frozenset({S.LODGED, S.ACCEPTED, S.HELD, S.DUTIES_ASSESSED}),
-    S.DUTIES_PAID: frozenset({S.DUTIES_ASSESSED, S.HELD}),
-    S.RELEASED: frozenset({S.LODGED, S.ACCEPTED, S.HELD, S.DUTIES_ASSESSED, S.DUTIES_PAID}),
-    S.REJECTED: frozenset({S.LODGED, S.ACCEPTED, S.HELD}),
-    S.SEIZED: frozenset({S.LODGED, S.ACCEPTED, S.HELD, S.DUTIES_ASSESSED, S.DUTIES_PAID, S.REJECTED}),
-    S.RETURNED: frozenset({S.LODGED, S.ACCEPTED, S.HELD, S.DUTIES_ASSESSED, S.DUTIES_PAID, S.REJECTED}),
-}
-del S
-
-
-class InvalidTransition(TrackingError):
-    """A customs event that the entry's state does not allow (released before
-    it was lodged, duties paid twice). Nothing was recorded."""
+# Statuses, holds, marks, the state value and the duty rules are in their own
+# modules (tracking.customs_status, customs_hold, customs_mark, customs_state,
+# duties); importable from here too, where their users import them.
+__all__ = [
+    "ALLOWED_FROM", "MAX_DETAIL", "CustomsEntry", "CustomsEntryNotFound", "CustomsEntryState",
+    "CustomsMark", "CustomsStatus", "CustomsStep", "HoldReason", "InvalidTransition",
+    "customs_entry_id",
+]
 
 
 class CustomsEntryNotFound(TrackingError, LookupError):
@@ -100,77 +48,12 @@ class CustomsEntryNotFound(TrackingError, LookupError):
         self.entry_id = entry_id
 
 
-class CustomsStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One thing customs did, as the entry keeps it."""
-
-    status: CustomsStatus
-    occurred_at: datetime
-    source: Source
-    hold_reason: HoldReason | None = None
-    detail: str | None = None
-    amount: Decimal | None = None
-    charges: Charges | None = None
-
-
-
-class CustomsMark(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
-    """What a shipment knows of one of its customs entries after an event:
-    enough to derive its status and exceptions without loading the entry."""
-
-    entry_id: uuid.UUID
-    # Reports may be dated out of order; the entry's latest is the one in force.
-    entry_version: int
-    country: CountryCode
-    status: CustomsStatus
-    occurred_at: datetime
-    hold_reason: HoldReason | None = None
-    detail: str | None = None
-
-    def describe(self) -> str:
-        what = {
-            CustomsStatus.DECLARED: "declared to", CustomsStatus.LODGED: "lodged with",
-            CustomsStatus.ACCEPTED: "accepted by", CustomsStatus.HELD: "held by",
-            CustomsStatus.DUTIES_ASSESSED: "duties assessed by",
-            CustomsStatus.DUTIES_PAID: "duties paid to", CustomsStatus.RELEASED: "released by",
-            CustomsStatus.REJECTED: "declaration rejected by",
-            CustomsStatus.SEIZED: "seized by", CustomsStatus.RETURNED: "returned by",
-        }[self.status]
-        why = ", ".join(str(t) for t in (self.hold_reason, self.detail) if t)
-        return f"{what} {self.country} customs" + (f" ({why})" if why else "")
-
-
 _ENTRY_NAMESPACE = uuid.UUID("0f3c8a52-7d1e-4b8e-9e57-4a2d9c6b1e11")
 
 
 def customs_entry_id(tracking_number: str, destination_country: str) -> uuid.UUID:
     """One entry per shipment and country of import, found without an index."""
     return uuid.uuid5(_ENTRY_NAMESPACE, f"{tracking_number}/{destination_country}")
-
-
-class CustomsEntryState(msgspec.Struct, kw_only=True):
-    """Everything a CustomsEntry holds, as one value (for the customs view's replica)."""
-
-    id: uuid.UUID
-    version: int
-    created_on: datetime
-    modified_on: datetime
-    declaration: Declaration
-    findings: tuple[Finding, ...]
-    estimate: ChargesEstimate | None
-    declared_at: datetime
-    declared_by: Source
-    status: CustomsStatus
-    steps: list[CustomsStep]
-    hold_reason: HoldReason | None
-    assessed: Decimal | None
-    assessed_charges: Charges | None
-    paid: Decimal | None
-    amendments: int
-
-
-_STATE_FIELDS = tuple(
-    f for f in CustomsEntryState.__struct_fields__ if f not in ("id", "version", "created_on")
-)
 
 
 class CustomsEntry(Aggregate):
@@ -312,22 +195,12 @@ class CustomsEntry(Aggregate):
             cls.Declared, declaration=declaration, findings=findings, estimate=estimate,
             declared_at=at, source=source,
         )
-
     def state(self) -> CustomsEntryState:
-        values = {f: getattr(self, f) for f in _STATE_FIELDS}
-        values["steps"] = list(self.steps)
-        return CustomsEntryState(
-            id=self.id, version=self.version, created_on=self.created_on, **values
-        )
+        return customs_state.snapshot(self)
 
     @classmethod
     def from_state(cls, state: CustomsEntryState) -> CustomsEntry:
-        entry = object.__new__(cls)
-        entry.__base_init__(state.id, state.version, state.created_on)
-        for f in _STATE_FIELDS:
-            setattr(entry, f, getattr(state, f))
-        entry.steps = list(state.steps)
-        return entry
+        return customs_state.restore(cls, state)
 
     # -- queries -----------------------------------------------------------------
 
@@ -407,7 +280,7 @@ class CustomsEntry(Aggregate):
         not_ahead("occurred_at", occurred_at, now)
         if status is CustomsStatus.DECLARED:
             raise InvalidInput("event", "DECLARED is what creating the entry records")
-        hold, text = _reasons(status, reason, detail)
+        hold, text = hold_and_text(status, reason, detail)
         if any(
             done.status is status
             and done.occurred_at == occurred_at
@@ -423,11 +296,11 @@ class CustomsEntry(Aggregate):
         if status is CustomsStatus.HELD:
             fields["reason"] = hold
         if status is CustomsStatus.DUTIES_ASSESSED:
-            fields["amount"], fields["charges"] = _assessed(amount, charges)
+            fields["amount"], fields["charges"] = duties.assessed(amount, charges)
         elif status is CustomsStatus.DUTIES_PAID:
             if charges is not None:
                 raise InvalidInput("charges", "charges are assessed, not paid: send the amount")
-            fields["amount"] = _paid(amount, self.unpaid)
+            fields["amount"] = duties.paid(amount, self.unpaid)
         elif amount is not None or charges is not None:
             raise InvalidInput("amount", f"a {status.value} event carries no amount")
         self.trigger_event(_EVENT_CLASS[status], occurred_at=occurred_at, source=source, **fields)
@@ -459,60 +332,6 @@ class CustomsEntry(Aggregate):
                 f"customs entry {self.id} cannot be RELEASED: {self.declaration.currency} "
                 f"{self.unpaid} of assessed duties are not paid"
             )
-
-
-def _reasons(
-    status: CustomsStatus, reason: str | None, detail: str | None
-) -> tuple[HoldReason | None, str | None]:
-    """The hold reason (for a hold) and the text kept with the event.
-
-    A hold is never refused for its wording: customs systems say why in
-    their own words ("inspection", "Documentary check required"). A known
-    code matches whatever its case; any other text is an OTHER hold whose
-    text is kept as said, before the detail."""
-    hold = None
-    texts = [("reason", reason), ("detail", detail)]
-    if status is CustomsStatus.HELD:
-        if reason is None or not reason.strip():
-            raise InvalidInput("reason", f"a hold needs a reason: one of {', '.join(HoldReason)}, "
-                               "or the customs system's own words")
-        hold = HoldReason.parse(reason)
-        if hold is not HoldReason.OTHER or reason.strip().upper() == HoldReason.OTHER:
-            texts = [("detail", detail)]  # the code says it all
-    kept = []
-    for field, text in texts:
-        if text is None:
-            continue
-        flat = " ".join(text.split())  # a line break is layout, not wording
-        if not flat or len(flat) > MAX_DETAIL or not flat.isprintable():
-            raise InvalidInput(field, f"must be 1 to {MAX_DETAIL} printable characters")
-        kept.append(flat)
-    return hold, ": ".join(kept) or None
-
-
-def _assessed(amount: Decimal | None, charges: Charges | None) -> tuple[Decimal, Charges | None]:
-    if charges is not None:
-        for name in ("duty", "vat", "fees"):
-            if getattr(charges, name) < 0:
-                raise InvalidInput(f"charges.{name}", "must not be negative")
-        if amount is not None and amount != charges.total:
-            raise InvalidInput(
-                "amount", f"{amount} is not the sum of the charges ({charges.total})"
-            )
-        return charges.total, charges
-    if amount is None:
-        raise InvalidInput("amount", "an assessment needs the amount (or the charges)")
-    if amount < 0:
-        raise InvalidInput("amount", "must not be negative")
-    return amount, None
-
-
-def _paid(amount: Decimal | None, unpaid: Decimal) -> Decimal:
-    if amount is None:
-        return unpaid
-    if amount != unpaid:
-        raise InvalidInput("amount", f"{amount} is not the {unpaid} assessed and unpaid")
-    return amount
 
 
 _EVENT_CLASS: dict[CustomsStatus, type[CustomsEntry.Moved]] = {

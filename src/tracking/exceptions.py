@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tracking.codes import ExceptionReason, ScanEvent, Status
-from tracking.customs import CustomsStatus
+from tracking.customs_status import CustomsStatus
 from tracking.delivery import Delivery
 from tracking.shipment import Shipment
 

@@ -3,7 +3,7 @@ open exception, the rule that produced it and the events that decided it,
 cited by their version in the shipment's history.
 
 The rules and their inputs are recorded by the derivation itself
-(``tracking.delivery``: each value's ``Reason`` is set where the value is);
+(``tracking.derivation``: each value's ``Reason`` is set where the value is);
 this module only replays the history and turns what the derivation read
 (a scan id, the i-th route plan, a customs report, the i-th carrier
 estimate) into the versions of the events that recorded it.
@@ -17,7 +17,8 @@ from typing import Any
 
 import msgspec
 
-from tracking.delivery import Cause, Delivery, Reason
+from tracking.delivery import Delivery
+from tracking.reasons import Cause, Reason
 from tracking.exceptions import _CUSTOMS_KINDS, REASON_KINDS, ExceptionKind, open_exceptions
 from tracking.shipment import Shipment
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 import msgspec
 
 from tracking.codes import ScanEvent, Status
-from tracking.customs import CustomsStatus
+from tracking.customs_status import CustomsStatus
 
 
 class Milestone(StrEnum):

@@ -15,62 +15,33 @@ is the one way back, as the record then says it never ended.
 
 from __future__ import annotations
 
-import bisect
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
-from tracking.carrier import CarrierNote, CarrierUpdate, Estimate, EstimateUpdate, Retraction
-from tracking.codes import ScanEvent
-from tracking.customs import CustomsMark
-from tracking.delivery import Delivery, Derivation
+from tracking import shipment_state, timeline
+from tracking.carrier import CarrierNote, Estimate
+from tracking.carrier_updates import CarrierUpdates
+from tracking.customs_mark import CustomsMark
+from tracking.delivery import Delivery
+from tracking.derivation import Derivation
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.limits import not_ahead
 from tracking.route import Route, RoutePlan
 from tracking.scan import Reported, Scan, Source
+from tracking.shipment_state import ShipmentState
 from tracking.subscription import Subscription
 
 
+class Shipment(CarrierUpdates, Aggregate):
+    # Its carrier-update commands are in tracking.carrier_updates, its state
+    # as one value in tracking.shipment_state, its timeline's rules in tracking.timeline.
 
-class ShipmentState(msgspec.Struct, kw_only=True):
-    """Everything a Shipment holds, as one value: what a read model keeps to
-    go on applying events without replaying the stream."""
-
-    id: UUID
-    version: int
-    created_on: datetime
-    modified_on: datetime
-    tracking_number: TrackingNumber
-    opened_by: Source
-    booking: Booking | None
-    booked_route: Route | None
-    booked_at: datetime | None
-    plans: list[RoutePlan]
-    scans: list[Scan]
-    stalled_since: datetime | None
-    last_activity_at: datetime
-    customs: list[CustomsMark] = []
-    # Carrier updates (defaults: views projected before they existed load).
-    estimates: list[Estimate] = []
-    retracted: list[Scan] = []
-    other_ids: list[str] = []
-    # Recorded after the end (scan ids, customs mark keys): kept, not derived from.
-    after_end: list[str] = []
-    subscriptions: list[Subscription] = []
-
-
-_STATE_FIELDS = tuple(
-    f for f in ShipmentState.__struct_fields__ if f not in ("id", "version", "created_on")
-)
-
-
-class Shipment(Aggregate):
     class Opened(Aggregate.Created):
         """The first word of this tracking number reached us."""
 
@@ -126,9 +97,7 @@ class Shipment(Aggregate):
                 s.aliases.add(self.scan.new_tracking_number)
             if s.has_ended():
                 s.after_end.add(self.scan.scan_id)
-            # Keep scans in occurred_at order; equal times stay in recorded order.
-            at = bisect.bisect_right(s.scans, self.scan.occurred_at, key=_occurred_at)
-            s.scans.insert(at, self.scan)
+            at = timeline.insert(s.scans, self.scan)
             if at < len(s.scans) - 1:
                 s.derivation = None  # an earlier scan came late: derive again from the start
             s.stalled_since = None
@@ -149,9 +118,8 @@ class Shipment(Aggregate):
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
             if s.has_ended():
-                s.after_end.add(_mark_key(self.mark))
-            at = bisect.bisect_right(s.customs, self.mark.occurred_at, key=_mark_at)
-            s.customs.insert(at, self.mark)
+                s.after_end.add(timeline.mark_key(self.mark))
+            timeline.insert(s.customs, self.mark)
             s.derivation = None
             s.last_activity_at = max(s.last_activity_at, self.timestamp)
 
@@ -298,30 +266,11 @@ class Shipment(Aggregate):
     # -- state -------------------------------------------------------------------
 
     def state(self) -> ShipmentState:
-        values = {f: getattr(self, f) for f in _STATE_FIELDS}
-        # Its own lists, so the aggregate going on does not change the value.
-        values = {f: sorted(v) if isinstance(v, set) else list(v) if isinstance(v, list) else v
-                  for f, v in values.items()}
-        return ShipmentState(id=self.id, version=self.version, created_on=self.created_on,
-                             **values)
+        return shipment_state.snapshot(self)
 
     @classmethod
     def from_state(cls, state: ShipmentState) -> Shipment:
-        shipment = object.__new__(cls)
-        shipment.__base_init__(state.id, state.version, state.created_on)
-        for f in _STATE_FIELDS:
-            value = getattr(state, f)
-            setattr(shipment, f, list(value) if isinstance(value, list) else value)
-        shipment.after_end = set(state.after_end)
-        shipment.derivation = None
-        shipment.scan_ids = {
-            scan.scan_id for scan in (*state.scans, *state.retracted)
-        } | set(state.other_ids)
-        shipment.aliases = {
-            scan.new_tracking_number for scan in (*state.scans, *state.retracted)
-            if scan.new_tracking_number is not None
-        }
-        return shipment
+        return shipment_state.restore(cls, state)
 
     # -- queries -----------------------------------------------------------------
 
@@ -369,20 +318,17 @@ class Shipment(Aggregate):
     def counted_scans(self) -> list[Scan]:
         """The scans its delivery is derived from: all but those recorded
         after it had ended (in occurred_at order)."""
-        return [scan for scan in self.scans if scan.scan_id not in self.after_end]
+        return timeline.counted_scans(self.scans, self.after_end)
 
     def counted_customs(self) -> list[CustomsMark]:
         """The customs marks its delivery is derived from, likewise."""
-        return [m for m in self.customs if _mark_key(m) not in self.after_end]
+        return timeline.counted_marks(self.customs, self.after_end)
 
     def has_ended(self) -> bool:
         """Whether what is derived has reached DELIVERED or RETURNED: a
         booked shipment with a delivery scan counted (the derivation ends at
         the first one, whatever else was said)."""
-        return self.is_booked and any(
-            scan.event is ScanEvent.DELIVERED and scan.scan_id not in self.after_end
-            for scan in self.scans
-        )
+        return self.is_booked and timeline.delivered(self.scans, self.after_end)
 
     # -- commands ----------------------------------------------------------------
 
@@ -456,83 +402,3 @@ class Shipment(Aggregate):
             return False
         self.trigger_event(self.NotificationSubscribed, subscription=subscription, source=source)
         return True
-
-    # -- carrier updates ---------------------------------------------------------
-
-    def answers_to(self, tracking_number: str) -> bool:
-        """Its own number, or a later carrier's it was handed over under."""
-        return tracking_number == self.tracking_number or tracking_number in self.aliases
-
-    def _check_carrier_update(self, tracking_number: str, key: str) -> bool:
-        """False when already recorded; refuses another shipment's update."""
-        if not self.answers_to(tracking_number):
-            raise InvalidInput(
-                "tracking_number", f"{key} is for {tracking_number}, not {self.tracking_number}"
-            )
-        return key not in self.scan_ids
-
-    def record_estimate(self, update: EstimateUpdate, source: Source) -> bool:
-        """Record a carrier's estimate; False when its id is already recorded."""
-        if not self._check_carrier_update(update.tracking_number, update.key):
-            return False
-        self.trigger_event(self.EstimateReceived, estimate_id=update.estimate_id,
-                           estimate=update.estimate, reported=update.reported, source=source)
-        return True
-
-    def note_carrier_event(self, note: CarrierNote, source: Source) -> bool:
-        """Record a carrier event we have no code for; False when already recorded."""
-        if not self._check_carrier_update(note.tracking_number, note.key):
-            return False
-        self.trigger_event(self.CarrierEventNoted, note_id=note.note_id,
-                           occurred_at=note.occurred_at, location=note.location,
-                           reported=note.reported, source=source)
-        return True
-
-    def retract(self, retraction: Retraction, source: Source) -> bool:
-        """Retract a recorded scan or note; False when already retracted. An
-        event we never recorded is recorded retracted when the retraction
-        brings it (``declared``), else refused (InvalidInput)."""
-        if not self._check_carrier_update(retraction.tracking_number, retraction.key):
-            return False
-        declaration: dict[str, Any] = {
-            "retracted_id": retraction.retracted_id, "declared_at": retraction.declared_at,
-            "reason": retraction.reason, "corrected_by": retraction.corrected_by,
-            "source": source,
-        }
-        if retraction.retracted_id in self.scan_ids:
-            self.trigger_event(self.ScanRetracted, **declaration)
-            return True
-        declared = retraction.declared
-        if declared is None:
-            raise InvalidInput(
-                "retracted_id",
-                f"{retraction.retracted_id} is not recorded for {self.tracking_number}",
-            )
-        self.trigger_event(
-            self.RetractedEventRecorded, **declaration,
-            scan=declared if isinstance(declared, Scan) else None,
-            note=declared if isinstance(declared, CarrierNote) else None,
-        )
-        return True
-
-    def record_update(self, update: Scan | CarrierUpdate, source: Source, *, now: datetime) -> bool:
-        """Record a scan or any carrier update; False when already recorded."""
-        if isinstance(update, Scan):
-            return self.record_scan(update, source, now=now)
-        if isinstance(update, EstimateUpdate):
-            return self.record_estimate(update, source)
-        if isinstance(update, CarrierNote):
-            return self.note_carrier_event(update, source)
-        return self.retract(update, source)
-
-
-def _occurred_at(scan: Scan) -> datetime:
-    return scan.occurred_at
-
-
-def _mark_at(mark: CustomsMark) -> datetime:
-    return mark.occurred_at
-
-
-def _mark_key(mark: CustomsMark) -> str:
-    return f"customs:{mark.entry_id}/{mark.entry_version}"

@@ -20,7 +20,7 @@ from tracking.customs import (
     InvalidTransition,
 )
 from tracking.declaration import CurrencyCode, HsCode
-from tracking.delivery import derive
+from tracking.derivation import derive
 from tracking.errors import InvalidInput
 from tracking.exceptions import ExceptionKind, open_exceptions
 from tracking.nomenclature import shipped

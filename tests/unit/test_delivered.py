@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.builders import AGENT, HK_STO, TN, at, booking, plan, route, scan
 from tracking.carrier import Estimate
 from tracking.codes import ScanEvent, Status
-from tracking.delivery import derive
+from tracking.derivation import derive
 from tracking.identifiers import Locode
 from tracking.shipment import Shipment
 from projections.views import shipment_view, tracking_view

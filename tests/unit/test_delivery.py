@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from tests.builders import HK_STO, HKT, TYO_HAM_STO, at, leg, plan, route, scan
 from tracking.codes import RoutingStatus, ScanEvent, Status, TransportStatus
-from tracking.delivery import Delivery, Expected, derive
+from tracking.delivery import Delivery, Expected
+from tracking.derivation import derive
 from tracking.route import RoutePlan
 from tracking.scan import Scan
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from tests.builders import HK_STO, TYO_HAM_STO, at, plan, scan
 from tracking.codes import RoutingStatus, ScanEvent
-from tracking.delivery import Expected, derive
+from tracking.delivery import Expected
+from tracking.derivation import derive
 
 STRAYED = [scan("LOADED", "HKHKG", 3, voyage="V100"), scan("UNLOADED", "JPTYO", 6, voyage="V100")]
 

@@ -12,7 +12,7 @@ from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, declarat
 from tracking.carrier import Retraction
 from tracking.codes import Status
 from tracking.customs import CustomsEntry, CustomsStatus
-from tracking.delivery import derive
+from tracking.derivation import derive
 from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode
 from tracking.shipment import Shipment
