@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from tracking.delivery import derive
+from tracking.derivation import derive
 from tracking.eta.accuracy import Scored, score
 from tracking.eta.fit import Parameters, fit
 from tracking.eta.lanes import Journey, Stage, journey_of, known_before
