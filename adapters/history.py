@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -214,10 +213,10 @@ def record(service: ShipmentService, p: Planned, now: datetime) -> None:
 
 
 def simulate_history(service: ShipmentService, shipments: int, *, seed: int = 1, days: int = 365,
-                     now: datetime | None = None, out: TextIO | None = sys.stderr) -> list[Planned]:
+                     now: datetime | None = None, out: TextIO | None = None) -> list[Planned]:
     """Record ``shipments`` simulated shipments; what was planned, for tests.
     ``now`` defaults to today's midnight (UTC), so a seed gives the same
-    history all day."""
+    history all day. Progress goes to ``out`` when given."""
     now = now or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     planner = HistoryPlanner(seed, now, days)
     planned = [planner.shipment() for _ in range(shipments)]

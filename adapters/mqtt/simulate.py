@@ -77,12 +77,14 @@ def simulate(
     misroutes: float = 0.02,
     seed: int | None = None,
     book: bool = True,
-    out: TextIO = sys.stderr,
+    out: TextIO | None = None,
 ) -> SimulationReport:
     """Book ``shipments`` (when ``book``), then publish their scans to the
     broker of TRACKING_MQTT_URL (or the embedded one) at ``rate`` messages/s
     (0 for as fast as possible) and wait for every PUBACK."""
     from adapters.composition import build_service  # the database only when booking
+
+    out = out or sys.stderr  # at call time: a default bound at import outlives pytest's capture
 
     rng = random.Random(seed)
     now = datetime.now(UTC)
