@@ -2,34 +2,31 @@
 ``ingest``, ``project``) and per operator task (``rebuild``, ``dead-letters``,
 ``health``, ``simulate``, ``check-config``, ``demo``). Each one's ``--help``
 says what it does and which TRACKING_* variables it reads (``COMMANDS``).
+
+This module parses and dispatches; the processes are in
+adapters/commands/processes.py, the tasks on recorded data in
+adapters/commands/data.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import random
-import signal
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import msgspec
 
-from adapters import health
+from adapters.commands.data import dead_letters_command, eta_command, rebuild, simulate
+from adapters.commands.processes import ingest, notify, poll, project, serve, worker_app
 from adapters.composition import build_service
-from adapters.health import OpsServer
-from adapters.metrics import Metrics
 from adapters.logs import configure as configure_logging
 from adapters.settings import VARIABLES, ConfigError, Settings, _redact
 from projections.registry import READ_MODELS
-from tracking.application import ScanResult
 from tracking.booking import Booking, Recipient
 from tracking.codes import ScanEvent, SourceKind, TransportMode
 from tracking.errors import TrackingError
@@ -37,6 +34,8 @@ from tracking.identifiers import CountryCode, Locode, TrackingNumber, s10_check_
 from tracking.mapper import enc_hook
 from tracking.route import Leg, Route
 from tracking.scan import Scan, Source
+
+__all__ = ["main", "worker_app"]  # worker_app: `tracking serve`'s workers, by its old name too
 
 log = logging.getLogger("tracking.cli")
 
@@ -181,281 +180,6 @@ def _demo(settings: Settings, tn: TrackingNumber) -> int:
     service.close()
     return 0
 
-
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT (instead of dying on them)."""
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    return done
-
-
-def serve(settings: Settings, *, run_projections: bool, run_ingest: bool = False) -> int:
-    """The API until SIGTERM: uvicorn then stops accepting, finishes the
-    requests in hand, and runs the app's shutdown (the consumer finishes and
-    acknowledges its batch, connections close)."""
-    import uvicorn
-
-    workers = 1 if run_projections or run_ingest else settings.http_workers
-    log.info("API on http://%s:%d", settings.http_host, settings.http_port,
-             extra={"store": _redact(settings.database_url), "workers": workers,
-                    "views": "this process" if run_projections else "tracking project"})
-    if not settings.api_tokens:
-        log.warning("no API tokens are set (TRACKING_API_TOKENS): only the public reads answer "
-                    "(GET /api/v1/track/..., health, metrics, API docs), every other route 401 "
-                    "(scans over MQTT are not affected); set role:token pairs before starting, "
-                    "e.g. export TRACKING_API_TOKENS=merchant:m1,agent:a1,device:d1")
-    # uvicorn re-raises the signal it stopped on once it is done; with our
-    # handler in place that ends in a clean exit 0, not death by SIGTERM.
-    _stop_on_signals()
-    # No uvicorn access log: adapters/http/access.py writes one line per request.
-    options: dict[str, Any] = dict(host=settings.http_host, port=settings.http_port,
-                                   log_config=None, log_level=settings.log_level.lower(),
-                                   access_log=False, timeout_graceful_shutdown=10)
-    if workers > 1:
-        # One Python process answers on one core (the GIL): more cores need
-        # more processes. uvicorn starts each, and each builds its own app.
-        uvicorn.run("adapters.cli:worker_app", factory=True, workers=workers, **options)
-        return 0
-    uvicorn.run(_app(settings, run_projections=run_projections, run_ingest=run_ingest), **options)
-    return 0
-
-
-def _app(settings: Settings, *, run_projections: bool, run_ingest: bool = False) -> Any:
-    from adapters.composition import build_api, build_sender
-    from adapters.http.app import create_app
-
-    api = build_api(settings, run_projections=run_projections, run_ingest=run_ingest)
-    app = create_app(api)
-    if run_ingest:  # `tracking all`: the notifications are sent from this process too
-        sender = build_sender(settings, api.service, api.store, metrics=api.metrics)
-        app.on_startup.append(sender.start)
-        app.on_shutdown.insert(0, sender.stop)
-    return app
-
-
-def notify(settings: Settings) -> int:
-    """Send the outbox's messages until SIGTERM or SIGINT; the attempts in
-    hand are finished (or time out) before it stops."""
-    from adapters.composition import build_sender, build_view_store
-
-    done = _stop_on_signals()
-    service = build_service(settings)
-    store = build_view_store(settings)
-    metrics = Metrics()
-    sender = build_sender(settings, service, store, metrics=metrics)
-    health.register(metrics, service, store=store)
-    readiness = health.Readiness(service, store, None, None, settings.ready_max_lag_seconds)
-    server = _ops_server(settings, metrics, readiness)
-    sender.start()
-    log.info("sending notifications", extra={"store": _redact(settings.database_url)})
-    return _until_stopped(done, lambda: None if sender.running else sender.error or "ended",
-                          sender.stop, server, readiness, store, service)
-
-
-def worker_app() -> Any:
-    """The API of one of `tracking serve`'s worker processes (uvicorn's factory)."""
-    settings = Settings.from_env()
-    configure_logging(settings)
-    return _app(settings, run_projections=False)
-
-
-def _ops_server(settings: Settings, metrics: Metrics, readiness: health.Readiness) -> OpsServer | None:
-    """/livez, /readyz and /metrics on TRACKING_METRICS_PORT, when it is set."""
-    if settings.metrics_port is None:
-        return None
-    server = OpsServer(settings.http_host, settings.metrics_port, metrics, readiness).start()
-    log.info("health and metrics on http://%s:%d", settings.http_host, settings.metrics_port)
-    return server
-
-
-def project(settings: Settings) -> int:
-    """Keep the views up to date until SIGTERM or SIGINT; the batch in hand
-    is one transaction, finished before the runner stops."""
-    from adapters.composition import build_runner, build_view_store
-    from projections.runner import TRANSIENT
-
-    done = _stop_on_signals()
-    service = build_service(settings)
-    store = build_view_store(settings)
-    runner = build_runner(settings, service, store)
-    metrics = Metrics()
-    health.register(metrics, service, store=store)
-    readiness = health.Readiness(service, store, runner, None, settings.ready_max_lag_seconds)
-    server = _ops_server(settings, metrics, readiness)
-    caught_up = 0
-    while not done.is_set():
-        try:
-            n = runner.run_once()
-        except TRANSIENT as e:  # a cut connection mid catch-up: again, as the runner would
-            log.warning("the views' database does not answer (%s); again in 1 s", e)
-            done.wait(1.0)
-            continue
-        if n == 0:
-            break
-        caught_up += n
-    log.info("views caught up; following the log", extra={"events": caught_up})
-    runner.start()
-    return _until_stopped(done, lambda: runner.error, runner.stop, server, readiness, store,
-                          service)
-
-
-def _until_stopped(done: threading.Event, failure: Any, stop: Any, server: OpsServer | None,
-                   readiness: health.Readiness, store: Any, service: Any) -> int:
-    """Wait for SIGTERM (0) or the background worker's failure (1), then
-    stop it and close the process's parts."""
-    code = 0
-    while not done.wait(1.0):
-        if (error := failure()) is not None:
-            log.error("the background worker stopped: %r", error)
-            code = 1
-            break
-    stop()
-    if server is not None:
-        server.stop()
-    readiness.close()
-    store.close()
-    service.close()
-    log.info("stopped")
-    return code
-
-
-def ingest(settings: Settings) -> int:
-    """Consume scans from TRACKING_MQTT_URL until SIGTERM or SIGINT; then
-    stop taking messages, finish and acknowledge the batch in hand (what is
-    received but not in it is not acknowledged: the broker keeps it for the
-    next consumer with this client id), disconnect, close."""
-    from adapters.composition import build_consumer, build_dead_letters
-
-    if settings.mqtt_url is None:
-        log.error("ingest needs TRACKING_MQTT_URL (mqtt://user:pass@host:port)")
-        return 2
-    done = _stop_on_signals()
-    service = build_service(settings)
-    dead_letters = build_dead_letters(settings)
-    metrics = Metrics()
-    consumer = build_consumer(settings, service, dead_letters, metrics=metrics)
-    health.register(metrics, service, consumer=consumer, dead_letters=dead_letters)
-    readiness = health.Readiness(service, None, None, consumer, settings.ready_max_lag_seconds)
-    server = _ops_server(settings, metrics, readiness)
-    consumer.start()
-    log.info("consuming scans", extra={"broker": _redact(settings.mqtt_url),
-                                       "client_id": settings.mqtt_client_id})
-    done.wait()
-    log.info("stopping: finishing the batch in hand")
-    consumer.stop()
-    if server is not None:
-        server.stop()
-    readiness.close()
-    dead_letters.close()
-    service.close()
-    log.info("stopped", extra={"recorded": int(metrics.value("tracking_scans_total", result="recorded",
-                                                             ingress="mqtt")),
-                               "batches": metrics.observed("tracking_ingest_batch_size")[0]})
-    return 0
-
-
-def poll(settings: Settings) -> int:
-    """Poll the configured carriers (parcel, DCSA) until SIGTERM or SIGINT.
-    One process per carrier API key: the carrier's rate limit is per key, so
-    polling is not part of the API processes, which are scaled out. Health
-    and metrics (carrier events by code class) on TRACKING_METRICS_PORT."""
-    from adapters.carriers.translation import register as register_carrier_metrics
-    from adapters.composition import build_dcsa_poller, build_poller, build_view_store
-
-    conf = settings.carriers
-    if conf.parcel_api_url is None and conf.dcsa_api_url is None:
-        print("tracking: poll needs TRACKING_PARCEL_API_URL or TRACKING_DCSA_API_URL",
-              file=sys.stderr)
-        return 2
-    done = _stop_on_signals()
-    service = build_service(settings)
-    store = build_view_store(settings)
-    metrics = Metrics()
-    register_carrier_metrics(metrics)
-    health.register(metrics, service, store=store)
-    readiness = health.Readiness(service, store, None, None, settings.ready_max_lag_seconds)
-    server = _ops_server(settings, metrics, readiness)
-    running = []
-    if conf.parcel_api_url is not None:
-        running.append((build_poller(settings, service, store, metrics=metrics).background,
-                        conf.parcel_poll_seconds))
-        log.info("polling %s at %s every %d s", conf.parcel_carrier, conf.parcel_api_url,
-                 conf.parcel_poll_seconds)
-    if conf.dcsa_api_url is not None:
-        running.append((build_dcsa_poller(settings, service, metrics=metrics).background,
-                        conf.dcsa_poll_seconds))
-        log.info("polling DCSA events at %s every %d s", conf.dcsa_api_url,
-                 conf.dcsa_poll_seconds)
-    for background, interval in running:
-        background.start(interval)
-    done.wait()
-    for background, _ in running:
-        background.stop()
-    if server is not None:
-        server.stop()
-    readiness.close()
-    store.close()
-    service.close()
-    return 0
-
-
-def simulate(settings: Settings, args: argparse.Namespace) -> int:
-    """Publish realistic scan traffic over MQTT, for demos and benchmarks;
-    or, with --history, record a delivered history through the service."""
-    from adapters.mqtt.simulate import simulate as run
-
-    if args.history:
-        from adapters.history import simulate_history
-
-        service = build_service(settings)
-        try:
-            planned = simulate_history(service, args.history, seed=args.seed or 1, days=args.days)
-        finally:
-            service.close()
-        print(f"recorded a history of {len(planned):,} shipments (seed {args.seed or 1})")
-        return 0
-
-    report = run(settings, shipments=args.shipments, rate=args.rate, duplicates=args.duplicates,
-                 malformed=args.malformed, misroutes=args.misroutes, seed=args.seed,
-                 book=not args.no_book)
-    print(f"published {report.published:,} messages for {report.shipments:,} shipments in "
-          f"{report.elapsed:.1f} s ({report.rate:,.0f}/s): {report.valid:,} valid "
-          f"({report.misrouted:,} misrouted), {report.duplicates:,} duplicates, "
-          f"{report.malformed:,} malformed; {report.acked:,} PUBACKs, {report.refused:,} refused")
-    return 0 if report.acked == report.published and not report.refused else 1
-
-
-def rebuild(settings: Settings, views: Sequence[str]) -> int:
-    from adapters.composition import build_runner, build_service, build_view_store
-
-    service = build_service(settings)
-    store = build_view_store(settings)
-    started = time.perf_counter()
-    count = build_runner(settings, service, store).rebuild(views or None)
-    elapsed = time.perf_counter() - started
-    print(f"rebuilt the {', '.join(views or store.names())} views from {count} events in "
-          f"{elapsed:.1f} s "
-          f"({count / elapsed if elapsed else 0:,.0f} events/s)")
-    store.close()
-    service.close()
-    return 0
-
-
-def eta_command(settings: Settings, args: argparse.Namespace) -> int:
-    from adapters import lanes
-
-    service = build_service(settings)
-    try:
-        if args.action == "publish":
-            lanes.publish(service)
-        else:
-            lanes.run_backtest(service, since=args.since, until=args.until)
-    finally:
-        service.close()
-    return 0
-
-
 def check_config(settings: Settings) -> int:
     print(f"database: {_redact(settings.database_url)}")
     broker = (_redact(settings.mqtt_url) if settings.mqtt_url else
@@ -488,59 +212,6 @@ def health_check(settings: Settings, live: bool) -> int:
     except OSError as e:
         print(f"{url}: {e}", file=sys.stderr)
     return 1
-
-
-def dead_letters_command(settings: Settings, args: argparse.Namespace) -> int:
-    """List dead letters, or re-submit them as they were stored (after the
-    cause was fixed elsewhere: a device registered, a shipment booked, a
-    clock corrected). A corrected payload goes through the HTTP API."""
-    from adapters import deadletters
-    from adapters.composition import build_dead_letters
-    from adapters.mqtt.consumer import NotAScan, parse_scan
-
-    letters = build_dead_letters(settings)
-    try:
-        if args.action == "list":
-            found = letters.list(pending_only=not args.all, limit=args.limit, offset=0)
-            for x in found:
-                print(json.dumps({
-                    "id": x.id, "received_at": x.received_at.isoformat(), "topic": x.topic,
-                    "field": x.field, "reason": x.reason,
-                    "payload": x.payload.decode("utf-8", "backslashreplace")[:500],
-                    "resubmitted_as": x.resubmitted_as}))
-            print(f"{len(found)} dead letter(s){' (pending)' if not args.all else ''}", file=sys.stderr)
-            return 0
-        ids = args.ids
-        if args.all:
-            ids = [x.id for x in letters.list(pending_only=True, limit=100_000, offset=0)]
-        service = build_service(settings)
-        failed = 0
-        try:
-            for letter_id in ids:
-                letter = letters.get(letter_id)
-                try:
-                    if letter is None:
-                        raise deadletters.NoSuchDeadLetter(f"no dead letter {letter_id}")
-                    scan = parse_scan(letter.topic, letter.payload, settings.devices)
-                    outcome = deadletters.resubmit(letters, service, letter_id, scan,
-                                                   Source(SourceKind.AGENT, "cli"))
-                except (NotAScan, deadletters.NoSuchDeadLetter, deadletters.AlreadyResubmitted) as e:
-                    failed += 1
-                    print(f"{letter_id}: {getattr(e, 'reason', e)}")
-                    continue
-                if outcome.result is ScanResult.REJECTED:
-                    failed += 1
-                    print(f"{letter_id}: refused again: {outcome.field}: {outcome.reason}")
-                else:
-                    print(f"{letter_id}: {outcome.result.value} as scan {outcome.scan_id} "
-                          f"({outcome.tracking_number})")
-        finally:
-            service.close()
-        print(f"re-submitted {len(ids) - failed} of {len(ids)}", file=sys.stderr)
-        return 1 if failed else 0
-    finally:
-        letters.close()
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(

@@ -1,0 +1,1 @@
+"""The ``tracking`` command's subcommands, by kind (adapters/cli.py parses and dispatches)."""

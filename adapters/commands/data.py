@@ -1,0 +1,124 @@
+"""The operator's tasks on the recorded data: ``simulate``, ``rebuild``,
+``eta`` and ``dead-letters``; each runs once and exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from adapters.composition import build_service
+from adapters.settings import Settings
+from tracking.application import ScanResult
+from tracking.codes import SourceKind
+from tracking.scan import Source
+
+
+def simulate(settings: Settings, args: argparse.Namespace) -> int:
+    """Publish realistic scan traffic over MQTT, for demos and benchmarks;
+    or, with --history, record a delivered history through the service."""
+    from adapters.mqtt.simulate import simulate as run
+
+    if args.history:
+        from adapters.history import simulate_history
+
+        service = build_service(settings)
+        try:
+            planned = simulate_history(service, args.history, seed=args.seed or 1, days=args.days)
+        finally:
+            service.close()
+        print(f"recorded a history of {len(planned):,} shipments (seed {args.seed or 1})")
+        return 0
+
+    report = run(settings, shipments=args.shipments, rate=args.rate, duplicates=args.duplicates,
+                 malformed=args.malformed, misroutes=args.misroutes, seed=args.seed,
+                 book=not args.no_book)
+    print(f"published {report.published:,} messages for {report.shipments:,} shipments in "
+          f"{report.elapsed:.1f} s ({report.rate:,.0f}/s): {report.valid:,} valid "
+          f"({report.misrouted:,} misrouted), {report.duplicates:,} duplicates, "
+          f"{report.malformed:,} malformed; {report.acked:,} PUBACKs, {report.refused:,} refused")
+    return 0 if report.acked == report.published and not report.refused else 1
+
+
+def rebuild(settings: Settings, views: Sequence[str]) -> int:
+    from adapters.composition import build_runner, build_service, build_view_store
+
+    service = build_service(settings)
+    store = build_view_store(settings)
+    started = time.perf_counter()
+    count = build_runner(settings, service, store).rebuild(views or None)
+    elapsed = time.perf_counter() - started
+    print(f"rebuilt the {', '.join(views or store.names())} views from {count} events in "
+          f"{elapsed:.1f} s "
+          f"({count / elapsed if elapsed else 0:,.0f} events/s)")
+    store.close()
+    service.close()
+    return 0
+
+
+def eta_command(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters import lanes
+
+    service = build_service(settings)
+    try:
+        if args.action == "publish":
+            lanes.publish(service)
+        else:
+            lanes.run_backtest(service, since=args.since, until=args.until)
+    finally:
+        service.close()
+    return 0
+
+
+def dead_letters_command(settings: Settings, args: argparse.Namespace) -> int:
+    """List dead letters, or re-submit them as they were stored (after the
+    cause was fixed elsewhere: a device registered, a shipment booked, a
+    clock corrected). A corrected payload goes through the HTTP API."""
+    from adapters import deadletters
+    from adapters.composition import build_dead_letters
+    from adapters.mqtt.consumer import NotAScan, parse_scan
+
+    letters = build_dead_letters(settings)
+    try:
+        if args.action == "list":
+            found = letters.list(pending_only=not args.all, limit=args.limit, offset=0)
+            for x in found:
+                print(json.dumps({
+                    "id": x.id, "received_at": x.received_at.isoformat(), "topic": x.topic,
+                    "field": x.field, "reason": x.reason,
+                    "payload": x.payload.decode("utf-8", "backslashreplace")[:500],
+                    "resubmitted_as": x.resubmitted_as}))
+            print(f"{len(found)} dead letter(s){' (pending)' if not args.all else ''}", file=sys.stderr)
+            return 0
+        ids = args.ids
+        if args.all:
+            ids = [x.id for x in letters.list(pending_only=True, limit=100_000, offset=0)]
+        service = build_service(settings)
+        failed = 0
+        try:
+            for letter_id in ids:
+                letter = letters.get(letter_id)
+                try:
+                    if letter is None:
+                        raise deadletters.NoSuchDeadLetter(f"no dead letter {letter_id}")
+                    scan = parse_scan(letter.topic, letter.payload, settings.devices)
+                    outcome = deadletters.resubmit(letters, service, letter_id, scan,
+                                                   Source(SourceKind.AGENT, "cli"))
+                except (NotAScan, deadletters.NoSuchDeadLetter, deadletters.AlreadyResubmitted) as e:
+                    failed += 1
+                    print(f"{letter_id}: {getattr(e, 'reason', e)}")
+                    continue
+                if outcome.result is ScanResult.REJECTED:
+                    failed += 1
+                    print(f"{letter_id}: refused again: {outcome.field}: {outcome.reason}")
+                else:
+                    print(f"{letter_id}: {outcome.result.value} as scan {outcome.scan_id} "
+                          f"({outcome.tracking_number})")
+        finally:
+            service.close()
+        print(f"re-submitted {len(ids) - failed} of {len(ids)}", file=sys.stderr)
+        return 1 if failed else 0
+    finally:
+        letters.close()
