@@ -26,7 +26,8 @@ def simulate(settings: Settings, args: argparse.Namespace) -> int:
 
         service = build_service(settings)
         try:
-            planned = simulate_history(service, args.history, seed=args.seed or 1, days=args.days)
+            planned = simulate_history(service, args.history, seed=args.seed or 1,
+                                       days=args.days, out=sys.stderr)
         finally:
             service.close()
         print(f"recorded a history of {len(planned):,} shipments (seed {args.seed or 1})")
