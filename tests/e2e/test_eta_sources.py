@@ -15,7 +15,8 @@ from litestar.testing import TestClient
 
 from adapters import lanes
 from adapters.composition import build_api
-from adapters.history import HISTORY_LANES, SOURCE, HistoryLane, HistoryPlanner, Planned, record_steps
+from adapters.history import (
+    HISTORY_LANES, SOURCE, HistoryLane, HistoryPlanner, Planned, record_steps)
 from adapters.http.app import Api, create_app
 from adapters.settings import Settings
 from tests.e2e.conftest import AGENT, Clock

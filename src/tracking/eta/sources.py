@@ -85,7 +85,8 @@ def score_lanes(
     return found
 
 
-def carrier_lanes(scores: dict[str, LaneScore], minimum: int = MINIMUM_SHIPMENTS) -> tuple[str, ...]:
+def carrier_lanes(scores: dict[str, LaneScore],
+                  minimum: int = MINIMUM_SHIPMENTS) -> tuple[str, ...]:
     """The lanes the carrier wins: lower MAE, on at least ``minimum`` shipments."""
     return tuple(sorted(k for k, s in scores.items()
                         if s.shipments >= minimum and s.carrier_mae < s.model_mae))
