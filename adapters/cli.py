@@ -258,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     test.add_argument("--since", type=_day, default=None, help="YYYY-MM-DD (default: 90 days "
                       "before --until)")
     test.add_argument("--until", type=_day, default=None, help="YYYY-MM-DD (default: now)")
+    eta.add_parser("report", help="draw the reliability diagram and the error by hours out",
+                   description="Backtest the last 90 days and draw both into a PNG (needs the "
+                               "plot extra: pip install '.[plot]').").add_argument(
+        "--plot", required=True, metavar="FILE.png", help="where to write the PNG")
     letters = parsers["dead-letters"].add_subparsers(dest="action", required=True)
     listing = letters.add_parser("list", help="print dead letters as JSON lines, oldest first",
                                  description="Print dead letters as JSON lines, oldest first.")

@@ -192,6 +192,11 @@ def _declaration(p: Planned) -> Declaration:
 def record(service: ShipmentService, p: Planned, now: datetime) -> None:
     """Book, declare, and record what happened before ``now``, in order."""
     service.book(p.tracking_number, p.booking, p.route, SOURCE)
+    record_steps(service, p, now)
+
+
+def record_steps(service: ShipmentService, p: Planned, now: datetime) -> None:
+    """Of a booked shipment: declare, and record what happened before ``now``, in order."""
     if any(isinstance(s, tuple) for s in p.steps):
         service.declare(_declaration(p), SOURCE)
     entry = customs_entry_id(p.tracking_number, p.lane.destination[:2])

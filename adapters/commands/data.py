@@ -60,12 +60,14 @@ def rebuild(settings: Settings, views: Sequence[str]) -> int:
 
 
 def eta_command(settings: Settings, args: argparse.Namespace) -> int:
-    from adapters import lanes
+    from adapters import eta_report, lanes
 
     service = build_service(settings)
     try:
         if args.action == "publish":
             lanes.publish(service)
+        elif args.action == "report":
+            return eta_report.report(service, args.plot)
         else:
             lanes.run_backtest(service, since=args.since, until=args.until)
     finally:

@@ -201,10 +201,10 @@ class ShipmentService(Application[UUID]):
 
     def publish_eta_model(
         self, figures: tuple[Figure, ...], *, deliveries: int, parameters: Parameters,
-        source: Source,
+        source: Source, carrier_lanes: tuple[str, ...] = (),
     ) -> tuple[int, WriteResult]:
         return self.eta_models.publish(figures, deliveries=deliveries, parameters=parameters,
-                                       source=source)
+                                       source=source, carrier_lanes=carrier_lanes)
     # -- webhook subscriptions (tracking.webhooks) -------------------------------
 
     def create_webhook(

@@ -17,7 +17,7 @@ class EtaModels:
 
     def publish(
         self, figures: tuple[Figure, ...], *, deliveries: int, parameters: Parameters,
-        source: Source,
+        source: Source, carrier_lanes: tuple[str, ...] = (),
     ) -> tuple[int, WriteResult]:
         """Record a new ETA lane model; its version. The views use it for what
         is recorded from then on."""
@@ -25,7 +25,7 @@ class EtaModels:
         def command(unit: UnitOfWork) -> int:
             model = unit.get(ETA_MODEL_ID, EtaModel) or EtaModel.open()
             version = model.publish(figures, deliveries=deliveries, parameters=parameters,
-                                    source=source)
+                                    source=source, carrier_lanes=carrier_lanes)
             unit.changed(model)
             return version
 

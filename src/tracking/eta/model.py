@@ -39,6 +39,10 @@ class LaneModel(msgspec.Struct, kw_only=True, dict=True):
     deliveries: int
     parameters: Parameters
     figures: tuple[Figure, ...]
+    # The lanes (``Lane.keys()[0]``) where the carrier's estimates were
+    # measured better than this model (``tracking.eta.sources``): there the
+    # carrier's ETA is shown while it has one.
+    carrier_lanes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self._index = {(f.key, f.stage): f for f in self.figures}
@@ -73,14 +77,20 @@ class LaneModel(msgspec.Struct, kw_only=True, dict=True):
 def shown_eta(shipment: Shipment, delivery: Delivery, model: LaneModel | None) -> ShownEta:
     """The ETA a booked shipment's view shows with this model in force: the
     model's, where it has figures for the shipment's lane and stage and the
-    derivation has an ETA (routed, on its route, not returning); else the
-    derivation's own (plan or carrier). Once delivered, the delivery time."""
+    derivation has an ETA (routed, on its route, not returning), unless the
+    model names the lane a carrier's and the carrier's estimate gives the
+    ETA now; else the derivation's own (plan or carrier). Once delivered,
+    the delivery time."""
+    booking = shipment.require_booked()
     if model is not None and delivery.eta is not None and delivery.delivered_at is None:
         journey = journey_of(shipment, delivery)
+        if journey is not None and journey.lane.keys()[0] in model.carrier_lanes:
+            own = unmodelled(shipment.route, delivery, shipment.estimates, booking.deliver_by)
+            if own.window is not None and own.window.source is EtaSource.CARRIER:
+                return own
         predicted = model.predict(journey) if journey is not None else None
         if predicted is not None:
             return predicted
-    booking = shipment.require_booked()
     return unmodelled(shipment.route, delivery, shipment.estimates, booking.deliver_by)
 
 
@@ -96,8 +106,14 @@ class EtaModel(Aggregate):
         parameters: Parameters
         figures: tuple[Figure, ...]
         source: Source
+        carrier_lanes: tuple[str, ...]
 
         occurred_at = WHEN_RECORDED
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["carrier_lanes"] = []  # before the carrier was scored: the model everywhere
 
         def apply(self, aggregate: Any) -> None:
             aggregate.latest = self.model()
@@ -105,7 +121,8 @@ class EtaModel(Aggregate):
         def model(self) -> LaneModel:
             return LaneModel(version=self.model_version, published_at=self.timestamp,
                              deliveries=self.deliveries, parameters=self.parameters,
-                             figures=tuple(self.figures))
+                             figures=tuple(self.figures),
+                             carrier_lanes=tuple(self.carrier_lanes))
 
     def __init__(self) -> None:
         self.latest: LaneModel | None = None
@@ -119,13 +136,14 @@ class EtaModel(Aggregate):
         return cls._create(cls.Opened)
 
     def publish(self, figures: tuple[Figure, ...], *, deliveries: int, parameters: Parameters,
-                source: Source) -> int:
+                source: Source, carrier_lanes: tuple[str, ...] = ()) -> int:
         """Record a new model; its version."""
         if deliveries < 1:
             raise InvalidInput("deliveries", "a lane model is fitted on at least one delivery")
         version = (self.latest.version if self.latest else 0) + 1
         self.trigger_event(self.Published, model_version=version, deliveries=deliveries,
-                           parameters=parameters, figures=figures, source=source)
+                           parameters=parameters, figures=figures, source=source,
+                           carrier_lanes=tuple(sorted(carrier_lanes)))
         return version
 
 
