@@ -33,10 +33,12 @@ from tracking.scan import Source
 from tracking.shipment import Shipment
 
 
-def _view_of(shipment: Shipment, position: int | None = None, status: int = 200) -> Response[bytes]:
+def _view_of(service: ShipmentService, shipment: Shipment, position: int | None = None,
+             status: int = 200) -> Response[bytes]:
     """The agent's view of ``shipment`` as it is now, with the position of
-    the write that made it so, if any."""
-    view: dict[str, Any] = msgspec.to_builtins(live_view(shipment), enc_hook=enc_hook)
+    the write that made it so, if any, and the ETA the views show."""
+    view: dict[str, Any] = msgspec.to_builtins(
+        live_view(shipment, service.eta_models.book()), enc_hook=enc_hook)
     if position is not None:
         view["position"] = position
     return json_response(view, status)
@@ -63,7 +65,8 @@ class ShipmentController(Controller):
         tn, booking, route = schemas.to_booking(data, request.state.account)
         source = Source(SourceKind.AGENT, request.state.principal)
         result = service.book(tn, booking, route, source)
-        return _view_of(service.get(tn), result.position, 201 if result.changed else 200)
+        return _view_of(service, service.get(tn), result.position,
+                        201 if result.changed else 200)
 
     @post("/{tracking_number:str}/route", sync_to_thread=True, status_code=200,
           summary="Re-route a shipment", tags=["booking"], **operation(
@@ -83,7 +86,7 @@ class ShipmentController(Controller):
         )
         source = Source(SourceKind.AGENT, request.state.principal)
         result = service.reroute(tn, route, source, destination)
-        return _view_of(service.get(tn), result.position)
+        return _view_of(service, service.get(tn), result.position)
 
     # -- reading -----------------------------------------------------------------
 
@@ -104,7 +107,7 @@ class ShipmentController(Controller):
         if as_of is not None:
             if as_of.tzinfo is None:
                 raise InvalidInput("as_of", "needs a UTC offset (RFC 3339)")
-            return _view_of(service.get_as_of(tn, as_of))
+            return _view_of(service, service.get_as_of(tn, as_of))
         view = lookup.full_view(tn)
         if view is None:
             raise ShipmentNotFound(tn)

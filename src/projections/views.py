@@ -15,6 +15,7 @@ from tracking.booking import Recipient
 from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
 from tracking.customs import CustomsMark, CustomsStatus, HoldReason
 from tracking.delivery import Delivery, Expected
+from tracking.eta.model import ModelBook, shown_eta
 from tracking.eta.window import EtaWindow, ShownEta, unmodelled
 from tracking.exceptions import ExceptionKind, open_exceptions
 from tracking.route import Leg
@@ -119,16 +120,20 @@ def shipment_view(
     )
 
 
-def live_view(shipment: Shipment) -> ShipmentView:
+def live_view(shipment: Shipment, models: ModelBook | None = None) -> ShipmentView:
     """The agent's view built straight from a shipment, not from the view's
     history (a write's answer, ``as_of``): each open exception was raised at
-    the latest by the shipment's last event, so it carries that time."""
+    the latest by the shipment's last event, so it carries that time; the
+    ETA is the one the views show, with the lane model in force when that
+    event was recorded (``models``)."""
     delivery = shipment.delivery()
     exceptions = [
         OpenException(kind=kind, raised_at=shipment.modified_on, details=details)
         for kind, details in open_exceptions(shipment, delivery).items()
     ]
-    return shipment_view(shipment, delivery, exceptions)
+    shown = (shown_eta(shipment, delivery, models.at(shipment.modified_on))
+             if models is not None else None)
+    return shipment_view(shipment, delivery, exceptions, shown)
 
 
 def _public_fields(

@@ -5,7 +5,7 @@ each ETA with the model in force when its event was recorded."""
 from __future__ import annotations
 
 from tracking.eta.fit import Figure, Parameters
-from tracking.eta.model import ETA_MODEL_ID, EtaModel
+from tracking.eta.model import ETA_MODEL_ID, EtaModel, ModelBook
 from tracking.outcomes import WriteResult
 from tracking.scan import Source
 from tracking.unitofwork import AggregateStore, UnitOfWork, last_position
@@ -31,3 +31,10 @@ class EtaModels:
 
         recordings, version = self.store.write([ETA_MODEL_ID], command)
         return version, WriteResult(True, last_position(recordings))
+
+    def book(self) -> ModelBook:
+        """Every model published so far, from its stream: which was in force
+        when (for a view built straight from a shipment: a write's answer,
+        ``as_of``)."""
+        events = self.store.app.events.get(ETA_MODEL_ID)
+        return ModelBook([e.model() for e in events if isinstance(e, EtaModel.Published)])

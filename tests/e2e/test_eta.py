@@ -115,3 +115,24 @@ def test_eta_reads_refuse_what_cannot_be_right(client: TestClient[Any]) -> None:
     assert client.get("/api/v1/eta/accuracy?mode=boat", headers=AGENT).status_code in (400, 422)
     missing = client.get("/api/v1/shipments/LX123456785CN/eta-history", headers=AGENT)
     assert missing.status_code == 404
+
+
+def test_a_view_built_straight_from_the_shipment_shows_the_eta_the_views_show(
+    client: TestClient[Any], api: Api
+) -> None:
+    """A write's answer and ``as_of`` replay the shipment rather than read the
+    view: they show the same lane ETA and window as the view, not the plan's."""
+    _history(api, 70, seed=31, days=60)
+    _caught_up(client, api)
+    lanes.publish(api.service)
+    planner = HistoryPlanner(32, NOW + timedelta(days=10), 0, lanes=[AIR_LANE])
+    p = planner.shipment()
+    record(api.service, p, NOW)
+    tn = str(p.tracking_number)
+    _caught_up(client, api)
+    view = client.get(f"/api/v1/shipments/{tn}", headers=AGENT).json()
+    assert view["eta_window"]["source"] == "lanes"
+    as_of = datetime.now(UTC).isoformat()
+    replayed = client.get(f"/api/v1/shipments/{tn}", params={"as_of": as_of}, headers=AGENT)
+    assert replayed.status_code == 200, replayed.text
+    assert (replayed.json()["eta"], replayed.json()["eta_window"]) == (view["eta"], view["eta_window"])
