@@ -50,7 +50,7 @@ from tests.waiting import eventually
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-TRACKING_SERVICES = ("api", "ingest", "projector")
+TRACKING_SERVICES = ("api", "ingest", "projector", "notify")
 TRACKING = shutil.which("tracking", path=str(Path(sys.executable).parent)) or "tracking"
 INGEST_PASSWORD = "ingest-pw-" + uuid.uuid4().hex[:8]
 DEVICES = {"hkg-dock-7": "d7-" + uuid.uuid4().hex[:8], "hkg-dock-8": "d8-" + uuid.uuid4().hex[:8]}
@@ -107,7 +107,7 @@ def test_every_tracking_service_runs_a_real_subcommand_with_known_settings() -> 
         assert check[0] == "CMD" and check[1:] == ["tracking", "health"]
     api = SERVICES["api"]
     assert [p.split(":")[1] for p in api["ports"]] == [api["environment"]["TRACKING_HTTP_PORT"]]
-    for name in ("ingest", "projector"):
+    for name in ("ingest", "projector", "notify"):
         assert SERVICES[name]["environment"]["TRACKING_METRICS_PORT"]
 
 
@@ -328,7 +328,7 @@ def test_the_stack_runs_books_ingests_projects_and_stops_cleanly(
     database_url = postgres_schema_url.replace("postgres@", f"postgres:{DOT_ENV['POSTGRES_PASSWORD']}@")
     processes = [run_service(n, database_url, deployed_broker.port, tmp_path)
                  for n in TRACKING_SERVICES]
-    api, ingest, projector = processes
+    api, ingest, projector, _ = processes  # the sender too: healthy, then stopped cleanly
     try:
         for p in processes:
             eventually(lambda p=p: p.process.poll() is not None or p.healthy(), timeout=60,
@@ -359,8 +359,8 @@ def test_the_stack_runs_books_ingests_projects_and_stops_cleanly(
     finally:
         codes = {p.name: p.terminate() if p.process.poll() is None else p.process.returncode
                  for p in processes}
-    assert codes == {"api": 0, "ingest": 0, "projector": 0}, {p.name: p.log.read_text()[-2000:]
-                                                             for p in processes}
+    assert codes == {"api": 0, "ingest": 0, "projector": 0, "notify": 0}, {
+        p.name: p.log.read_text()[-2000:] for p in processes}
     logs = {p.name: p.lines() for p in processes}  # every line is JSON
     [book_line] = [x for x in logs["api"] if x.get("request_id") == "book-1"]
     assert {k: book_line[k] for k in ("method", "route", "status")} == {
