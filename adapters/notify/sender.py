@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -31,7 +32,7 @@ import httpx
 
 from adapters.http.metrics import Metrics
 from adapters.notify import signing
-from adapters.notify.addresses import RefusedAddress, check_destination
+from adapters.notify.addresses import Pinned, RefusedAddress, Resolve, check_destination
 from adapters.notify.mail import Mailer
 from adapters.notify.store import DELIVERED, FAILED, RETRYING, DeliveryStore, Due
 from projections.outbox import EMAIL, Message
@@ -67,6 +68,7 @@ class Sender:
         self.service, self.store, self.mailer = service, store, mailer
         self.metrics = metrics or Metrics()
         self.allow_private, self.timeout = allow_private, timeout
+        self.resolve: Resolve = socket.getaddrinfo  # names are looked up by this, once a send
         self.per_receiver, self.total = per_receiver, total
         self.backoff, self.max_backoff, self.give_up_after = backoff, max_backoff, give_up_after
         self.poll_interval, self.clock = poll_interval, clock
@@ -161,13 +163,15 @@ class Sender:
         status: int | None = None
         error: str | None = None
         try:
-            await asyncio.to_thread(check_destination, webhook.url,
-                                    allow_private=self.allow_private)
+            addresses = await asyncio.to_thread(check_destination, webhook.url,
+                                                allow_private=self.allow_private,
+                                                resolve=self.resolve)
+            target = Pinned(webhook.url, addresses[0])
             stamp = int(time.time())
+            headers = signing.headers(m.message_id, stamp, m.body, webhook.secrets)
             response = await client.post(
-                webhook.url, content=m.body,
-                headers=signing.headers(m.message_id, stamp, m.body, webhook.secrets),
-                timeout=self.timeout, follow_redirects=False)
+                target.url, content=m.body, headers={**headers, "host": target.host},
+                extensions=target.extensions, timeout=self.timeout, follow_redirects=False)
             status = response.status_code
         except RefusedAddress as e:
             error = e.reason

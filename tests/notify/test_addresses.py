@@ -4,6 +4,7 @@ subscription is made (422 naming the url) and again before every send."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+import socket
 from typing import Any
 
 import pytest
@@ -103,3 +104,39 @@ def test_redirects_are_not_followed(tmp_path: Any) -> None:
     assert {a["status_code"] for a in attempts} == {307}
     assert all(a["state"] == "retrying" for a in attempts)
     assert target.requests == []
+
+
+def test_a_webhook_goes_to_the_address_that_was_checked_not_to_a_new_lookup(
+    tmp_path: Any,
+) -> None:
+    """DNS rebinding: the name is resolved once a send, judged, and the
+    request goes to that address (Host header and TLS name the original
+    host). The receiver listens on 127.0.0.2 only; the sender's lookup says
+    localhost is 127.0.0.2, while the system's says 127.0.0.1, where nothing
+    listens: a second lookup by the HTTP client would not reach it."""
+    settings = settings_for(f"sqlite:///{tmp_path}/t.db")
+    api = build_api(settings)
+    receiver = Receiver(host="127.0.0.2")
+    looked_up: list[str] = []
+
+    def resolve(host: str, port: int, **kw: Any) -> list[Any]:
+        looked_up.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port))]
+
+    with TestClient(app=create_app(api)) as client:
+        sender = build_sender(settings, api.service, api.store, backoff=0.05, max_backoff=0.1,
+                              poll_interval=0.02)
+        sender.resolve = resolve
+        sender.start()
+        try:
+            system = System(client, sender)
+            system.subscribe(f"http://localhost:{receiver.port}/hook",
+                             events=["shipment.status_changed"])
+            system.book()
+            system.scan("RECEIVED", "HKHKG", at(3))
+            eventually(lambda: receiver.requests, what="the webhook at 127.0.0.2")
+        finally:
+            sender.stop()
+    headers, _ = receiver.requests[0]
+    assert headers["host"] == f"localhost:{receiver.port}"
+    assert looked_up and set(looked_up) == {"localhost"}
