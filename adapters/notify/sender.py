@@ -18,6 +18,7 @@ drop as a duplicate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -78,6 +79,7 @@ class Sender:
         self._in_flight: Counter[str] = Counter()  # per receiver
         self._heads: set[tuple[str, Any]] = set()  # (receiver, shipment) being sent
         self._stop = threading.Event()
+        self._wake: asyncio.Event | None = None  # set when a send ends (made in run's loop)
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self._register()
@@ -152,6 +154,8 @@ class Sender:
         finally:
             self._heads.discard(key)
             self._in_flight[m.channel] -= 1
+            if self._wake is not None:
+                self._wake.set()  # its receiver has room, its shipment's next may go
 
     async def _webhook(self, client: httpx.AsyncClient, item: Due, m: Message) -> None:
         assert m.webhook_id is not None
@@ -248,6 +252,7 @@ class Sender:
         limits = httpx.Limits(max_connections=self.total, max_keepalive_connections=self.total)
         async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
             tasks: set[asyncio.Task[None]] = set()
+            self._wake = wake = asyncio.Event()
             while not self._stop.is_set():
                 try:
                     for task in await self.run_once(client):
@@ -256,7 +261,11 @@ class Sender:
                 except Exception as e:  # the database went away: again, slower
                     log.warning("the outbox does not answer (%s); again in 1 s", e)
                     await asyncio.sleep(1.0)
-                await asyncio.sleep(self.poll_interval)
+                # The next round when a send ends (room for the next message)
+                # or after poll_interval (new messages in the outbox).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.poll_interval)
+                wake.clear()
             if tasks:
                 await asyncio.wait(tasks, timeout=self.timeout + 1)
 
