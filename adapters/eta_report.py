@@ -56,7 +56,7 @@ def report(service: ShipmentService, plot: str | Path, *, days: int = 90,
     matplotlib.use("Agg")  # files only, no display
     until = until or datetime.now(UTC)
     since = until - timedelta(days=days)
-    found = cases(service)
+    found = list(cases(service))
     ours, plan = backtest(found, since=since, until=until)
     points = coverage_by_level(found, since=since, until=until)
     _draw(plot, points, summarize(ours), summarize(plan), since=since, until=until,

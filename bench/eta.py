@@ -20,7 +20,6 @@ measured in the same run:
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 import gc
 import resource
 import statistics
@@ -38,7 +37,7 @@ from projections import etamodels, etahistory, shipments  # noqa: E402
 from projections.readmodel import Views  # noqa: E402
 from projections.runner import ReadModelRunner  # noqa: E402
 from tracking.application import ShipmentService  # noqa: E402
-from tracking.eta.accuracy import ALL, Tally, total  # noqa: E402
+from tracking.eta.accuracy import ALL  # noqa: E402
 from tracking.eta.fit import Durations, durations, fit_durations  # noqa: E402
 from tracking.eta.lanes import Stage  # noqa: E402
 
@@ -116,12 +115,9 @@ def accuracy_cost(service: ShipmentService) -> None:
     n = 0
     for _ in range(50):
         started = time.perf_counter()
-        found = view.tallies(origin=None, destination=None, mode=None, carrier=None)
-        by: dict[str, list[Tally]] = defaultdict(list)
-        for t in found:
-            by[t.source].append(t)
-        n = total(by[ALL]).n
-        {k: total(v) for k, v in by.items()}
+        found = view.sums(origin=None, destination=None, mode=None, carrier=None)
+        n = found[ALL].n
+        {k: v.accuracy() for k, v in found.items()}
         times.append(time.perf_counter() - started)
     times.sort()
     print(f"accuracy over {n:,} deliveries: median {statistics.median(times) * 1000:.1f} ms, "

@@ -1,7 +1,9 @@
 """Notification latency: from a scan's commit to the merchant's receiver
-getting its webhook, on PostgreSQL, the whole path in one process (the
-service records, the projection runner decides the outbox, the sender
-delivers over loopback HTTP to a real receiver).
+getting its webhook, on PostgreSQL, with the processes as deployed: this one
+records the scans through the service, ``tracking project`` decides the
+outbox, ``tracking notify`` delivers over loopback HTTP to a real receiver
+(a process of its own). ``--one-process`` runs the runner and the sender in
+this process instead, as ``tracking all`` does.
 
 It books N shipments, then records one RECEIVED scan per shipment (each a
 status change: one ``shipment.status_changed`` message) at a steady rate,
@@ -136,6 +138,8 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=200.0, help="scans per second")
     parser.add_argument("--receive", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--one-process", action="store_true",
+                        help="the runner and the sender in this process (as `tracking all`)")
     args = parser.parse_args()
     if args.receive:
         receive(args.receive)
@@ -154,8 +158,16 @@ def main() -> None:
     for tn in numbers:
         service.book(TrackingNumber(tn), booking(), HK_STO, AGENT)
     runner.catch_up()
-    runner.start()
-    sender = build_sender(settings, service, store, poll_interval=0.02, per_receiver=int(os.environ.get("BENCH_PER_RECEIVER", "8"))).start()
+    processes: list[subprocess.Popen[bytes]] = []
+    if args.one_process:
+        runner.start()
+        sender = build_sender(settings, service, store, poll_interval=0.02).start()
+    else:
+        env = {**os.environ, "TRACKING_DATABASE_URL": url,
+               "TRACKING_WEBHOOKS_ALLOW_PRIVATE": "true", "TRACKING_LOG_LEVEL": "WARNING"}
+        tracking = str(Path(sys.executable).parent / "tracking")
+        processes = [subprocess.Popen([tracking, command], env=env)
+                     for command in ("project", "notify")]
 
     committed: dict[str, float] = {}
     # Scans arrive in batches every 20 ms (as ingestion records them), at the rate asked.
@@ -179,13 +191,19 @@ def main() -> None:
         time.sleep(0.2)
     drained = time.monotonic() - start
     latencies = [arrived[tn] - committed[tn] for tn in numbers if tn in arrived]
-    sender.stop()
-    runner.stop()
+    if args.one_process:
+        sender.stop()
+        runner.stop()
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
 
     floor = ceiling(receiver.url)
     receiver.stop()
-    print(f"notify bench: {len(numbers)} scans at {len(numbers) / sent_for:.0f}/s on PostgreSQL "
-          f"({len(latencies)} webhooks received)")
+    how = "runner and sender in this process" if args.one_process else \
+        "`tracking project` and `tracking notify` in processes of their own"
+    print(f"notify bench: {len(numbers)} scans at {len(numbers) / sent_for:.0f}/s on PostgreSQL, "
+          f"{how} ({len(latencies)} webhooks received)")
     if latencies:
         print(f"  scan commit -> receiver   p50 {statistics.median(latencies) * 1000:7.1f} ms   "
               f"p99 {percentile(latencies, 0.99) * 1000:7.1f} ms   (bar: p99 < 1000 ms)")

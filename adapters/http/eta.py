@@ -4,9 +4,8 @@ projections/etahistory.py)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get
@@ -22,7 +21,7 @@ from adapters.http.schemas import TrackingNumberText
 from projections.etahistory import EtaHistoryView, EtaShown
 from tracking.codes import TransportMode
 from tracking.errors import InvalidInput, ShipmentNotFound
-from tracking.eta.accuracy import ALL, Accuracy, Scored, Tally, total
+from tracking.eta.accuracy import ALL, Accuracy, Scored, Sum
 from tracking.eta.window import EtaWindow
 from tracking.identifiers import Locode, TrackingNumber
 
@@ -113,13 +112,11 @@ class EtaController(Controller):
         if mode is not None and mode.lower() not in {m.value for m in TransportMode}:
             raise InvalidInput("mode", f"{mode!r} is not one of "
                                f"{', '.join(m.value for m in TransportMode)}")
-        found = eta_history.tallies(
+        sums = eta_history.sums(
             origin=str(Locode(origin, "origin")) if origin else None,
             destination=str(Locode(destination, "destination")) if destination else None,
             mode=mode.lower() if mode else None, carrier=carrier)
-        by: dict[str, list[Tally]] = defaultdict(list)
-        for t in found:
-            by[t.source].append(t)
-        overall: dict[str, Any] = msgspec.structs.asdict(total(by.pop(ALL, [])))
+        overall = sums.pop(ALL, Sum()).accuracy()
         return json_response(AccuracyOut(
-            **overall, by_source={k: total(v) for k, v in sorted(by.items())}))
+            **msgspec.structs.asdict(overall),
+            by_source={k: v.accuracy() for k, v in sorted(sums.items())}))

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from tracking.errors import InvalidInput
 
@@ -26,14 +28,18 @@ def refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def check_destination(url: str, *, allow_private: bool) -> list[str]:
+Resolve = Callable[..., list[Any]]  # socket.getaddrinfo's shape
+
+
+def check_destination(url: str, *, allow_private: bool,
+                      resolve: Resolve = socket.getaddrinfo) -> list[str]:
     """The addresses ``url``'s host resolves to, all of them allowed; raises
     RefusedAddress otherwise (or when it does not resolve)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
+        infos = resolve(host, parts.port or (443 if parts.scheme == "https" else 80),
+                        type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as e:
         raise RefusedAddress(f"{host} does not resolve ({e})") from None
     addresses = sorted({str(info[4][0]) for info in infos})
@@ -43,3 +49,23 @@ def check_destination(url: str, *, allow_private: bool) -> list[str]:
                 raise RefusedAddress(f"{host} resolves to {text}: loopback, private, link-local "
                                      "and metadata addresses are refused")
     return addresses
+
+
+class Pinned:
+    """A request for ``url`` sent to one address ``check_destination``
+    allowed, so that the name resolving anew between the check and the
+    connection (DNS rebinding) cannot send it elsewhere: the URL names the
+    address, while the Host header and the TLS server name (certificate
+    checked against it) stay the original host's."""
+
+    def __init__(self, url: str, address: str) -> None:
+        parts = urlsplit(url)
+        literal = f"[{address}]" if ":" in address else address
+        netloc = f"{literal}:{parts.port}" if parts.port else literal
+        self.url = urlunsplit(parts._replace(netloc=netloc))
+        self.host = parts.netloc.rpartition("@")[2]
+        self.server_name = parts.hostname or ""
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"sni_hostname": self.server_name}

@@ -18,8 +18,10 @@ drop as a duplicate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -31,7 +33,7 @@ import httpx
 
 from adapters.http.metrics import Metrics
 from adapters.notify import signing
-from adapters.notify.addresses import RefusedAddress, check_destination
+from adapters.notify.addresses import Pinned, RefusedAddress, Resolve, check_destination
 from adapters.notify.mail import Mailer
 from adapters.notify.store import DELIVERED, FAILED, RETRYING, DeliveryStore, Due
 from projections.outbox import EMAIL, Message
@@ -67,6 +69,7 @@ class Sender:
         self.service, self.store, self.mailer = service, store, mailer
         self.metrics = metrics or Metrics()
         self.allow_private, self.timeout = allow_private, timeout
+        self.resolve: Resolve = socket.getaddrinfo  # names are looked up by this, once a send
         self.per_receiver, self.total = per_receiver, total
         self.backoff, self.max_backoff, self.give_up_after = backoff, max_backoff, give_up_after
         self.poll_interval, self.clock = poll_interval, clock
@@ -76,6 +79,7 @@ class Sender:
         self._in_flight: Counter[str] = Counter()  # per receiver
         self._heads: set[tuple[str, Any]] = set()  # (receiver, shipment) being sent
         self._stop = threading.Event()
+        self._wake: asyncio.Event | None = None  # set when a send ends (made in run's loop)
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self._register()
@@ -150,6 +154,8 @@ class Sender:
         finally:
             self._heads.discard(key)
             self._in_flight[m.channel] -= 1
+            if self._wake is not None:
+                self._wake.set()  # its receiver has room, its shipment's next may go
 
     async def _webhook(self, client: httpx.AsyncClient, item: Due, m: Message) -> None:
         assert m.webhook_id is not None
@@ -161,13 +167,15 @@ class Sender:
         status: int | None = None
         error: str | None = None
         try:
-            await asyncio.to_thread(check_destination, webhook.url,
-                                    allow_private=self.allow_private)
+            addresses = await asyncio.to_thread(check_destination, webhook.url,
+                                                allow_private=self.allow_private,
+                                                resolve=self.resolve)
+            target = Pinned(webhook.url, addresses[0])
             stamp = int(time.time())
+            headers = signing.headers(m.message_id, stamp, m.body, webhook.secrets)
             response = await client.post(
-                webhook.url, content=m.body,
-                headers=signing.headers(m.message_id, stamp, m.body, webhook.secrets),
-                timeout=self.timeout, follow_redirects=False)
+                target.url, content=m.body, headers={**headers, "host": target.host},
+                extensions=target.extensions, timeout=self.timeout, follow_redirects=False)
             status = response.status_code
         except RefusedAddress as e:
             error = e.reason
@@ -244,6 +252,7 @@ class Sender:
         limits = httpx.Limits(max_connections=self.total, max_keepalive_connections=self.total)
         async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
             tasks: set[asyncio.Task[None]] = set()
+            self._wake = wake = asyncio.Event()
             while not self._stop.is_set():
                 try:
                     for task in await self.run_once(client):
@@ -252,7 +261,11 @@ class Sender:
                 except Exception as e:  # the database went away: again, slower
                     log.warning("the outbox does not answer (%s); again in 1 s", e)
                     await asyncio.sleep(1.0)
-                await asyncio.sleep(self.poll_interval)
+                # The next round when a send ends (room for the next message)
+                # or after poll_interval (new messages in the outbox).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.poll_interval)
+                wake.clear()
             if tasks:
                 await asyncio.wait(tasks, timeout=self.timeout + 1)
 

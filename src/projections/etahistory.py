@@ -9,8 +9,10 @@ is one entry: when it was shown (the event's recorded time), as of when
 (``known_at``: the latest scan or customs report it knew of, or for the
 booking's, no later than the first planned departure: what a backfilled
 history is scored from), and the ETA. Once delivered, each entry is scored
-(``tracking.eta.accuracy``) and its scores' tallies (by source) kept beside
-the entries, for the accuracy to add up without reading the entries.
+(``tracking.eta.accuracy``) and its scores' tallies (by source) added to
+its lane's sums (per account, lane and source), which the accuracy adds up:
+an answer reads a row per lane, however many shipments were delivered. A
+shipment scored again (a delivery corrected) has its old tally taken out.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from projections import etamodels
 from projections.etamodels import EtaModels, MemoryModels
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
-from tracking.eta.accuracy import Scored, Tally, score, tallies
+from tracking.eta.accuracy import SUM_COLUMNS, Scored, Sum, Tally, score, tallies
+from tracking.account import DEFAULT_ACCOUNT
 from tracking.eta.lanes import Lane, lane_of
 from tracking.eta.model import EtaModel, LaneModel
 from tracking.eta.window import EtaWindow
@@ -55,6 +58,7 @@ class EtaRecord(msgspec.Struct, kw_only=True):
     deliver_by: datetime | None
     delivered_at: datetime | None
     shown: list[EtaShown]
+    account: str | None = None  # the booking's (None in records written before accounts)
 
     def scored(self) -> list[tuple[EtaShown, Scored]]:
         """Each ETA shown before the delivery, scored against it (none before then)."""
@@ -75,14 +79,18 @@ class EtaRecord(msgspec.Struct, kw_only=True):
 
 
 _records: RecordedDecoder[EtaRecord] = RecordedDecoder(EtaRecord)
-_tallies = msgspec.json.Decoder(list[Tally])
 _states: RecordedDecoder[ShipmentState] = RecordedDecoder(ShipmentState)
+
+
+# Where a tally is added up: account, origin, destination, mode, carrier, source.
+SumKey = tuple[str, str, str, str, str, str]
 
 
 class EtaChanges(NamedTuple):
     # Shipment id, its state, its record (None until booked on a route).
     rows: list[tuple[UUID, bytes, EtaRecord | None]]
     models: list[LaneModel]
+    sums: dict[SumKey, Sum]  # what to add to each lane's sums (taken-out tallies negative)
 
 
 class EtaHistoryProjection(BatchProjection["EtaHistoryView"]):
@@ -95,8 +103,10 @@ class EtaHistoryProjection(BatchProjection["EtaHistoryView"]):
         ids = [] if fresh else list({e.originator_id for e in events
                                      if isinstance(e, Shipment.Event)})
         self._working: dict[UUID, tuple[Shipment, EtaRecord | None]] = {}
+        self._tallied: dict[UUID, list[tuple[SumKey, Tally]]] = {}  # as added up before
         for sid, (state, record) in self.view.working(ids).items():
             self._working[sid] = (Shipment.from_state(_states.decode(state)), record)
+            self._tallied[sid] = _keyed(record)
         self._touched: set[UUID] = set()
 
     @singledispatchmethod
@@ -126,7 +136,7 @@ class EtaHistoryProjection(BatchProjection["EtaHistoryView"]):
             record = EtaRecord(tracking_number=str(shipment.tracking_number), lane=lane,
                                deliver_by=booking.deliver_by, delivered_at=None, shown=[])
             self._working[shipment.id] = (shipment, record)
-        record.lane, record.deliver_by = lane, booking.deliver_by
+        record.lane, record.deliver_by, record.account = lane, booking.deliver_by, booking.account
         record.delivered_at = delivery.delivered_at
         if delivery.delivered_at is not None:
             return
@@ -143,10 +153,27 @@ class EtaHistoryProjection(BatchProjection["EtaHistoryView"]):
 
     def changes(self) -> EtaChanges:
         rows = []
+        sums: dict[SumKey, Sum] = {}
         for sid in self._touched:
             shipment, record = self._working[sid]
             rows.append((sid, _encode(shipment.state()), record))
-        return EtaChanges(rows, self._eta.added)
+            before, now = self._tallied.get(sid, []), _keyed(record)
+            if before == now:
+                continue
+            for sign, keyed in ((-1, before), (1, now)):
+                for key, tally in keyed:
+                    sums.setdefault(key, Sum()).add(tally, sign)
+        return EtaChanges(rows, self._eta.added, sums)
+
+
+def _keyed(record: EtaRecord | None) -> list[tuple[SumKey, Tally]]:
+    """A delivered shipment's tallies, each with where it is added up."""
+    if record is None or record.delivered_at is None:
+        return []
+    lane = record.lane
+    where = (record.account or DEFAULT_ACCOUNT, lane.origin, lane.destination, lane.mode.value,
+             lane.carrier)
+    return [((*where, t.source), t) for t in tallies([sc for _, sc in record.scored()])]
 
 
 def _known_at(shipment: Shipment, recorded: datetime) -> datetime:
@@ -169,16 +196,16 @@ class EtaHistoryView(View[EtaChanges]):
     def record(self, tracking_number: str) -> EtaRecord | None: ...
 
     @abstractmethod
-    def tallies(self, *, origin: str | None, destination: str | None, mode: str | None,
-                carrier: str | None) -> list[Tally]:
-        """The tallies of the scored ETAs of the delivered shipments on lanes
-        matching these (scored as each is written: what the accuracy sums up)."""
+    def sums(self, *, origin: str | None, destination: str | None, mode: str | None,
+             carrier: str | None, account: str | None = None) -> dict[str, Sum]:
+        """By source: the sums of the tallies of the delivered shipments on
+        lanes matching these (of one account's shipments, when given)."""
 
 
 class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
     def _clear(self) -> None:
         self._rows: dict[UUID, tuple[bytes, EtaRecord | None]] = {}
-        self._tallies: dict[UUID, tuple[Lane, list[Tally]]] = {}
+        self._sums: dict[SumKey, Sum] = {}
         self._numbers: dict[str, UUID] = {}
         self._models = MemoryModels()
 
@@ -188,8 +215,8 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
             self._rows[sid] = (state, _copy(record))
             if record is not None:
                 self._numbers[record.tracking_number] = sid
-                if record.delivered_at is not None:
-                    self._tallies[sid] = (record.lane, _tallied(record))
+        for key, delta in changes.sums.items():
+            self._sums.setdefault(key, Sum()).merge(delta)
 
     def eta_models_since(self, version: int) -> list[LaneModel]:
         return self._models.since(version)
@@ -203,16 +230,15 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
         sid = self._numbers.get(tracking_number)
         return self._rows[sid][1] if sid is not None else None
 
-    def tallies(self, *, origin: str | None, destination: str | None, mode: str | None,
-                carrier: str | None) -> list[Tally]:
+    def sums(self, *, origin: str | None, destination: str | None, mode: str | None,
+             carrier: str | None, account: str | None = None) -> dict[str, Sum]:
+        wanted = (account, origin, destination, mode, carrier)
+        found: dict[str, Sum] = {}
         with self._lock:
-            found = list(self._tallies.values())
-        return [t for lane, tallied in found if lane.matches(
-            origin=origin, destination=destination, mode=mode, carrier=carrier) for t in tallied]
-
-
-def _tallied(record: EtaRecord) -> list[Tally]:
-    return tallies([sc for _, sc in record.scored()])
+            for key, each in self._sums.items():
+                if all(w is None or w == k for w, k in zip(wanted, key, strict=False)):
+                    found.setdefault(key[5], Sum()).merge(each)
+        return found
 
 
 def _copy(record: EtaRecord | None) -> EtaRecord | None:
@@ -221,11 +247,18 @@ def _copy(record: EtaRecord | None) -> EtaRecord | None:
 
 
 _COLUMNS = ("shipment_id", "tracking_number", "origin", "destination", "mode", "carrier",
-            "delivered", "projected", "record", "scores")
+            "delivered", "projected", "record")
+_SUM_KEY = ("account", "origin", "destination", "mode", "carrier", "source")
+_ADD_SUMS = (
+    f"INSERT INTO eta_accuracy ({', '.join(_SUM_KEY + SUM_COLUMNS)}) "
+    f"VALUES ({','.join('?' * (len(_SUM_KEY) + len(SUM_COLUMNS)))}) "
+    f"ON CONFLICT ({', '.join(_SUM_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = eta_accuracy.{c} + excluded.{c}" for c in SUM_COLUMNS)
+)
 _UPSERT = (
     f"INSERT INTO eta_history ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "
     "ON CONFLICT (shipment_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
 )
 
 
@@ -235,25 +268,29 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
             "shipment_id {uuid} PRIMARY KEY, tracking_number {text}, "
             "origin {text}, destination {text}, mode {text}, "
             "carrier {text}, delivered {bool} NOT NULL, projected {bytes} NOT NULL, "
-            "record {bytes}, scores {bytes}"
+            "record {bytes}"
+        ),
+        "eta_accuracy": (
+            "account {text} NOT NULL, origin {text} NOT NULL, destination {text} NOT NULL, "
+            "mode {text} NOT NULL, carrier {text} NOT NULL, source {text} NOT NULL, "
+            + ", ".join(f"{c} {{int}} NOT NULL" for c in SUM_COLUMNS)
+            + ", PRIMARY KEY (account, origin, destination, mode, carrier, source)"
         ),
         **etamodels.table("eta_history_models"),
     }
     indexes = ("CREATE UNIQUE INDEX IF NOT EXISTS eta_history_numbers ON eta_history "
-               "(tracking_number)",
-               "CREATE INDEX IF NOT EXISTS eta_history_lanes ON eta_history "
-               "(origin, destination, mode, carrier) WHERE delivered")
+               "(tracking_number)",)
 
     def _write(self, w: Writer, changes: EtaChanges) -> None:
         etamodels.write(w, "eta_history_models", changes.models)
         w.executemany(_UPSERT, [
             (self.db.key(sid), r.tracking_number, r.lane.origin, r.lane.destination,
-             r.lane.mode.value, r.lane.carrier, r.delivered_at is not None, state, _encode(r),
-             _encode(_tallied(r)) if r.delivered_at is not None else None)
+             r.lane.mode.value, r.lane.carrier, r.delivered_at is not None, state, _encode(r))
             if r is not None else (self.db.key(sid), None, None, None, None, None, False, state,
-                                   None, None)
+                                   None)
             for sid, state, r in changes.rows
         ])
+        w.executemany(_ADD_SUMS, [(*key, *delta.row()) for key, delta in changes.sums.items()])
 
     def eta_models_since(self, version: int) -> list[LaneModel]:
         return etamodels.since(self.db, "eta_history_models", version)
@@ -273,14 +310,16 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
                                   (tracking_number,))
         return _records.decode(bytes(found[0])) if found else None
 
-    def tallies(self, *, origin: str | None, destination: str | None, mode: str | None,
-                carrier: str | None) -> list[Tally]:
-        filters = {"origin": origin, "destination": destination, "mode": mode, "carrier": carrier}
-        clauses = ["delivered", *(f"{c} = ?" for c, v in filters.items() if v is not None)]
+    def sums(self, *, origin: str | None, destination: str | None, mode: str | None,
+             carrier: str | None, account: str | None = None) -> dict[str, Sum]:
+        filters = {"account": account, "origin": origin, "destination": destination,
+                   "mode": mode, "carrier": carrier}
+        clauses = [f"{c} = ?" for c, v in filters.items() if v is not None] or ["TRUE"]
         rows = self.db.query(
-            f"SELECT scores FROM eta_history WHERE {' AND '.join(clauses)}",  # noqa: S608
+            f"SELECT source, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} FROM eta_accuracy "
+            f"WHERE {' AND '.join(clauses)} GROUP BY source",  # noqa: S608 - names are ours
             [v for v in filters.values() if v is not None])
-        return [t for (doc,) in rows for t in _tallies.decode(bytes(doc))]
+        return {source: Sum.of_row(row) for source, *row in rows}
 
 
 READ_MODEL = ReadModel("eta_history", EtaHistoryProjection, memory=MemoryEtaHistoryView,

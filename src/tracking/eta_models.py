@@ -4,6 +4,8 @@ each ETA with the model in force when its event was recorded."""
 
 from __future__ import annotations
 
+import threading
+
 from tracking.eta.fit import Figure, Parameters
 from tracking.eta.model import ETA_MODEL_ID, EtaModel, ModelBook
 from tracking.outcomes import WriteResult
@@ -14,6 +16,10 @@ from tracking.unitofwork import AggregateStore, UnitOfWork, last_position
 class EtaModels:
     def __init__(self, store: AggregateStore) -> None:
         self.store = store
+        # The book as last read, and the stream's version it was read at:
+        # a write's answer reads only what was published since.
+        self._book, self._read_to = ModelBook(), 0
+        self._lock = threading.Lock()
 
     def publish(
         self, figures: tuple[Figure, ...], *, deliveries: int, parameters: Parameters,
@@ -36,5 +42,9 @@ class EtaModels:
         """Every model published so far, from its stream: which was in force
         when (for a view built straight from a shipment: a write's answer,
         ``as_of``)."""
-        events = self.store.app.events.get(ETA_MODEL_ID)
-        return ModelBook([e.model() for e in events if isinstance(e, EtaModel.Published)])
+        with self._lock:
+            for e in self.store.app.events.get(ETA_MODEL_ID, gt=self._read_to or None):
+                if isinstance(e, EtaModel.Published):
+                    self._book.add(e.model())
+                self._read_to = max(self._read_to, e.originator_version)
+            return ModelBook(list(self._book.models))

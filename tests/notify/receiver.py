@@ -13,7 +13,8 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 
 class Receiver:
-    def __init__(self, answers: list[int] | None = None) -> None:
+    def __init__(self, answers: list[int] | None = None, host: str = "127.0.0.1") -> None:
+        self.host = host  # any 127.0.0.0/8 address is this machine's loopback
         self.answers = list(answers or [])  # statuses answered first, in turn; then 200
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.release = threading.Event()  # held() receivers answer only once set
@@ -45,7 +46,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -60,7 +61,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     def verified(self, secret: str) -> list[tuple[str, dict[str, Any]]]:
         """(webhook-id, body) of each request, each signature checked by the

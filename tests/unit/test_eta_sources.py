@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from tracking.application import ShipmentService
 from tracking.codes import SourceKind
 from tracking.eta.fit import Parameters
 from tracking.eta.model import EtaModel
@@ -38,3 +39,19 @@ def test_a_model_published_before_the_carrier_was_scored_loads_with_no_carrier_l
     assert isinstance(back, EtaModel.Published) and back.model().carrier_lanes == ()
     now = mapper.to_domain_event(stored)
     assert isinstance(now, EtaModel.Published) and now.model().carrier_lanes == ("lane X",)
+
+
+def test_the_model_book_of_a_write_answer_has_every_model_published_even_after_a_read() -> None:
+    """The service keeps the book it read and reads only what was published
+    since: a model published after a read is in the next book, none twice."""
+    service = ShipmentService()
+    source = Source(SourceKind.SYSTEM, "test")
+    assert service.eta_models.book().latest_version == 0
+    first, _ = service.publish_eta_model((), deliveries=3, parameters=Parameters(), source=source)
+    assert [m.version for m in service.eta_models.book().models] == [first]
+    second, _ = service.publish_eta_model((), deliveries=4, parameters=Parameters(),
+                                          source=source)
+    book = service.eta_models.book()
+    assert [m.version for m in book.models] == [first, second]
+    assert [m.deliveries for m in book.models] == [3, 4]
+    assert [m.version for m in service.eta_models.book().models] == [first, second]

@@ -139,6 +139,64 @@ def total(found: Iterable[Tally]) -> Accuracy:
         inside += t.inside
         late += t.late
         flagged += t.late and t.flagged
+    return _accuracy(n, counts, errors, windows, inside, late, flagged)
+
+
+class Sum(msgspec.Struct, kw_only=True, gc=False):
+    """Tallies of one source (of many shipments) added up, as a view keeps
+    them per lane: kept in whole numbers (errors in milli-hours) so that a
+    shipment scored again is taken out exactly as it was put in."""
+
+    n: int = 0
+    counts: list[int] = msgspec.field(default_factory=lambda: [0] * 4)
+    error_mh: list[int] = msgspec.field(default_factory=lambda: [0] * 4)
+    windows: int = 0
+    inside: int = 0
+    late: int = 0
+    flagged: int = 0  # late, and flagged late by some ETA
+
+    def add(self, t: Tally, sign: int = 1) -> None:
+        """Put a shipment's tally in (sign 1) or take it out (sign -1)."""
+        self.n += sign
+        for i in range(4):
+            self.counts[i] += sign * t.counts[i]
+            self.error_mh[i] += sign * round(t.errors[i] * 1000)
+        self.windows += sign * t.windows
+        self.inside += sign * t.inside
+        self.late += sign * t.late
+        self.flagged += sign * (t.late and t.flagged)
+
+    def merge(self, other: Sum) -> None:
+        self.n += other.n
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.error_mh = [a + b for a, b in zip(self.error_mh, other.error_mh, strict=True)]
+        self.windows += other.windows
+        self.inside += other.inside
+        self.late += other.late
+        self.flagged += other.flagged
+
+    def row(self) -> tuple[int, ...]:
+        """As the views' columns hold it (SUM_COLUMNS)."""
+        return (self.n, *self.counts, *self.error_mh, self.windows, self.inside, self.late,
+                self.flagged)
+
+    @classmethod
+    def of_row(cls, row: Sequence[int]) -> Sum:
+        v = [int(x) for x in row]
+        return cls(n=v[0], counts=v[1:5], error_mh=v[5:9], windows=v[9], inside=v[10],
+                   late=v[11], flagged=v[12])
+
+    def accuracy(self) -> Accuracy:
+        return _accuracy(self.n, self.counts, [e / 1000 for e in self.error_mh], self.windows,
+                         self.inside, self.late, self.flagged)
+
+
+SUM_COLUMNS = ("n", "c0", "c1", "c2", "c3", "e0", "e1", "e2", "e3", "windows", "inside",
+               "late", "flagged")
+
+
+def _accuracy(n: int, counts: list[int], errors: list[float], windows: int, inside: int,
+              late: int, flagged: int) -> Accuracy:
     return Accuracy(
         n=n, etas=sum(counts),
         mae_hours={b: round(errors[i] / counts[i], 2) if counts[i] else None

@@ -22,6 +22,7 @@ Vectorised with numpy: one sort per level, then per group slices.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Sequence
 
 import msgspec
@@ -65,25 +66,27 @@ class Durations(msgspec.Struct, kw_only=True):
 
 
 def durations(journeys: Iterable[Journey]) -> Durations:
+    """The delivered journeys' rows, one per stage reached. Built in typed
+    arrays (36 bytes a row, then turned into numpy's without a copy), so that
+    a million journeys take some 250 MB rather than Python lists' gigabytes."""
     index: dict[str, int] = {}
-    keys: list[list[int]] = []
-    stages: list[int] = []
-    hours: list[float] = []
-    delivered: list[float] = []
+    keys, stages = array("q"), array("q")
+    hours, delivered = array("d"), array("d")
     for j in journeys:
         if j.delivered_at is None:
             continue
         ids = [index.setdefault(k, len(index)) for k in j.lane.keys()]
         end = j.delivered_at.timestamp()
         for stage, when in j.stages:
-            keys.append(ids)
+            keys.extend(ids)
             stages.append(stage)
             hours.append((end - when.timestamp()) / _HOUR)
             delivered.append(end)
     return Durations(
-        keys=list(index), key_index=np.array(keys, dtype=np.int64).reshape(-1, _LEVELS),
-        stage=np.array(stages, dtype=np.int64), hours=np.array(hours, dtype=np.float64),
-        delivered=np.array(delivered, dtype=np.float64))
+        keys=list(index),
+        key_index=np.frombuffer(keys, dtype=np.int64).reshape(-1, _LEVELS),
+        stage=np.frombuffer(stages, dtype=np.int64), hours=np.frombuffer(hours, dtype=np.float64),
+        delivered=np.frombuffer(delivered, dtype=np.float64))
 
 
 def fit(journeys: Iterable[Journey], parameters: Parameters = Parameters()) -> tuple[Figure, ...]:
