@@ -12,13 +12,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from adapters.settings import Settings
 from tests.faults.checker import check_invariants
 from tests.faults.conftest import Broker, Process, Publisher, Traffic
+from tests.faults.conftest import broker, processes  # noqa: F401 - fixtures
 from tests.integration.failover import HttpScanner
 from tests.integration.replication import Pair, need_pair
 from tests.ports import free_port, listening
@@ -35,22 +35,6 @@ def pair() -> Iterator[Pair]:
         yield made.start()
     finally:
         made.close()
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path)
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for p in started:
-        if p.alive():
-            p.kill()
 
 
 def test_promoting_the_replica_mid_stream_loses_and_doubles_no_scan(
