@@ -197,8 +197,9 @@ class ReadModelRunner:
         """Flag shipments with no scan for longer than ``stall_after`` (asking
         the shipments read model, when this runner keeps it)."""
         view = self.views.get(shipments.READ_MODEL)
-        if view is None:
-            return []
+        if view is None or (self.lease is not None
+                            and shipments.READ_MODEL.name not in self.lease.held()):
+            return []  # the runner that holds the shipments view flags them
         before = self.app.clock() - self.stall_after
         flagged: list[str] = []
         while quiet := view.quiet_since(before, limit=500):
