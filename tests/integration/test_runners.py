@@ -12,7 +12,7 @@ import msgspec
 import psycopg
 import pytest
 
-from adapters.composition import build_service
+from adapters.composition import build_runner, build_service, build_view_store
 from adapters.settings import Settings
 from adapters.wire import ScanIn, to_scan
 from projections.lease import lock_key
@@ -95,3 +95,28 @@ def test_one_runner_works_per_read_model_and_the_other_takes_over_when_it_is_kil
     acked = [(s["tracking_number"], s["scan_id"]) for s in traffic.scans]
     report = check_invariants(settings, acked=acked, tracking_numbers=traffic.shipments)
     assert report["recorded"] == len(traffic.scans)
+
+
+def test_a_runner_without_the_lease_works_on_nothing_until_the_holder_lets_go(
+    settings: Settings,
+) -> None:
+    traffic = Traffic.make(shipments=5, per_shipment=2, seed=24)
+    traffic.book(settings)
+    services = [build_service(settings) for _ in range(2)]
+    stores = [build_view_store(settings) for _ in range(2)]
+    first, second = (build_runner(settings, s, v, exclusive=True)
+                     for s, v in zip(services, stores, strict=True))
+    try:
+        assert first.catch_up() > 0
+        record(settings, traffic, 0, len(traffic.scans))
+        assert second.run_once() == 0 and second.check_stalled() == []
+        end = services[1].position()
+        assert stores[1].position() < end  # nobody has projected the scans yet
+        first.stop()  # gives its read models up
+        second.lease.retry_every = 0.0
+        eventually(lambda: second.catch_up() > 0, what="the second runner takes over")
+        assert stores[1].position() == end
+    finally:
+        second.stop()
+        for closing in (*stores, *services):
+            closing.close()
