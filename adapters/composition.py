@@ -13,7 +13,9 @@ import psycopg
 
 from projections import outbox, shipments
 from projections.readmodel import ReadModel, Views
+from projections.lease import ReadModelLease
 from projections.registry import READ_MODELS
+from projections.replica import ReplicaDatabase
 from projections.runner import ReadModelRunner
 from projections.sql import PostgresDatabase, PostgresListener, SQLiteDatabase
 from tracking.application import Clock, ShipmentService
@@ -83,9 +85,18 @@ def _customs_rules(settings: Settings) -> CustomsRules | None:
 
 
 def build_view_store(
-    settings: Settings, models: Sequence[ReadModel[Any]] = READ_MODELS
+    settings: Settings, models: Sequence[ReadModel[Any]] = READ_MODELS, *, replica: bool = False
 ) -> Views:
-    """The read models' views, in the same database as the event store."""
+    """The read models' views, in the same database as the event store; with
+    ``replica``, read (only) from TRACKING_DATABASE_READ_URL."""
+    if replica:
+        conninfo, schema = settings.postgres_read_conninfo()
+        replica_db = ReplicaDatabase(conninfo, schema)
+        try:
+            return Views.on(replica_db, models)
+        except BaseException:
+            replica_db.close()
+            raise
     if settings.is_postgres:
         conninfo, schema = settings.postgres_conninfo()
         views = Views.on(PostgresDatabase(conninfo, schema), models)
@@ -103,13 +114,19 @@ def build_runner(
     store: Views,
     *,
     stall_after: timedelta = timedelta(hours=72),
+    exclusive: bool = False,
 ) -> ReadModelRunner:
-    """The runner keeping every view of ``store`` up to date."""
-    listener = None
+    """The runner keeping every view of ``store`` up to date; ``exclusive``
+    (PostgreSQL): the only one working on each read model at a time, as
+    several `tracking project` processes take turns (projections.lease)."""
+    listener = lease = None
     if settings.is_postgres:
-        conninfo, _ = settings.postgres_conninfo()
+        conninfo, schema = settings.postgres_conninfo()
         listener = PostgresListener(conninfo, channel=service.recorder.channel_name)  # type: ignore[attr-defined]
-    return ReadModelRunner(service, store, stall_after=stall_after, listener=listener)
+        if exclusive:
+            lease = ReadModelLease(conninfo, schema, store.names())
+    return ReadModelRunner(service, store, stall_after=stall_after, listener=listener,
+                           lease=lease)
 
 
 def build_api(
@@ -124,10 +141,11 @@ def build_api(
     TRACKING_MQTT_URL or, when that is not set, from an in-process broker
     (the embedded default, ``tracking all``)."""
     service = build_service(settings, clock=clock)
-    store = build_view_store(settings)
+    store = build_view_store(settings)  # on the primary: creates the views' tables
     runner = build_runner(settings, service, store) if run_projections else None
-    api = Api(settings=settings, service=service, store=store, runner=runner,
-              dead_letters=build_dead_letters(settings))
+    reads = build_view_store(settings, replica=True) if settings.database_read_url else store
+    api = Api(settings=settings, service=service, store=reads, runner=runner,
+              dead_letters=build_dead_letters(settings), primary=store)
     if run_ingest:
         if settings.mqtt_url is not None:
             api.consumer = build_consumer(settings, service, api.dead_letters, metrics=api.metrics)

@@ -28,6 +28,10 @@ class PostgresTrackingRecorder(PostgresApplicationRecorder):
         # SESSION_OPTIONS). The pool reads its connection arguments at each
         # connect; the library's constructor makes the first connections.
         datastore.pool.kwargs["options"] = SESSION_OPTIONS
+        if "," in str(datastore.pool.kwargs.get("host", "")):
+            # Several hosts (a primary and its replicas): libpq tries each and
+            # keeps the one that takes writes, so a failover is a reconnect.
+            datastore.pool.kwargs["target_session_attrs"] = "read-write"
         super().__init__(datastore, events_table_name=events_table_name)
         names = {
             "schema": Identifier(self.datastore.schema),

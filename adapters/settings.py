@@ -8,6 +8,7 @@ names the variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,10 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_DATABASE_URL": (
         "sqlite:///./var/tracking.db",
-        "postgresql://user:pass@host:port/db (optional ?schema=name), or sqlite:///path"),
+        "postgresql://user:pass@host:port/db (optional ?schema=name), or sqlite:///path; several hosts (host1:port1,host2:port2) fail over to whichever is the primary"),
+    "TRACKING_DATABASE_READ_URL": (
+        "TRACKING_DATABASE_URL",
+        "postgresql://... of a streaming replica the API reads the views from (writes still go to TRACKING_DATABASE_URL; min_position waits for the replica)"),
     "TRACKING_MQTT_URL": ("an in-process broker", "mqtt://user:pass@host:port of the broker to consume scans from"),
     "TRACKING_MQTT_CLIENT_ID": ("tracking-ingest", "the consumer's stable MQTT client id (its persistent session)"),
     "TRACKING_MQTT_GROUP": ('none ("")', "shared-subscription group of several consumers (MQTT 5 $share/<group>/...); unset, one plain persistent subscription (safe on Mosquitto, see the README)"),
@@ -170,6 +174,8 @@ class NotifySettings:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    # a streaming replica of database_url the API reads its views from (docs/replicas.md)
+    database_read_url: str | None = None
     mqtt_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -208,6 +214,7 @@ class Settings:
         env = os.environ if environ is None else environ
         settings = cls(
             database_url=env.get("TRACKING_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_read_url=env.get("TRACKING_DATABASE_READ_URL") or None,
             mqtt_url=env.get("TRACKING_MQTT_URL") or None,
             mqtt_client_id=env.get("TRACKING_MQTT_CLIENT_ID") or "tracking-ingest",
             mqtt_group=env.get("TRACKING_MQTT_GROUP") or "",
@@ -238,6 +245,8 @@ class Settings:
                               str.upper) or "INFO",
         )
         settings.eventstore_env()  # validates the database URL now, not at first use
+        if settings.database_read_url is not None:
+            settings.postgres_read_conninfo()
         if settings.mqtt_url is not None:
             settings.broker_address()
         return settings
@@ -283,16 +292,14 @@ class Settings:
                     "postgresql://user:password@host:port/database "
                     f"(got {_redact(self.database_url)!r})"
                 )
-            try:
-                port = url.port or 5432
-            except ValueError as e:
-                raise ConfigError(f"TRACKING_DATABASE_URL: bad port ({e})") from None
+            hosts = _hosts(url.netloc, "TRACKING_DATABASE_URL")
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
                 "APPLICATION_RECORDER_TOPIC": "adapters.eventstore:PostgresTrackingRecorder",
                 "POSTGRES_DBNAME": dbname,
-                "POSTGRES_HOST": url.hostname,
-                "POSTGRES_PORT": str(port),
+                # libpq's lists: it tries each host in turn (the recorder asks for the primary)
+                "POSTGRES_HOST": ",".join(h for h, _ in hosts),
+                "POSTGRES_PORT": ",".join(p for _, p in hosts),
                 "POSTGRES_USER": unquote(url.username or "postgres"),
                 "POSTGRES_PASSWORD": unquote(url.password or ""),
                 "POSTGRES_CONNECT_TIMEOUT": "5",
@@ -312,17 +319,52 @@ class Settings:
         return self.eventstore_env()["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
 
     def postgres_conninfo(self) -> tuple[str, str]:
-        """A libpq URI (without our ``schema`` parameter) and the schema."""
+        """A libpq URI (without our ``schema`` parameter) and the schema. With
+        several hosts, libpq connects to the one that takes writes."""
         url = urlsplit(self.database_url)
         schema = parse_qs(url.query).get("schema", ["public"])[0]
-        return url._replace(query="").geturl(), schema
+        query = "target_session_attrs=read-write" if "," in url.netloc else ""
+        return url._replace(query=query).geturl(), schema
+
+    def postgres_read_conninfo(self) -> tuple[str, str]:
+        """Where the API reads the views: TRACKING_DATABASE_READ_URL (a libpq
+        URI, its schema the primary's unless it names one), else the primary."""
+        if self.database_read_url is None:
+            return self.postgres_conninfo()
+        url = urlsplit(self.database_read_url)
+        if url.scheme not in ("postgresql", "postgres") or not url.path.strip("/"):
+            raise ConfigError("TRACKING_DATABASE_READ_URL: expected postgresql://user:password@"
+                              f"host:port/database (got {_redact(self.database_read_url)!r})")
+        if not self.is_postgres:
+            raise ConfigError("TRACKING_DATABASE_READ_URL: a read replica needs "
+                              "TRACKING_DATABASE_URL on PostgreSQL")
+        _hosts(url.netloc, "TRACKING_DATABASE_READ_URL")
+        query = parse_qs(url.query)
+        schema = query.pop("schema", None)
+        rest = "&".join(f"{k}={v[0]}" for k, v in query.items())
+        return url._replace(query=rest).geturl(), schema[0] if schema else self.postgres_conninfo()[1]
 
     def secrets(self) -> frozenset[str]:
         """Values that must never be written to a log: API tokens and the
         passwords in the database, broker and SMTP URLs."""
         found = set(self.api_tokens)
-        for url in (self.database_url, self.mqtt_url or "", self.notify.smtp_url or ""):
+        for url in (self.database_url, self.database_read_url or "", self.mqtt_url or "",
+                    self.notify.smtp_url or ""):
             password = urlsplit(url).password
             if password:
                 found |= {password, unquote(password)}
         return frozenset(s for s in found if s)
+
+
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(\d{1,5}))?")
+
+
+def _hosts(netloc: str, name: str) -> list[tuple[str, str]]:
+    """The (host, port) pairs of a libpq URI's ``user@host1:port1,host2:port2``."""
+    pairs = []
+    for part in netloc.rpartition("@")[2].split(","):
+        found = _HOST.fullmatch(part)
+        if found is None or not 0 < int(found[2] or 5432) < 65536:
+            raise ConfigError(f"{name}: bad host or port {part!r}")
+        pairs.append((found[1].strip("[]"), found[2] or "5432"))
+    return pairs

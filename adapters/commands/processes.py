@@ -115,7 +115,7 @@ def project(settings: Settings) -> int:
     done = _stop_on_signals()
     service = build_service(settings)
     store = build_view_store(settings)
-    runner = build_runner(settings, service, store)
+    runner = build_runner(settings, service, store, exclusive=True)  # several take turns
     metrics = Metrics()
     health.register(metrics, service, store=store)
     readiness = health.Readiness(service, store, runner, None, settings.ready_max_lag_seconds)

@@ -70,8 +70,10 @@ class Api:
 
     settings: Settings
     service: ShipmentService
-    store: Views
+    store: Views  # what the API reads: on the read replica when there is one
     runner: ReadModelRunner | None = None
+    # the views on the primary, where the runner and the webhooks' deliveries write
+    primary: Views | None = None
     dead_letters: DeadLetterStore | None = None
     # Started with the app when set: scan ingestion, and the broker it consumes.
     consumer: ScanConsumer | None = None
@@ -106,6 +108,8 @@ class Api:
         if self.runner is not None:
             self.runner.stop()
         self.store.close()
+        if self.primary is not None and self.primary is not self.store:
+            self.primary.close()
         if self.dead_letters is not None:
             self.dead_letters.close()
         self.readiness.close()
@@ -138,7 +142,8 @@ def dependencies(api: Api) -> dict[str, Provide]:
 
 def read_your_writes(store: Views) -> Any:
     """The hook by which GETs under /api/v1 wait (bounded) until the views
-    have processed min_position."""
+    have processed min_position: the views read, so on a read replica until
+    it has replayed the views' commit of that position."""
 
     async def wait(request: Request[Any, Any, Any]) -> Response[bytes] | None:
         raw = request.query_params.get("min_position")

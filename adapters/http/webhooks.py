@@ -99,8 +99,9 @@ class WebhookDesk:
     @classmethod
     def load(cls, api: Any) -> WebhookDesk:
         """Over the API's service and views (``api``: adapters.http.app.Api)."""
-        view: OutboxView = api.store[OUTBOX]
-        database = api.store.database
+        views = api.primary or api.store  # deliveries are written: never on a read replica
+        view: OutboxView = views[OUTBOX]
+        database = views.database
         deliveries = (DeliveryStore(database, view)
                       if isinstance(view, SqlOutboxView) and database is not None else None)
         return cls(api.service, view, deliveries, api.settings.notify.allow_private)

@@ -81,6 +81,7 @@ class ReadModelRunner:
         stall_after: timedelta = timedelta(hours=72),
         stall_check_interval: float = 60.0,
         listener: Any = None,
+        lease: Any = None,
     ) -> None:
         self.app = app
         self.views = views
@@ -92,6 +93,9 @@ class ReadModelRunner:
         self.stall_after = stall_after
         self.stall_check_interval = stall_check_interval
         self.listener = listener  # an object with wait(timeout) -> None, e.g. PostgresListener
+        # an object with held() -> the read models' names this runner may work on
+        # now (projections.lease: one runner at a time per read model); None: all
+        self.lease = lease
         self._batch = threading.Lock()  # a projection works on one batch at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -104,7 +108,13 @@ class ReadModelRunner:
         """Process one batch from where the views furthest behind are; the
         number of events read."""
         with self._batch:
-            at = {name: p.view.position() for name, p in self.projections.items()}
+            mine = self.projections
+            if self.lease is not None:  # another runner works on the others
+                held = self.lease.held()
+                mine = {name: p for name, p in self.projections.items() if name in held}
+                if not mine:
+                    return 0
+            at = {name: p.view.position() for name, p in mine.items()}
             after = min(at.values(), default=self.app.position())
             notifications = self.app.recorder.select_notifications(
                 start=after + 1, limit=self.batch_size
@@ -112,7 +122,7 @@ class ReadModelRunner:
             if not notifications:
                 return 0
             batch = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
-            for name, projection in self.projections.items():
+            for name, projection in mine.items():
                 mine = batch if at[name] == after else [b for b in batch if b[1] > at[name]]
                 try:
                     projection.process_batch(mine, after=at[name])
@@ -187,8 +197,9 @@ class ReadModelRunner:
         """Flag shipments with no scan for longer than ``stall_after`` (asking
         the shipments read model, when this runner keeps it)."""
         view = self.views.get(shipments.READ_MODEL)
-        if view is None:
-            return []
+        if view is None or (self.lease is not None
+                            and shipments.READ_MODEL.name not in self.lease.held()):
+            return []  # the runner that holds the shipments view flags them
         before = self.app.clock() - self.stall_after
         flagged: list[str] = []
         while quiet := view.quiet_since(before, limit=500):
@@ -243,6 +254,8 @@ class ReadModelRunner:
         if self.listener is not None:
             with contextlib.suppress(Exception):
                 self.listener.close()
+        if self.lease is not None:
+            self.lease.close()
 
     @property
     def running(self) -> bool:

@@ -32,3 +32,5 @@ def no_session_left_on_the_shared_broker() -> Iterator[set[str]]:
     if client_ids and mqtt_sessions.reachable(SHARED):
         left = mqtt_sessions.left_behind(SHARED, client_ids)
         assert not left, f"left on the shared broker at {SHARED.host}:{SHARED.port}: {left}"
+
+from tests.integration.replication import pg_pair  # noqa: E402, F401 - a session fixture

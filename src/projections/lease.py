@@ -1,0 +1,97 @@
+"""One projection runner at a time per read model, across processes: a
+PostgreSQL session advisory lock per read model, held on a connection of the
+lease's own.
+
+PostgreSQL releases a session's advisory locks when the session ends, so a
+runner SIGKILLed (its socket closed by the kernel) or cut off frees its
+read models at once, and the runner waiting takes them at its next try
+(``retry_every``). A runner that lost its lease connection holds nothing
+until it has connected again and won the locks back. The views' positions
+are still checked as each batch commits (``Database.commit``), so even a
+runner that does not yet know it lost its lease writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+# pg_locks shows a bigint advisory key as classid (its high 32 bits) and
+# objid (its low 32 bits), objsubid 1; the shift wraps as the key's sign did.
+_HELD = ("SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
+         "WHERE locktype = 'advisory' AND objsubid = 1 AND pid = pg_backend_pid() AND granted")
+
+
+def lock_key(schema: str, name: str) -> int:
+    """A read model's advisory lock key (a signed 64-bit number), per schema."""
+    digest = hashlib.blake2b(f"tracking-view:{schema}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class ReadModelLease:
+    def __init__(self, conninfo: str, schema: str, names: Iterable[str], *,
+                 retry_every: float = 1.0) -> None:
+        self._conninfo = conninfo
+        self.keys = {name: lock_key(schema, name) for name in names}
+        self.retry_every = retry_every
+        self._conn: psycopg.Connection[Any] | None = None
+        self._held: set[str] = set()
+        self._next_try = 0.0
+        self._lock = threading.Lock()
+
+    def held(self) -> set[str]:
+        """The read models this runner may work on now: those whose locks its
+        session still holds (checked on the database: a lost connection holds
+        none), and any free one it could take (at most every ``retry_every``)."""
+        with self._lock:
+            try:
+                self._refresh()
+            except psycopg.Error as e:
+                if self._held:
+                    log.warning("lost the projection lease (%s); working on no view until "
+                                "it is won back", e)
+                self._held = set()
+                self._close()
+            return set(self._held)
+
+    def _refresh(self) -> None:
+        if self._conn is None or self._conn.closed:
+            if time.monotonic() < self._next_try:
+                return
+            self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+        held_keys = {k for (k,) in self._conn.execute(_HELD).fetchall()}
+        held = {n for n, k in self.keys.items() if k in held_keys}
+        free = [n for n in self.keys if n not in held]
+        if free and time.monotonic() >= self._next_try:
+            self._next_try = time.monotonic() + self.retry_every
+            rows = self._conn.execute(
+                "SELECT n FROM unnest(%s::text[], %s::bigint[]) AS t(n, k) "
+                "WHERE pg_try_advisory_lock(k)", (free, [self.keys[n] for n in free])
+            ).fetchall()
+            won = {n for (n,) in rows}
+            if won:
+                log.info("took the projection lease of %s", ", ".join(sorted(won)))
+            held |= won
+        self._held = held
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+        self._next_try = time.monotonic() + self.retry_every
+
+    def close(self) -> None:
+        """Give every read model up (the session's locks go with it)."""
+        with self._lock:
+            self._close()
+            self._held = set()
