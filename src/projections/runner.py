@@ -123,9 +123,9 @@ class ReadModelRunner:
                 return 0
             batch = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
             for name, projection in mine.items():
-                mine = batch if at[name] == after else [b for b in batch if b[1] > at[name]]
+                events = batch if at[name] == after else [b for b in batch if b[1] > at[name]]
                 try:
-                    projection.process_batch(mine, after=at[name])
+                    projection.process_batch(events, after=at[name])
                 except ViewConflict:
                     log.info("another runner moved the %s view on; going on from there", name)
             return len(notifications)
