@@ -39,6 +39,7 @@ from adapters.http.errors import HANDLERS, error
 from adapters.http.exceptions import ExceptionController
 from adapters.http.metrics import Metrics
 from adapters.http.operations import OperationsController
+from adapters.http.ownership import OWNERS, Owners
 from adapters.http.paging import PAGING
 from adapters.http.purchase_orders import PurchaseOrderController, stock_reader
 from adapters.http.ratelimit import RateLimit
@@ -189,7 +190,8 @@ def create_app(api: Api) -> Litestar:
                         console.routes(api.service, api.store, api.settings.api_tokens,
                                        api.dead_letters)],
         dependencies=dependencies(api),
-        state=State({TOKENS: api.settings.api_tokens}),
+        state=State({TOKENS: api.settings.api_tokens, OWNERS: Owners(
+            api.service, NumberLookup(api.store[SHIPMENTS], api.store[LINKS]), api.store[CUSTOMS])}),
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         plugins=[WireStructs(), ValueTypes()],
         before_request=read_your_writes(api.store),

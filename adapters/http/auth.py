@@ -4,7 +4,12 @@ whose role may not use the route: 403. ``admin`` may use every route.
 A controller's routes name their roles when the class is written, before
 any tokens are known: ``allowed(*roles)`` reads the app's tokens, which
 create_app keeps in ``app.state`` under TOKENS. The roles each route lets in
-are below, once, so the OpenAPI document and the guards cannot differ."""
+are below, once, so the OpenAPI document and the guards cannot differ. Once
+the role is known, the same guard checks the caller may see the objects the
+path names (adapters/http/ownership.py): every guarded route, one place.
+
+Tokens are kept as digests only and matched in constant time
+(adapters/settings_parsing.Tokens)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from adapters.http.ownership import check_path
 from adapters.settings_parsing import token_digest, tokens_of
 
 TOKENS = "api_tokens"  # the key of app.state that holds TRACKING_API_TOKENS
@@ -59,7 +65,8 @@ class Requires:
         self.tokens = tokens_of(tokens) if tokens is not None else None
         self.roles = tuple(sorted({*roles, "admin"}))
 
-    def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any],
+                       _: BaseRouteHandler) -> None:
         tokens = self.tokens if self.tokens is not None else connection.app.state[TOKENS]
         role = role_of(connection, tokens)
         if role not in self.roles:
@@ -67,6 +74,8 @@ class Requires:
                 f"role {role!r} may not use this route (allowed: {', '.join(self.roles)})"
             )
         connection.state.role = role
+        # then whose objects it may see: a merchant's own account's only (adapters/http/ownership.py)
+        await check_path(connection)
 
 
 def requires(tokens: Mapping[str, str], *roles: str) -> Requires:

@@ -28,6 +28,7 @@ from projections import etamodels
 from projections.etamodels import EtaModels, MemoryModels
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
+from tracking.account import DEFAULT_ACCOUNT
 from tracking.eta.accuracy import Scored, Tally, score, tallies
 from tracking.eta.lanes import Lane, lane_of
 from tracking.eta.model import EtaModel, LaneModel
@@ -55,6 +56,7 @@ class EtaRecord(msgspec.Struct, kw_only=True):
     deliver_by: datetime | None
     delivered_at: datetime | None
     shown: list[EtaShown]
+    account: str = DEFAULT_ACCOUNT  # the shipment's: a merchant's accuracy is over its own
 
     def scored(self) -> list[tuple[EtaShown, Scored]]:
         """Each ETA shown before the delivery, scored against it (none before then)."""
@@ -124,7 +126,8 @@ class EtaHistoryProjection(BatchProjection["EtaHistoryView"]):
         delivery = shipment.delivery()
         if record is None:
             record = EtaRecord(tracking_number=str(shipment.tracking_number), lane=lane,
-                               deliver_by=booking.deliver_by, delivered_at=None, shown=[])
+                               deliver_by=booking.deliver_by, delivered_at=None, shown=[],
+                               account=booking.account)
             self._working[shipment.id] = (shipment, record)
         record.lane, record.deliver_by = lane, booking.deliver_by
         record.delivered_at = delivery.delivered_at
@@ -170,15 +173,16 @@ class EtaHistoryView(View[EtaChanges]):
 
     @abstractmethod
     def tallies(self, *, origin: str | None, destination: str | None, mode: str | None,
-                carrier: str | None) -> list[Tally]:
+                carrier: str | None, account: str | None = None) -> list[Tally]:
         """The tallies of the scored ETAs of the delivered shipments on lanes
-        matching these (scored as each is written: what the accuracy sums up)."""
+        matching these (scored as each is written: what the accuracy sums up),
+        of one account's shipments or (None) of all."""
 
 
 class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
     def _clear(self) -> None:
         self._rows: dict[UUID, tuple[bytes, EtaRecord | None]] = {}
-        self._tallies: dict[UUID, tuple[Lane, list[Tally]]] = {}
+        self._tallies: dict[UUID, tuple[Lane, str, list[Tally]]] = {}
         self._numbers: dict[str, UUID] = {}
         self._models = MemoryModels()
 
@@ -189,7 +193,7 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
             if record is not None:
                 self._numbers[record.tracking_number] = sid
                 if record.delivered_at is not None:
-                    self._tallies[sid] = (record.lane, _tallied(record))
+                    self._tallies[sid] = (record.lane, record.account, _tallied(record))
 
     def eta_models_since(self, version: int) -> list[LaneModel]:
         return self._models.since(version)
@@ -204,11 +208,12 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
         return self._rows[sid][1] if sid is not None else None
 
     def tallies(self, *, origin: str | None, destination: str | None, mode: str | None,
-                carrier: str | None) -> list[Tally]:
+                carrier: str | None, account: str | None = None) -> list[Tally]:
         with self._lock:
             found = list(self._tallies.values())
-        return [t for lane, tallied in found if lane.matches(
-            origin=origin, destination=destination, mode=mode, carrier=carrier) for t in tallied]
+        return [t for lane, owner, tallied in found if lane.matches(
+            origin=origin, destination=destination, mode=mode, carrier=carrier)
+            and account in (None, owner) for t in tallied]
 
 
 def _tallied(record: EtaRecord) -> list[Tally]:
@@ -238,6 +243,9 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
             "record {bytes}, scores {bytes}"
         ),
         **etamodels.table("eta_history_models"),
+        # whose shipment each is (a table of its own: a view missing a table is projected
+        # again, so a database made before accounts fills it in)
+        "eta_history_accounts": "shipment_id {uuid} PRIMARY KEY, account {text} NOT NULL",
     }
     indexes = ("CREATE UNIQUE INDEX IF NOT EXISTS eta_history_numbers ON eta_history "
                "(tracking_number)",
@@ -254,6 +262,10 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
                                    None, None)
             for sid, state, r in changes.rows
         ])
+        w.executemany(
+            "INSERT INTO eta_history_accounts (shipment_id, account) VALUES (?, ?) "
+            "ON CONFLICT (shipment_id) DO UPDATE SET account = excluded.account",
+            [(self.db.key(sid), r.account) for sid, _, r in changes.rows if r is not None])
 
     def eta_models_since(self, version: int) -> list[LaneModel]:
         return etamodels.since(self.db, "eta_history_models", version)
@@ -274,12 +286,18 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
         return _records.decode(bytes(found[0])) if found else None
 
     def tallies(self, *, origin: str | None, destination: str | None, mode: str | None,
-                carrier: str | None) -> list[Tally]:
+                carrier: str | None, account: str | None = None) -> list[Tally]:
         filters = {"origin": origin, "destination": destination, "mode": mode, "carrier": carrier}
         clauses = ["delivered", *(f"{c} = ?" for c, v in filters.items() if v is not None)]
+        params = [v for v in filters.values() if v is not None]
+        if account is not None:
+            clauses.append("shipment_id IN (SELECT shipment_id FROM eta_history_accounts "
+                           "WHERE account = ?)")
+            params.append(account)
         rows = self.db.query(
+            # nosec B608: the clauses are the fixed column names above; every value is a parameter
             f"SELECT scores FROM eta_history WHERE {' AND '.join(clauses)}",  # noqa: S608
-            [v for v in filters.values() if v is not None])
+            params)
         return [t for (doc,) in rows for t in _tallies.decode(bytes(doc))]
 
 
