@@ -4,6 +4,14 @@
 client and re-encodes that list on each request under one lock; measured
 with bench/http.py it halved read throughput and got slower through each
 minute.) The bucket holds a minute's allowance and refills continuously.
+
+Wrong guesses on the public tracking routes are limited much more tightly,
+so tracking numbers cannot be enumerated nor postcodes guessed: per
+address, each unknown number looked up (a 404 from /api/v1/track/..., its
+stream, or the tracking page) and each wrong postcode (the pages) spends a
+token of one bucket of ``GUESSES``; with none left, those routes answer
+429 with Retry-After until it refills. Known numbers cost nothing, so a
+customer following a parcel is never held up by it.
 """
 
 from __future__ import annotations
@@ -12,9 +20,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 _MAX_CLIENTS = 100_000
+# Wrong guesses (unknown numbers, wrong postcodes) per address: 10, then one per 6 minutes.
+GUESSES, GUESS_REFILL_PER_SECOND = 10, 1 / 360
 
 
 class Buckets:
@@ -52,19 +62,55 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        wait = self.limits.wait(client[0] if client else "unknown")
+        wait = self.limits.wait(_address(scope))
         if wait > 0:
-            await self._refuse(send, wait)
+            await _refuse(send, wait, b"too many requests from this address")
             return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    async def _refuse(send: Send, wait: float) -> None:
-        retry_after = str(max(1, int(wait + 0.999)))
-        body = (b'{"status_code":429,"detail":"too many requests from this address; try again in '
-                + retry_after.encode() + b' s"}')
-        headers: list[Any] = [(b"content-type", b"application/json"),
-                              (b"retry-after", retry_after.encode()),
-                              (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 429, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+
+def guesses() -> Buckets:
+    """The wrong-guess buckets one app shares between its API and its pages."""
+    return Buckets(GUESSES, GUESS_REFILL_PER_SECOND)
+
+
+class WrongGuesses:
+    """Unknown tracking numbers looked up through the public API (``prefix``):
+    each 404 spends a token of the address's bucket in ``guesses``; with
+    none left, 429. (The pages spend the same buckets themselves.)"""
+
+    def __init__(self, app: ASGIApp, guesses: Buckets, prefix: str = "/api/v1/track/") -> None:
+        self.app, self.guesses, self.prefix = app, guesses, prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        address = _address(scope)
+        wait = self.guesses.wait(address, take=False)
+        if wait > 0:
+            await _refuse(send, wait, b"too many unknown tracking numbers from this address")
+            return
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 404:
+                self.guesses.wait(address)  # a wrong guess spends a token
+            await send(message)
+
+        await self.app(scope, receive, counting)
+
+
+def _address(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+async def _refuse(send: Send, wait: float, why: bytes) -> None:
+    retry_after = str(max(1, int(wait + 0.999)))
+    body = (b'{"status_code":429,"detail":"' + why + b"; try again in "
+            + retry_after.encode() + b' s"}')
+    headers: list[Any] = [(b"content-type", b"application/json"),
+                          (b"retry-after", retry_after.encode()),
+                          (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
