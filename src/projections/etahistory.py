@@ -228,7 +228,7 @@ def _copy(record: EtaRecord | None) -> EtaRecord | None:
 _COLUMNS = ("shipment_id", "tracking_number", "origin", "destination", "mode", "carrier",
             "delivered", "projected", "record", "scores")
 _UPSERT = (
-    f"INSERT INTO eta_history ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "
+    f"INSERT INTO eta_history ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "  # nosec B608: fixed table/column names; every value is a parameter
     "ON CONFLICT (shipment_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
 )
@@ -295,8 +295,7 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
                            "WHERE account = ?)")
             params.append(account)
         rows = self.db.query(
-            # nosec B608: the clauses are the fixed column names above; every value is a parameter
-            f"SELECT scores FROM eta_history WHERE {' AND '.join(clauses)}",  # noqa: S608
+            f"SELECT scores FROM eta_history WHERE {' AND '.join(clauses)}",  # noqa: S608  # nosec B608: fixed table/column names; every value is a parameter
             params)
         return [t for (doc,) in rows for t in _tallies.decode(bytes(doc))]
 
