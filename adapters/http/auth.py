@@ -13,7 +13,7 @@ Tokens are kept as digests only and matched in constant time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -24,7 +24,6 @@ from adapters.http.ownership import check_path
 from adapters.settings_parsing import token_digest, tokens_of
 
 TOKENS = "api_tokens"  # the key of app.state that holds TRACKING_API_TOKENS
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 
 
 def principal(role: str, token: str) -> str:
