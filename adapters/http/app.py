@@ -42,7 +42,7 @@ from adapters.http.operations import OperationsController
 from adapters.http.ownership import OWNERS, Owners
 from adapters.http.paging import PAGING
 from adapters.http.purchase_orders import PurchaseOrderController, stock_reader
-from adapters.http.ratelimit import RateLimit, WrongGuesses, guesses
+from adapters.http.ratelimit import RateLimit, UnknownNumbers, WrongGuesses
 from adapters.http.scans import ScanController, scan_intake
 from adapters.http.shipments import ShipmentController
 from adapters.http.track import TrackController
@@ -184,7 +184,7 @@ def create_app(api: Api) -> Litestar:
     health.register(api.metrics, api.service, store=api.store, consumer=api.consumer,
                     dead_letters=api.dead_letters)
     live = live_views(api.settings, api.store)  # the tracking page's stream (adapters/live.py)
-    unknown = guesses()  # unknown numbers looked up, per address: API and pages alike
+    unknown = UnknownNumbers()  # unknown numbers looked up, per address: API and pages alike
     app = Litestar(
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
                         pages.routes(api.service, api.store, live, unknown),
@@ -205,7 +205,7 @@ def create_app(api: Api) -> Litestar:
             DefineMiddleware(PublicCORS, origins=api.settings.cors_origins),
             DefineMiddleware(RateLimit, per_minute=api.settings.rate_limit_per_minute,
                              exclude=["/livez", "/readyz", "/metrics", "/schema"]),
-            DefineMiddleware(WrongGuesses, guesses=unknown),  # enumeration of /api/v1/track
+            DefineMiddleware(WrongGuesses, unknown=unknown),  # enumeration of /api/v1/track
         ],
         openapi_config=OpenAPIConfig(
             title="Shipment tracking",

@@ -33,7 +33,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 
-from adapters.http.ratelimit import Buckets, guesses
+from adapters.http.ratelimit import UnknownNumbers, guesses
 from adapters.http.security import page_headers
 from adapters.http.stream import stream_route
 from adapters.live import LiveViews
@@ -83,13 +83,13 @@ class Web:
     place names, assets, the live views, the wrong-guess buckets."""
 
     def __init__(self, service: ShipmentService, views: Views, live: LiveViews,
-                 unknown: Buckets | None = None) -> None:
+                 unknown: UnknownNumbers | None = None) -> None:
         self.service, self.live = service, live
         self.shipments, self.links = views[SHIPMENTS], views[LINKS]
         self.catalogues = Catalogues.load()
         self.places = Places.load()
         self.guesses = guesses()  # wrong postcodes
-        self.unknown = unknown or guesses()  # unknown numbers, shared with the API's track routes
+        self.unknown = unknown or UnknownNumbers()  # shared with the API's track routes
         static = resources.files("adapters.web").joinpath("static")
         self.assets = {
             f.name: Asset(f.read_bytes(), _STATIC_TYPES[f.name[f.name.rfind("."):]],
@@ -215,11 +215,11 @@ class TrackingPages(Controller):
             return _not_a_number(web, lang, tracking_number)
         if postcode and (wait := web.guesses.wait(_client(request), take=False)) > 0:
             return _too_many(web, lang, str(tn), wait)
-        if (wait := web.unknown.wait(_client(request), take=False)) > 0:
+        if (wait := web.unknown.wait(_client(request))) > 0:
             return _too_many(web, lang, str(tn), wait)  # numbers tried: adapters/http/ratelimit.py
         found = await _read(web, tn)
         if found is None:
-            web.unknown.wait(_client(request))  # an unknown number spends a token
+            web.unknown.missed(_client(request), str(tn))
             return web.message(
                 lang, 404, lang.gettext("Not found"),
                 lang.gettext("We have no parcel with the number %(number)s.") % {"number": tn},
@@ -267,11 +267,11 @@ class TrackingPages(Controller):
             return _not_a_number(web, lang, tracking_number)
         if (wait := web.guesses.wait(_client(request), take=False)) > 0:
             return _too_many(web, lang, str(tn), wait)
-        if (wait := web.unknown.wait(_client(request), take=False)) > 0:
+        if (wait := web.unknown.wait(_client(request))) > 0:
             return _too_many(web, lang, str(tn), wait)
         found = await _read(web, tn)
         if found is None:
-            web.unknown.wait(_client(request))
+            web.unknown.missed(_client(request), str(tn))
             return _see(tn, lang)
         sid, view = found
         destination = await _destination(web, sid, data.postcode)
@@ -351,7 +351,7 @@ def _too_many(web: Web, lang: Language, tn: str, wait: float) -> Response[bytes]
 
 
 def routes(service: ShipmentService, views: Views, live: LiveViews,
-           unknown: Buckets | None = None) -> Router:
+           unknown: UnknownNumbers | None = None) -> Router:
     """The pages, their assets and the live stream, on one router; ``unknown``:
     the buckets of unknown numbers, shared with the API's track routes."""
     web = Web(service, views, live, unknown)
