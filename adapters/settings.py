@@ -28,6 +28,7 @@ from adapters.settings_parsing import (
     _positive,
     _redact,
     _tokens,
+    tokens_of,
 )
 
 __all__ = ["ROLES", "SHIPPED", "VARIABLES", "CarrierSettings", "ConfigError", "NotifySettings",
@@ -54,7 +55,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_HTTP_HOST": ("127.0.0.1", "the address the API (and the metrics port) listens on"),
     "TRACKING_HTTP_PORT": ("8000", "where the API listens"),
     "TRACKING_HTTP_WORKERS": ("1", "processes `tracking serve` answers with, sharing the port (one per core; each counts its own /metrics)"),
-    "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin); merchant:<token>:<account> names the merchant's account"),
+    "TRACKING_API_TOKENS": ("none", "role:token,role:token,... (roles merchant, agent, device, carrier, admin); merchant:<token>:<account> names the merchant's account; kept only as SHA-256 digests; to rotate a token list the new one beside the old (both valid), deploy, then drop the old"),
     "TRACKING_RATE_LIMIT_PER_MINUTE": ("60000", "requests per minute per client address before 429"),
     "TRACKING_CORS_ORIGINS": ("none", "origins whose pages may call the public track endpoints, comma-separated (https://shop.example,...; * for any)"),
     "TRACKING_METRICS_PORT": ("none", "`ingest`, `project`, `poll` and `notify` serve /livez, /readyz and /metrics on this port"),
@@ -180,7 +181,7 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_workers: int = 1
-    # token -> role
+    # token digest -> role (Tokens; a plain token -> role mapping is hashed on the way in)
     api_tokens: Mapping[str, str] = field(default_factory=dict)
     mqtt_client_id: str = "tracking-ingest"
     # registered scanner devices: when set, scans from any other device are dead letters
@@ -208,6 +209,10 @@ class Settings:
     # None: text when stderr is a terminal, json otherwise
     log_format: str | None = None
     log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        # only the tokens' digests are kept, however the settings were made
+        object.__setattr__(self, "api_tokens", tokens_of(self.api_tokens))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -345,9 +350,10 @@ class Settings:
         return url._replace(query=rest).geturl(), schema[0] if schema else self.postgres_conninfo()[1]
 
     def secrets(self) -> frozenset[str]:
-        """Values that must never be written to a log: API tokens and the
-        passwords in the database, broker and SMTP URLs."""
-        found = set(self.api_tokens)
+        """Values that must never be written to a log: the passwords in the
+        database, broker and SMTP URLs. (API tokens are not kept, only their
+        digests; a ``Bearer`` token in a line is redacted by its shape.)"""
+        found: set[str] = set()
         for url in (self.database_url, self.database_read_url or "", self.mqtt_url or "",
                     self.notify.smtp_url or ""):
             password = urlsplit(url).password

@@ -6,9 +6,11 @@ adapters/settings.py reads the environment with these (and re-exports
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from tracking.account import DEFAULT_ACCOUNT, check_account
@@ -51,16 +53,58 @@ def _choice(variable: str, value: str | None, choices: tuple[str, ...],
     return normal(value)
 
 
+def token_digest(token: str) -> str:
+    """What is kept of an API token once read: its SHA-256 (hex). A token is
+    a long random secret, so a fast hash is enough (no password stretching);
+    the first 8 digits name it in the audit trail (``principal``)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Caller(NamedTuple):
+    """Who a presented token is: its role, its account, its digest."""
+
+    role: str
+    account: str
+    digest: str
+
+
 class Tokens(dict[str, str]):
-    """Token -> role, as every guard reads it, and the account each merchant
-    token names (a token naming none acts for ``default``)."""
+    """Token digest -> role, as every guard reads it, and the account each
+    merchant token names (a token naming none acts for ``default``). Built
+    from plain tokens, it keeps only their digests: the plain tokens are not
+    kept in memory structures, printed or logged. Several tokens may have
+    the same role and account (rotation: the old and the new both valid)."""
 
     def __init__(self, roles: Mapping[str, str] = {}, accounts: Mapping[str, str] = {}) -> None:
-        super().__init__(roles)
-        self.accounts: Mapping[str, str] = dict(accounts)
+        super().__init__({token_digest(t): role for t, role in roles.items()})
+        self.accounts: Mapping[str, str] = {token_digest(t): a for t, a in accounts.items()}
+
+    def match(self, token: str) -> Caller | None:
+        """The caller the token is, or None; every known digest is compared
+        in constant time (hmac.compare_digest) and none is skipped, so the
+        answer's timing says nothing of which one matched or how nearly."""
+        presented = token_digest(token).encode()
+        found: str | None = None
+        for known in self:
+            if hmac.compare_digest(known.encode(), presented):
+                found = known
+        if found is None:
+            return None
+        return Caller(self[found], self.accounts.get(found, DEFAULT_ACCOUNT), found)
 
     def account(self, token: str) -> str:
-        return self.accounts.get(token, DEFAULT_ACCOUNT)
+        """The account a (plain) token acts for."""
+        return self.accounts.get(token_digest(token), DEFAULT_ACCOUNT)
+
+    def role(self, token: str) -> str | None:
+        caller = self.match(token)
+        return caller.role if caller else None
+
+
+def tokens_of(tokens: Mapping[str, str]) -> Tokens:
+    """``tokens`` as Tokens: a plain token -> role mapping (tests, callers
+    building Settings by hand) is hashed; Tokens are kept as they are."""
+    return tokens if isinstance(tokens, Tokens) else Tokens(tokens)
 
 
 def _tokens(value: str) -> Tokens:
@@ -81,10 +125,15 @@ def _tokens(value: str) -> Tokens:
                 raise ConfigError(f"TRACKING_API_TOKENS: entry {i}: only a merchant token names "
                                   "an account (merchant:<token>:<account>)")
             try:
-                accounts[token] = check_account("account", account)
+                account = check_account("account", account)
             except InvalidInput as e:
                 raise ConfigError(f"TRACKING_API_TOKENS: entry {i}: the account {e.reason}") from None
+        if token in roles and (roles[token], accounts.get(token)) != (role, account or None):
+            raise ConfigError(f"TRACKING_API_TOKENS: entry {i} repeats an earlier entry's token "
+                              "with another role or account (a token is one caller)")
         roles[token] = role
+        if named:
+            accounts[token] = account
     return Tokens(roles, accounts)
 
 

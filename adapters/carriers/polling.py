@@ -42,7 +42,7 @@ class Answer:
 def http_get(url: str, headers: dict[str, str], timeout: float = 10.0) -> Answer:
     request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310: the URL is checked http(s) when read (settings)
             return Answer(response.status, response.read(),
                           next_page=response.headers.get("Next-Page"))
     except urllib.error.HTTPError as e:

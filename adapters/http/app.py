@@ -39,9 +39,10 @@ from adapters.http.errors import HANDLERS, error
 from adapters.http.exceptions import ExceptionController
 from adapters.http.metrics import Metrics
 from adapters.http.operations import OperationsController
+from adapters.http.ownership import OWNERS, Owners
 from adapters.http.paging import PAGING
 from adapters.http.purchase_orders import PurchaseOrderController, stock_reader
-from adapters.http.ratelimit import RateLimit
+from adapters.http.ratelimit import RateLimit, UnknownNumbers, WrongGuesses
 from adapters.http.scans import ScanController, scan_intake
 from adapters.http.shipments import ShipmentController
 from adapters.http.track import TrackController
@@ -188,13 +189,15 @@ def create_app(api: Api) -> Litestar:
     health.register(api.metrics, api.service, store=api.store, consumer=api.consumer,
                     dead_letters=api.dead_letters)
     live = live_views(api.settings, api.store)  # the tracking page's stream (adapters/live.py)
+    unknown = UnknownNumbers()  # unknown numbers looked up, per address: API and pages alike
     app = Litestar(
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
-                        pages.routes(api.service, api.store, live),
+                        pages.routes(api.service, api.store, live, unknown),
                         console.routes(api.service, api.store, api.settings.api_tokens,
                                        api.dead_letters)],
         dependencies=dependencies(api),
-        state=State({TOKENS: api.settings.api_tokens}),
+        state=State({TOKENS: api.settings.api_tokens, OWNERS: Owners(
+            api.service, NumberLookup(api.store[SHIPMENTS], api.store[LINKS]), api.store[CUSTOMS])}),
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         plugins=[WireStructs(), ValueTypes()],
         before_request=read_your_writes(api.store),
@@ -207,6 +210,7 @@ def create_app(api: Api) -> Litestar:
             DefineMiddleware(PublicCORS, origins=api.settings.cors_origins),
             DefineMiddleware(RateLimit, per_minute=api.settings.rate_limit_per_minute,
                              exclude=["/livez", "/readyz", "/metrics", "/schema"]),
+            DefineMiddleware(WrongGuesses, unknown=unknown),  # enumeration of /api/v1/track
         ],
         openapi_config=OpenAPIConfig(
             title="Shipment tracking",

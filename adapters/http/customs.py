@@ -19,6 +19,7 @@ from litestar.params import Body, JSONBody, Parameter
 
 from adapters.http import examples, openapi
 from adapters.http.auth import AGENTS, CUSTOMS_WRITERS
+from adapters.http.ownership import check_shipment
 from adapters.http.constraints import amount, choice, optional_query, text, value
 from adapters.http.openapi import operation
 from adapters.http.paging import Page
@@ -194,6 +195,7 @@ class CustomsController(Controller):
         request: Request[Any, Any, Any], service: NamedDependency[ShipmentService],
     ) -> Response[bytes]:
         declaration = to_declaration(data)
+        check_shipment(request, declaration.tracking_number)  # a merchant's own only
         declared = service.declare(declaration, _source(request))
         return _answer(service, declared.entry_id, declared.position,
                        201 if declared.created else 200)
@@ -212,6 +214,7 @@ class CustomsController(Controller):
         request: Request[Any, Any, Any], service: NamedDependency[ShipmentService],
     ) -> Response[bytes]:
         declaration = to_declaration(data)
+        check_shipment(request, declaration.tracking_number)  # a merchant's own only
         declared = service.amend(_entry_id(entry_id), declaration, _source(request))
         return _answer(service, declared.entry_id, declared.position, 200,
                        amended=declared.created)

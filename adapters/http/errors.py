@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from adapters.http.schemas import ErrorOut, NotJSON, field_of
 from tracking.customs import CustomsEntryNotFound, InvalidTransition
 from tracking.purchase_order import PurchaseOrderConflict, PurchaseOrderNotFound
+from tracking.webhook import WebhookNotFound
 from tracking.errors import (
     BookingConflict,
     CustomsConflict,
@@ -32,6 +33,7 @@ STATUS = {
     InvalidTransition: 409,
     PurchaseOrderNotFound: 404,
     PurchaseOrderConflict: 409,
+    WebhookNotFound: 404,
     WriteContention: 503,
 }
 

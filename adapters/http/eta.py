@@ -5,10 +5,10 @@ projections/etahistory.py)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
@@ -16,6 +16,7 @@ from adapters.http import openapi
 from adapters.http.auth import BOOKERS
 from adapters.http.constraints import optional_query
 from adapters.http.openapi import operation
+from adapters.http.ownership import scope
 from adapters.http.responses import json_response
 from adapters.http.schemas import TrackingNumberText
 from projections.etahistory import EtaHistoryView, EtaShown
@@ -101,10 +102,12 @@ class EtaController(Controller):
              description="n: deliveries; mae_hours by how long before the delivery the "
                          "ETA was shown (>7d, 3-7d, 1-3d, <1d); coverage: the share "
                          "delivered inside the window shown; late_recall: the share of "
-                         "deliveries after deliver_by that an ETA had flagged late.",
+                         "deliveries after deliver_by that an ETA had flagged late. "
+                         "A merchant's is over its own account's shipments only.",
              answers={200: openapi.answer(AccuracyOut, "The accuracy")}))
     def accuracy(
-        self, eta_history: NamedDependency[EtaHistoryView], origin: LocodeQuery = None,
+        self, request: Request[Any, Any, Any],
+        eta_history: NamedDependency[EtaHistoryView], origin: LocodeQuery = None,
         destination: LocodeQuery = None, mode: ModeQuery = None, carrier: CarrierQuery = None,
     ) -> Response[bytes]:
         if carrier is not None and not (0 < len(carrier) <= 64 and carrier.isprintable()):
@@ -115,7 +118,8 @@ class EtaController(Controller):
         sums = eta_history.sums(
             origin=str(Locode(origin, "origin")) if origin else None,
             destination=str(Locode(destination, "destination")) if destination else None,
-            mode=mode.lower() if mode else None, carrier=carrier)
+            mode=mode.lower() if mode else None, carrier=carrier,
+            account=scope(request))  # a merchant's: over its own shipments only
         overall = sums.pop(ALL, Sum()).accuracy()
         return json_response(AccuracyOut(
             **msgspec.structs.asdict(overall),

@@ -77,8 +77,9 @@ _ERRORS = {
     422: ("A value cannot be right; `field` names it and nothing was recorded.",
           {"status_code": 422, "detail": "location: 'ZZZZZ' is not a UN/LOCODE",
            "field": "location"}),
-    429: ("Too many requests from this address (TRACKING_RATE_LIMIT_PER_MINUTE); "
-          "Retry-After says when to try again.",
+    429: ("Too many requests from this address (TRACKING_RATE_LIMIT_PER_MINUTE), or on the "
+          "public track routes too many unknown tracking numbers from it (10, then one per "
+          "6 minutes); Retry-After says when to try again.",
           {"status_code": 429, "detail": "too many requests from this address; try again in 1 s"}),
     503: ("The views have not reached min_position within 5 s, or the write met too much "
           "contention; Retry-After says when to try again.",

@@ -33,7 +33,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 
-from adapters.http.ratelimit import Buckets
+from adapters.http.ratelimit import UnknownNumbers, guesses
 from adapters.http.security import page_headers
 from adapters.http.stream import stream_route
 from adapters.live import LiveViews
@@ -53,7 +53,6 @@ from tracking.subscription import EmailAddress, postcode_matches
 log = logging.getLogger(__name__)
 PAGE_SOURCE = Source(SourceKind.SYSTEM, "tracking-page")
 # Wrong postcodes one address may try: 10 at once, then one per 6 minutes.
-GUESSES, GUESS_REFILL_PER_SECOND = 10, 1 / 360
 RENDERED = 256  # pages kept rendered per process (by ETag: a changed view is a new page)
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
@@ -83,12 +82,14 @@ class Web:
     """Everything the pages need, built once per app: templates, catalogues,
     place names, assets, the live views, the wrong-guess buckets."""
 
-    def __init__(self, service: ShipmentService, views: Views, live: LiveViews) -> None:
+    def __init__(self, service: ShipmentService, views: Views, live: LiveViews,
+                 unknown: UnknownNumbers | None = None) -> None:
         self.service, self.live = service, live
         self.shipments, self.links = views[SHIPMENTS], views[LINKS]
         self.catalogues = Catalogues.load()
         self.places = Places.load()
-        self.guesses = Buckets(GUESSES, GUESS_REFILL_PER_SECOND)
+        self.guesses = guesses()  # wrong postcodes
+        self.unknown = unknown or UnknownNumbers()  # shared with the API's track routes
         static = resources.files("adapters.web").joinpath("static")
         self.assets = {
             f.name: Asset(f.read_bytes(), _STATIC_TYPES[f.name[f.name.rfind("."):]],
@@ -214,8 +215,11 @@ class TrackingPages(Controller):
             return _not_a_number(web, lang, tracking_number)
         if postcode and (wait := web.guesses.wait(_client(request), take=False)) > 0:
             return _too_many(web, lang, str(tn), wait)
+        if (wait := web.unknown.wait(_client(request))) > 0:
+            return _too_many(web, lang, str(tn), wait)  # numbers tried: adapters/http/ratelimit.py
         found = await _read(web, tn)
         if found is None:
+            web.unknown.missed(_client(request), str(tn))
             return web.message(
                 lang, 404, lang.gettext("Not found"),
                 lang.gettext("We have no parcel with the number %(number)s.") % {"number": tn},
@@ -263,8 +267,11 @@ class TrackingPages(Controller):
             return _not_a_number(web, lang, tracking_number)
         if (wait := web.guesses.wait(_client(request), take=False)) > 0:
             return _too_many(web, lang, str(tn), wait)
+        if (wait := web.unknown.wait(_client(request))) > 0:
+            return _too_many(web, lang, str(tn), wait)
         found = await _read(web, tn)
         if found is None:
+            web.unknown.missed(_client(request), str(tn))
             return _see(tn, lang)
         sid, view = found
         destination = await _destination(web, sid, data.postcode)
@@ -343,9 +350,11 @@ def _too_many(web: Web, lang: Language, tn: str, wait: float) -> Response[bytes]
         number=tn, headers={"Retry-After": str(int(wait) + 1)})
 
 
-def routes(service: ShipmentService, views: Views, live: LiveViews) -> Router:
-    """The pages, their assets and the live stream, on one router."""
-    web = Web(service, views, live)
+def routes(service: ShipmentService, views: Views, live: LiveViews,
+           unknown: UnknownNumbers | None = None) -> Router:
+    """The pages, their assets and the live stream, on one router; ``unknown``:
+    the buckets of unknown numbers, shared with the API's track routes."""
+    web = Web(service, views, live, unknown)
     stream = stream_route(web.shipments, web.links, live)
     return Router(path="/", route_handlers=[TrackingPages, stream],
                   dependencies={"web": Provide(lambda: web, use_cache=True, sync_to_thread=False)})

@@ -22,6 +22,7 @@ from litestar.params import JSONBody, Parameter, QueryParameter
 
 from adapters.http import openapi, order_wire as wire
 from adapters.http.auth import BOOKERS, allowed
+from adapters.http.ownership import scope
 from adapters.http.constraints import VALUES
 from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
@@ -87,11 +88,6 @@ def stock_reader(views: Views, service: ShipmentService) -> StockReader:
 
 def source(request: Request[Any, Any, Any]) -> Source:
     return Source(SourceKind.AGENT, request.state.principal)
-
-
-def scope(request: Request[Any, Any, Any]) -> str | None:
-    """The account a reader sees: a merchant's own; None (all) for others."""
-    return request.state.account if request.state.role == "merchant" else None
 
 
 def account_for(stock: StockReader, request: Request[Any, Any, Any], po_number: str,
@@ -362,15 +358,16 @@ class PurchaseOrderController(Controller):
              description="Delivered shipments between the two places (or their "
                          "countries), by lane, mode and carrier: n, median and 90th "
                          "percentile door-to-door days, and whether leaving now it "
-                         "would arrive by need_by at 90%.",
+                         "would arrive by need_by at 90%. A merchant's are measured "
+                         "over its own account's shipments only.",
              answers={200: answer(LanesOut, "The options, fastest at 90% first")}))
-    def lanes(self, stock: NamedDependency[StockReader], origin: LocodeQuery,
-              destination: LocodeQuery,
+    def lanes(self, request: Request[Any, Any, Any], stock: NamedDependency[StockReader],
+              origin: LocodeQuery, destination: LocodeQuery,
               need_by: Annotated[datetime | None, QueryParameter()] = None
               ) -> Response[bytes]:
         if need_by is not None and need_by.tzinfo is None:
             raise InvalidInput("need_by", "needs a UTC offset (RFC 3339)")
         return json_response(stock.lanes(origin=Locode(origin, "origin"),
                                           destination=Locode(destination, "destination"),
-                                          need_by=need_by))
+                                          need_by=need_by, account=scope(request)))
 

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 
 import msgspec
 
-from adapters.http.auth import principal
+from adapters.http.auth import principal_of
+from adapters.settings_parsing import tokens_of
 
 COOKIE = "tracking_console"
 PATH = "/agent"
@@ -47,27 +48,26 @@ class SignInRefused(Exception):
 
 class Sessions:
     def __init__(self, tokens: Mapping[str, str], lifetime: int = LIFETIME_SECONDS) -> None:
-        self.tokens = tokens
+        self.tokens = tokens_of(tokens)  # digests only
         self.lifetime = lifetime
-        material = "\n".join(sorted(f"{role}:{token}" for token, role in tokens.items()))
+        material = "\n".join(sorted(f"{role}:{digest}" for digest, role in self.tokens.items()))
         self.key = hashlib.sha256(b"tracking-console-session\n" + material.encode()).digest()
         # Litestar's CSRFConfig secret: also the same in every worker.
         self.csrf_secret = hashlib.sha256(b"tracking-console-csrf\n" + material.encode()).hexdigest()
-        self.principals = {principal(role, token): role for token, role in tokens.items()}
+        self.principals = {principal_of(role, d): role for d, role in self.tokens.items()}
         self.revoked: set[str] = set()
 
     def sign_in(self, token: str) -> tuple[ConsoleSession, str]:
         """The session of an agent's or admin's token and its cookie value;
         SignInRefused otherwise."""
-        for known, role in self.tokens.items():
-            if hmac.compare_digest(known.encode(), token.encode()):
-                if role not in CONSOLE_ROLES:
-                    raise SignInRefused(known=True)
-                session = ConsoleSession(principal(role, known), role,
-                                         int(time.time()) + self.lifetime,
-                                         secrets.token_urlsafe(12))
-                return session, self._encode(session)
-        raise SignInRefused(known=False)
+        caller = self.tokens.match(token)  # constant time, over digests only
+        if caller is None:
+            raise SignInRefused(known=False)
+        if caller.role not in CONSOLE_ROLES:
+            raise SignInRefused(known=True)
+        session = ConsoleSession(principal_of(caller.role, caller.digest), caller.role,
+                                 int(time.time()) + self.lifetime, secrets.token_urlsafe(12))
+        return session, self._encode(session)
 
     def session(self, cookie: str | None) -> ConsoleSession | None:
         """The cookie's session if it is ours, unexpired, not signed out,

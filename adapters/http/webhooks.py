@@ -20,6 +20,7 @@ from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from adapters.http import openapi
 from adapters.http.auth import allowed
+from adapters.http.ownership import scope
 from adapters.http.errors import error
 from adapters.http.openapi import answer, operation
 from adapters.http.paging import Page
@@ -156,8 +157,7 @@ class WebhookController(Controller):
                      answers={200: answer(list[WebhookOut], "The subscriptions")}))
     def list_webhooks(self, request: Request[Any, Any, Any],
                       webhooks: NamedDependency[WebhookDesk]) -> Response[bytes]:
-        account = request.state.account if request.state.role == "merchant" else None
-        return json_response([_out(s) for s in webhooks.view.subscribers(account)])
+        return json_response([_out(s) for s in webhooks.view.subscribers(scope(request))])
 
     @delete("/{webhook_id:str}", status_code=200, sync_to_thread=True,
             summary="Delete a webhook subscription", **operation(

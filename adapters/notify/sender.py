@@ -237,7 +237,7 @@ class Sender:
                      error: str | None, ms: int) -> None:
         """Again after an exponential backoff with full jitter, or given up
         once the message is older than ``give_up_after``."""
-        delay = random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+        delay = random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))  # nosec B311: jitter or made-up data, not a secret
         given_up = at - m.created_at > self.give_up_after
         state = FAILED if given_up else RETRYING
         await asyncio.to_thread(self.store.record, m.message_id, attempt, at=at, status=status,

@@ -277,7 +277,7 @@ class MemoryCustomsView(MemoryView[Sequence[CustomsRow]], CustomsView):
 _COLUMNS = ("entry_id", "tracking_number", "country", "status", "currency", "estimated",
             "assessed", "declared_at", "updated_at", "position", "projected", "view")
 _UPSERT = (
-    f"INSERT INTO customs_entries ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "
+    f"INSERT INTO customs_entries ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "  # nosec B608: fixed table/column names; every value is a parameter
     "ON CONFLICT (entry_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in ("status", "estimated", "assessed", "updated_at",
                                                 "position", "projected", "view"))
@@ -323,7 +323,7 @@ class SqlCustomsView(SqlView[Sequence[CustomsRow]], CustomsView):
         clauses = [f"{column} = ?" for column, value in wanted.items() if value is not None]
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.query(
-            f"SELECT view FROM customs_entries{where} "  # noqa: S608
+            f"SELECT view FROM customs_entries{where} "  # noqa: S608  # nosec B608: fixed table/column names; every value is a parameter
             "ORDER BY updated_at DESC, entry_id DESC LIMIT ? OFFSET ?",
             [*(v for v in wanted.values() if v is not None), limit, offset],
         )

@@ -58,7 +58,7 @@ class EtaRecord(msgspec.Struct, kw_only=True):
     deliver_by: datetime | None
     delivered_at: datetime | None
     shown: list[EtaShown]
-    account: str | None = None  # the booking's (None in records written before accounts)
+    account: str = DEFAULT_ACCOUNT  # the shipment's: a merchant's accuracy is over its own
 
     def scored(self) -> list[tuple[EtaShown, Scored]]:
         """Each ETA shown before the delivery, scored against it (none before then)."""
@@ -134,7 +134,8 @@ class EtaHistoryProjection(BatchProjection["EtaHistoryView"]):
         delivery = shipment.delivery()
         if record is None:
             record = EtaRecord(tracking_number=str(shipment.tracking_number), lane=lane,
-                               deliver_by=booking.deliver_by, delivered_at=None, shown=[])
+                               deliver_by=booking.deliver_by, delivered_at=None, shown=[],
+                               account=booking.account)
             self._working[shipment.id] = (shipment, record)
         record.lane, record.deliver_by, record.account = lane, booking.deliver_by, booking.account
         record.delivered_at = delivery.delivered_at
@@ -195,12 +196,6 @@ class EtaHistoryView(View[EtaChanges]):
     @abstractmethod
     def record(self, tracking_number: str) -> EtaRecord | None: ...
 
-    @abstractmethod
-    def sums(self, *, origin: str | None, destination: str | None, mode: str | None,
-             carrier: str | None, account: str | None = None) -> dict[str, Sum]:
-        """By source: the sums of the tallies of the delivered shipments on
-        lanes matching these (of one account's shipments, when given)."""
-
 
 class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
     def _clear(self) -> None:
@@ -230,16 +225,6 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
         sid = self._numbers.get(tracking_number)
         return self._rows[sid][1] if sid is not None else None
 
-    def sums(self, *, origin: str | None, destination: str | None, mode: str | None,
-             carrier: str | None, account: str | None = None) -> dict[str, Sum]:
-        wanted = (account, origin, destination, mode, carrier)
-        found: dict[str, Sum] = {}
-        with self._lock:
-            for key, each in self._sums.items():
-                if all(w is None or w == k for w, k in zip(wanted, key, strict=False)):
-                    found.setdefault(key[5], Sum()).merge(each)
-        return found
-
 
 def _copy(record: EtaRecord | None) -> EtaRecord | None:
     """A record of its own: the projection goes on changing the one it has."""
@@ -256,7 +241,7 @@ _ADD_SUMS = (
     + ", ".join(f"{c} = eta_accuracy.{c} + excluded.{c}" for c in SUM_COLUMNS)
 )
 _UPSERT = (
-    f"INSERT INTO eta_history ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "
+    f"INSERT INTO eta_history ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "  # nosec B608: fixed table/column names; every value is a parameter
     "ON CONFLICT (shipment_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
 )
@@ -309,17 +294,6 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
         found = self.db.query_one("SELECT record FROM eta_history WHERE tracking_number = ?",
                                   (tracking_number,))
         return _records.decode(bytes(found[0])) if found else None
-
-    def sums(self, *, origin: str | None, destination: str | None, mode: str | None,
-             carrier: str | None, account: str | None = None) -> dict[str, Sum]:
-        filters = {"account": account, "origin": origin, "destination": destination,
-                   "mode": mode, "carrier": carrier}
-        clauses = [f"{c} = ?" for c, v in filters.items() if v is not None] or ["TRUE"]
-        rows = self.db.query(
-            f"SELECT source, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} FROM eta_accuracy "
-            f"WHERE {' AND '.join(clauses)} GROUP BY source",  # noqa: S608 - names are ours
-            [v for v in filters.values() if v is not None])
-        return {source: Sum.of_row(row) for source, *row in rows}
 
 
 READ_MODEL = ReadModel("eta_history", EtaHistoryProjection, memory=MemoryEtaHistoryView,

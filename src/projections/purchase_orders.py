@@ -260,14 +260,14 @@ class MemoryPurchaseOrdersView(MemoryView[StockChanges], PurchaseOrdersView):
 _ORDER_COLUMNS = ("order_id", "account", "po_number", "supplier", "warehouse", "cancelled",
                   "updated_at", "position", "projected")
 _UPSERT_ORDER = (
-    f"INSERT INTO purchase_orders ({', '.join(_ORDER_COLUMNS)}) "
+    f"INSERT INTO purchase_orders ({', '.join(_ORDER_COLUMNS)}) "  # nosec B608: fixed table/column names; every value is a parameter
     f"VALUES ({','.join('?' * len(_ORDER_COLUMNS))}) ON CONFLICT (order_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _ORDER_COLUMNS[3:])
 )
 _CARRIAGE_COLUMNS = ("shipment_id", "tracking_number", "origin", "destination", "delivered",
                      "position", "doc")
 _UPSERT_CARRIAGE = (
-    f"INSERT INTO stock_carriages ({', '.join(_CARRIAGE_COLUMNS)}) "
+    f"INSERT INTO stock_carriages ({', '.join(_CARRIAGE_COLUMNS)}) "  # nosec B608: fixed table/column names; every value is a parameter
     f"VALUES ({','.join('?' * len(_CARRIAGE_COLUMNS))}) ON CONFLICT (shipment_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _CARRIAGE_COLUMNS[1:])
 )
@@ -342,7 +342,7 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
         clauses = [f"{column} = ?" for column, value in wanted.items() if value is not None]
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.query(
-            f"SELECT projected FROM purchase_orders{where} "  # noqa: S608
+            f"SELECT projected FROM purchase_orders{where} "  # noqa: S608  # nosec B608: fixed table/column names; every value is a parameter
             "ORDER BY account, po_number", [v for v in wanted.values() if v is not None])
         return [bytes(r[0]) for r in rows]
 

@@ -292,7 +292,7 @@ class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
 _COLUMNS = ("shipment_id", "tracking_number", "booked", "status", "unfinished", "may_stall",
             "last_activity_at", "position", "projected", "public_view", "full_view")
 _UPSERT = (
-    f"INSERT INTO shipment_views ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "
+    f"INSERT INTO shipment_views ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "  # nosec B608: fixed table/column names; every value is a parameter
     "ON CONFLICT (shipment_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
 )

@@ -267,12 +267,16 @@ class StockReader:
                           demand_sd=demand_sd, service_level=service_level, result=result,
                           deliveries=found)
 
-    def lanes(self, *, origin: str, destination: str, need_by: datetime | None) -> LanesOut:
-        """Delivered shipments between the two places, or their countries."""
+    def lanes(self, *, origin: str, destination: str, need_by: datetime | None,
+              account: str | None = None) -> LanesOut:
+        """Delivered shipments between the two places, or their countries (of
+        one account, or with None of every account)."""
         measured = []
         for doc in self.view.deliveries(origin[:2], destination[:2]):
             c = decode_carriage(doc)
             if c.started_at is None or c.delivered_at is None or c.origin is None:
+                continue
+            if account is not None and c.account != account:
                 continue
             measured.append((c.origin, c.destination or "", c.mode, c.carrier or "",
                              in_days(c.started_at, c.delivered_at)))

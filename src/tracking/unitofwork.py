@@ -124,7 +124,7 @@ class AggregateStore:
                     recordings = self.save(to_save) if to_save else []
                 except IntegrityError:
                     self._restore(before, ids)
-                    time.sleep(random.uniform(0, 0.002 * 2**attempt))
+                    time.sleep(random.uniform(0, 0.002 * 2**attempt))  # nosec B311: jitter or made-up data, not a secret
                     continue
                 except BaseException:
                     # Cached aggregates may hold half-applied changes.

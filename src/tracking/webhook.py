@@ -22,7 +22,7 @@ from tracking.account import check_account
 from tracking.errors import InvalidInput, TrackingError
 from tracking.scan import Source
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # nosec B105: a public prefix, not a secret
 MAX_URL = 2000
 
 

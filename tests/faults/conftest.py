@@ -87,6 +87,10 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     b.stop()
 
 
+FAULT_TOKENS = {"d-token": "device", "a-token": "agent", "m-token": "merchant",
+                "c-token": "carrier"}
+
+
 def _has_mosquitto() -> bool:
     return subprocess.run(["which", "mosquitto"], capture_output=True).returncode == 0
 
@@ -95,8 +99,7 @@ def _has_mosquitto() -> bool:
 def settings(postgres_schema_url: str, broker: Broker) -> Settings:
     return Settings(database_url=postgres_schema_url, mqtt_url=broker.url,
                     mqtt_client_id=f"faults-{uuid.uuid4().hex[:8]}", mqtt_group="faults",
-                    api_tokens={"d-token": "device", "a-token": "agent", "m-token": "merchant",
-                                "c-token": "carrier"})
+                    api_tokens=FAULT_TOKENS)
 
 
 class Process:
@@ -110,7 +113,8 @@ class Process:
             "TRACKING_MQTT_URL": settings.mqtt_url or "",
             "TRACKING_MQTT_CLIENT_ID": settings.mqtt_client_id,
             "TRACKING_MQTT_GROUP": settings.mqtt_group,
-            "TRACKING_API_TOKENS": ",".join(f"{r}:{t}" for t, r in settings.api_tokens.items()),
+            # Settings keep only the tokens' digests: the plain ones come from here
+            "TRACKING_API_TOKENS": ",".join(f"{r}:{t}" for t, r in FAULT_TOKENS.items()),
             "TRACKING_HTTP_PORT": str(settings.http_port),
             "PGAPPNAME": self.app_name,  # so a scenario can cut only this process's connections
             **env,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 import pytest
 
-from adapters.settings import VARIABLES, ConfigError, Settings
+from adapters.settings import VARIABLES, ConfigError, Settings, Tokens
 
 
 def test_no_variables_means_sqlite_under_var(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -35,12 +36,37 @@ def test_postgres_url_maps_to_the_event_store() -> None:
 
 def test_tokens_map_to_roles() -> None:
     settings = Settings.from_env({"TRACKING_API_TOKENS": "agent:a1, device:d1,merchant:m1"})
-    assert settings.api_tokens == {"a1": "agent", "d1": "device", "m1": "merchant"}
+    tokens = settings.api_tokens
+    assert isinstance(tokens, Tokens)
+    assert [tokens.role(t) for t in ("a1", "d1", "m1", "x1", "")] == [
+        "agent", "device", "merchant", None, None]
+
+
+def test_tokens_are_kept_only_as_digests() -> None:
+    given = "agent:plain-agent-secret,merchant:plain-merchant-secret:acme"
+    for settings in (Settings.from_env({"TRACKING_API_TOKENS": given}),
+                     Settings(api_tokens={"plain-agent-secret": "agent"})):
+        kept = repr((dict(settings.api_tokens), settings.api_tokens.accounts,  # type: ignore[attr-defined]
+                     settings))
+        assert "plain-agent-secret" not in kept and "plain-merchant-secret" not in kept
+        assert hashlib.sha256(b"plain-agent-secret").hexdigest() in kept
+        assert settings.api_tokens.role("plain-agent-secret") == "agent"  # type: ignore[attr-defined]
+
+
+def test_two_tokens_of_one_role_and_account_are_both_valid_for_rotation() -> None:
+    tokens = Settings.from_env(
+        {"TRACKING_API_TOKENS": "merchant:old-m:acme,merchant:new-m:acme,agent:old-a,agent:new-a"}
+    ).api_tokens
+    assert isinstance(tokens, Tokens)
+    assert [tokens.match(t) is not None and tokens.match(t).account  # type: ignore[union-attr]
+            for t in ("old-m", "new-m")] == ["acme", "acme"]
+    assert tokens.role("old-a") == tokens.role("new-a") == "agent"
 
 
 def test_a_merchant_token_may_name_its_account() -> None:
     settings = Settings.from_env({"TRACKING_API_TOKENS": "merchant:m1:acme,merchant:m2,agent:a1"})
-    assert settings.api_tokens == {"m1": "merchant", "m2": "merchant", "a1": "agent"}
+    assert [settings.api_tokens.role(t) for t in ("m1", "m2", "a1")] == [  # type: ignore[attr-defined]
+        "merchant", "merchant", "agent"]
     assert settings.api_tokens.account("m1") == "acme"  # type: ignore[attr-defined]
     assert settings.api_tokens.account("m2") == "default"  # type: ignore[attr-defined]
     assert settings.api_tokens.account("a1") == "default"  # type: ignore[attr-defined]
@@ -57,6 +83,7 @@ def test_a_merchant_token_may_name_its_account() -> None:
         ("TRACKING_API_TOKENS", "agent:a,wizard:w", "entry 2 has unknown role 'wizard'"),
         ("TRACKING_API_TOKENS", "agent:a:acme", "entry 1: only a merchant token names an account"),
         ("TRACKING_API_TOKENS", "merchant:m:a b", "entry 1: the account must be 1 to 64"),
+        ("TRACKING_API_TOKENS", "merchant:m:acme,agent:m", "entry 2 repeats an earlier entry's"),
     ],
 )
 def test_a_malformed_value_names_its_variable(variable: str, value: str, message: str) -> None:
@@ -122,10 +149,11 @@ def test_the_readme_table_lists_every_variable_with_its_default() -> None:
     assert {k: v.replace("`", "") for k, v in rows.items()} == {k: v[0] for k, v in VARIABLES.items()}
 
 
-def test_secrets_are_the_tokens_and_url_passwords() -> None:
+def test_secrets_are_the_url_passwords_and_never_a_kept_token() -> None:
     settings = Settings.from_env({
         "TRACKING_API_TOKENS": "agent:a1,device:d1",
         "TRACKING_DATABASE_URL": "postgresql://app:s%40cret@db:5432/t",
         "TRACKING_MQTT_URL": "mqtt://ingest:mq-pw@broker:1883",
     })
-    assert settings.secrets() >= {"a1", "d1", "s@cret", "mq-pw"}
+    assert settings.secrets() >= {"s@cret", "mq-pw"}
+    assert not settings.secrets() & {"a1", "d1"}  # not kept: a Bearer token is redacted by shape
