@@ -15,7 +15,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import Body, JSONBody, Parameter
+from litestar.params import Body, Parameter
 
 from adapters.http import examples, openapi
 from adapters.http.auth import AGENTS, CUSTOMS_WRITERS

@@ -64,7 +64,6 @@ class RateLimit:
         if scope["type"] != "http" or scope["path"].startswith(self.exclude):
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
         wait = self.limits.wait(_address(scope))
         if wait > 0:
             await _refuse(send, wait, b"too many requests from this address")

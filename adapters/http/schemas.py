@@ -31,7 +31,7 @@ from tracking.exceptions import ExceptionKind
 from tracking.identifiers import CountryCode, Locode, TrackingNumber
 from tracking.route import MAX_VOYAGE_LENGTH, Leg, Route
 from tracking.mapper import enc_hook
-from tracking.scan import MAX_ID_LENGTH, Scan
+from tracking.scan import MAX_ID_LENGTH
 
 T = TypeVar("T")
 

@@ -31,7 +31,7 @@ from projections.outbox import READ_MODEL as OUTBOX, OutboxView, SqlOutboxView, 
 from tracking.application import ShipmentService
 from tracking.codes import SourceKind
 from tracking.scan import Source
-from tracking.webhook import MAX_URL, Webhook, WebhookEvent, WebhookNotFound, check_url
+from tracking.webhook import MAX_URL, WebhookEvent, WebhookNotFound, check_url
 
 MERCHANTS = allowed("merchant")
 KEY_BYTES = 24  # 192-bit signing keys (Standard Webhooks asks for 24 to 64 bytes)

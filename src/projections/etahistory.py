@@ -196,6 +196,12 @@ class EtaHistoryView(View[EtaChanges]):
     @abstractmethod
     def record(self, tracking_number: str) -> EtaRecord | None: ...
 
+    @abstractmethod
+    def sums(self, *, origin: str | None, destination: str | None, mode: str | None,
+             carrier: str | None, account: str | None = None) -> dict[str, Sum]:
+        """By source: the sums of the tallies of the delivered shipments on
+        lanes matching these (of one account's shipments, when given)."""
+
 
 class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
     def _clear(self) -> None:
@@ -225,6 +231,16 @@ class MemoryEtaHistoryView(MemoryView[EtaChanges], EtaHistoryView):
         sid = self._numbers.get(tracking_number)
         return self._rows[sid][1] if sid is not None else None
 
+    def sums(self, *, origin: str | None, destination: str | None, mode: str | None,
+             carrier: str | None, account: str | None = None) -> dict[str, Sum]:
+        wanted = (account, origin, destination, mode, carrier)
+        found: dict[str, Sum] = {}
+        with self._lock:
+            for key, each in self._sums.items():
+                if all(w is None or w == k for w, k in zip(wanted, key, strict=False)):
+                    found.setdefault(key[5], Sum()).merge(each)
+        return found
+
 
 def _copy(record: EtaRecord | None) -> EtaRecord | None:
     """A record of its own: the projection goes on changing the one it has."""
@@ -235,7 +251,7 @@ _COLUMNS = ("shipment_id", "tracking_number", "origin", "destination", "mode", "
             "delivered", "projected", "record")
 _SUM_KEY = ("account", "origin", "destination", "mode", "carrier", "source")
 _ADD_SUMS = (
-    f"INSERT INTO eta_accuracy ({', '.join(_SUM_KEY + SUM_COLUMNS)}) "
+    f"INSERT INTO eta_accuracy ({', '.join(_SUM_KEY + SUM_COLUMNS)}) "  # nosec B608: fixed table/column names; every value is a parameter
     f"VALUES ({','.join('?' * (len(_SUM_KEY) + len(SUM_COLUMNS)))}) "
     f"ON CONFLICT ({', '.join(_SUM_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = eta_accuracy.{c} + excluded.{c}" for c in SUM_COLUMNS)
@@ -294,6 +310,17 @@ class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):
         found = self.db.query_one("SELECT record FROM eta_history WHERE tracking_number = ?",
                                   (tracking_number,))
         return _records.decode(bytes(found[0])) if found else None
+
+    def sums(self, *, origin: str | None, destination: str | None, mode: str | None,
+             carrier: str | None, account: str | None = None) -> dict[str, Sum]:
+        filters = {"account": account, "origin": origin, "destination": destination,
+                   "mode": mode, "carrier": carrier}
+        clauses = [f"{c} = ?" for c, v in filters.items() if v is not None] or ["TRUE"]
+        rows = self.db.query(
+            f"SELECT source, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} FROM eta_accuracy "
+            f"WHERE {' AND '.join(clauses)} GROUP BY source",  # noqa: S608  # nosec B608: fixed table/column names; every value is a parameter
+            [v for v in filters.values() if v is not None])
+        return {source: Sum.of_row(row) for source, *row in rows}
 
 
 READ_MODEL = ReadModel("eta_history", EtaHistoryProjection, memory=MemoryEtaHistoryView,
