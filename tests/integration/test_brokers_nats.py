@@ -166,6 +166,11 @@ class Scanner:
             self.at += 1
             self.client = self._connect()
 
+    def round(self, tns: list[str], k: int) -> None:
+        """One scan of each shipment, ``<tn>-<k>``."""
+        for tn in tns:
+            self.send(scan_json(tn, scan_id=f"{tn}-{k}"))
+
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
@@ -216,18 +221,15 @@ def test_a_session_is_the_clusters_a_consumer_resumes_it_on_another_node(
     n0, n1, n2 = nats_cluster
     client_id = f"ingest-{uuid.uuid4().hex[:6]}"
     first, letters = nats_consumer(database_url, service, n0, client_id)
-    first.start()
     scanner = Scanner([n2])
     try:
-        assert first.connected.wait(30)
+        assert first.start().connected.wait(30)
         time.sleep(1)
-        for tn in tns:
-            scanner.send(scan_json(tn, scan_id=f"{tn}-0"))
+        scanner.round(tns, 0)
         eventually(lambda: recorded(service, tns) == len(tns), timeout=60)
         first.stop()
         n0.kill()  # the consumer's node is gone
-        for tn in tns:
-            scanner.send(scan_json(tn, scan_id=f"{tn}-1"))  # queued in its session
+        scanner.round(tns, 1)  # queued in its session
         second, more = nats_consumer(database_url, service, n1, client_id)
         second.start()
         eventually(lambda: recorded(service, tns) == 2 * len(tns), timeout=60,
@@ -250,13 +252,11 @@ def test_nats_grants_a_shared_subscription_and_delivers_it_nothing(
     n0, n1, _ = nats_cluster
     consumer, letters = nats_consumer(database_url, service, n0, f"ingest-{uuid.uuid4().hex[:6]}",
                                       group="g")
-    consumer.start()
     scanner = Scanner([n1])
     try:
-        assert consumer.connected.wait(30)
+        assert consumer.start().connected.wait(30)
         time.sleep(1)
-        for tn in tns:
-            scanner.send(scan_json(tn, scan_id=f"{tn}-0"))
+        scanner.round(tns, 0)
         time.sleep(3)
         assert consumer.fault is None  # granted: nothing says it is wrong
         assert len(scanner.acked) == len(tns) and recorded(service, tns) == 0
