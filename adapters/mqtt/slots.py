@@ -109,16 +109,20 @@ class SlottedConsumers:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mqtt-slots", daemon=True)
         self._lock = threading.Lock()
+        self._lost = False
 
     def slot_id(self, slot: int) -> str:
         return f"{self.client_id}-{slot}"
 
     @property
     def fault(self) -> str | None:
+        """A held slot's consumer's fault; or the leases' connection lost. A
+        process holding no slot (more processes than slots) is a standby:
+        no fault."""
         with self._lock:
             faults = [c.fault for c in self.held.values() if c.fault]
-            if not self.held and not self._stop.is_set():
-                return f"holds none of the {self.slots} slots of group {self.group!r} yet"
+        if self._lost:
+            faults.append("the connection holding the MQTT slots' leases is lost")
         return faults[0] if faults else None
 
     def start(self) -> SlottedConsumers:
@@ -139,8 +143,10 @@ class SlottedConsumers:
         slot whose consumer was thrown off; then take or give one slot
         towards this process's fair share."""
         if not self.leases.alive():
+            self._lost = True
             self._drop_all("the connection holding the slots' leases was lost")
             self.leases.open()
+            self._lost = False
         for slot, consumer in list(self.held.items()):
             if consumer.fault is not None:
                 self._release(slot)
@@ -182,7 +188,8 @@ class SlottedConsumers:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self._thread.join(timeout) if self._thread.is_alive() else None
+        if self._thread.is_alive():
+            self._thread.join(timeout)
         for slot in list(self.held):
             try:
                 self._release(slot)
@@ -192,14 +199,14 @@ class SlottedConsumers:
 
 
 class _AllConnected:
-    """``connected.is_set()``: every slot held is connected, and one is held."""
+    """``connected.is_set()``: every slot held is connected (a standby,
+    holding none, is)."""
 
     def __init__(self, owner: SlottedConsumers) -> None:
         self.owner = owner
 
     def is_set(self) -> bool:
-        held = list(self.owner.held.values())
-        return bool(held) and all(c.connected.is_set() for c in held)
+        return all(c.connected.is_set() for c in list(self.owner.held.values()))
 
 
 def slotted(settings: Any, make: Callable[[str], ScanConsumer], broker: BrokerAddress,

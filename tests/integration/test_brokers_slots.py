@@ -202,3 +202,18 @@ def test_with_slots_a_member_sigkilled_and_never_restarted_strands_nothing(
     assert_each_once(service, tns, 20)
     b.process.send_signal(signal.SIGTERM)
     assert b.process.wait(30) == 0
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"TRACKING_MQTT_SLOTS": "2"}, "needs TRACKING_MQTT_GROUP"),
+    ({"TRACKING_MQTT_SLOTS": "2", "TRACKING_MQTT_GROUP": "g"}, "needs a postgresql://"),
+    ({"TRACKING_MQTT_SLOTS": "0", "TRACKING_MQTT_GROUP": "g"}, "must be at least 1"),
+])
+def test_slots_without_a_group_or_postgresql_stop_the_start_naming_why(
+    env: dict[str, str], says: str, tmp_path: Path,
+) -> None:
+    from adapters.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="TRACKING_MQTT_SLOTS") as raised:
+        Settings.from_env({"TRACKING_DATABASE_URL": f"sqlite:///{tmp_path}/t.db", **env})
+    assert says in str(raised.value)
