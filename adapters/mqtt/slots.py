@@ -174,7 +174,8 @@ class SlottedConsumers:
             consumer = self.held.pop(slot)
         consumer.stop()  # the batch in hand acknowledged, disconnected: then the lease goes
         self.leases.release(slot)
-        log.info("released MQTT slot %d (client id %s)", slot, consumer.client_id)
+        log.info("released MQTT slot %d (client id %s)", slot, consumer.client_id,
+                 extra={"slot": slot, "client_id": consumer.client_id})
 
     def _drop_all(self, why: str) -> None:
         """The leases are gone with their connection: another process may

@@ -141,14 +141,19 @@ class Ingest:
                                             stdout=subprocess.DEVNULL, stderr=stderr)
 
     def slots(self) -> set[int]:
-        held: set[int] = set()
-        for line in self.log.read_text().splitlines():
-            entry = json.loads(line) if line.startswith("{") else {}
-            if entry.get("msg", "").startswith("holding MQTT slot"):
-                held.add(entry["slot"])
-            elif entry.get("msg", "").startswith("released MQTT slot"):
-                held.discard(int(entry["msg"].split()[3]))
-        return held
+        return held_slots(self.log)
+
+
+def held_slots(log: Path) -> set[int]:
+    """The slots a `tracking ingest` holds now, from its JSON log lines."""
+    held: set[int] = set()
+    for line in log.read_text().splitlines():
+        entry = json.loads(line) if line.startswith("{") else {}
+        if entry.get("msg", "").startswith("holding MQTT slot"):
+            held.add(entry["slot"])
+        elif entry.get("msg", "").startswith("released MQTT slot"):
+            held.discard(entry["slot"])
+    return held
 
 
 @pytest.fixture

@@ -346,8 +346,8 @@ class Process:
 
 def run_service(name: str, database_url: str, broker_port: int, tmp_path: Path,
                 client_id: str | None = None, log_name: str | None = None,
-                dot_env: dict[str, str] = DOT_ENV) -> Process:
-    env = {**os.environ, **service_env(name, dot_env)}
+                dot_env: dict[str, str] = DOT_ENV, extra: dict[str, str] | None = None) -> Process:
+    env = {**os.environ, **service_env(name, dot_env), **(extra or {})}
     env["TRACKING_DATABASE_URL"] = database_url
     if "TRACKING_DATABASE_READ_URL" in env:  # no replica here: the primary stands in
         env["TRACKING_DATABASE_READ_URL"] = database_url
@@ -579,14 +579,21 @@ def test_a_consumer_whose_user_may_not_write_its_marker_stays_connected(
 def test_the_scale_profile_runs_two_of_each_process_and_the_ingests_share_every_scan(
     deployed_broker: Broker, postgres_schema_url: str, tmp_path: Path
 ) -> None:
-    """Both sets of processes with the scale profile's .env (a group of two
-    slots): each ingest holds one of the group's sessions, every scan a
-    device publishes is recorded once, and both APIs serve it."""
+    """The scale profile's processes with its .env (a group of two slots)
+    beside the first api and ingest: each ingest holds one of the group's
+    sessions, every scan a device publishes is recorded once, both APIs
+    serve it."""
     scale_env = {**DOT_ENV, "TRACKING_MQTT_GROUP": "ingest", "TRACKING_MQTT_SLOTS": "2"}
     client_id = f"deploy-{uuid.uuid4().hex[:8]}"
+    # Six processes on the PostgreSQL every test run here shares (100 connections):
+    # the event store's pool kept to one connection each (the library's own variables).
+    small_pools = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"}
+    # The first projector and sender are run by the test above: here the views
+    # are the second projector's, and its sender is started beside it.
+    names = ("api", "ingest", *SCALE)
     processes = [run_service(n, postgres_schema_url, deployed_broker.port, tmp_path,
-                             client_id=client_id, dot_env=scale_env)
-                 for n in TRACKING_SERVICES + SCALE]
+                             client_id=client_id, dot_env=scale_env, extra=small_pools)
+                 for n in names]
     by_name = {p.name: p for p in processes}
     try:
         for p in processes:
@@ -594,16 +601,15 @@ def test_the_scale_profile_runs_two_of_each_process_and_the_ingests_share_every_
                        what=f"{p.name}'s compose health check passes")
             assert p.process.poll() is None, p.log.read_text()
 
-        def slots(p: Process) -> set[int]:
-            return {x["slot"] for x in p.lines() if x["msg"].startswith("holding MQTT slot")}
+        from tests.integration.test_brokers_slots import held_slots
 
-        eventually(lambda: slots(by_name["ingest"]) | slots(by_name["ingest-2"]) == {0, 1}
-                   and len(slots(by_name["ingest"])) == 1, timeout=60,
+        eventually(lambda: held_slots(by_name["ingest"].log) | held_slots(by_name["ingest-2"].log)
+                   == {0, 1} and len(held_slots(by_name["ingest"].log)) == 1, timeout=60,
                    what="each ingest holds one of the two slots")
         bases = [f"http://127.0.0.1:{by_name[n].env['TRACKING_HTTP_PORT']}" for n in ("api", "api-2")]
         merchant = next(t.split(":")[1] for t in DOT_ENV["TRACKING_API_TOKENS"].split(",")
                         if t.startswith("merchant:"))
-        booked = httpx.post(f"{bases[1]}/api/v1/shipments", json=BOOKING,
+        booked = httpx.post(f"{bases[1]}/api/v1/shipments", json=BOOKING, timeout=30,
                             headers={"Authorization": f"Bearer {merchant}"})
         assert booked.status_code == 201, booked.text
         device, _ = deployed_broker.client("hkg-dock-7", DEVICES["hkg-dock-7"])
@@ -612,21 +618,21 @@ def test_the_scale_profile_runs_two_of_each_process_and_the_ingests_share_every_
             device.publish("scanners/hkg/hkg-dock-7/scans", json.dumps(body), qos=1).wait_for_publish(10)
 
         def received(p: Process) -> float:
-            text = httpx.get(f"http://127.0.0.1:{p.env['TRACKING_METRICS_PORT']}/metrics").text
+            text = httpx.get(f"http://127.0.0.1:{p.env['TRACKING_METRICS_PORT']}/metrics", timeout=30).text
             found = re.search(r'^tracking_scans_received_total\{ingress="mqtt"\} (\S+)$', text, re.M)
             return float(found[1]) if found else 0.0
 
         eventually(lambda: received(by_name["ingest"]) + received(by_name["ingest-2"]) == len(sent),
                    timeout=60, what="the two ingests took every scan between them")
         def recorded(p: Process) -> float:
-            text = httpx.get(f"http://127.0.0.1:{p.env['TRACKING_METRICS_PORT']}/metrics").text
+            text = httpx.get(f"http://127.0.0.1:{p.env['TRACKING_METRICS_PORT']}/metrics", timeout=30).text
             found = re.search(r'^tracking_scans_total\{ingress="mqtt",result="recorded"\} (\S+)$',
                               text, re.M)
             return float(found[1]) if found else 0.0
 
         eventually(lambda: recorded(by_name["ingest"]) + recorded(by_name["ingest-2"]) == len(sent),
                    timeout=30, what="every scan recorded once, by one ingest or the other")
-        views = [eventually(lambda b=base: (v := httpx.get(f"{b}/api/v1/track/{TN}").json())
+        views = [eventually(lambda b=base: (v := httpx.get(f"{b}/api/v1/track/{TN}", timeout=30).json())
                             .get("events") and len(v["events"]) == len(sent) and v,
                             timeout=30, what="every scan projected and served")
                  for base in bases]
