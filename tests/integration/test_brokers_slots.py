@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -222,3 +223,51 @@ def test_slots_without_a_group_or_postgresql_stop_the_start_naming_why(
     with pytest.raises(ConfigError, match="TRACKING_MQTT_SLOTS") as raised:
         Settings.from_env({"TRACKING_DATABASE_URL": f"sqlite:///{tmp_path}/t.db", **env})
     assert says in str(raised.value)
+
+
+def test_a_process_that_loses_its_leases_connection_stops_its_slots_and_takes_them_again(
+    database_url: str, service: ShipmentService, private_broker: Callable[[], None],
+) -> None:
+    """The leases go with their connection (here terminated by the server):
+    another process could take the slots at once, so this one stops their
+    consumers first, then reconnects and takes what is free; every scan
+    published meanwhile is recorded once."""
+    from adapters.metrics import Metrics
+    from adapters.mqtt.slots import slotted
+
+    port = private_broker.port  # type: ignore[attr-defined]
+    tns = booked(service, "LEASE", 10)
+    settings = Settings(database_url=database_url, mqtt_group=f"g{uuid.uuid4().hex[:8]}",
+                        mqtt_slots=2, mqtt_client_id=f"ingest-{uuid.uuid4().hex[:6]}")
+    letters, metrics = build_dead_letters(settings), Metrics()
+    broker = BrokerAddress("127.0.0.1", port)
+    slots = slotted(settings, lambda client_id: build_consumer(
+        Settings(database_url=database_url, mqtt_group=settings.mqtt_group, mqtt_client_id=client_id),
+        service, letters, broker=broker, metrics=metrics, session_expiry=60), broker, metrics,
+        interval=0.2).start()
+    pub = publisher(port)
+    try:
+        eventually(lambda: set(slots.held) == {0, 1} and slots.connected.is_set(), timeout=30)
+        time.sleep(0.5)
+        first = dict(slots.held)
+        assert slots.leases.conn is not None
+        backend = slots.leases.conn.info.backend_pid
+        sent = [scan_json(tn, scan_id=f"{tn}-{k}") for k in range(10) for tn in tns]
+        for s in sent[:50]:
+            pub.publish(TOPIC, json.dumps(s), qos=1).wait_for_publish(10)
+        with psycopg.connect(settings.postgres_conninfo()[0], autocommit=True) as admin:
+            admin.execute("select pg_terminate_backend(%s)", (backend,))
+        for s in sent[50:]:
+            pub.publish(TOPIC, json.dumps(s), qos=1).wait_for_publish(10)
+        eventually(lambda: set(slots.held) == {0, 1} and all(
+            slots.held[k] is not first[k] for k in (0, 1)), timeout=30,
+            what="both slots taken again, by new consumers")
+        assert all(not c.connected.is_set() for c in first.values())  # the old ones stopped
+        assert slots.leases.conn.info.backend_pid != backend
+        eventually(lambda: recorded(service, tns) == len(sent), timeout=60)
+        time.sleep(1)
+    finally:
+        pub.loop_stop()
+        slots.stop()
+        letters.close()
+    assert_each_once(service, tns, 10)
