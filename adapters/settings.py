@@ -49,6 +49,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "postgresql://... of a streaming replica the API reads the views from (writes still go to TRACKING_DATABASE_URL; min_position waits for the replica)"),
     "TRACKING_MQTT_URL": ("an in-process broker", "mqtt://user:pass@host:port of the broker to consume scans from"),
     "TRACKING_MQTT_CLIENT_ID": ("tracking-ingest", "the consumer's stable MQTT client id (its persistent session)"),
+    "TRACKING_MQTT_SLOTS": ("0 (none)", "with TRACKING_MQTT_GROUP and PostgreSQL: the group's member sessions, <client id>-0..N-1, each held by one running ingest under a lease, taken over when it dies (docs/scaling.md)"),
     "TRACKING_MQTT_GROUP": ('none ("")', "shared-subscription group of several consumers (MQTT 5 $share/<group>/...); unset, one plain persistent subscription (safe on Mosquitto, see the README)"),
     "TRACKING_MQTT_EMBEDDED_PORT": ("1883", "where the in-process broker listens when TRACKING_MQTT_URL is not set (an MQTT broker already there is consumed from instead)"),
     "TRACKING_DEVICES": ("any device", "registered device ids, comma-separated; scans from others are dead letters"),
@@ -191,6 +192,9 @@ class Settings:
     # consumers in one group share the scans (MQTT 5 shared subscription); "" for none, the
     # default: Mosquitto keeps handing a member that went away its share (README)
     mqtt_group: str = ""
+    # with a group: this many member sessions (client ids <client id>-<k>), each always held by
+    # one running `tracking ingest` under a PostgreSQL lease (adapters/mqtt/slots.py); 0: none
+    mqtt_slots: int = 0
     # requests per minute per client address (429 beyond it)
     rate_limit_per_minute: int = 60_000
     # origins whose pages may call GET /api/v1/track/... (CORS); "*" for any
@@ -223,6 +227,7 @@ class Settings:
             mqtt_url=env.get("TRACKING_MQTT_URL") or None,
             mqtt_client_id=env.get("TRACKING_MQTT_CLIENT_ID") or "tracking-ingest",
             mqtt_group=env.get("TRACKING_MQTT_GROUP") or "",
+            mqtt_slots=_slots(env),
             devices=frozenset(d.strip() for d in env["TRACKING_DEVICES"].split(",") if d.strip())
             if env.get("TRACKING_DEVICES") else None,
             mqtt_embedded_port=_port(env.get("TRACKING_MQTT_EMBEDDED_PORT") or "1883",
@@ -374,3 +379,17 @@ def _hosts(netloc: str, name: str) -> list[tuple[str, str]]:
             raise ConfigError(f"{name}: bad host or port {part!r}")
         pairs.append((found[1].strip("[]"), found[2] or "5432"))
     return pairs
+
+
+def _slots(env: Mapping[str, str]) -> int:
+    """TRACKING_MQTT_SLOTS: the slots' leases are PostgreSQL advisory locks
+    over the sessions of a group's members, so it needs both."""
+    if not env.get("TRACKING_MQTT_SLOTS"):
+        return 0
+    slots = _positive("TRACKING_MQTT_SLOTS", env["TRACKING_MQTT_SLOTS"])
+    if not env.get("TRACKING_MQTT_GROUP"):
+        raise ConfigError("TRACKING_MQTT_SLOTS: needs TRACKING_MQTT_GROUP (the slots are its members)")
+    if not (env.get("TRACKING_DATABASE_URL") or "").startswith(("postgresql://", "postgres://")):
+        raise ConfigError("TRACKING_MQTT_SLOTS: needs a postgresql:// TRACKING_DATABASE_URL "
+                          "(each slot is leased under a PostgreSQL advisory lock)")
+    return slots

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
 from adapters import health
@@ -171,7 +172,13 @@ def ingest(settings: Settings) -> int:
     service = build_service(settings)
     dead_letters = build_dead_letters(settings)
     metrics = Metrics()
-    consumer = build_consumer(settings, service, dead_letters, metrics=metrics)
+    consumer: Any = build_consumer(settings, service, dead_letters, metrics=metrics)
+    if settings.mqtt_slots:  # the group's member sessions, leased (adapters/mqtt/slots.py)
+        from adapters.mqtt.slots import slotted
+
+        consumer = slotted(settings, lambda client_id: build_consumer(
+            replace(settings, mqtt_client_id=client_id), service, dead_letters, metrics=metrics),
+            consumer.broker, metrics)
     health.register(metrics, service, consumer=consumer, dead_letters=dead_letters)
     readiness = health.Readiness(service, None, None, consumer, settings.ready_max_lag_seconds)
     server = _ops_server(settings, metrics, readiness)

@@ -129,8 +129,11 @@ class ScanConsumer:
         self.metrics = metrics or Metrics()
         self.metrics.counter("tracking_scans_total", "Scans received, by result and ingress")
         self.metrics.counter("tracking_scans_received_total", "Scan messages received, by ingress")
-        self.metrics.histogram("tracking_ingest_batch_size", "Messages per recorded MQTT batch",
-                               BATCH_BUCKETS)
+        try:  # registered once: the consumers of several slots share one Metrics
+            self.metrics.observed("tracking_ingest_batch_size")
+        except KeyError:
+            self.metrics.histogram("tracking_ingest_batch_size", "Messages per recorded MQTT batch",
+                                   BATCH_BUCKETS)
         self.clock = clock
         self.devices = devices
         self.mqtt5 = mqtt5
