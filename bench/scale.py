@@ -59,6 +59,7 @@ from store import (  # noqa: E402
 from tracking.application import ShipmentService  # noqa: E402
 from tracking.identifiers import TrackingNumber, s10_check_digit, shipment_id  # noqa: E402
 from tracking.shipment import Shipment  # noqa: E402
+from tracking.unitofwork import replay  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_scale"
 SCANS_PER_SHIPMENT = 19  # with Opened and Booked: 21 events
@@ -142,7 +143,7 @@ class Fleet:
             tn = tracking_number(i, t)
             sid = shipment_id(tn)
             data = t.state[1].replace(t.journey.tracking_number.encode(), tn.encode())
-            data = data.replace(t.id.bytes, sid.bytes).replace(str(t.id).encode(), str(sid).encode())
+            data = data.replace(str(t.id).encode(), str(sid).encode())
             yield sid, len(t.events), t.state[0], data
 
 
@@ -197,6 +198,8 @@ class Figures:
     size: int
     seed_s: float
     one_ms: list[float]
+    replayed_ms: list[float]
+    floor_ms: list[float]
     batch_ms: list[float]
     scans_per_s: list[float]
     recorded: int
@@ -217,7 +220,7 @@ def untouched(rng: random.Random, fleet: Fleet, used: set[int], count: int) -> l
 
 
 def measure(settings: Settings, schema: str, fleet: Fleet, rng: random.Random, used: set[int],
-            args: argparse.Namespace, payloads: list[tuple[str, bytes]]) -> tuple[list[float], ...]:
+            args: argparse.Namespace, states_table: str | None) -> tuple[list[float], ...]:
     service = fresh_service(settings)
     try:
         one = []
@@ -228,6 +231,26 @@ def measure(settings: Settings, schema: str, fleet: Fleet, rng: random.Random, u
             one.append((time.perf_counter() - start) * 1000)
             if not isinstance(found.get(sid), Shipment):
                 sys.exit(f"bench: shipment {i} did not load")
+        # The same, replaying every event (what a load did before state
+        # rows), and the floor: one plain psycopg query of the same row(s).
+        replayed = []
+        to_domain_event = service.mapper.to_domain_event
+        for i in untouched(rng, fleet, used, args.loads):
+            sid = shipment_id(fleet.journey(i).tracking_number)
+            start = time.perf_counter()
+            replay(map(to_domain_event, service.recorder.select_events_many([sid])))  # type: ignore[attr-defined]
+            replayed.append((time.perf_counter() - start) * 1000)
+        floor = []
+        table = states_table or "tracking_events"
+        key = "id" if states_table else "originator_id"
+        query = sql.SQL("SELECT * FROM {} WHERE {} = %s").format(
+            sql.Identifier(schema, table), sql.Identifier(key))
+        with psycopg.connect(conninfo(settings), autocommit=True) as conn:
+            for i in untouched(rng, fleet, used, args.loads):
+                sid = shipment_id(fleet.journey(i).tracking_number)
+                start = time.perf_counter()
+                conn.execute(query, (sid,), prepare=True).fetchall()
+                floor.append((time.perf_counter() - start) * 1000)
         batch = []
         for _ in range(args.batches):
             ids = [shipment_id(fleet.journey(i).tracking_number)
@@ -250,7 +273,7 @@ def measure(settings: Settings, schema: str, fleet: Fleet, rng: random.Random, u
             recorded += count_recorded(outcomes)
     finally:
         service.close()
-    return one, batch, rates, [float(sent), float(recorded)]
+    return one, replayed, floor, batch, rates, [float(sent), float(recorded)]
 
 
 def ceilings(settings: Settings, schema: str, payloads: list[tuple[str, bytes]], rows: int,
@@ -279,10 +302,14 @@ def report(f: Figures) -> None:
     ceiling = max(f.ceilings.values())
     d = f.disk
     print(f"\n{f.size:,} shipments, {d['events']:,} events  (seeded in {f.seed_s:.0f} s)")
-    print(f"  (a) one cold shipment       p50 {percentile(f.one_ms, 0.5):6.2f} ms   "
-          f"p99 {percentile(f.one_ms, 0.99):6.2f} ms   ({len(f.one_ms)} loads)")
-    print(f"  (b) 100 cold shipments      p50 {percentile(f.batch_ms, 0.5):6.1f} ms   "
-          f"p99 {percentile(f.batch_ms, 0.99):6.1f} ms   ({len(f.batch_ms)} calls)")
+    def p50_p99(label: str, values: list[float]) -> None:
+        print(f"  {label:<40} p50 {percentile(values, 0.5):6.2f} ms   "
+              f"p99 {percentile(values, 0.99):6.2f} ms   ({len(values)})")
+
+    p50_p99("(a) one cold shipment, store.reconstruct", f.one_ms)
+    p50_p99("    the same, replaying all its events", f.replayed_ms)
+    p50_p99("    floor: psycopg, one SELECT by key", f.floor_ms)
+    p50_p99("(b) 100 cold shipments in one call", f.batch_ms)
     print(f"  (c) scans, batches of 100, none cached: {scans:,.0f} scans/s "
           f"(min-max {min(f.scans_per_s):,.0f}-{max(f.scans_per_s):,.0f}, "
           f"{len(f.scans_per_s)} batches; {f.recorded:,}/{f.sent:,} recorded)")
@@ -334,10 +361,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress(f"seeding up to {size:,} shipments")
             seed_s = grow(settings, schema, fleet, size, states_table)
             progress(f"measuring at {size:,}")
-            one, batch, rates, counts = measure(settings, schema, fleet, rng, used, args, payloads)
+            one, replayed, floor, batch, rates, counts = measure(
+                settings, schema, fleet, rng, used, args, states_table)
             roof = ceilings(settings, schema, payloads, args.ceiling_rows, rng)
-            report(Figures(size, seed_s, one, batch, rates, int(counts[1]), int(counts[0]), roof,
-                           disk(settings, schema, states_table)))
+            report(Figures(size, seed_s, one, replayed, floor, batch, rates, int(counts[1]),
+                           int(counts[0]), roof, disk(settings, schema, states_table)))
     finally:
         if not args.keep:
             with psycopg.connect(conninfo(settings), autocommit=True) as conn:
