@@ -18,6 +18,8 @@ At each size it measures, on a service that has loaded nothing:
       service has cached (scans/s, median of rounds);
   (d) the ceiling, in the same run: psycopg alone, 100 rows per transaction
       (executemany, and unnest) into a table shaped like the event store;
+  (e) memory: the RSS of this process before and after one service loads
+      20,000 shipments more (what its cache holds: TRACKING_CACHE_BYTES);
 
 and how many bytes the events take on disk (table, its indexes, the states).
 
@@ -206,6 +208,7 @@ class Figures:
     sent: int
     ceilings: dict[str, float]
     disk: dict[str, int]
+    memory: list[float]  # loads, RSS before and after, cached count, bytes, budget
 
 
 def untouched(rng: random.Random, fleet: Fleet, used: set[int], count: int) -> list[int]:
@@ -271,9 +274,29 @@ def measure(settings: Settings, schema: str, fleet: Fleet, rng: random.Random, u
             rates.append(len(scans) / (time.perf_counter() - start))
             sent += len(scans)
             recorded += count_recorded(outcomes)
+        # (e) memory: shipments loaded into one service's cache, as a
+        # consumer going round a large fleet does.
+        loads = min(args.memory_loads, (fleet.size - len(used)) // 2)
+        rss_before = rss()
+        for start in range(0, loads, 100):
+            ids = [shipment_id(fleet.journey(i).tracking_number)
+                   for i in untouched(rng, fleet, used, min(100, loads - start))]
+            service.store.load(ids)
+        cache = service.store.cache
+        memory = [float(loads), float(rss_before), float(rss()), float(len(cache)),
+                  float(getattr(cache, "bytes", 0)), float(getattr(cache, "budget", 0))]
     finally:
         service.close()
-    return one, replayed, floor, batch, rates, [float(sent), float(recorded)]
+    return one, replayed, floor, batch, rates, [float(sent), float(recorded)], memory
+
+
+def rss() -> int:
+    """This process's resident set, in bytes (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def ceilings(settings: Settings, schema: str, payloads: list[tuple[str, bytes]], rows: int,
@@ -315,11 +338,42 @@ def report(f: Figures) -> None:
           f"{len(f.scans_per_s)} batches; {f.recorded:,}/{f.sent:,} recorded)")
     print("  (d) ceiling, psycopg 100 rows/txn: " + ", ".join(
         f"{k} {v:,.0f} rows/s" for k, v in f.ceilings.items()) + f"  ->  x ceiling {scans / ceiling:.3f}")
+    summaries(f, scans, ceiling)
+    loads, before, after, cached, held, budget = f.memory
+    print(f"  (e) {loads:,.0f} cold shipments loaded by one service: RSS {before / 2**20:,.0f} -> "
+          f"{after / 2**20:,.0f} MiB; its cache holds {cached:,.0f} "
+          f"({held / 2**20:,.0f} MiB estimated, budget {budget / 2**20:,.0f} MiB)")
     line = (f"  disk: table {d['heap'] / 2**20:,.0f} MiB + indexes {d['indexes'] / 2**20:,.0f} MiB"
             f" = {(d['heap'] + d['indexes']) / d['events']:,.0f} bytes/event")
     if "states" in d:
         line += f"; states {d['states'] / 2**20:,.0f} MiB ({d['states'] / f.size:,.0f} bytes/shipment)"
     print(line)
+
+
+def summaries(f: Figures, scans: float, ceiling: float) -> None:
+    """The lines bench/all.py puts in RESULTS.md's table: figure | measured |
+    ceiling | x ceiling | bar | what holds it back."""
+    ratio = scans / ceiling
+    verdict = ("met" if scans >= 10_000 and ratio >= 0.15 else
+               f"NOT met ({'the ratio is met, ' if ratio >= 0.15 else ''}not the figure)")
+    print(f"summary: scans into shipments nobody has cached, batches of 100 ({f.size:,} shipments) "
+          f"| {scans:,.0f} scans/s | {ceiling:,.0f} rows/s (psycopg, 100 rows/txn) | {ratio:.2f} "
+          f"| >= 10,000 scans/s, >= 0.15 x ceiling: {verdict} | one Python process: decoding each "
+          "shipment's state row and encoding it again, its scan's event, 3 round trips a batch")
+    p50, p99 = percentile(f.one_ms, 0.5), percentile(f.one_ms, 0.99)
+    floor50, floor99 = percentile(f.floor_ms, 0.5), percentile(f.floor_ms, 0.99)
+    print(f"summary: loading one shipment nobody has cached ({f.size:,} shipments) "
+          f"| p50 {p50:.2f} ms, p99 {p99:.2f} ms (replaying its events: "
+          f"p50 {percentile(f.replayed_ms, 0.5):.2f}, p99 {percentile(f.replayed_ms, 0.99):.2f}) "
+          f"| p50 {floor50:.2f} ms, p99 {floor99:.2f} ms (one psycopg SELECT by key) "
+          f"| {floor50 / p50:.2f} | p99 < 2 ms: {'met' if p99 < 2 else 'NOT met'} "
+          "| the round trip (the floor's p99) and the pool; decoding the row takes 0.1-0.2 ms")
+    d = f.disk
+    per_event = (d["heap"] + d["indexes"]) / d["events"]
+    states = f"; state rows {d['states'] / f.size:,.0f} bytes/shipment" if "states" in d else ""
+    print(f"summary: on disk ({f.size:,} shipments, {d['events']:,} events) | {per_event:,.0f} "
+          f"bytes/event (table {d['heap'] / 2**20:,.0f} MiB, indexes "
+          f"{d['indexes'] / 2**20:,.0f} MiB){states} | - | - | - | grows linearly with events")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -330,19 +384,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batches", type=int, default=20, help="(b): loads of 100 per size")
     parser.add_argument("--scan-batches", type=int, default=40, help="(c): batches of 100 per size")
     parser.add_argument("--ceiling-rows", type=int, default=20_000, help="(d): rows per way")
+    parser.add_argument("--cache-bytes", type=int, default=Settings().cache_bytes,
+                        help="the services' TRACKING_CACHE_BYTES (128 MiB)")
+    parser.add_argument("--memory-loads", type=int, default=20_000,
+                        help="(e): shipments loaded into one service's cache")
     parser.add_argument("--quick", action="store_true", help="2,000 shipments, few repetitions")
     parser.add_argument("--keep", action="store_true", help="keep the schema at the end")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.templates, args.loads, args.batches = "2000", 50, 100, 5
-        args.scan_batches, args.ceiling_rows = 10, 4_000
+        args.scan_batches, args.ceiling_rows, args.memory_loads = 10, 4_000, 600
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     url = os.environ.get("TRACKING_BENCH_SCALE_DATABASE_URL") or DEFAULT_URL
-    settings = Settings(database_url=url)
+    settings = Settings(database_url=url, cache_bytes=args.cache_bytes)
     schema, server = reset_schema(settings)
     print(f"bench/scale.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  (PostgreSQL {server}, "
           f"schema {schema}; {os.cpu_count()} CPUs, shared: figures vary run to run)")
@@ -361,11 +419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress(f"seeding up to {size:,} shipments")
             seed_s = grow(settings, schema, fleet, size, states_table)
             progress(f"measuring at {size:,}")
-            one, replayed, floor, batch, rates, counts = measure(
+            one, replayed, floor, batch, rates, counts, memory = measure(
                 settings, schema, fleet, rng, used, args, states_table)
             roof = ceilings(settings, schema, payloads, args.ceiling_rows, rng)
             report(Figures(size, seed_s, one, replayed, floor, batch, rates, int(counts[1]),
-                           int(counts[0]), roof, disk(settings, schema, states_table)))
+                           int(counts[0]), roof, disk(settings, schema, states_table), memory))
     finally:
         if not args.keep:
             with psycopg.connect(conninfo(settings), autocommit=True) as conn:

@@ -30,6 +30,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
+from tracking.aggregate_cache import AggregateCache
 from tracking.errors import WriteContention
 from tracking.shipment import Shipment, ShipmentState
 from tracking.state_codec import StateCodec
@@ -118,15 +119,16 @@ class AggregateStore:
 
     MAX_ATTEMPTS = 10
 
-    def __init__(self, app: Application[UUID], saved: threading.Event) -> None:
+    def __init__(
+        self, app: Application[UUID], saved: threading.Event, *, cache_bytes: int
+    ) -> None:
         self.app = app
         self.lock = threading.RLock()
         # Set after every save, for projection runners in this process.
         self.saved = saved
         self.states = StateCodec()
-        cache = app.repository.cache
-        assert cache is not None, "the application is configured with a cache"
-        self.cache = cache
+        # The library's cache counts aggregates; this one counts their bytes.
+        self.cache = app.repository.cache = AggregateCache(cache_bytes)
 
     # -- writing -----------------------------------------------------------------
 
