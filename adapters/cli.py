@@ -39,7 +39,7 @@ __all__ = ["main", "worker_app"]  # worker_app: `tracking serve`'s workers, by i
 
 log = logging.getLogger("tracking.cli")
 
-COMMON = ("TRACKING_DATABASE_URL", "TRACKING_LOG_FORMAT", "TRACKING_LOG_LEVEL")
+COMMON = ("TRACKING_DATABASE_URL", "TRACKING_LOG_FORMAT", "TRACKING_LOG_LEVEL", "TRACKING_CACHE_BYTES")
 # Read by the API: customs checks, and verifying what carriers push.
 CUSTOMS = ("TRACKING_HS_NOMENCLATURE", "TRACKING_CUSTOMS_RULES")
 PUSHED = ("TRACKING_DCSA_SECRET", "TRACKING_AGGREGATOR_SECRET",

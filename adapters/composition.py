@@ -41,7 +41,8 @@ def build_service(settings: Settings, *, clock: Clock | None = None) -> Shipment
     rules, nomenclature = _customs_rules(settings), _nomenclature(settings)
     if not settings.is_postgres:
         return ShipmentService(env=settings.eventstore_env(), clock=clock,
-                               customs_rules=rules, nomenclature=nomenclature)
+                               customs_rules=rules, nomenclature=nomenclature,
+                               cache_bytes=settings.cache_bytes)
     # The library creates its tables without a lock: processes starting
     # together on a new database (docker compose up) collided on CREATE TYPE.
     conninfo, _ = settings.postgres_conninfo()
@@ -49,7 +50,8 @@ def build_service(settings: Settings, *, clock: Clock | None = None) -> Shipment
         conn.execute("SELECT pg_advisory_lock(724500)")
         try:
             return ShipmentService(env=settings.eventstore_env(), clock=clock,
-                                   customs_rules=rules, nomenclature=nomenclature)
+                                   customs_rules=rules, nomenclature=nomenclature,
+                                   cache_bytes=settings.cache_bytes)
         finally:
             conn.execute("SELECT pg_advisory_unlock(724500)")
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tracking.aggregate_cache import DEFAULT_BUDGET
+
 from adapters.settings_parsing import (
     ROLES,
     SHIPPED,
@@ -63,6 +65,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_READY_MAX_LAG_SECONDS": ("60", "/readyz answers 503 when the views lag the log by longer"),
     "TRACKING_LOG_FORMAT": ("text on a terminal, else json", "json (one object per line) or text"),
     "TRACKING_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
+    "TRACKING_CACHE_BYTES": ("134217728 (128 MiB)", "bytes of memory each process's cache of recently written shipments may hold (least recently used go first)"),
     "TRACKING_HS_NOMENCLATURE": ("the shipped HS 2022", "path of an HS nomenclature CSV (section,hscode,description,parent,level, as UN Comtrade publishes it) replacing the shipped one, or none to check no subheading; declared HS-6 subheadings not in it are reported"),
     "TRACKING_CUSTOMS_RULES": ("the shipped table", "path of a customs rules table (TOML, the shape of src/tracking/data/customs-rules.toml) replacing the shipped one"),
     "TRACKING_DCSA_SECRET": ("none (callbacks refused)", "HMAC secret of DCSA T&T notifications (Notification-Signature)"),
@@ -213,6 +216,8 @@ class Settings:
     # None: text when stderr is a terminal, json otherwise
     log_format: str | None = None
     log_level: str = "INFO"
+    # bytes the aggregate cache of each process may hold (tracking.aggregate_cache)
+    cache_bytes: int = DEFAULT_BUDGET
 
     def __post_init__(self) -> None:
         # only the tokens' digests are kept, however the settings were made
@@ -253,6 +258,8 @@ class Settings:
                                str.lower),
             log_level=_choice("TRACKING_LOG_LEVEL", env.get("TRACKING_LOG_LEVEL"), LOG_LEVELS,
                               str.upper) or "INFO",
+            cache_bytes=_positive("TRACKING_CACHE_BYTES",
+                                  env.get("TRACKING_CACHE_BYTES") or str(DEFAULT_BUDGET)),
         )
         settings.eventstore_env()  # validates the database URL now, not at first use
         if settings.database_read_url is not None:

@@ -19,7 +19,10 @@ What runs (each benchmark's docstring says what it measures and how):
               POSTing scans at 1,000/s; HTTP scans/s in POSTs of 1, 50 and
               500 beside psycopg alone; 100,000 shipments in the store;
   rebuild.py  a rebuild of the views from ~1,000,000 events, beside reading
-              and decoding them.
+              and decoding them;
+  scale.py    the write path with nothing cached at 10k, 100k and 1M shipments
+              (seeded by COPY): loading one shipment, scans/s in batches of 100,
+              beside psycopg alone; bytes on disk; one service's memory.
 """
 
 from __future__ import annotations
@@ -44,12 +47,14 @@ RUNS = {
         ("ingest.py", ["--broker-queue", "0", "--no-profile"]),
         ("reads.py", ["--shipments", "100000", "--reuse"]),
         ("rebuild.py", []),
+        ("scale.py", ["--sizes", "10000,100000,1000000"]),
     ],
     "quick": [
         ("store.py", ["--quick", "--no-profile"]),
         ("ingest.py", ["--quick", "--broker-queue", "0", "--no-profile"]),
         ("reads.py", ["--quick"]),
         ("rebuild.py", ["--quick"]),
+        ("scale.py", ["--quick"]),
     ],
 }
 

@@ -418,16 +418,16 @@ def fresh_service(settings: Settings) -> ShipmentService:
 
 def count_loads(service: ShipmentService) -> None:
     """Instrumentation: count the shipments this service object loads from
-    the database, by wrapping its recorder's ``select_events_many``."""
+    the database, by wrapping its recorder's ``select_latest_many``."""
     recorder: Any = service.recorder
-    select = recorder.select_events_many
+    select = recorder.select_latest_many
 
     def counted(ids: Sequence[uuid.UUID]) -> Sequence[Any]:
         recorder.shipments_loaded += len(ids)
         return select(ids)
 
     recorder.shipments_loaded = 0
-    recorder.select_events_many = counted
+    recorder.select_latest_many = counted
 
 
 def loads(service: ShipmentService) -> int:
@@ -559,7 +559,7 @@ def measure_recording(
 @dataclass
 class LoadTimes:
     events: int
-    fetch: list[float]  # select_events_many alone
+    fetch: list[float]  # select_latest_many alone
     cold: list[float]  # fetch, decode and replay: store.reconstruct
     warm_delivery: list[float]  # delivery() from the aggregate cache
 
@@ -584,7 +584,7 @@ def measure_loads(service: ShipmentService, maker: JourneyMaker, plan: Plan) -> 
         if (stored := len(recorder.select_events_many([sid]))) != events:
             WARNINGS.append(f"WARNING: the shipment of {events} events has {stored}")
         reps = range(plan.load_reps)
-        fetch = [timed(lambda: recorder.select_events_many([sid])) for _ in reps]
+        fetch = [timed(lambda: recorder.select_latest_many([sid])) for _ in reps]
         cold = [timed(lambda: list(service.store.reconstruct([sid]))) for _ in reps]
         service.delivery(tn)  # into the cache, if it is not there yet
         warm = [timed(lambda: service.delivery(tn)) for _ in reps]
@@ -879,7 +879,7 @@ def print_loads(loads: Sequence[LoadTimes], reps: int) -> None:
             f"{ms(lt.warm_delivery):>17}"
         )
     print(
-        "  fetch only  recorder.select_events_many([id])\n"
+        "  fetch only  recorder.select_latest_many([id])\n"
         "  cold        service.store.reconstruct([id]): fetch, decode, replay (no cache)\n"
         "  warm        service.delivery(tn): derived from the aggregate cache"
     )

@@ -25,6 +25,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 
+from tracking.aggregate_cache import DEFAULT_BUDGET
 from tracking.booking import Booking
 from tracking.casework import Casework
 from tracking.carrier import CarrierUpdate
@@ -65,7 +66,9 @@ class ShipmentService(Application[UUID]):
     env: ClassVar[dict[str, str]] = {
         # Saved aggregates go into the cache; a stale entry (another process
         # wrote since) fails on save and is reloaded, so no per-read query.
-        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        # The library's cache is replaced by one bounded in bytes
+        # (tracking.aggregate_cache, ``cache_bytes``): its size here is moot.
+        "AGGREGATE_CACHE_MAXSIZE": "1",
         "AGGREGATE_CACHE_FASTFORWARD": "n",
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
@@ -77,11 +80,12 @@ class ShipmentService(Application[UUID]):
         clock: Clock | None = None,
         customs_rules: CustomsRules | None = None,
         nomenclature: Nomenclature | None = None,
+        cache_bytes: int = DEFAULT_BUDGET,
     ) -> None:
         super().__init__(env)
         # Set after every save, for projection runners in this process.
         self.saved = threading.Event()
-        self.store = AggregateStore(self, self.saved)
+        self.store = AggregateStore(self, self.saved, cache_bytes=cache_bytes)
         self.links = TrackingLinks(self.store)
         self.shipments = Shipments(self.store, self.links, self._now)
         self.customs = CustomsEntries(

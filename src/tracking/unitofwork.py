@@ -9,8 +9,11 @@ first) is retried from freshly loaded state, so nothing is lost and a scan
 recorded elsewhere in the meantime is seen as the duplicate it is.
 
 Many aggregates are loaded with one query where the recorder can do it
-(``select_events_many``), and whatever a command changed (shipments,
-customs entries, tracking links) is saved in one transaction.
+(``select_latest_many``): a shipment from its state row
+(``tracking.state_codec``) and whatever events came after it, any other
+aggregate from its events. Whatever a command changed (shipments, customs
+entries, tracking links) is saved in one transaction, with the state rows of
+the shipments it changed where the recorder keeps them.
 """
 
 from __future__ import annotations
@@ -20,26 +23,52 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
+from tracking.aggregate_cache import AggregateCache
 from tracking.errors import WriteContention
 from tracking.shipment import Shipment, ShipmentState
+from tracking.state_codec import StateCodec
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
+
+
+class StoredState(NamedTuple):
+    """An aggregate's state row: its state as of ``originator_version``."""
+
+    originator_id: UUID
+    originator_version: int
+    format: int
+    state: bytes
+
+
+# (id, version, format, bytes) of each state row a save writes.
+StateRow = tuple[UUID, int, int, bytes]
 
 
 @runtime_checkable
 class MultiStreamReader(Protocol):
     """A recorder that reads many aggregates' streams in one query each."""
 
+    # Whether it writes the state rows given to insert_events(states=...)
+    # and reads them back in select_latest_many.
+    keeps_states: bool
+
     def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
         """Their events, ordered by originator id, then version."""
+
+    def select_latest_many(
+        self, originator_ids: Sequence[UUID]
+    ) -> Sequence[StoredState | StoredEvent]:
+        """What it takes to load them, in one query, ordered by originator id,
+        then version: each one's state row (if it has one), then its events
+        after the row's version (all its events if it has none)."""
 
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
         """The latest version of each stream that exists."""
@@ -90,11 +119,16 @@ class AggregateStore:
 
     MAX_ATTEMPTS = 10
 
-    def __init__(self, app: Application[UUID], saved: threading.Event) -> None:
+    def __init__(
+        self, app: Application[UUID], saved: threading.Event, *, cache_bytes: int
+    ) -> None:
         self.app = app
         self.lock = threading.RLock()
         # Set after every save, for projection runners in this process.
         self.saved = saved
+        self.states = StateCodec()
+        # The library's cache counts aggregates; this one counts their bytes.
+        self.cache = app.repository.cache = AggregateCache(cache_bytes)
 
     # -- writing -----------------------------------------------------------------
 
@@ -138,14 +172,24 @@ class AggregateStore:
 
     def save(self, aggregates: Sequence[Aggregate]) -> list[Recording[UUID]]:
         """Application.save, without its per-object protocol checks (slow on
-        Python 3.11: a third of a warm batch's time)."""
+        Python 3.11: a third of a warm batch's time), with the shipments'
+        state rows in the same transaction as their events."""
         app = self.app
         processing = ProcessingEvent[UUID]()
         for aggregate in aggregates:
             processing.events.extend(aggregate.collect_events())
             processing.aggregates[aggregate.id] = aggregate
-        recordings = app._record(processing)
-        app._take_snapshots(processing)
+        states: list[StateRow] = []
+        recorder = app.recorder
+        if isinstance(recorder, MultiStreamReader) and recorder.keeps_states:
+            for aggregate in aggregates:  # encoded here, before the transaction
+                row = self.states.encode(aggregate)
+                if row is not None:
+                    states.append((aggregate.id, aggregate.version, *row))
+            processing.saved_kwargs["states"] = states
+        recordings = app.events.put(processing.events, **processing.saved_kwargs)
+        for aggregate in aggregates:
+            self.cache.put(aggregate.id, aggregate)
         app._notify(recordings)
         self.saved.set()
         return recordings
@@ -176,22 +220,19 @@ class AggregateStore:
     ) -> dict[UUID, Aggregate | None]:
         """The aggregates, from the cache or replayed from the store (their
         ids added to ``replayed``); None for streams that do not exist."""
-        cache = self.app.repository.cache
+        cache = self.cache
         found: dict[UUID, Aggregate | None] = {}
         missing: list[UUID] = []
         for aggregate_id in ids:
-            if cache is not None:
-                try:
-                    found[aggregate_id] = cache.get(aggregate_id)
-                    continue
-                except KeyError:
-                    pass
-            missing.append(aggregate_id)
+            try:
+                found[aggregate_id] = cache.get(aggregate_id)
+            except KeyError:
+                missing.append(aggregate_id)
         for aggregate_id, aggregate in self.reconstruct(missing):
             found[aggregate_id] = aggregate
             if replayed is not None:
                 replayed.add(aggregate_id)
-            if cache is not None and aggregate is not None:
+            if aggregate is not None:
                 cache.put(aggregate_id, aggregate)
         return found
 
@@ -204,12 +245,27 @@ class AggregateStore:
                 yield aggregate_id, replay(self.app.events.get(aggregate_id))
             return
         found: set[UUID] = set()
-        stored = recorder.select_events_many(ids)
+        unreadable: list[UUID] = []  # state rows of a format this code cannot read
+        stored = recorder.select_latest_many(ids)
         to_domain_event = self.app.mapper.to_domain_event
         for originator_id, group in itertools.groupby(stored, key=lambda s: s.originator_id):
             aggregate_id = _uuid(originator_id)
             found.add(aggregate_id)
-            yield aggregate_id, replay(map(to_domain_event, group))
+            aggregate: Any = None
+            for item in group:
+                if isinstance(item, StoredState):
+                    aggregate = self.states.decode(item.format, item.state)
+                    if aggregate is None:
+                        unreadable.append(aggregate_id)
+                        break
+                else:
+                    aggregate = to_domain_event(item).mutate(aggregate)
+            else:
+                yield aggregate_id, aggregate
+        if unreadable:
+            stored = recorder.select_events_many(unreadable)
+            for originator_id, group in itertools.groupby(stored, key=lambda s: s.originator_id):
+                yield _uuid(originator_id), replay(map(to_domain_event, group))
         for aggregate_id in ids:
             if aggregate_id not in found:
                 yield aggregate_id, None
@@ -218,9 +274,9 @@ class AggregateStore:
 
     def evict_stale(self, ids: Sequence[UUID]) -> None:
         """Drop cached aggregates another process has written since."""
-        cache = self.app.repository.cache
+        cache = self.cache
         recorder = self.app.recorder
-        if cache is None or not isinstance(recorder, MultiStreamReader):
+        if not isinstance(recorder, MultiStreamReader):
             return
         cached: dict[UUID, int] = {}
         for aggregate_id in ids:
@@ -233,9 +289,7 @@ class AggregateStore:
             self.evict(i for i, version in cached.items() if stored.get(i) != version)
 
     def evict(self, ids: Iterable[UUID]) -> None:
-        cache = self.app.repository.cache
-        if cache is None:
-            return
+        cache = self.cache
         for aggregate_id in ids:
             try:
                 cache.get(aggregate_id, evict=True)
@@ -245,8 +299,8 @@ class AggregateStore:
     def _restore(self, before: dict[UUID, ShipmentState], ids: Sequence[UUID]) -> None:
         """Put back the shipments as they were before a failed save."""
         self.evict(ids)
-        cache = self.app.repository.cache
-        if cache is None or len(ids) == 1:
+        cache = self.cache
+        if len(ids) == 1:
             return  # one aggregate: reloading it is as cheap
         for shipment_id, state in before.items():
             cache.put(shipment_id, Shipment.from_state(state))

@@ -200,13 +200,13 @@ def test_a_batch_reloads_only_the_shipments_another_writer_changed(
         a.book(tn, booking(), HK_STO, AGENT)
     b.record_scan(scan("RECEIVED", "HKHKG", 2, tn=tns[0]))  # a's copy of tns[0] is stale now
     loads: list[int] = []
-    select_many = a.recorder.select_events_many  # type: ignore[attr-defined]
+    select_many = a.recorder.select_latest_many  # type: ignore[attr-defined]
 
     def counting(ids):  # type: ignore[no-untyped-def]
         loads.append(len(ids))
         return select_many(ids)
 
-    a.recorder.select_events_many = counting  # type: ignore[attr-defined]
+    a.recorder.select_latest_many = counting  # type: ignore[attr-defined]
     outcomes = a.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in tns])
     assert all(o.result is ScanResult.RECORDED for o in outcomes)
     assert loads == [1]
@@ -231,8 +231,8 @@ def test_a_batch_that_loses_a_race_reloads_only_what_moved_on(
     for tn in tns:
         a.book(tn, booking(), HK_STO, AGENT)
     loads: list[int] = []
-    select_many = a.recorder.select_events_many  # type: ignore[attr-defined]
-    a.recorder.select_events_many = lambda ids: loads.append(len(ids)) or select_many(ids)  # type: ignore[attr-defined]
+    select_many = a.recorder.select_latest_many  # type: ignore[attr-defined]
+    a.recorder.select_latest_many = lambda ids: loads.append(len(ids)) or select_many(ids)  # type: ignore[attr-defined]
     check = a.store.evict_stale
     raced = []
 
@@ -262,7 +262,7 @@ def test_a_batch_replayed_from_the_store_that_loses_a_race_replays_it_again(
         booker.book(tn, booking(), HK_STO, AGENT)
     a = make_service()  # nothing cached
     loads: list[int] = []
-    select_many = a.recorder.select_events_many  # type: ignore[attr-defined]
+    select_many = a.recorder.select_latest_many  # type: ignore[attr-defined]
 
     def select_then_race(ids):  # type: ignore[no-untyped-def]
         stored = select_many(ids)
@@ -271,7 +271,7 @@ def test_a_batch_replayed_from_the_store_that_loses_a_race_replays_it_again(
             b.record_scan(scan("RECEIVED", "HKHKG", 2, tn=tns[3]))
         return stored
 
-    a.recorder.select_events_many = select_then_race  # type: ignore[attr-defined]
+    a.recorder.select_latest_many = select_then_race  # type: ignore[attr-defined]
     outcomes = a.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in tns])
     assert all(o.result is ScanResult.RECORDED for o in outcomes)
     assert loads == [5, 5]  # replayed, lost the race, replayed again

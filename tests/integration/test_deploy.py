@@ -56,7 +56,6 @@ TRACKING_SERVICES = ("api", "ingest", "projector", "notify")
 SCALE = tuple(f"{name}-2" for name in TRACKING_SERVICES)
 # Read by Settings once branch `replica` (issue 23's replicas) is merged; the
 # variable check below counts it as known until then.
-PENDING = {"TRACKING_DATABASE_READ_URL"}
 TRACKING = shutil.which("tracking", path=str(Path(sys.executable).parent)) or "tracking"
 INGEST_PASSWORD = "ingest-pw-" + uuid.uuid4().hex[:8]
 DEVICES = {"hkg-dock-7": "d7-" + uuid.uuid4().hex[:8], "hkg-dock-8": "d8-" + uuid.uuid4().hex[:8]}
@@ -108,7 +107,7 @@ def test_every_tracking_service_runs_a_real_subcommand_with_known_settings() -> 
                                   text=True, timeout=60)
         assert help_run.returncode == 0, help_run.stderr
         tracking_vars = {k for k in service["environment"] if k.startswith("TRACKING_")}
-        assert tracking_vars <= set(VARIABLES) | PENDING, tracking_vars - set(VARIABLES)
+        assert tracking_vars <= set(VARIABLES), tracking_vars - set(VARIABLES)
         check = service["healthcheck"]["test"]
         assert check[0] == "CMD" and check[1:] == ["tracking", "health"]
     api = SERVICES["api"]
