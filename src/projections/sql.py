@@ -400,16 +400,23 @@ class PostgresListener:
         self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
         self._conn.execute(f'LISTEN "{self._channel}"')
 
-    def wait(self, timeout: float) -> None:
-        """Until a notification or ``timeout``. A lost connection is opened
-        again (the runner reads the log after every wait, so a notification
-        missed meanwhile delays nothing beyond one poll)."""
+    def wait(self, timeout: float) -> str | None:
+        """Until a notification or ``timeout``: the payload of the last one
+        come by then (those queued behind the first are taken too, so one
+        wake answers them all), None after ``timeout``. A lost connection is
+        opened again (the runner reads the log after every wait, so a
+        notification missed meanwhile delays nothing beyond one poll)."""
         try:
             if self._conn is None or self._conn.closed:
                 self._connect()
             assert self._conn is not None
-            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
-                pass
+            told = None
+            for n in self._conn.notifies(timeout=timeout, stop_after=1):
+                told = n.payload
+            if told is not None:
+                for n in self._conn.notifies(timeout=0.0):
+                    told = n.payload
+            return told
         except psycopg.OperationalError:
             if self._conn is not None:
                 with contextlib.suppress(Exception):
