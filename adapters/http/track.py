@@ -104,9 +104,12 @@ class TrackFastPath:
         except (InvalidInput, LookupError):
             await self.app(scope, receive, send)
             return
-        view = await self.lookup.public_view_async(tn)
+        try:
+            view = await self.lookup.public_view_async(tn)
+        except Exception:  # noqa: BLE001 - the controller asks again, and answers (and logs) as ever
+            view = None
         if view is None:
-            await self.app(scope, receive, send)  # the controller's 404
+            await self.app(scope, receive, send)  # the controller's 404 (or error)
             return
         if self.limits is not None:
             self.limits.wait(address)

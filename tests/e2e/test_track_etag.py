@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from litestar.testing import TestClient
 
 from adapters.composition import build_api
@@ -78,3 +80,16 @@ def test_unknown_and_malformed_numbers_are_answered_as_before(client: TestClient
     assert client.get("/api/v1/track/RR473124829US").status_code == 404
     assert client.get("/api/v1/track/not-a-number!").status_code == 422
     assert client.get("/api/v1/track/LX123456784CN").status_code in (400, 422)  # check digit
+
+
+def test_a_view_store_that_fails_is_answered_by_the_controller_as_any_error(
+    client: TestClient[Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from projections.lookup import NumberLookup
+
+    async def broken(self: NumberLookup, tn: Any) -> bytes | None:
+        raise RuntimeError("the views' database went away")
+
+    monkeypatch.setattr(NumberLookup, "public_view_async", broken)
+    r = client.get(URL)
+    assert r.status_code == 500 and r.json()["detail"].startswith("an internal error occurred")
