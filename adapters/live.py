@@ -117,11 +117,12 @@ class LiveViews:
                 try:
                     if listener is None and self._listener_factory is not None:
                         listener = self._listener_factory()
+                    told = None
                     if listener is not None:
-                        listener.wait(self.poll_interval)  # type: ignore[attr-defined]
+                        told = listener.wait(self.poll_interval)  # type: ignore[attr-defined]
                     else:
                         self._stopping.wait(self.poll_interval)
-                    self._deliver()
+                    self._deliver(told)
                 except Exception as e:  # the database went away: wait, then go on
                     log.warning("live views: %s; trying again", e)
                     if listener is not None:
@@ -143,8 +144,10 @@ class LiveViews:
                 with contextlib.suppress(Exception):
                     listener.close()  # type: ignore[attr-defined]
 
-    def _deliver(self) -> None:
-        position = self.view.position()
+    def _deliver(self, told: object = None) -> None:
+        """``told``: the NOTIFY's payload, the position the view committed
+        (then it need not be asked: one query a wake, not two)."""
+        position = int(told) if isinstance(told, str) and told.isdigit() else self.view.position()
         if position == self.cursor:
             return
         after = self.cursor if position > self.cursor else 0  # a rebuild started over

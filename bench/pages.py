@@ -5,7 +5,7 @@ project``) on PostgreSQL, driven over loopback from this process.
   (1) The page, closed loop at 50 connections for each of: GET
       /api/v1/track/{n} (the JSON view: the ceiling the page is judged
       against), GET /track/{n} rendered (random parcels, Accept-Language
-      among the five languages, so the server's 256 rendered pages rarely
+      among the five languages, so the 2 MB of pages the server keeps rendered rarely
       hold it), the same for 20 parcels (cached: the server has it
       rendered) and GET /track/{n} revalidated (the If-None-Match of a
       refresh: 304). Requests/s and p50/p99 latency of

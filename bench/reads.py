@@ -1072,8 +1072,8 @@ def print_reads(phases: Sequence[ReadPhase], warmup: ReadPhase | None) -> None:
               f"{warmup.result.rate:,.0f}/s, not counted)")  # fmt: skip
 
 
-def print_wrk(result: WrkResult | None, duration: float) -> None:
-    print("\n(2) GET /api/v1/track/{n}, closed loop: maximum throughput")
+def print_wrk(result: WrkResult | None, duration: float, way: str = "") -> None:
+    print(f"\n(2) GET /api/v1/track/{{n}}, closed loop: maximum throughput {way}")
     if result is None:
         print("  wrk is not installed (apt-get install wrk): skipped")
         return
@@ -1134,7 +1134,7 @@ def print_lag(phases: Sequence[LagPhase]) -> None:
 
 def print_summary(reads: Sequence[ReadPhase], ceiling: CeilingReads, wrk: WrkResult | None,
                   lags: Sequence[LagPhase], posts: Sequence[PostPhase], workers: int,
-                  shipments: int) -> None:
+                  shipments: int, via: WrkResult | None = None) -> None:
     """One line per figure, gathered by bench/all.py into RESULTS.md's table:
     figure | measured | ceiling | x ceiling | bar | what holds it back."""
     print()
@@ -1156,6 +1156,12 @@ def print_summary(reads: Sequence[ReadPhase], ceiling: CeilingReads, wrk: WrkRes
               f"p99 {wrk.latency.get('99%', '?')} | {bw.requests_per_s:,.0f}/s (bare ASGI app) | "
               f"{ratio(wrk.requests_per_s, bw.requests_per_s):.2f} | - | "
               f"server CPU {wrk.cpu['server']:.2f} cores, wrk {wrk.cpu['wrk']:.2f}")  # fmt: skip
+    if via is not None and ceiling.wrk is not None:
+        print(f"summary: reads, closed loop through Litestar's controller (wrk, 32 connections) | "
+              f"{via.requests_per_s:,.0f}/s, p99 {via.latency.get('99%', '?')} | "
+              f"{ceiling.wrk.requests_per_s:,.0f}/s (bare ASGI app) | "
+              f"{ratio(via.requests_per_s, ceiling.wrk.requests_per_s):.2f} | - | "
+              f"server CPU {via.cpu['server']:.2f} cores, wrk {via.cpu['wrk']:.2f}")  # fmt: skip
     for ph in lags:
         p99 = pct(ph.lags, 0.99)
         kept = ph.ingest >= 0.95 * BAR_LAG_RATE
@@ -1276,6 +1282,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true",
                         help="keep the schema's shipments when it holds exactly --shipments of "
                              "them with the views up to date (for repeated runs); else seed")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="measure the reads (1) and (2) only, not the lag or the POSTs")
     parser.add_argument("--scan-batches", default="1,50",
                         help="scans per POST, one lag phase each, comma-separated (1,50)")
     return parser.parse_args(argv)  # fmt: skip
@@ -1348,30 +1356,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             store.progress(f"reads: closed loop (wrk) for {plan.duration:g} s")
             wrk = run_wrk(servers, paths, plan.duration, meter, Path(tmp))
             print_wrk(wrk, plan.duration)
+            # The same through Litestar's controller: any query string takes that way.
+            store.progress(f"reads: closed loop (wrk) through Litestar for {plan.duration:g} s")
+            via = run_wrk(servers, [f"{p}?via=litestar" for p in paths], plan.duration, meter,
+                          Path(tmp))
+            print_wrk(via, plan.duration, "through Litestar's controller (?via=litestar)")
             servers.check_alive()
             store.progress("reads: the same load on a bare ASGI app (the ceiling)")
             ceiling = run_ceiling(servers, paths, plan, servers.procs["runner"].pid, Path(tmp), rng)
             print_ceiling(ceiling, reads, wrk)
+            if wrk is not None and via is not None and ceiling.wrk is not None:
+                print(f"  closed loop through Litestar: {via.requests_per_s:,.0f}/s: x ceiling "
+                      f"{ratio(via.requests_per_s, ceiling.wrk.requests_per_s):.2f}; the plain "
+                      f"route is {ratio(wrk.requests_per_s, via.requests_per_s):.1f}x it")
 
             lags = []
-            for batch in plan.scan_batches:
+            for batch in plan.scan_batches if not args.reads_only else ():
                 store.progress(f"lag: {plan.scan_rate:,} scans/s, {batch} per POST, "
                                f"{plan.duration:g} s")  # fmt: skip
                 lags.append(run_lag(servers, settings, fleet, maker, batch, plan.scan_rate,
                                     plan.duration, plan.drain, meter))  # fmt: skip
                 servers.check_alive()
-            print_lag(lags)
+            if lags:
+                print_lag(lags)
 
             posts = []
-            for batch in plan.post_batches:
+            for batch in plan.post_batches if not args.reads_only else ():
                 total = plan.post_scans * (1 if batch == 1 else 4 if batch < 500 else 8)
                 store.progress(f"HTTP scans: {total:,} in POSTs of {batch}, closed loop")
                 # All are due at once: wait for the last answer (bounded), not `drain`.
                 posts.append(run_posts(servers, settings, schema, fleet, maker, batch, total,
                                        POST_WAIT, meter))  # fmt: skip
                 servers.check_alive()
-            print_posts(posts)
-            print_summary(reads, ceiling, wrk, lags, posts, args.workers, plan.shipments)
+            if posts:
+                print_posts(posts)
+            print_summary(reads, ceiling, wrk, lags, posts, args.workers, plan.shipments, via)
 
             problems = servers.log_problems()
             print("\nprocess output: " + ", ".join(

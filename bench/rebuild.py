@@ -54,21 +54,32 @@ from tracking.application import ShipmentService  # noqa: E402
 from tracking.identifiers import shipment_id  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_rebuild"
-BAR = 20_000  # events/s (issue 8)
+BAR = 50_000  # events/s (issue 22; issue 8's was 20,000)
 
 
 def median_spread(values: Sequence[float]) -> str:
     return f"{statistics.median(values):>9,.0f}  [{min(values):,.0f}-{max(values):,.0f}]"
 
 
+CPU_RATES: dict[int, list[float]] = {}  # id(rates) -> the same rounds by this process's CPU
+
+
 def timed_rate(events: int, fn: Callable[[], object], rounds: int) -> list[float]:
-    rates = []
+    """events/s of wall time per round; the same by this process's CPU time
+    in CPU_RATES (on a loaded machine wall time measures the neighbours)."""
+    rates, cpu = [], []
     for i in range(rounds):
         store.progress(f"round {i + 1} of {rounds}")
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         rates.append(events / (time.perf_counter() - start))
+        cpu.append(events / max(time.process_time() - start_cpu, 1e-9))
+    CPU_RATES[id(rates)] = cpu
     return rates
+
+
+def cpu_median(rates: list[float]) -> float:
+    return statistics.median(CPU_RATES[id(rates)])
 
 
 def fingerprint(store: Views, service: ShipmentService, tracking_numbers: list[str]) -> str:
@@ -157,14 +168,19 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"rebuild is {rebuild / statistics.median(read_rates):.2f} of it")
     print(f"      ceiling: read and decode   {median_spread(decode_rates)}   "
           f"rebuild is {rebuild / statistics.median(decode_rates):.2f} of it")
+    print(f"  by this process's CPU time (events/s, median): rebuild {cpu_median(rebuild_rates):,.0f}, "
+          f"log replayed {cpu_median(replay_rates):,.0f}, read {cpu_median(read_rates):,.0f}, "
+          f"read and decode {cpu_median(decode_rates):,.0f}; rebuild is "
+          f"{cpu_median(rebuild_rates) / cpu_median(decode_rates):.2f} of read and decode")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS of this process {peak:,.0f} MiB (seeding included)")
     decode = statistics.median(decode_rates)
     print(f"summary: rebuild of the views ({events:,} events) | {rebuild:,.0f} events/s | "
           f"{decode:,.0f} events/s (read and decode only) | {rebuild / decode:.2f} | >= {BAR:,} "
-          f"events/s: {'met' if rebuild >= BAR else 'NOT met'} | folding each shipment's events in "
-          "Python and writing its views (the read is "
-          f"{statistics.median(read_rates) / rebuild:.0f}x faster)")
+          f"events/s: {'met' if rebuild >= BAR else 'NOT met'} | each event folded and judged in "
+          "Python by three read models (shipments, ETA history, outbox: the outbox in log order); "
+          f"by CPU time {cpu_median(rebuild_rates):,.0f} vs {cpu_median(decode_rates):,.0f} events/s "
+          f"(the read is {statistics.median(read_rates) / rebuild:.0f}x faster)")
     same = rebuilt == replayed
     print(f"check: rebuild and log replay give the same views: {'yes' if same else 'NO'} "
           f"({rebuilt})")

@@ -42,10 +42,10 @@ from adapters.http.operations import OperationsController
 from adapters.http.ownership import OWNERS, Owners
 from adapters.http.paging import PAGING
 from adapters.http.purchase_orders import PurchaseOrderController, stock_reader
-from adapters.http.ratelimit import RateLimit, UnknownNumbers, WrongGuesses
+from adapters.http.ratelimit import Buckets, RateLimit, UnknownNumbers, WrongGuesses
 from adapters.http.scans import ScanController, scan_intake
 from adapters.http.shipments import ShipmentController
-from adapters.http.track import TrackController
+from adapters.http.track import TrackController, TrackFastPath
 from adapters.http.webhooks import WebhookController, WebhookDesk
 from adapters.live import live_views
 from adapters.mqtt.broker import EmbeddedBroker
@@ -190,6 +190,8 @@ def create_app(api: Api) -> Litestar:
                     dead_letters=api.dead_letters)
     live = live_views(api.settings, api.store)  # the tracking page's stream (adapters/live.py)
     unknown = UnknownNumbers()  # unknown numbers looked up, per address: API and pages alike
+    per_minute = api.settings.rate_limit_per_minute
+    limits = Buckets(per_minute, per_minute / 60.0)  # one per address, whichever way in
     app = Litestar(
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
                         pages.routes(api.service, api.store, live, unknown),
@@ -208,7 +210,7 @@ def create_app(api: Api) -> Litestar:
         middleware=[
             # first, so a shop's page can read even a 429
             DefineMiddleware(PublicCORS, origins=api.settings.cors_origins),
-            DefineMiddleware(RateLimit, per_minute=api.settings.rate_limit_per_minute,
+            DefineMiddleware(RateLimit, per_minute=per_minute, limits=limits,
                              exclude=["/livez", "/readyz", "/metrics", "/schema"]),
             DefineMiddleware(WrongGuesses, unknown=unknown),  # enumeration of /api/v1/track
         ],
@@ -223,5 +225,8 @@ def create_app(api: Api) -> Litestar:
         ),
         debug=False,
     )
-    app.asgi_handler = RequestLog(app.asgi_handler, api.metrics)  # every request, unmatched ones too
+    # The busiest route's plain form answered before Litestar (adapters/http/track.py).
+    fast = TrackFastPath(app.asgi_handler, NumberLookup(api.store[SHIPMENTS], api.store[LINKS]),
+                         limits, unknown)
+    app.asgi_handler = RequestLog(fast, api.metrics)  # every request, unmatched ones too
     return app

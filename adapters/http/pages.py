@@ -52,8 +52,9 @@ from tracking.subscription import EmailAddress, postcode_matches
 
 log = logging.getLogger(__name__)
 PAGE_SOURCE = Source(SourceKind.SYSTEM, "tracking-page")
-# Wrong postcodes one address may try: 10 at once, then one per 6 minutes.
-RENDERED = 256  # pages kept rendered per process (by ETag: a changed view is a new page)
+# Rendered pages kept per process, by ETag (a changed view is a new page), in
+# bytes, not pages: a page's size grows with its events (2 MB: ~250 pages of 8 KB).
+RENDERED_BYTES = 2 * 2**20
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
@@ -105,6 +106,7 @@ class Web:
             version.update(self.assets[a].etag.encode())
         self.version = version.hexdigest()
         self.rendered: OrderedDict[str, bytes] = OrderedDict()
+        self.rendered_bytes = 0
         self.environments = {tag: self._environment(lang)
                              for tag, lang in self.catalogues.languages.items()}
 
@@ -248,8 +250,9 @@ class TrackingPages(Controller):
                 page=page, etag=etag, postcode=postcode if destination else "",
                 subscribed=subscribed, email_error=None, number=None).encode()
             web.rendered[etag] = html
-            if len(web.rendered) > RENDERED:
-                web.rendered.popitem(last=False)
+            web.rendered_bytes += len(html)
+            while web.rendered_bytes > RENDERED_BYTES:
+                web.rendered_bytes -= len(web.rendered.popitem(last=False)[1])
         else:
             web.rendered.move_to_end(etag)
         return web.html(lang, html, headers=caching)

@@ -164,8 +164,29 @@ _CASE_COLUMNS = ("carrier", "origin", "destination", "acknowledged_by", "acknowl
 
 
 def write(db: Database, w: Writer, raised: Sequence[ExceptionRow],
-          updates: Sequence[CaseUpdate]) -> None:
+          updates: Sequence[CaseUpdate], *, fresh: bool = False) -> None:
+    """``fresh``: into an emptied queue (a rebuild, each shipment's whole
+    stream in one batch): the updates of the rows raised here are folded
+    into them (as the memory queue does) and the rows copied in."""
     time = db.time
+    if fresh and raised:
+        folded = MemoryQueue()
+        folded.write(raised, [])
+        rest = [u for u in updates if u.key not in folded.rows]
+        folded.write([], [u for u in updates if u.key in folded.rows])
+        rows = list(folded.rows.values())
+        db.copy(w, "shipment_exceptions",
+                ("tracking_number", "kind", "raised_at", "cleared_at", "details"),
+                [(e.tracking_number, e.kind.value, time(e.raised_at),
+                  None if e.cleared_at is None else time(e.cleared_at), e.details)
+                 for e in rows])
+        db.copy(w, "exception_casework", ("tracking_number", "kind", "raised_at",
+                                          *_CASE_COLUMNS),
+                [(e.tracking_number, e.kind.value, time(e.raised_at),
+                  *(time(v) if c in _TIMES and v is not None else v
+                    for c, v in ((c, getattr(e, c)) for c in _CASE_COLUMNS)))
+                 for e in rows])
+        raised, updates = (), rest
     w.executemany(
         "INSERT INTO shipment_exceptions VALUES (?,?,?,NULL,?) ON CONFLICT DO NOTHING",
         [(e.tracking_number, e.kind.value, time(e.raised_at), e.details) for e in raised])

@@ -32,6 +32,7 @@ from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer
 from projections.views import TrackingView, tracking_view
 from tracking.codes import Status
+from tracking.eta.window import ShownEta, unmodelled
 from tracking.exceptions import open_exceptions
 from tracking.mapper import enc_hook
 from tracking.shipment import Shipment, ShipmentState
@@ -154,8 +155,11 @@ class OutboxProjection(BatchProjection["OutboxView"]):
         """The messages this event's change calls for, then what it is now."""
         delivery = shipment.delivery()
         status, eta = delivery.status, delivery.eta
-        view = tracking_view(shipment, delivery) if WINDOWED else None
-        window = _window(view)
+        # The window the view shows (its ETA as _public_fields derives it without a
+        # model), not the whole view: that is built only for a message, below.
+        window = _window(unmodelled(shipment.route, delivery, shipment.estimates,
+                                    shipment.require_booked().deliver_by)) if WINDOWED else None
+        view: TrackingView | None = None
         found = open_exceptions(shipment, delivery)
         kinds: list[tuple[str, dict[str, Any]]] = []
         if was.status is not None:
@@ -236,10 +240,9 @@ def _moved(before: datetime | None, after: datetime | None, threshold: timedelta
     return abs(after - before) > threshold
 
 
-def _window(view: TrackingView | None) -> tuple[datetime, datetime] | None:
-    """The (earliest, latest) of the view's ETA window, when it shows one."""
-    shown = getattr(view, "eta_window", None)
-    return None if shown is None else (shown.earliest, shown.latest)
+def _window(shown: ShownEta) -> tuple[datetime, datetime] | None:
+    """The (earliest, latest) of the ETA window the view shows, when it shows one."""
+    return None if shown.window is None else (shown.window.earliest, shown.window.latest)
 
 
 class OutboxView(View[OutboxChanges]):

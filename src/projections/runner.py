@@ -57,6 +57,10 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 # How many aggregates' streams a rebuild loads and writes at a time.
 REBUILD_CHUNK = 1000
+# The batch of log positions a rebuild replays in order (into read models that
+# need the log's order, the outbox): the fewer batches, the fewer times each
+# shipment's state is loaded, decoded and written again (5,000: 1.4x batches of 500).
+REBUILD_BATCH = 5000
 
 
 @runtime_checkable
@@ -161,7 +165,11 @@ class ReadModelRunner:
             if isinstance(self.app.recorder, StreamReader):
                 upto = self.app.position()
                 self._replay_streams(self.app.recorder, chosen, upto)
-        self.catch_up()
+        batch_size, self.batch_size = self.batch_size, max(self.batch_size, REBUILD_BATCH)
+        try:
+            self.catch_up()
+        finally:
+            self.batch_size = batch_size
         # The position reached (a read model that replays the log in order, as
         # the outbox does, is caught up from 0 by catch_up, not by the streams).
         return min((p.view.position() for p in chosen), default=upto)

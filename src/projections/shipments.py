@@ -68,6 +68,7 @@ class ShipmentChanges(NamedTuple):
     raised: list[ExceptionRow]
     updates: list[CaseUpdate]  # closed (by an event or an agent) and casework
     models: list[LaneModel] = []  # ETA models published in the batch
+    fresh: bool = False  # a rebuild's: every row new, each shipment's whole stream in the batch
 
 
 class _Working:
@@ -93,6 +94,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
 
     def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
         self._eta.begin(self.view.eta_models.since, fresh=fresh, events=events)
+        self._fresh = fresh
         self._touched: dict[UUID, _Working] = {}
         self._raised: list[ExceptionRow] = []
         self._updates: list[CaseUpdate] = []
@@ -124,7 +126,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
         # The ETA after the last event, once per batch (nothing else but the state decides it).
         return ShipmentChanges(
             [_row(w, self._eta.latest(w.shipment, w.delivery)) for w in self._touched.values()],
-            self._raised, self._updates, self._eta.added)
+            self._raised, self._updates, self._eta.added, self._fresh)
 
     def _work(self, w: _Working, event: ExceptionWorked) -> None:
         """An agent's casework, on the open exception of its kind (none open:
@@ -330,13 +332,17 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
     def _write(self, w: Writer, changes: ShipmentChanges) -> None:
         self.eta_models.write(w, changes.models)
         key, time = self.db.key, self.db.time
-        w.executemany(_UPSERT, [
+        rows = [
             (key(r.shipment_id), r.tracking_number, r.booked, r.status, r.unfinished,
              r.may_stall, time(r.last_activity_at), r.position, r.projected, r.public_view,
              r.full_view)
             for r in changes.rows
-        ])
-        exception_queue.write(self.db, w, changes.raised, changes.updates)
+        ]
+        if changes.fresh:  # a rebuild's rows, into the emptied view: COPY on PostgreSQL
+            self.db.copy(w, "shipment_views", _COLUMNS, rows)
+        else:
+            w.executemany(_UPSERT, rows)
+        exception_queue.write(self.db, w, changes.raised, changes.updates, fresh=changes.fresh)
 
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         if not shipment_ids:

@@ -92,3 +92,21 @@ def test_the_watcher_and_its_connection_go_when_no_stream_is_open() -> None:
     run(one_stream())
     assert closed.wait(10), "the watcher kept its connection with no stream open"
     assert live.open_streams == 0
+
+
+def test_the_listener_wakes_once_for_what_came_and_says_the_last_position(
+    postgres_url: str,
+) -> None:
+    from projections.sql import PostgresListener
+
+    channel = f"test_live_{uuid.uuid4().hex[:12]}"
+    listener = PostgresListener(postgres_url, channel)
+    try:
+        assert listener.wait(0.05) is None  # nothing told
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            for position in ("7", "9"):
+                conn.execute("SELECT pg_notify(%s, %s)", (channel, position))
+        assert listener.wait(5.0) == "9"
+        assert listener.wait(0.05) is None  # both taken by the one wake
+    finally:
+        listener.close()

@@ -179,19 +179,25 @@ def test_a_subscription_needs_the_right_postcode_and_an_address(booked: TestClie
     assert not [e for e in history if e["type"] == "NotificationSubscribed"]
 
 
-def test_a_page_rendered_before_is_served_again_until_its_view_changes(
-    booked: TestClient[Any], clock: Clock, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The language of every page rendered (not served from those kept)."""
     import adapters.http.pages
 
-    made: list[str] = []
+    tags: list[str] = []
     real = adapters.http.pages.tracking_page
 
     def counting(view: bytes, lang: Any, places: Any) -> Any:
-        made.append(lang.tag)
+        tags.append(lang.tag)
         return real(view, lang, places)
 
     monkeypatch.setattr(adapters.http.pages, "tracking_page", counting)
+    return tags
+
+
+def test_a_page_rendered_before_is_served_again_until_its_view_changes(
+    booked: TestClient[Any], clock: Clock, made: list[str],
+) -> None:
     first, again = booked.get(PAGE), booked.get(PAGE)
     assert first.content == again.content and made == ["en"]
     booked.get(PAGE, headers={"Accept-Language": "fr"})
@@ -199,3 +205,14 @@ def test_a_page_rendered_before_is_served_again_until_its_view_changes(
     w = post_scan(booked, clock, scan("DEPARTED", "HKHKG", at(3, 8), voyage="V100"))
     booked.get(f"/api/v1/track/{TN}", params={"min_position": w["position"]})
     assert "Departed Hong Kong, HK on V100" in booked.get(PAGE).text and made == ["en", "fr", "en"]
+
+
+def test_the_pages_kept_rendered_are_bounded_in_bytes(
+    booked: TestClient[Any], made: list[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import adapters.http.pages
+
+    monkeypatch.setattr(adapters.http.pages, "RENDERED_BYTES", 1)  # room for none
+    first, again = booked.get(PAGE), booked.get(PAGE)
+    assert first.status_code == again.status_code == 200 and first.content == again.content
+    assert made == ["en", "en"]  # nothing kept: rendered again

@@ -47,7 +47,8 @@ def open_stream(client: httpx.Client, min_position: int | None = None, **headers
 
 def test_the_first_message_is_the_current_view_then_one_per_scan(server: Server) -> None:
     booked = book(server)
-    with server.client(timeout=httpx.Timeout(10, read=15)) as c, open_stream(c) as r:
+    # min_position: the stream waits for the views to have the booking (else a 404 race)
+    with server.client(timeout=httpx.Timeout(10, read=15)) as c, open_stream(c, booked) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.headers["cache-control"] == "no-store"
@@ -65,9 +66,9 @@ def test_the_first_message_is_the_current_view_then_one_per_scan(server: Server)
 
 
 def test_a_reconnect_with_last_event_id_gets_only_what_it_missed(server: Server) -> None:
-    book(server)
+    booked = book(server)
     with server.client(timeout=httpx.Timeout(10, read=15)) as c:
-        with open_stream(c) as r:
+        with open_stream(c, booked) as r:
             seen = tracking(messages(r.iter_lines()))
         # Up to date: nothing is sent again; the next change comes once.
         with open_stream(c, **{"Last-Event-ID": seen.id or ""}) as r:
@@ -86,8 +87,8 @@ def test_a_reconnect_with_last_event_id_gets_only_what_it_missed(server: Server)
 
 def test_a_quiet_stream_sends_comment_lines(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(adapters.http.stream, "HEARTBEAT", 0.2)
-    book(server)
-    with server.client(timeout=httpx.Timeout(10, read=15)) as c, open_stream(c) as r:
+    booked = book(server)
+    with server.client(timeout=httpx.Timeout(10, read=15)) as c, open_stream(c, booked) as r:
         stream = messages(r.iter_lines())
         tracking(stream)
         quiet = next(stream)
