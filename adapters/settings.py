@@ -7,6 +7,7 @@ names the variable.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -78,8 +79,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_WEBHOOKS_ETA_THRESHOLD_HOURS": ("2", "shipment.eta_revised is sent when the ETA moves by more than this"),
     "TRACKING_SMTP_URL": ("none (no e-mail sent)", "smtp://user:pass@host:port (smtps:// for TLS) the customers' e-mails go through"),
     "TRACKING_SMTP_FROM": ("tracking@localhost", "the From address of customers' e-mails"),
+    "TRACKING_MASTER_KEY": ("a development key in a file beside the database (logged loudly)", "32 bytes in base64: wraps the recipients' data keys (adapters/keys.py); keep it out of the database's backups"),
     "TRACKING_PUBLIC_URL": ("http://TRACKING_HTTP_HOST:TRACKING_HTTP_PORT", "the tracking pages' public base URL, for links in e-mails"),
 }
+
+
+def _master_key(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    from adapters.keys import parse_master_key  # the key's format is the key store's
+
+    return parse_master_key(text)
 
 
 @dataclass(frozen=True)
@@ -202,6 +212,8 @@ class Settings:
     # None: text when stderr is a terminal, json otherwise
     log_format: str | None = None
     log_level: str = "INFO"
+    # wraps the recipients' data keys (adapters/keys.py); None: a development key
+    master_key: bytes | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -236,6 +248,7 @@ class Settings:
                                str.lower),
             log_level=_choice("TRACKING_LOG_LEVEL", env.get("TRACKING_LOG_LEVEL"), LOG_LEVELS,
                               str.upper) or "INFO",
+            master_key=_master_key(env.get("TRACKING_MASTER_KEY")),
         )
         settings.eventstore_env()  # validates the database URL now, not at first use
         if settings.mqtt_url is not None:
@@ -321,6 +334,9 @@ class Settings:
         """Values that must never be written to a log: API tokens and the
         passwords in the database, broker and SMTP URLs."""
         found = set(self.api_tokens)
+        if self.master_key is not None:
+            found |= {base64.b64encode(self.master_key).decode(),
+                      base64.urlsafe_b64encode(self.master_key).decode()}
         for url in (self.database_url, self.mqtt_url or "", self.notify.smtp_url or ""):
             password = urlsplit(url).password
             if password:

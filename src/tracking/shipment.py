@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
@@ -32,6 +33,7 @@ from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.limits import not_ahead
+from tracking.personal_data import ERASED, erased_recipient
 from tracking.route import Route, RoutePlan
 from tracking.scan import Reported, Scan, Source
 from tracking.shipment_state import ShipmentState
@@ -51,11 +53,21 @@ class Shipment(CarrierUpdates, Aggregate):
         occurred_at = WHEN_RECORDED
 
     class Booked(Aggregate.Event):
+        # v2: the recipient is sealed (tracking.personal_data), tagged by its form.
+        class_version = 2
+
         booking: Booking
         route: Route
         source: Source
 
         occurred_at = WHEN_RECORDED
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A v1 booking's recipient was plain: it reads as not yet sealed."""
+            recipient = state["booking"].get("recipient")
+            if recipient is not None:
+                recipient["form"] = "plain"
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
@@ -138,15 +150,43 @@ class Shipment(CarrierUpdates, Aggregate):
 
     class NotificationSubscribed(Aggregate.Event):
         """The customer (who knew the recipient's postcode) asked to hear of
-        this parcel at an e-mail address: personal data."""
+        this parcel at an e-mail address: personal data (sealed from v2)."""
+
+        class_version = 2
 
         subscription: Subscription
         source: Source
 
         occurred_at = WHEN_RECORDED
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A v1 address was plain: it reads as not yet sealed."""
+            subscription = state["subscription"]
+            subscription["email"] = {"plain": subscription["email"]}
+
         def apply(self, aggregate: Any) -> None:
             aggregate.subscriptions.append(self.subscription)
+
+    class PersonalDataErased(Aggregate.Event):
+        """The recipient's personal data (name, postcode, e-mail addresses)
+        was erased: its key deleted, so every sealed copy is unreadable.
+        Who did it, when and why; nothing derived changes."""
+
+        reason: str
+        erased_at: datetime
+        source: Source
+
+        occurred_at = WHEN_RECORDED
+
+        def apply(self, aggregate: Any) -> None:
+            s: Shipment = aggregate
+            s.personal_data_erased_at = self.erased_at
+            # Blank what the aggregate holds, sealed or (recorded before sealing) plain.
+            if s.booking is not None and s.booking.recipient is not None:
+                s.booking = msgspec.structs.replace(
+                    s.booking, recipient=erased_recipient(s.booking.recipient.country))
+            s.subscriptions = [msgspec.structs.replace(x, email=ERASED) for x in s.subscriptions]
 
     # -- carrier updates (tracking.carrier) ----------------------------------------
 
@@ -254,6 +294,7 @@ class Shipment(CarrierUpdates, Aggregate):
         # Scans and customs marks recorded after it had ended (their keys).
         self.after_end: set[str] = set()
         self.subscriptions: list[Subscription] = []
+        self.personal_data_erased_at: datetime | None = None
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
@@ -401,4 +442,13 @@ class Shipment(CarrierUpdates, Aggregate):
         if any(s.email == subscription.email for s in self.subscriptions):
             return False
         self.trigger_event(self.NotificationSubscribed, subscription=subscription, source=source)
+        return True
+
+    def erase_personal_data(self, reason: str, at: datetime, source: Source) -> bool:
+        """Record that the recipient's personal data was erased (its key is
+        deleted by the caller); False when it already was."""
+        self.require_booked()
+        if self.personal_data_erased_at is not None:
+            return False
+        self.trigger_event(self.PersonalDataErased, reason=reason, erased_at=at, source=source)
         return True
