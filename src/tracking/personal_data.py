@@ -31,7 +31,7 @@ import hmac
 import os
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -44,7 +44,10 @@ from tracking.errors import BookingConflict
 from tracking.identifiers import CountryCode
 
 if TYPE_CHECKING:
-    from tracking.booking import Recipient
+    from tracking.booking import Booking, Recipient
+    from tracking.subscription import Subscription
+
+B = TypeVar("B", bound="Booking | None")
 
 DATA_KEY_BYTES = 32  # AES-256
 _NONCE = 12
@@ -84,6 +87,28 @@ class SealedRecipient(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_f
 def erased_recipient(country: CountryCode) -> SealedRecipient:
     """What is left of a recipient once erased: the country (the destination's)."""
     return SealedRecipient(name=ERASED, postcode=ERASED, country=country)
+
+
+def upcast_booked_v1(state: dict[str, Any]) -> None:
+    """A v1 ``Booked``'s recipient was plain: it reads as not yet sealed."""
+    recipient = state["booking"].get("recipient")
+    if recipient is not None:
+        recipient["form"] = "plain"
+
+
+def upcast_subscribed_v1(state: dict[str, Any]) -> None:
+    """A v1 ``NotificationSubscribed``'s address was plain: not yet sealed."""
+    subscription = state["subscription"]
+    subscription["email"] = {"plain": subscription["email"]}
+
+
+def blanked(booking: B, subscriptions: list[Subscription]) -> tuple[B, list[Subscription]]:
+    """A shipment's booking and subscriptions once its personal data is
+    erased: whatever they held, sealed or plain, is gone from them."""
+    if booking is not None and booking.recipient is not None:
+        booking = msgspec.structs.replace(
+            booking, recipient=erased_recipient(booking.recipient.country))
+    return booking, [msgspec.structs.replace(x, email=ERASED) for x in subscriptions]
 
 
 class OpenedRecipient(msgspec.Struct, frozen=True, kw_only=True):

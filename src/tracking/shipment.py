@@ -19,11 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
-from tracking import shipment_state, timeline
+from tracking import personal_data, shipment_state, timeline
 from tracking.carrier import CarrierNote, Estimate
 from tracking.carrier_updates import CarrierUpdates
 from tracking.customs_mark import CustomsMark
@@ -33,7 +32,6 @@ from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.limits import not_ahead
-from tracking.personal_data import ERASED, erased_recipient
 from tracking.route import Route, RoutePlan
 from tracking.scan import Reported, Scan, Source
 from tracking.shipment_state import ShipmentState
@@ -61,13 +59,7 @@ class Shipment(CarrierUpdates, Aggregate):
         source: Source
 
         occurred_at = WHEN_RECORDED
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            """A v1 booking's recipient was plain: it reads as not yet sealed."""
-            recipient = state["booking"].get("recipient")
-            if recipient is not None:
-                recipient["form"] = "plain"
+        upcast_v1_v2 = staticmethod(personal_data.upcast_booked_v1)
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
@@ -158,12 +150,7 @@ class Shipment(CarrierUpdates, Aggregate):
         source: Source
 
         occurred_at = WHEN_RECORDED
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            """A v1 address was plain: it reads as not yet sealed."""
-            subscription = state["subscription"]
-            subscription["email"] = {"plain": subscription["email"]}
+        upcast_v1_v2 = staticmethod(personal_data.upcast_subscribed_v1)
 
         def apply(self, aggregate: Any) -> None:
             aggregate.subscriptions.append(self.subscription)
@@ -182,11 +169,8 @@ class Shipment(CarrierUpdates, Aggregate):
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
             s.personal_data_erased_at = self.erased_at
-            # Blank what the aggregate holds, sealed or (recorded before sealing) plain.
-            if s.booking is not None and s.booking.recipient is not None:
-                s.booking = msgspec.structs.replace(
-                    s.booking, recipient=erased_recipient(s.booking.recipient.country))
-            s.subscriptions = [msgspec.structs.replace(x, email=ERASED) for x in s.subscriptions]
+            # Blank what it holds, sealed or (recorded before sealing) plain.
+            s.booking, s.subscriptions = personal_data.blanked(s.booking, s.subscriptions)
 
     # -- carrier updates (tracking.carrier) ----------------------------------------
 
