@@ -25,7 +25,7 @@ from adapters.http.personal_data import masked, read_by
 from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
 from projections.lookup import NumberLookup
-from projections.views import ShipmentView, live_view
+from projections.views import live_view
 from tracking.application import ShipmentService
 from tracking.codes import SourceKind
 from tracking.errors import InvalidInput, ShipmentNotFound
@@ -104,7 +104,7 @@ class ShipmentController(Controller):
                          "was then, from what had been recorded by then. Each read of the "
                          "recipient is recorded (GET /api/v1/access-records), with the reason "
                          "given in X-Access-Reason or ?reason=.",
-             answers={200: answer(ShipmentView, "The agent's view, recipient included")}))
+             answers={200: answer(schemas.ShipmentShown, "The agent's view, recipient included")}))
     def shipment(
         self,
         tracking_number: schemas.TrackingNumberText,
