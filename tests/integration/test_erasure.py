@@ -26,6 +26,7 @@ from litestar.testing import TestClient
 
 from adapters.composition import build_api
 from adapters.http.app import Api, create_app
+from adapters.keys import SQLiteKeyStore
 from adapters.settings import Settings
 from projections.shipments import READ_MODEL as SHIPMENTS
 from tests.builders import AGENT as AGENT_SOURCE, HK_STO, at, booking
@@ -33,6 +34,7 @@ from tests.e2e.conftest import AGENT, MERCHANT, Clock
 from tests.e2e.test_http import BOOKING, TN, post_scan, scan
 from tests.e2e.test_operations import letter
 from tracking.identifiers import TrackingNumber, shipment_id
+from tracking.personal_data import PersonalDataErased
 from tracking.shipment import Shipment
 
 NAME = "Wilhelmina Otterspoon"
@@ -177,3 +179,20 @@ def test_events_recorded_before_sealing_read_as_not_yet_sealed_and_erase_from_vi
     assert b"Astrid" not in kept  # the view and its kept state are blanked
     assert "Stockholm" not in client.get(f"/track/{tn}", params={"postcode": "11122"}).text
     # The stored v1 event keeps its bytes: the log is not rewritten (personal_data.py).
+
+
+def test_the_sqlite_store_keeps_keys_wrapped_and_erases_them_for_good(tmp_path: Path) -> None:
+    path = str(tmp_path / "keys.db")
+    master = os.urandom(32)
+    store = SQLiteKeyStore(path, master)
+    key = store.key("s1", create=True)
+    assert key is not None and store.key("s1") == key
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert key not in on_disk  # only wrapped by the master key
+    with pytest.raises(Exception):  # noqa: B017 - the AEAD's own error: wrong master key
+        SQLiteKeyStore(path, os.urandom(32)).key("s1")
+    assert store.erase("s1", datetime(2009, 3, 4, tzinfo=UTC)) and store.key("s1") is None
+    with pytest.raises(PersonalDataErased):
+        store.key("s1", create=True)
+    assert SQLiteKeyStore(path, master).key("s1") is None  # after a restart too
+    store.close()
