@@ -20,6 +20,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool
 
@@ -68,7 +69,11 @@ class _Wrapper:
                 raise PersonalDataErased(f"the personal data of shipment {subject} was erased; "
                                          "it cannot be recorded again")
             return None
-        return self.unwrap(subject, bytes(row[0]))  # type: ignore[arg-type]
+        try:
+            return self.unwrap(subject, bytes(row[0]))  # type: ignore[arg-type]
+        except InvalidTag:
+            raise ConfigError("TRACKING_MASTER_KEY: not the key the stored data keys were "
+                              "wrapped with (every process needs the same one)") from None
 
 
 def pool(conninfo: str, schema: str) -> ConnectionPool:

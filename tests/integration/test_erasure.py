@@ -27,7 +27,7 @@ from litestar.testing import TestClient
 from adapters.composition import build_api
 from adapters.http.app import Api, create_app
 from adapters.keys import SQLiteKeyStore
-from adapters.settings import Settings
+from adapters.settings import ConfigError, Settings
 from projections.shipments import READ_MODEL as SHIPMENTS
 from tests.builders import AGENT as AGENT_SOURCE, HK_STO, at, booking
 from tests.e2e.conftest import AGENT, MERCHANT, Clock
@@ -189,7 +189,7 @@ def test_the_sqlite_store_keeps_keys_wrapped_and_erases_them_for_good(tmp_path: 
     assert key is not None and store.key("s1") == key
     on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert key not in on_disk  # only wrapped by the master key
-    with pytest.raises(Exception):  # noqa: B017 - the AEAD's own error: wrong master key
+    with pytest.raises(ConfigError, match="TRACKING_MASTER_KEY"):  # another master key
         SQLiteKeyStore(path, os.urandom(32)).key("s1")
     assert store.erase("s1", datetime(2009, 3, 4, tzinfo=UTC)) and store.key("s1") is None
     with pytest.raises(PersonalDataErased):
