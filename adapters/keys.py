@@ -172,14 +172,20 @@ def master_key(settings: Settings) -> bytes:
     place = Path(env["SQLITE_DBNAME"] + ".master-key") if "SQLITE_DBNAME" in env \
         else Path("var/dev-master.key")
     place.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = parse_master_key(place.read_text())
-    else:
-        key = os.urandom(MASTER_KEY_BYTES)
+    if not place.exists():
+        # Written aside, then linked into place: a process starting beside
+        # this one reads the whole key or makes none, never half of one.
+        aside = place.with_name(f"{place.name}.{os.getpid()}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(base64.b64encode(key).decode())
+            f.write(base64.b64encode(os.urandom(MASTER_KEY_BYTES)).decode())
+        try:
+            os.link(aside, place)
+        except FileExistsError:
+            pass  # another process made it first: theirs is the key
+        finally:
+            aside.unlink()
+    key = parse_master_key(place.read_text())
     log.warning("TRACKING_MASTER_KEY is not set: personal data is sealed with a DEVELOPMENT key "
                 "kept in %s. Set TRACKING_MASTER_KEY for anything but development.", place)
     return key
