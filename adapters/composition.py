@@ -23,8 +23,10 @@ from tracking.errors import InvalidInput
 from tracking.nomenclature import Nomenclature, shipped
 from tracking.tariff import CustomsRules, parse_rules
 
+from adapters.access_records import build_access_records
 from adapters.deadletters import DeadLetterStore, PostgresDeadLetterStore, SQLiteDeadLetterStore
 from adapters.http.app import Api
+from adapters.keys import build_key_store
 from adapters.metrics import Metrics
 from adapters.mqtt.broker import plan as plan_embedded
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
@@ -39,10 +41,11 @@ def build_service(settings: Settings, *, clock: Clock | None = None) -> Shipment
     """The shipment service on the configured event store (tables are created
     on first start), with the configured customs rules and nomenclature."""
     rules, nomenclature = _customs_rules(settings), _nomenclature(settings)
+    keys = build_key_store(settings)
     if not settings.is_postgres:
         return ShipmentService(env=settings.eventstore_env(), clock=clock,
                                customs_rules=rules, nomenclature=nomenclature,
-                               cache_bytes=settings.cache_bytes)
+                               cache_bytes=settings.cache_bytes, keys=keys)
     # The library creates its tables without a lock: processes starting
     # together on a new database (docker compose up) collided on CREATE TYPE.
     conninfo, _ = settings.postgres_conninfo()
@@ -51,7 +54,7 @@ def build_service(settings: Settings, *, clock: Clock | None = None) -> Shipment
         try:
             return ShipmentService(env=settings.eventstore_env(), clock=clock,
                                    customs_rules=rules, nomenclature=nomenclature,
-                                   cache_bytes=settings.cache_bytes)
+                                   cache_bytes=settings.cache_bytes, keys=keys)
         finally:
             conn.execute("SELECT pg_advisory_unlock(724500)")
 
@@ -147,7 +150,8 @@ def build_api(
     runner = build_runner(settings, service, store) if run_projections else None
     reads = build_view_store(settings, replica=True) if settings.database_read_url else store
     api = Api(settings=settings, service=service, store=reads, runner=runner,
-              dead_letters=build_dead_letters(settings), primary=store)
+              dead_letters=build_dead_letters(settings), primary=store,
+              access_records=build_access_records(settings))
     if run_ingest:
         if settings.mqtt_url is not None:
             api.consumer = build_consumer(settings, service, api.dead_letters, metrics=api.metrics)

@@ -4,11 +4,19 @@ list them and re-submit a corrected scan.
 
 A dead letter's id is a digest of its topic and bytes: a redelivered
 message (the broker did not see our acknowledgement) is stored once.
+
+Personal data is redacted on the way in (``redact``), before any store
+writes: a dead letter outlives any erasure, and a scan needs none of it to
+be re-submitted. In a JSON payload the values of personal fields
+(recipient, name, postcode, e-mail ...) and anything shaped like an e-mail
+address become ``"[redacted]"``; other bytes keep only their e-mail
+addresses redacted (a name in free text cannot be told from other words).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -38,10 +46,59 @@ class DeadLetter(msgspec.Struct, kw_only=True):
         return hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest()[:32]
 
 
+REDACTED = "[redacted]"
+# Keys whose values are personal data wherever they appear in a payload.
+PERSONAL_KEYS = frozenset({"recipient", "name", "postcode", "postal_code", "zip", "zipcode",
+                           "email", "e_mail", "mail", "phone", "address", "addressee"})
+_EMAIL = re.compile(r"[^@\s\"'<>,;:(){}\[\]]{1,64}@[^@\s\"'<>,;:(){}\[\]]+\.[A-Za-z]{2,}")
+
+
+def _redacted(value: object) -> tuple[object, bool]:
+    if isinstance(value, dict):
+        out, changed = {}, False
+        for k, v in value.items():
+            if isinstance(k, str) and k.lower() in PERSONAL_KEYS and v not in (None, REDACTED):
+                out[k], changed = REDACTED, True
+            else:
+                out[k], c = _redacted(v)
+                changed |= c
+        return out, changed
+    if isinstance(value, list):
+        items = [_redacted(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    if isinstance(value, str) and _EMAIL.search(value):
+        return _EMAIL.sub(REDACTED, value), True
+    return value, False
+
+
+def redact(letter: DeadLetter) -> DeadLetter:
+    """The letter without the personal data its payload may carry (the id
+    stays the digest of what arrived, so a redelivery is still one letter)."""
+    try:
+        doc = msgspec.json.decode(letter.payload)
+    except msgspec.DecodeError:
+        text = letter.payload.decode("utf-8", "surrogateescape")
+        clean = _EMAIL.sub(REDACTED, text)
+        if clean == text:
+            return letter
+        payload = clean.encode("utf-8", "surrogateescape")
+    else:
+        clean_doc, changed = _redacted(doc)
+        if not changed:
+            return letter
+        payload = msgspec.json.encode(clean_doc)
+    return msgspec.structs.replace(letter, payload=payload,
+                                   reason=f"{letter.reason} (personal data redacted)")
+
+
 class DeadLetterStore(ABC):
-    @abstractmethod
     def add(self, letters: Sequence[DeadLetter]) -> None:
-        """Store durably (idempotent by id) before the message is acknowledged."""
+        """Store durably (idempotent by id) before the message is
+        acknowledged, personal data redacted."""
+        self._add([redact(x) for x in letters])
+
+    @abstractmethod
+    def _add(self, letters: Sequence[DeadLetter]) -> None: ...
 
     @abstractmethod
     def list(self, *, pending_only: bool, limit: int, offset: int) -> list[DeadLetter]: ...
@@ -64,7 +121,7 @@ class MemoryDeadLetterStore(DeadLetterStore):
         self._lock = threading.Lock()
         self._letters: dict[str, DeadLetter] = {}
 
-    def add(self, letters: Sequence[DeadLetter]) -> None:
+    def _add(self, letters: Sequence[DeadLetter]) -> None:
         with self._lock:
             for letter in letters:
                 self._letters.setdefault(letter.id, letter)
@@ -139,7 +196,7 @@ class SQLiteDeadLetterStore(DeadLetterStore):
             resubmitted_as=r[7],  # type: ignore[arg-type]
         )
 
-    def add(self, letters: Sequence[DeadLetter]) -> None:
+    def _add(self, letters: Sequence[DeadLetter]) -> None:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
@@ -206,7 +263,7 @@ class PostgresDeadLetterStore(DeadLetterStore):
             reason=str(r[4]), field=r[5], resubmitted_at=r[6], resubmitted_as=r[7],  # type: ignore[arg-type]
         )
 
-    def add(self, letters: Sequence[DeadLetter]) -> None:
+    def _add(self, letters: Sequence[DeadLetter]) -> None:
         with self._pool.connection() as conn, conn.transaction():
             conn.cursor().executemany(
                 f"INSERT INTO dead_letters ({_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,NULL,NULL) "  # noqa: S608  # nosec B608: fixed table/column names; every value is a parameter

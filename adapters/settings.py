@@ -7,6 +7,7 @@ names the variable.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -87,8 +88,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TRACKING_WEBHOOKS_ETA_THRESHOLD_HOURS": ("2", "shipment.eta_revised is sent when the ETA moves by more than this"),
     "TRACKING_SMTP_URL": ("none (no e-mail sent)", "smtp://user:pass@host:port (smtps:// for TLS) the customers' e-mails go through"),
     "TRACKING_SMTP_FROM": ("tracking@localhost", "the From address of customers' e-mails"),
+    "TRACKING_MASTER_KEY": ("a development key in a file beside the database (logged loudly)", "32 bytes in base64: wraps the recipients' data keys (adapters/keys.py); keep it out of the database's backups"),
     "TRACKING_PUBLIC_URL": ("http://TRACKING_HTTP_HOST:TRACKING_HTTP_PORT", "the tracking pages' public base URL, for links in e-mails"),
 }
+
+
+def _master_key(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    from adapters.keys import parse_master_key  # the key's format is the key store's
+
+    return parse_master_key(text)
 
 
 @dataclass(frozen=True)
@@ -218,6 +228,8 @@ class Settings:
     log_level: str = "INFO"
     # bytes the aggregate cache of each process may hold (tracking.aggregate_cache)
     cache_bytes: int = DEFAULT_BUDGET
+    # wraps the recipients' data keys (adapters/keys.py); None: a development key
+    master_key: bytes | None = None
 
     def __post_init__(self) -> None:
         # only the tokens' digests are kept, however the settings were made
@@ -260,6 +272,7 @@ class Settings:
                               str.upper) or "INFO",
             cache_bytes=_positive("TRACKING_CACHE_BYTES",
                                   env.get("TRACKING_CACHE_BYTES") or str(DEFAULT_BUDGET)),
+            master_key=_master_key(env.get("TRACKING_MASTER_KEY")),
         )
         settings.eventstore_env()  # validates the database URL now, not at first use
         if settings.database_read_url is not None:
@@ -362,10 +375,14 @@ class Settings:
         return url._replace(query=rest).geturl(), schema[0] if schema else self.postgres_conninfo()[1]
 
     def secrets(self) -> frozenset[str]:
-        """Values that must never be written to a log: the passwords in the
-        database, broker and SMTP URLs. (API tokens are not kept, only their
-        digests; a ``Bearer`` token in a line is redacted by its shape.)"""
+        """Values that must never be written to a log: the master key and the
+        passwords in the database, broker and SMTP URLs. (API tokens are not
+        kept, only their digests; a ``Bearer`` token in a line is redacted by
+        its shape.)"""
         found: set[str] = set()
+        if self.master_key is not None:
+            found |= {base64.b64encode(self.master_key).decode(),
+                      base64.urlsafe_b64encode(self.master_key).decode()}
         for url in (self.database_url, self.database_read_url or "", self.mqtt_url or "",
                     self.notify.smtp_url or ""):
             password = urlsplit(url).password

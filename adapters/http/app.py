@@ -24,6 +24,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from adapters import health
+from adapters.access_records import AccessRecords, MemoryAccessRecords
 from adapters.deadletters import DeadLetterStore
 from adapters.http import console, docs, openapi, pages
 from adapters.http.access import RequestLog
@@ -41,6 +42,7 @@ from adapters.http.metrics import Metrics
 from adapters.http.operations import OperationsController
 from adapters.http.ownership import OWNERS, Owners
 from adapters.http.paging import PAGING
+from adapters.http.personal_data import PersonalDataController
 from adapters.http.purchase_orders import PurchaseOrderController, stock_reader
 from adapters.http.ratelimit import Buckets, RateLimit, UnknownNumbers, WrongGuesses
 from adapters.http.scans import ScanController, scan_intake
@@ -80,6 +82,8 @@ class Api:
     consumer: ScanConsumer | None = None
     broker: EmbeddedBroker | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    # every read of personal data (adapters/access_records.py)
+    access_records: AccessRecords = field(default_factory=MemoryAccessRecords)
     readiness: health.Readiness = field(init=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +117,7 @@ class Api:
             self.primary.close()
         if self.dead_letters is not None:
             self.dead_letters.close()
+        self.access_records.close()
         self.readiness.close()
         self.service.close()
 
@@ -131,6 +136,7 @@ def dependencies(api: Api) -> dict[str, Provide]:
         "customs_entries": given(api.store[CUSTOMS]),
         "eta_history": given(api.store[ETA_HISTORY]),
         "letters": given(api.dead_letters),
+        "access_records": given(api.access_records),
         "metrics": given(api.metrics),
         "readiness": Provide(lambda: api.readiness, sync_to_thread=False),
         "scans": given(scan_intake(api.service, api.metrics)),
@@ -185,6 +191,7 @@ def create_app(api: Api) -> Litestar:
         PurchaseOrderController,
         EtaController,
         WebhookController,
+        PersonalDataController,
     ])
     health.register(api.metrics, api.service, store=api.store, consumer=api.consumer,
                     dead_letters=api.dead_letters)
@@ -196,7 +203,7 @@ def create_app(api: Api) -> Litestar:
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
                         pages.routes(api.service, api.store, live, unknown),
                         console.routes(api.service, api.store, api.settings.api_tokens,
-                                       api.dead_letters)],
+                                       api.dead_letters, api.access_records)],
         dependencies=dependencies(api),
         state=State({TOKENS: api.settings.api_tokens, OWNERS: Owners(
             api.service, NumberLookup(api.store[SHIPMENTS], api.store[LINKS]), api.store[CUSTOMS])}),

@@ -32,9 +32,11 @@ from litestar.params import Body, FromPath
 from litestar.utils.scope.state import ScopeState
 
 from adapters import deadletters
+from adapters.access_records import AccessRecords, MemoryAccessRecords
 from adapters.deadletters import DeadLetterStore
 from adapters.http import schemas
 from adapters.http.exceptions import CaseworkIn, queue_item, record_casework
+from adapters.http.personal_data import masked, personal_view, reason_of
 from adapters.http.ratelimit import Buckets
 from adapters.http.security import page_headers
 from adapters.http.session import COOKIE, PATH, ConsoleSession, Sessions, SignInRefused
@@ -76,8 +78,10 @@ class Console:
     """What the console's pages need, built once per app."""
 
     def __init__(self, service: ShipmentService, views: Views, sessions: Sessions,
-                 letters: DeadLetterStore | None) -> None:
+                 letters: DeadLetterStore | None, records: AccessRecords | None = None) -> None:
         self.service, self.sessions, self.letters = service, sessions, letters
+        # every agent's look at a recipient, on the record (adapters/access_records.py)
+        self.records = records if records is not None else MemoryAccessRecords()
         self.shipments, self.customs = views[SHIPMENTS], views[CUSTOMS]
         self.sign_ins = Buckets(SIGN_INS, SIGN_IN_REFILL_PER_SECOND)
         # Templates of their own (adapters/web/console), outside the customer
@@ -219,8 +223,14 @@ class ConsolePages(Controller):
         try:
             tn = TrackingNumber(tracking_number)
             as_of = _as_of(request.query_params.get("as_of", ""))
+            page = shipment_page(console, tn, as_of)
+            session: ConsoleSession = request.scope["console_session"]  # type: ignore[typeddict-item]
+            page["view"] = personal_view(
+                page["view"], service=console.service, records=console.records,
+                principal=session.principal, role=session.role, what="console shipment page",
+                reason=reason_of(request))
             return console.render(request, "shipment.html", done=request.query_params.get("done"),
-                                  **shipment_page(console, tn, as_of))
+                                  **page)
         except InvalidInput as e:
             return console.render(request, "message.html", 400, heading="Cannot show that",
                                   text=f"{e.field}: {e.reason}")
@@ -309,7 +319,7 @@ def shipment_page(console: Console, tn: TrackingNumber, as_of: datetime | None) 
                  if type(e).__name__ in _RETRACTIONS}
     timeline = []
     for e in events:
-        entry = msgspec.to_builtins(schemas.history_entry(e))
+        entry = msgspec.to_builtins(masked(schemas.history_entry(e)))
         scan_id = getattr(getattr(e, "scan", None), "scan_id", None)
         entry["retracted_at"] = retracted.get(scan_id) if scan_id else None
         entry["retracts"] = getattr(e, "retracted_id", None)
@@ -329,10 +339,10 @@ def shipment_page(console: Console, tn: TrackingNumber, as_of: datetime | None) 
 
 
 def routes(service: ShipmentService, views: Views, tokens: Any,
-           letters: DeadLetterStore | None) -> Router:
+           letters: DeadLetterStore | None, records: AccessRecords | None = None) -> Router:
     """The console's pages on one router, CSRF-protected (every form)."""
     sessions = Sessions(tokens)
-    console = Console(service, views, sessions, letters)
+    console = Console(service, views, sessions, letters, records)
     csrf = CSRFConfig(secret=sessions.csrf_secret, cookie_name="tracking_console_csrf",
                       cookie_path=PATH, cookie_httponly=True, cookie_samesite="strict")
     return Router(

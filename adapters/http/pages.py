@@ -48,7 +48,10 @@ from tracking.codes import SourceKind
 from tracking.errors import InvalidInput
 from tracking.identifiers import TrackingNumber, shipment_id
 from tracking.scan import Source
+from tracking.booking import Recipient
+from tracking.personal_data import SealedRecipient, subject_of
 from tracking.subscription import EmailAddress, postcode_matches
+from tracking.validation import RecordedDecoder
 
 log = logging.getLogger(__name__)
 PAGE_SOURCE = Source(SourceKind.SYSTEM, "tracking-page")
@@ -58,18 +61,16 @@ RENDERED_BYTES = 2 * 2**20
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
-class _Recipient(msgspec.Struct):
-    postcode: str
-
-
 class _Full(msgspec.Struct):
-    """What a postcode check reads of the agent's view (never rendered)."""
+    """What a postcode check reads of the agent's view (never rendered): the
+    recipient as kept, sealed (tracking.personal_data) or, booked before
+    sealing, plain."""
 
     destination: str
-    recipient: _Recipient | None = None
+    recipient: Recipient | SealedRecipient | None = None
 
 
-_full = msgspec.json.Decoder(_Full).decode
+_full = RecordedDecoder(_Full).decode
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,10 @@ async def _destination(web: Web, sid: Any, postcode: str) -> str | None:
     if doc is None:
         return None
     full = _full(doc)
-    if full.recipient is None or not postcode_matches(full.recipient.postcode, postcode):
+    r = full.recipient
+    if r is None or not (postcode_matches(r.postcode, postcode) if isinstance(r, Recipient)
+                         else web.service.personal_data.postcode_matches(subject_of(sid), r,
+                                                                         postcode)):
         return None
     return web.places.get(full.destination).label
 

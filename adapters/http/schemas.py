@@ -27,6 +27,7 @@ from tracking.account import DEFAULT_ACCOUNT
 from tracking.booking import MAX_TEXT, Booking, Recipient
 from tracking.codes import ExceptionReason, ScanEvent, SourceKind, TransportMode
 from tracking.errors import InvalidInput
+from tracking.personal_data import OpenedRecipient
 from tracking.exceptions import ExceptionKind
 from tracking.identifiers import CountryCode, Locode, TrackingNumber
 from tracking.route import MAX_VOYAGE_LENGTH, Leg, Route
@@ -259,7 +260,13 @@ class DeadLetterOut(msgspec.Struct):
     resubmitted_as: str | None
 
 
-class ShipmentWritten(ShipmentView, kw_only=True):
+class ShipmentShown(ShipmentView, kw_only=True):
+    """The agent's view as answered: the recipient opened, or erased."""
+
+    recipient: OpenedRecipient | None  # type: ignore[assignment]
+
+
+class ShipmentWritten(ShipmentShown, kw_only=True):
     """A booking's or re-route's answer: the agent's view, and the position
     of the write in the event log (read your writes), unless it changed nothing."""
 

@@ -18,12 +18,14 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Body, FromQuery, JSONBody
 
+from adapters.access_records import AccessRecords
 from adapters.http import examples, schemas
 from adapters.http.auth import AGENTS, BOOKERS
+from adapters.http.personal_data import masked, read_by
 from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
 from projections.lookup import NumberLookup
-from projections.views import ShipmentView, live_view
+from projections.views import live_view
 from tracking.application import ShipmentService
 from tracking.codes import SourceKind
 from tracking.errors import InvalidInput, ShipmentNotFound
@@ -33,12 +35,14 @@ from tracking.scan import Source
 from tracking.shipment import Shipment
 
 
-def _view_of(service: ShipmentService, shipment: Shipment, position: int | None = None,
-             status: int = 200) -> Response[bytes]:
+def _view_of(service: ShipmentService, shipment: Shipment, reader: tuple[Request[Any, Any, Any],
+             AccessRecords, str], position: int | None = None, status: int = 200,
+             ) -> Response[bytes]:
     """The agent's view of ``shipment`` as it is now, with the position of
-    the write that made it so, if any, and the ETA the views show."""
-    view: dict[str, Any] = msgspec.to_builtins(
-        live_view(shipment, service.eta_models.book()), enc_hook=enc_hook)
+    the write that made it so, if any, and the ETA the views show; its
+    recipient opened for the ``reader`` (request, records, what it reads)."""
+    view: dict[str, Any] = read_by(reader[0], service, reader[1], msgspec.to_builtins(
+        live_view(shipment, service.eta_models.book()), enc_hook=enc_hook), reader[2])
     if position is not None:
         view["position"] = position
     return json_response(view, status)
@@ -61,12 +65,13 @@ class ShipmentController(Controller):
         data: Annotated[schemas.BookingIn, Body(examples=[examples.BOOKING])],
         request: Request[Any, Any, Any],
         service: NamedDependency[ShipmentService],
+        access_records: NamedDependency[AccessRecords],
     ) -> Response[bytes]:
         tn, booking, route = schemas.to_booking(data, request.state.account)
         source = Source(SourceKind.AGENT, request.state.principal)
         result = service.book(tn, booking, route, source)
-        return _view_of(service, service.get(tn), result.position,
-                        201 if result.changed else 200)
+        return _view_of(service, service.get(tn), (request, access_records, "booking answer"),
+                        result.position, 201 if result.changed else 200)
 
     @post("/{tracking_number:str}/route", sync_to_thread=True, status_code=200,
           summary="Re-route a shipment", tags=["booking"], **operation(
@@ -78,6 +83,7 @@ class ShipmentController(Controller):
         self,
         tracking_number: schemas.TrackingNumberText, data: JSONBody[schemas.RouteIn],
         request: Request[Any, Any, Any], service: NamedDependency[ShipmentService],
+        access_records: NamedDependency[AccessRecords],
     ) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
         route = schemas.to_route(data.route)
@@ -86,7 +92,8 @@ class ShipmentController(Controller):
         )
         source = Source(SourceKind.AGENT, request.state.principal)
         result = service.reroute(tn, route, source, destination)
-        return _view_of(service, service.get(tn), result.position)
+        return _view_of(service, service.get(tn), (request, access_records, "re-route answer"),
+                        result.position)
 
     # -- reading -----------------------------------------------------------------
 
@@ -94,24 +101,30 @@ class ShipmentController(Controller):
          summary="The agent's full view, now or as_of a time", tags=["reading"], **operation(
              AGENTS, errors=(400, 404, 422, 503),
              description="as_of is a recording time (RFC 3339 with an offset): the view as it "
-                         "was then, from what had been recorded by then.",
-             answers={200: answer(ShipmentView, "The agent's view, recipient included")}))
+                         "was then, from what had been recorded by then. Each read of the "
+                         "recipient is recorded (GET /api/v1/access-records), with the reason "
+                         "given in X-Access-Reason or ?reason=.",
+             answers={200: answer(schemas.ShipmentShown, "The agent's view, recipient included")}))
     def shipment(
         self,
         tracking_number: schemas.TrackingNumberText,
+        request: Request[Any, Any, Any],
         service: NamedDependency[ShipmentService],
         lookup: NamedDependency[NumberLookup],
+        access_records: NamedDependency[AccessRecords],
         as_of: FromQuery[datetime | None] = None,
     ) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
         if as_of is not None:
             if as_of.tzinfo is None:
                 raise InvalidInput("as_of", "needs a UTC offset (RFC 3339)")
-            return _view_of(service, service.get_as_of(tn, as_of))
+            return _view_of(service, service.get_as_of(tn, as_of),
+                            (request, access_records, "shipment view as_of"))
         view = lookup.full_view(tn)
         if view is None:
             raise ShipmentNotFound(tn)
-        return json_response(view)
+        return json_response(read_by(request, service, access_records, msgspec.json.decode(view),
+                                     "shipment view"))
 
     @get("/{tracking_number:str}/history", sync_to_thread=True,
          summary="Every recorded event, in recorded order", tags=["reading"], **operation(
@@ -122,4 +135,4 @@ class ShipmentController(Controller):
         service: NamedDependency[ShipmentService],
     ) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
-        return json_response([schemas.history_entry(e) for e in service.history(tn)])
+        return json_response([masked(schemas.history_entry(e)) for e in service.history(tn)])

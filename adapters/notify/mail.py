@@ -19,6 +19,7 @@ from projections.outbox import Message
 from tracking.application import ShipmentService
 from tracking.codes import Status
 from tracking.errors import ShipmentNotFound
+from tracking.personal_data import subject_of
 
 
 class _Data(msgspec.Struct):
@@ -69,9 +70,13 @@ class Mailer:
         except ShipmentNotFound:
             return False
         subscriptions = shipment.subscriptions
-        if int(index) >= len(subscriptions) or not subscriptions[int(index)].email:
+        if int(index) >= len(subscriptions):
             return False
-        mail = self.compose(message, str(subscriptions[int(index)].email), language)
+        address = service.personal_data.open(subject_of(shipment.id), "email",
+                                              subscriptions[int(index)].email)
+        if address is None:  # erased
+            return False
+        mail = self.compose(message, address, language)
         host, port = self.url.hostname or "localhost", self.url.port
         smtp_class = smtplib.SMTP_SSL if self.url.scheme == "smtps" else smtplib.SMTP
         with smtp_class(host, port or (465 if self.url.scheme == "smtps" else 25),

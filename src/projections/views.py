@@ -12,6 +12,7 @@ import msgspec
 
 from tracking.account import DEFAULT_ACCOUNT
 from tracking.booking import Recipient
+from tracking.personal_data import SealedRecipient
 from tracking.codes import ExceptionReason, RoutingStatus, ScanEvent, Status, TransportStatus
 from tracking.customs import CustomsMark, CustomsStatus, HoldReason
 from tracking.delivery import Delivery, Expected
@@ -73,7 +74,8 @@ class OpenException(msgspec.Struct, kw_only=True):
 class ShipmentView(TrackingView, kw_only=True):
     """GET /api/v1/shipments/{tracking_number}: the agent's full view."""
 
-    recipient: Recipient | None
+    # As kept: sealed (plain only if booked before sealing); opened where it is shown.
+    recipient: Recipient | SealedRecipient | None
     route: list[Leg]
     exceptions: list[OpenException]
     version: int
@@ -81,6 +83,7 @@ class ShipmentView(TrackingView, kw_only=True):
     updated_at: datetime
     customs_entries: list[UUID] = []  # GET /api/v1/customs-entries/{id}
     account: str = DEFAULT_ACCOUNT  # the merchant account the shipment belongs to
+    personal_data_erased_at: datetime | None = None  # the recipient's data erased then
 
 
 class ProjectedShipment(msgspec.Struct, kw_only=True):
@@ -117,6 +120,7 @@ def shipment_view(
         updated_at=shipment.modified_on,
         customs_entries=list(dict.fromkeys(m.entry_id for m in shipment.customs)),
         account=booking.account,
+        personal_data_erased_at=shipment.personal_data_erased_at,
     )
 
 

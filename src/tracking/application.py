@@ -41,6 +41,7 @@ from tracking.links import TrackingLinks
 from tracking.mapper import StructMapper
 from tracking.nomenclature import Nomenclature
 from tracking.outcomes import DeclarationResult, ScanOutcome, ScanResult, WriteResult
+from tracking.personal_data import KeyStore, MemoryKeyStore, Vault
 from tracking.purchase_orders import PurchaseOrders
 from tracking.route import Route
 from tracking.scan import SYSTEM, Scan, Source
@@ -81,13 +82,16 @@ class ShipmentService(Application[UUID]):
         customs_rules: CustomsRules | None = None,
         nomenclature: Nomenclature | None = None,
         cache_bytes: int = DEFAULT_BUDGET,
+        keys: KeyStore | None = None,
     ) -> None:
         super().__init__(env)
+        # The recipients' data keys (adapters/keys.py; in memory unless given).
+        self.personal_data = Vault(keys if keys is not None else MemoryKeyStore())
         # Set after every save, for projection runners in this process.
         self.saved = threading.Event()
         self.store = AggregateStore(self, self.saved, cache_bytes=cache_bytes)
         self.links = TrackingLinks(self.store)
-        self.shipments = Shipments(self.store, self.links, self._now)
+        self.shipments = Shipments(self.store, self.links, self._now, self.personal_data)
         self.customs = CustomsEntries(
             self.store, self._now, customs_rules or default_rules(), nomenclature
         )
@@ -95,6 +99,12 @@ class ShipmentService(Application[UUID]):
         self.eta_models = EtaModels(self.store)
         self.webhooks = Webhooks(self.store)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
+
+    def close(self) -> None:
+        super().close()
+        close = getattr(self.personal_data.keys, "close", None)  # a store on a database
+        if close is not None:
+            close()
 
     def _now(self) -> datetime:
         return self.clock()  # read at each call: tests move the clock
@@ -135,6 +145,11 @@ class ShipmentService(Application[UUID]):
         self, tracking_number: TrackingNumber, email: EmailAddress, language: str, source: Source
     ) -> WriteResult:
         return self.shipments.subscribe(tracking_number, email, language, source)
+
+    def erase_personal_data(
+        self, tracking_number: TrackingNumber, reason: str, source: Source
+    ) -> WriteResult:
+        return self.shipments.erase_personal_data(tracking_number, reason, source)
 
     def record_scan(self, scan: Scan, source: Source | None = None) -> ScanOutcome:
         return self.shipments.record_updates([scan], source)[0]

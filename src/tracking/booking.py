@@ -1,4 +1,10 @@
-"""What a merchant books: who carries it, from where to where, by when, to whom."""
+"""What a merchant books: who carries it, from where to where, by when, to whom.
+
+The recipient comes in plain (``Recipient``) and is sealed before it is
+recorded (``tracking.personal_data``): a recorded booking holds a
+``SealedRecipient``, or a plain one only when it was recorded before
+sealing existed (read as not yet sealed). Both are tagged (``form``) so a
+stored booking says which it holds."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import msgspec
 
 from tracking.account import DEFAULT_ACCOUNT, check_account
 from tracking.errors import InvalidInput
+from tracking.personal_data import SealedRecipient
 from tracking.validation import validating
 from tracking.identifiers import CountryCode, Locode
 from tracking.route import require_aware
@@ -20,8 +27,9 @@ def _check_text(field: str, value: str) -> None:
         raise InvalidInput(field, f"must be 1 to {MAX_TEXT} printable characters")
 
 
-class Recipient(msgspec.Struct, frozen=True, gc=False):
-    """Personal data: shown to agents, never on the public tracking view."""
+class Recipient(msgspec.Struct, frozen=True, gc=False, tag_field="form", tag="plain"):
+    """Personal data: shown to agents, never on the public tracking view.
+    Plain as it comes in; recorded sealed (``SealedRecipient``)."""
 
     name: str
     postcode: str
@@ -39,7 +47,7 @@ class Booking(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     origin: Locode
     destination: Locode
     deliver_by: datetime | None = None
-    recipient: Recipient | None = None
+    recipient: Recipient | SealedRecipient | None = None
     account: str = DEFAULT_ACCOUNT  # the merchant account it belongs to
 
     def __post_init__(self) -> None:

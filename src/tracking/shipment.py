@@ -22,7 +22,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
-from tracking import shipment_state, timeline
+from tracking import personal_data, shipment_state, timeline
 from tracking.carrier import CarrierNote, Estimate
 from tracking.carrier_updates import CarrierUpdates
 from tracking.customs_mark import CustomsMark
@@ -51,11 +51,15 @@ class Shipment(CarrierUpdates, Aggregate):
         occurred_at = WHEN_RECORDED
 
     class Booked(Aggregate.Event):
+        # v2: the recipient is sealed (tracking.personal_data), tagged by its form.
+        class_version = 2
+
         booking: Booking
         route: Route
         source: Source
 
         occurred_at = WHEN_RECORDED
+        upcast_v1_v2 = staticmethod(personal_data.upcast_booked_v1)
 
         def apply(self, aggregate: Any) -> None:
             s: Shipment = aggregate
@@ -138,15 +142,35 @@ class Shipment(CarrierUpdates, Aggregate):
 
     class NotificationSubscribed(Aggregate.Event):
         """The customer (who knew the recipient's postcode) asked to hear of
-        this parcel at an e-mail address: personal data."""
+        this parcel at an e-mail address: personal data (sealed from v2)."""
+
+        class_version = 2
 
         subscription: Subscription
         source: Source
 
         occurred_at = WHEN_RECORDED
+        upcast_v1_v2 = staticmethod(personal_data.upcast_subscribed_v1)
 
         def apply(self, aggregate: Any) -> None:
             aggregate.subscriptions.append(self.subscription)
+
+    class PersonalDataErased(Aggregate.Event):
+        """The recipient's personal data (name, postcode, e-mail addresses)
+        was erased: its key deleted, so every sealed copy is unreadable.
+        Who did it, when and why; nothing derived changes."""
+
+        reason: str
+        erased_at: datetime
+        source: Source
+
+        occurred_at = WHEN_RECORDED
+
+        def apply(self, aggregate: Any) -> None:
+            s: Shipment = aggregate
+            s.personal_data_erased_at = self.erased_at
+            # Blank what it holds, sealed or (recorded before sealing) plain.
+            s.booking, s.subscriptions = personal_data.blanked(s.booking, s.subscriptions)
 
     # -- carrier updates (tracking.carrier) ----------------------------------------
 
@@ -254,6 +278,7 @@ class Shipment(CarrierUpdates, Aggregate):
         # Scans and customs marks recorded after it had ended (their keys).
         self.after_end: set[str] = set()
         self.subscriptions: list[Subscription] = []
+        self.personal_data_erased_at: datetime | None = None
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:
@@ -401,4 +426,13 @@ class Shipment(CarrierUpdates, Aggregate):
         if any(s.email == subscription.email for s in self.subscriptions):
             return False
         self.trigger_event(self.NotificationSubscribed, subscription=subscription, source=source)
+        return True
+
+    def erase_personal_data(self, reason: str, at: datetime, source: Source) -> bool:
+        """Record that the recipient's personal data was erased (its key is
+        deleted by the caller); False when it already was."""
+        self.require_booked()
+        if self.personal_data_erased_at is not None:
+            return False
+        self.trigger_event(self.PersonalDataErased, reason=reason, erased_at=at, source=source)
         return True

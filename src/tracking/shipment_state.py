@@ -47,6 +47,7 @@ class ShipmentState(msgspec.Struct, kw_only=True):
     # Recorded after the end (scan ids, customs mark keys): kept, not derived from.
     after_end: list[str] = []
     subscriptions: list[Subscription] = []
+    personal_data_erased_at: datetime | None = None
 
 
 # The fields the aggregate holds as they are (the others are its base's).

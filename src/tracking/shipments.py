@@ -19,7 +19,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Recording
 
 from tracking import casework
-from tracking.booking import Booking
+from tracking.booking import Booking, Recipient
 from tracking.carrier import CarrierUpdate
 from tracking.casework import Casework
 from tracking.delivery import Delivery
@@ -27,6 +27,7 @@ from tracking.errors import InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.links import HandOvers, TrackingLinks
 from tracking.outcomes import ScanOutcome, ScanResult, WriteResult
+from tracking.personal_data import Vault, subject_of
 from tracking.route import Route
 from tracking.scan import SYSTEM, Scan, Source
 from tracking.shipment import Shipment
@@ -37,10 +38,12 @@ Clock = Callable[[], datetime]
 
 
 class Shipments:
-    def __init__(self, store: AggregateStore, links: TrackingLinks, clock: Clock) -> None:
+    def __init__(self, store: AggregateStore, links: TrackingLinks, clock: Clock,
+                 vault: Vault) -> None:
         self.store = store
         self.links = links
         self.clock = clock
+        self.vault = vault  # seals personal data before it is recorded
 
     # -- commands ----------------------------------------------------------------
 
@@ -50,6 +53,9 @@ class Shipments:
         """Book a shipment (and apply any scans that came before it). The same
         booking again is a no-op; a different one raises BookingConflict."""
         sid = shipment_id(tracking_number)
+        if isinstance(booking.recipient, Recipient):
+            booking = msgspec.structs.replace(
+                booking, recipient=self.vault.seal_recipient(subject_of(sid), booking.recipient))
 
         def command(unit: UnitOfWork) -> bool:
             shipment = unit.get(sid, Shipment) or Shipment.open(tracking_number, source)
@@ -90,8 +96,26 @@ class Shipments:
         self, tracking_number: TrackingNumber, email: EmailAddress, language: str, source: Source
     ) -> WriteResult:
         """Record that someone asked for e-mail updates on a booked shipment."""
-        subscription = Subscription(email=email, language=language, subscribed_at=self.clock())
+        subject = subject_of(shipment_id(tracking_number))
+        subscription = Subscription(email=self.vault.seal(subject, "email", email),
+                                    language=language, subscribed_at=self.clock())
         return self._change(tracking_number, lambda s: s.subscribe(subscription, source))
+
+    def erase_personal_data(
+        self, tracking_number: TrackingNumber, reason: str, source: Source
+    ) -> WriteResult:
+        """Erase the recipient's personal data: delete its key (so every
+        sealed copy, in events, views and snapshots, is unreadable), then
+        record who did it, when and why. Erasing again changes nothing."""
+        at = self.clock()
+
+        def change(shipment: Shipment) -> bool:
+            shipment.require_booked()
+            # The key first: a record of an erasure that did not happen would be worse.
+            self.vault.erase(subject_of(shipment.id), at)
+            return shipment.erase_personal_data(reason, at, source)
+
+        return self._change(tracking_number, change)
 
     def record_updates(
         self, updates: Sequence[Scan | CarrierUpdate], source: Source | None = None

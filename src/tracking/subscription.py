@@ -1,7 +1,8 @@
 """A customer's request to hear about a parcel by e-mail.
 
-The address is personal data: it lives in the shipment's events (so the
-personal-data erasure reaches it) and never in the public tracking view.
+The address is personal data: it lives in the shipment's events sealed
+under the recipient's key (tracking.personal_data, so the personal-data
+erasure reaches it) and never in the public tracking view.
 Sending is the notifications' business; this only records who asked.
 """
 
@@ -16,6 +17,7 @@ import msgspec
 
 from tracking.errors import InvalidInput
 from tracking.identifiers import CheckedStr
+from tracking.personal_data import Sealed
 from tracking.route import require_aware
 from tracking.validation import validating
 
@@ -44,7 +46,7 @@ class EmailAddress(CheckedStr):
 class Subscription(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Who asked to be told, in which language, and when."""
 
-    email: EmailAddress
+    email: Sealed  # an EmailAddress, sealed
     language: str
     subscribed_at: datetime
 

@@ -18,7 +18,8 @@ from tracking.identifiers import CountryCode, Locode, TrackingNumber
 from tracking.link import TrackingLink
 from tracking.scan import Reported
 from tracking.shipment import Shipment
-from tracking.subscription import EmailAddress, Subscription
+from tracking.personal_data import Sealed
+from tracking.subscription import Subscription
 
 RAW = Reported("dcsa", "e-1", "ARRI", "EST")
 NOW = at(20)
@@ -32,7 +33,7 @@ def every_kind_of_event() -> list[Any]:
     s.reroute(TYO_HAM_STO, None, at=at(11), source=AGENT)
     s.note_customs(CustomsMark(entry_id=uuid.uuid4(), entry_version=1, country=CountryCode("SE"),
                                status=CustomsStatus.LODGED, occurred_at=at(12, 5)), AGENT)
-    s.subscribe(Subscription(email=EmailAddress("a@example.se"), language="sv",
+    s.subscribe(Subscription(email=Sealed(box=b"a sealed address"), language="sv",
                              subscribed_at=at(12)), AGENT)
     s.record_update(EstimateUpdate(estimate_id="est-1", tracking_number=TN, reported=RAW,
                                    estimate=Estimate(event=ScanEvent.ARRIVED,
@@ -45,6 +46,7 @@ def every_kind_of_event() -> list[Any]:
     # Silence is measured from when the last event was recorded (now).
     s.flag_stalled(now=datetime.now(UTC) + timedelta(days=3), threshold=timedelta(days=2),
                    source=AGENT)
+    s.erase_personal_data("asked", at(15), AGENT)
     return list(s.collect_events())
 
 
@@ -58,7 +60,7 @@ def test_each_shipment_event_says_when_it_happened() -> None:
     assert when["CarrierEventNoted"] == at(13, 7)
     assert when["ScanRetracted"] == at(14, 2)
     for kind in ("Opened", "Booked", "NotificationSubscribed", "EstimateReceived",
-                 "StallDetected"):
+                 "StallDetected", "PersonalDataErased"):
         assert when[kind] == recorded[kind], kind
 
 

@@ -15,6 +15,7 @@ from projections.runner import ReadModelRunner
 from projections.shipments import READ_MODEL as SHIPMENTS, MemoryShipmentsView
 from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, scan
 from tests.projection_support import snapshot
+from adapters.http.personal_data import open_recipient
 from tracking.application import ShipmentService
 from tracking.codes import ExceptionReason
 from tracking.exceptions import REASON_KINDS
@@ -69,7 +70,10 @@ def test_the_public_view_follows_the_scans_and_shows_no_personal_data(
     assert view["events"][1]["description"] == "Loaded onto V100 at HKHKG"
     assert "recipient" not in view and "Astrid" not in str(view)
     agent = full(store)
-    assert agent["recipient"]["name"] == "Astrid Lindgren"
+    # The agent's view keeps the recipient sealed; opened, it is the booked one.
+    assert "Astrid" not in str(agent) and agent["recipient"]["form"] == "sealed"
+    assert open_recipient(app.personal_data, shipment_id(TN), agent["recipient"]).name == (
+        "Astrid Lindgren")
     assert agent["version"] == 4
     assert store.position() == app.position()
 
