@@ -30,7 +30,7 @@ from tracking.lead_time import main_mode
 from tracking.mapper import enc_hook
 from tracking.purchase_order import PurchaseOrder, PurchaseOrderState
 from tracking.shipment import Shipment
-from tracking.stock import Carriage, Ended
+from tracking.stock import Carriage, Ended, Move
 from tracking.validation import RecordedDecoder
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
@@ -38,6 +38,9 @@ _state: RecordedDecoder[PurchaseOrderState] = RecordedDecoder(PurchaseOrderState
 _carriage: RecordedDecoder[Carriage] = RecordedDecoder(Carriage)
 _MOVES = frozenset({ScanEvent.RECEIVED, ScanEvent.DELIVERED, ScanEvent.RETURNED_TO_SENDER,
                     ScanEvent.EXCEPTION})
+# What each scan is as a move (an EXCEPTION that moves stock is LOST).
+_MOVE_NAMES = {ScanEvent.RETURNED_TO_SENDER: Ended.RETURNED.value,
+               ScanEvent.EXCEPTION: Ended.LOST.value}
 
 
 def decode_order(doc: bytes) -> PurchaseOrderState:
@@ -90,7 +93,8 @@ def _moves_stock(event: Any) -> bool:
         scan = event.scan
         return scan.event in _MOVES and (
             scan.event is not ScanEvent.EXCEPTION or scan.reason is ExceptionReason.LOST)
-    return isinstance(event, (Shipment.Opened, Shipment.Booked, Shipment.Rerouted))
+    return isinstance(event, (Shipment.Opened, Shipment.Booked, Shipment.Rerouted,
+                              Shipment.ScanRetracted))
 
 
 class PurchaseOrdersProjection(BatchProjection["PurchaseOrdersView"]):
@@ -138,19 +142,17 @@ class PurchaseOrdersProjection(BatchProjection["PurchaseOrdersView"]):
         elif isinstance(event, Shipment.Rerouted):
             c.destination = str(event.destination)
             c.mode = main_mode([leg.mode.value for leg in event.route.legs]) or c.mode
+        elif isinstance(event, Shipment.ScanRetracted):
+            # A retraction of a scan never recorded (RetractedEventRecorded)
+            # moved nothing; one of a scan that moved stock undoes it.
+            if not c.retract(event.retracted_id):
+                return
         else:
             scan = event.scan  # type: ignore[attr-defined]
             if not c.tracking_number:
                 c.tracking_number = str(scan.tracking_number)
-            if scan.event is ScanEvent.RECEIVED:
-                if c.started_at is None or scan.occurred_at < c.started_at:
-                    c.started_at = scan.occurred_at
-            elif scan.event is ScanEvent.DELIVERED:
-                c.delivered_at, c.delivered_location = scan.occurred_at, str(scan.location)
-            elif scan.event is ScanEvent.RETURNED_TO_SENDER:
-                c.ended = Ended.RETURNED
-            else:
-                c.ended = Ended.LOST
+            c.moved(Move(scan.scan_id, _MOVE_NAMES.get(scan.event, scan.event.value),
+                         str(scan.location), scan.occurred_at))
         self._carriages[sid] = (c, position)
         self._touched_carriages.add(sid)
 

@@ -4,7 +4,9 @@ the shipments that carry them, and what is expected to arrive when.
 A shipment's part of a line is, in this order of precedence: received as
 counted (a receipt), received in full as notified (DELIVERED at the order's
 warehouse with no receipt), un-shipped (RETURNED or LOST: no longer on its
-way), missing (delivered somewhere else), or in transit. A line is at risk
+way), missing (delivered somewhere else), or in transit. A carrier's
+retraction of a scan undoes what it moved: a shipment whose DELIVERED or
+LOST is retracted is on its way again. A line is at risk
 when a shipment carrying it in transit may arrive (its window's latest, or
 its ETA, or its deliver-by) after the line's ``need_by``.
 """
@@ -26,6 +28,15 @@ class Ended(StrEnum):
     LOST = "LOST"
 
 
+class Move(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A scan that moves stock: RECEIVED, DELIVERED, RETURNED or LOST."""
+
+    scan_id: str
+    event: str
+    location: str
+    occurred_at: datetime
+
+
 class Carriage(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """What the purchase orders' read model knows of one shipment: from its
     booking and scans, and its ETA from the shipments' view."""
@@ -42,9 +53,36 @@ class Carriage(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     ended: Ended | None = None
     eta: datetime | None = None
     latest: datetime | None = None  # the window's latest, else the ETA, else deliver-by
+    moves: list[Move] = []  # what the fields above are derived from (retractions undo them)
 
     def delivered_to(self, warehouse: str) -> bool:
         return self.delivered_at is not None and self.delivered_location == warehouse
+
+    def moved(self, move: Move) -> None:
+        if all(m.scan_id != move.scan_id for m in self.moves):
+            self.moves.append(move)
+            self._settle()
+
+    def retract(self, scan_id: str) -> bool:
+        """Forget a scan the carrier declared an error; False when it moved nothing."""
+        kept = [m for m in self.moves if m.scan_id != scan_id]
+        if len(kept) == len(self.moves):
+            return False
+        self.moves = kept
+        self._settle()
+        return True
+
+    def _settle(self) -> None:
+        """The fields as the moves standing decide them, by when they happened:
+        the first RECEIVED, the last DELIVERED, and the last RETURNED or LOST."""
+        by_time = sorted(self.moves, key=lambda m: m.occurred_at)
+        received = [m for m in by_time if m.event == "RECEIVED"]
+        delivered = [m for m in by_time if m.event == "DELIVERED"]
+        ended = [m for m in by_time if m.event in Ended.__members__]
+        self.started_at = received[0].occurred_at if received else None
+        self.delivered_at = delivered[-1].occurred_at if delivered else None
+        self.delivered_location = delivered[-1].location if delivered else None
+        self.ended = Ended(ended[-1].event) if ended else None
 
 
 class ShipmentPart(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
