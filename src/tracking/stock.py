@@ -207,6 +207,7 @@ def _days(c: Carriage, start: date, end: date) -> tuple[date | None, date | None
     return (on_eta if on_eta <= end else None), (on_latest if on_latest <= end else None)
 
 
-def on_its_way(c: Carriage, warehouse: str) -> bool:
-    """Whether a shipment with no receipt is still to arrive at the warehouse."""
+def on_its_way(c: Carriage) -> bool:
+    """Whether a shipment with no receipt is still to arrive: neither
+    delivered (anywhere) nor returned or lost."""
     return c.delivered_at is None and c.ended is None
