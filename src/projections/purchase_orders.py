@@ -213,12 +213,6 @@ class PurchaseOrdersView(View[StockChanges]):
         """Documents of the orders that match (None: any)."""
 
     @abstractmethod
-    def on_order(self, *, warehouse: str, sku: str | None,
-                 account: str | None) -> list[ShippedRow]:
-        """What shipments carry for the open lines of the warehouse's orders
-        and no receipt has counted yet."""
-
-    @abstractmethod
     def inbound(self, *, warehouse: str, sku: str | None,
                 account: str | None) -> list[InboundRow]:
         """What the shipments still on their way carry for the warehouse's
@@ -264,21 +258,15 @@ class MemoryPurchaseOrdersView(MemoryView[StockChanges], PurchaseOrdersView):
                 and (supplier is None or r.supplier == supplier)
                 and (warehouse is None or r.warehouse == warehouse)]
 
-    def on_order(self, *, warehouse: str, sku: str | None,
-                 account: str | None) -> list[ShippedRow]:
-        with self._lock:
-            rows = list(self._orders.values())
-        return [s for r in rows if r.warehouse == warehouse and not r.cancelled
-                and (account is None or r.account == account)
-                for s in r.shipped if not s.received and (sku is None or s.sku == sku)]
-
     def inbound(self, *, warehouse: str, sku: str | None,
                 account: str | None) -> list[InboundRow]:
         found: dict[tuple[UUID, str], list[Any]] = {}
         with self._lock:
+            rows = [r for r in self._orders.values() if r.warehouse == warehouse
+                    and not r.cancelled and (account is None or r.account == account)]
             arrived = {i for i, c in self._carriages.items() if not c.on_its_way}
-        for s in self.on_order(warehouse=warehouse, sku=sku, account=account):
-            if s.shipment_id not in arrived:
+        for s in (s for r in rows for s in r.shipped):
+            if not s.received and (sku is None or s.sku == sku) and s.shipment_id not in arrived:
                 row = found.setdefault((s.shipment_id, s.sku),
                                        [s.shipment_id, s.tracking_number, s.sku, 0])
                 row[3] += s.quantity
@@ -385,19 +373,6 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
             f"SELECT projected FROM purchase_orders{where} "  # noqa: S608
             "ORDER BY account, po_number", [v for v in wanted.values() if v is not None])
         return [bytes(r[0]) for r in rows]
-
-    def on_order(self, *, warehouse: str, sku: str | None,
-                 account: str | None) -> list[ShippedRow]:
-        sql = ("SELECT shipment_id, tracking_number, sku, quantity FROM purchase_order_shipped "
-               "WHERE warehouse = ? AND NOT received")
-        params: list[Any] = [warehouse]
-        if sku is not None:
-            sql, params = sql + " AND sku = ?", [*params, sku]
-        if account is not None:
-            sql, params = sql + " AND account = ?", [*params, account]
-        rows = self.db.query(sql, params)
-        ids = {raw: self.db.read_key(raw) for raw in {r[0] for r in rows}}  # a shipment's lines share one
-        return [ShippedRow(ids[i], tn, s, q, False) for i, tn, s, q in rows]
 
     def inbound(self, *, warehouse: str, sku: str | None,
                 account: str | None) -> list[InboundRow]:
