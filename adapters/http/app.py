@@ -25,7 +25,7 @@ from litestar.openapi import OpenAPIConfig
 
 from adapters import health
 from adapters.deadletters import DeadLetterStore
-from adapters.http import console, docs, openapi, pages
+from adapters.http import console, docs, merchant, openapi, pages
 from adapters.http.access import RequestLog
 from adapters.http.auth import TOKENS
 from adapters.http.carriers import CarrierController, CarrierIntake
@@ -187,7 +187,8 @@ def create_app(api: Api) -> Litestar:
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
                         pages.routes(api.service, api.store, live),
                         console.routes(api.service, api.store, api.settings.api_tokens,
-                                       api.dead_letters)],
+                                       api.dead_letters),
+                        merchant.routes(api.service, api.store, api.settings.api_tokens)],
         dependencies=dependencies(api),
         state=State({TOKENS: api.settings.api_tokens}),
         exception_handlers=HANDLERS,  # type: ignore[arg-type]

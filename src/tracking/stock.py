@@ -97,6 +97,19 @@ class ShipmentPart(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     latest: datetime | None = None
 
 
+class Risk(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Why a line is at risk: a shipment carrying it in transit may arrive
+    (``latest``) after the line is needed."""
+
+    tracking_number: str
+    latest: datetime
+    need_by: datetime
+
+    def describe(self) -> str:
+        return (f"{self.tracking_number} may arrive by {self.latest.isoformat()}, after "
+                f"need_by {self.need_by.isoformat()}")
+
+
 class LineProgress(msgspec.Struct, kw_only=True):
     sku: str
     need_by: datetime
@@ -110,6 +123,7 @@ class LineProgress(msgspec.Struct, kw_only=True):
     at_risk: bool
     reason: str | None
     shipments: list[ShipmentPart]
+    risks: list[Risk] = []  # what ``reason`` says, one by one (none when not at risk)
 
 
 def line_progress(
@@ -121,7 +135,7 @@ def line_progress(
 ) -> LineProgress:
     shipped = in_transit = received = damaged = missing = 0
     parts: list[ShipmentPart] = []
-    risks: list[str] = []
+    risks: list[Risk] = []
     for tn, lines in notices.items():
         quantity = sum(s.quantity for s in lines if s.sku == line.sku)
         if not quantity:
@@ -145,18 +159,19 @@ def line_progress(
         else:
             in_transit += quantity
             if c.latest is not None and c.latest > line.need_by:
-                risks.append(f"{tn} may arrive by {c.latest.isoformat()}, after need_by "
-                             f"{line.need_by.isoformat()}")
+                risks.append(Risk(tracking_number=tn, latest=c.latest, need_by=line.need_by))
         if part.state not in (Ended.RETURNED, Ended.LOST):
             shipped += quantity
         received += part.received
         damaged += part.damaged
         parts.append(part)
+    if line.cancelled:
+        risks = []  # a cancelled line is needed by no one
     return LineProgress(
         sku=line.sku, need_by=line.need_by, cancelled=line.cancelled, ordered=line.quantity,
         shipped=shipped, in_transit=in_transit, received=received, damaged=damaged,
-        missing=missing, at_risk=bool(risks) and not line.cancelled,
-        reason="; ".join(risks) or None, shipments=parts,
+        missing=missing, at_risk=bool(risks),
+        reason="; ".join(r.describe() for r in risks) or None, shipments=parts, risks=risks,
     )
 
 
