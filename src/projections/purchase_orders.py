@@ -378,7 +378,7 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
                 account: str | None) -> list[InboundRow]:
         # A notice for a shipment not projected yet (a rebuild meets the
         # streams in any order) is on its way until its scans say otherwise.
-        sql = ("SELECT s.shipment_id, s.tracking_number, s.sku, SUM(s.quantity) "
+        sql = ("SELECT s.shipment_id, MAX(s.tracking_number), s.sku, SUM(s.quantity) "
                "FROM purchase_order_shipped s LEFT JOIN stock_shipments c "
                "ON c.shipment_id = s.shipment_id WHERE s.warehouse = ? AND NOT s.received "
                "AND (c.on_its_way IS NULL OR c.on_its_way)")
@@ -387,7 +387,8 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
             sql, params = sql + " AND s.sku = ?", [*params, sku]
         if account is not None:
             sql, params = sql + " AND s.account = ?", [*params, account]
-        rows = self.db.query(sql + " GROUP BY s.shipment_id, s.tracking_number, s.sku", params)
+        # grouped in the index's order (a shipment's number is one), so no sort is needed
+        rows = self.db.query(sql + " GROUP BY s.shipment_id, s.sku", params)
         ids = {raw: self.db.read_key(raw) for raw in {r[0] for r in rows}}
         return [InboundRow(ids[i], tn, s, int(q)) for i, tn, s, q in rows]
 
