@@ -26,7 +26,7 @@ from litestar.openapi import OpenAPIConfig
 from adapters import health
 from adapters.access_records import AccessRecords, MemoryAccessRecords
 from adapters.deadletters import DeadLetterStore
-from adapters.http import console, docs, openapi, pages
+from adapters.http import console, docs, merchant, openapi, pages
 from adapters.http.access import RequestLog
 from adapters.http.auth import TOKENS
 from adapters.http.carriers import CarrierController, CarrierIntake
@@ -203,7 +203,8 @@ def create_app(api: Api) -> Litestar:
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
                         pages.routes(api.service, api.store, live, unknown),
                         console.routes(api.service, api.store, api.settings.api_tokens,
-                                       api.dead_letters, api.access_records)],
+                                       api.dead_letters, api.access_records),
+                        merchant.routes(api.service, api.store, api.settings.api_tokens)],
         dependencies=dependencies(api),
         state=State({TOKENS: api.settings.api_tokens, OWNERS: Owners(
             api.service, NumberLookup(api.store[SHIPMENTS], api.store[LINKS]), api.store[CUSTOMS])}),

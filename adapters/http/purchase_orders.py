@@ -11,6 +11,7 @@ account's order is not found, the same answer as one never placed. Agents
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -44,6 +45,7 @@ from tracking.errors import InvalidInput, ShipmentNotFound
 from tracking.identifiers import Locode, TrackingNumber
 from tracking.application import ShipmentService
 from tracking.order_line import check_sku, check_supplier
+from tracking.outcomes import WriteResult
 from tracking.purchase_order import PurchaseOrder, PurchaseOrderConflict
 from tracking.purchase_orders import PurchaseOrders
 from tracking.scan import Source
@@ -104,6 +106,27 @@ def written(orders: PurchaseOrders, stock: StockReader, account: str, po_number:
     out: dict[str, Any] = msgspec.to_builtins(stock.out(order.state()))
     out["position"] = position
     return json_response(out, status)
+
+
+def on_order(service: ShipmentService, stock: StockReader, request: Request[Any, Any, Any],
+             po_number: str, created: int,
+             change: Callable[[PurchaseOrders, str, Source], WriteResult]) -> Response[bytes]:
+    """A write to one of the account's orders, answered with the order as it
+    now stands: ``created`` when it recorded something, else 200."""
+    orders = service.purchase_orders
+    account = account_for(stock, request, po_number, None)
+    result = change(orders, account, source(request))
+    return written(orders, stock, account, po_number, result.position,
+                   created if result.changed else 200)
+
+
+def recording(summary: str, description: str) -> dict[str, Any]:
+    """The route options of a write that records something of an order
+    (201, or 200 when it was recorded so already)."""
+    return {"sync_to_thread": True, "status_code": 201, "summary": summary, **operation(
+        WRITERS, errors=ERRORS, description=description,
+        answers={201: answer(PurchaseOrderWritten, "Recorded: the order"),
+                 200: answer(PurchaseOrderWritten, "Already recorded so")})}
 
 
 def import_csv(orders: PurchaseOrders, request: Request[Any, Any, Any],
@@ -210,11 +233,9 @@ class PurchaseOrderController(Controller):
               request: Request[Any, Any, Any],
               service: NamedDependency[ShipmentService],
               stock: NamedDependency[StockReader]) -> Response[bytes]:
-        orders = service.purchase_orders
-        account = account_for(stock, request, po_number, None)
-        result = orders.amend(account, po_number, wire.order_lines(data.lines),
-                              source(request))
-        return written(orders, stock, account, po_number, result.position, 200)
+        lines = wire.order_lines(data.lines)
+        return on_order(service, stock, request, po_number, 200,
+                        lambda orders, account, by: orders.amend(account, po_number, lines, by))
 
     @post("/purchase-orders/{po_number:str}/cancel", sync_to_thread=True, status_code=200,
           summary="Cancel an order's lines, or the whole order", **operation(
@@ -224,54 +245,41 @@ class PurchaseOrderController(Controller):
                request: Request[Any, Any, Any],
                service: NamedDependency[ShipmentService],
                stock: NamedDependency[StockReader]) -> Response[bytes]:
-        orders = service.purchase_orders
-        account = account_for(stock, request, po_number, None)
         skus = (None if data.skus is None
                 else [check_sku(f"skus[{i}]", s) for i, s in enumerate(data.skus)])
-        result = orders.cancel(account, po_number, skus, source(request))
-        return written(orders, stock, account, po_number, result.position, 200)
+        return on_order(service, stock, request, po_number, 200,
+                        lambda orders, account, by: orders.cancel(account, po_number, skus, by))
 
-    @post("/purchase-orders/{po_number:str}/shipments", sync_to_thread=True,
-          status_code=201, summary="Say what a shipment carries for an order", **operation(
-              WRITERS, errors=ERRORS,
-              description="An advance shipping notice: the shipment (booked by the same "
-                          "account) and the quantities of the order's SKUs it carries. "
-                          "Shipping more than ordered is recorded and flagged "
-                          "(OVER_SHIPPED). The same notice again answers 200; a new one "
-                          "for the same shipment replaces it until it is received.",
-              answers={201: answer(PurchaseOrderWritten, "Recorded: the order"),
-                       200: answer(PurchaseOrderWritten, "Already recorded so")}))
+    @post("/purchase-orders/{po_number:str}/shipments", **recording(
+        "Say what a shipment carries for an order",
+        "An advance shipping notice: the shipment (booked by the same account) and the "
+        "quantities of the order's SKUs it carries. Shipping more than ordered is recorded "
+        "and flagged (OVER_SHIPPED). The same notice again answers 200; a new one for the "
+        "same shipment replaces it until it is received."))
     def notify(self, po_number: PoNumber, data: JSONBody[wire.NoticeIn],
                request: Request[Any, Any, Any],
                service: NamedDependency[ShipmentService],
                stock: NamedDependency[StockReader]) -> Response[bytes]:
-        orders = service.purchase_orders
-        account = account_for(stock, request, po_number, None)
-        result = orders.notify_shipment(
-            account, po_number, TrackingNumber(data.tracking_number),
-            wire.shipped_lines(data.lines), source(request))
-        return written(orders, stock, account, po_number, result.position, 201 if result.changed else 200)
+        tn, lines = TrackingNumber(data.tracking_number), wire.shipped_lines(data.lines)
+        return on_order(service, stock, request, po_number, 201,
+                        lambda orders, account, by: orders.notify_shipment(
+                            account, po_number, tn, lines, by))
 
-    @post("/purchase-orders/{po_number:str}/receipts", sync_to_thread=True,
-          status_code=201, summary="Count a shipment's goods in", **operation(
-              WRITERS, errors=ERRORS,
-              description="What was counted in from one of the order's shipments (and "
-                          "how many of them damaged): short, over and damaged are kept "
-                          "as findings. A shipment DELIVERED at the warehouse with no "
-                          "receipt counts as received in full. A second, different count "
-                          "of the same shipment answers 409: the first stands.",
-              answers={201: answer(PurchaseOrderWritten, "Recorded: the order"),
-                       200: answer(PurchaseOrderWritten, "Already recorded so")}))
+    @post("/purchase-orders/{po_number:str}/receipts", **recording(
+        "Count a shipment's goods in",
+        "What was counted in from one of the order's shipments (and how many of them "
+        "damaged): short, over and damaged are kept as findings. A shipment DELIVERED at "
+        "the warehouse with no receipt counts as received in full. A second, different "
+        "count of the same shipment answers 409: the first stands."))
     def receive(self, po_number: PoNumber, data: JSONBody[wire.ReceiptIn],
                 request: Request[Any, Any, Any],
                 service: NamedDependency[ShipmentService],
                 stock: NamedDependency[StockReader]) -> Response[bytes]:
-        orders = service.purchase_orders
-        account = account_for(stock, request, po_number, None)
-        result = orders.receive(
-            account, po_number, TrackingNumber(data.tracking_number),
-            wire.counted_lines(data.lines), wire.received_at(data), source(request))
-        return written(orders, stock, account, po_number, result.position, 201 if result.changed else 200)
+        tn, lines = TrackingNumber(data.tracking_number), wire.counted_lines(data.lines)
+        at = wire.received_at(data)
+        return on_order(service, stock, request, po_number, 201,
+                        lambda orders, account, by: orders.receive(
+                            account, po_number, tn, lines, at, by))
 
     @get("/purchase-orders/{po_number:str}", sync_to_thread=True,
          summary="An order: each line's progress and whether it is at risk", **operation(

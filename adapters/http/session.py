@@ -47,13 +47,18 @@ class SignInRefused(Exception):
 
 
 class Sessions:
-    def __init__(self, tokens: Mapping[str, str], lifetime: int = LIFETIME_SECONDS) -> None:
+    def __init__(self, tokens: Mapping[str, str], lifetime: int = LIFETIME_SECONDS, *,
+                 roles: frozenset[str] = CONSOLE_ROLES, purpose: str = "console") -> None:
+        """``roles`` may sign in; ``purpose`` keeps one set of pages' cookies
+        (signed with a key of its own) from being good for another's."""
         self.tokens = tokens_of(tokens)  # digests only
         self.lifetime = lifetime
+        self.roles = roles
         material = "\n".join(sorted(f"{role}:{digest}" for digest, role in self.tokens.items()))
-        self.key = hashlib.sha256(b"tracking-console-session\n" + material.encode()).digest()
+        prefix = f"tracking-{purpose}-".encode()
+        self.key = hashlib.sha256(prefix + b"session\n" + material.encode()).digest()
         # Litestar's CSRFConfig secret: also the same in every worker.
-        self.csrf_secret = hashlib.sha256(b"tracking-console-csrf\n" + material.encode()).hexdigest()
+        self.csrf_secret = hashlib.sha256(prefix + b"csrf\n" + material.encode()).hexdigest()
         self.principals = {principal_of(role, d): role for d, role in self.tokens.items()}
         self.revoked: set[str] = set()
 
@@ -63,7 +68,7 @@ class Sessions:
         caller = self.tokens.match(token)  # constant time, over digests only
         if caller is None:
             raise SignInRefused(known=False)
-        if caller.role not in CONSOLE_ROLES:
+        if caller.role not in self.roles:
             raise SignInRefused(known=True)
         session = ConsoleSession(principal_of(caller.role, caller.digest), caller.role,
                                  int(time.time()) + self.lifetime, secrets.token_urlsafe(12))
@@ -83,6 +88,7 @@ class Sessions:
         except (ValueError, msgspec.DecodeError):
             return None
         if (session.expires < time.time() or session.nonce in self.revoked
+                or session.role not in self.roles
                 or self.principals.get(session.principal) != session.role):
             return None
         return session

@@ -2,7 +2,8 @@
 
 For each change of a booked shipment (its status, an exception raised, its
 ETA, or an end of its window where the view shows one, moved by more
-than a threshold, its delivery) it writes one message per
+than a threshold, its delivery, a purchase order line it carries newly at
+risk of arriving late) it writes one message per
 active webhook subscription of the shipment's account that asked for that
 kind, and one customer e-mail per address subscribed on the tracking page
 when the status changed. Each message has a stable id (the ``webhook-id``,
@@ -33,7 +34,7 @@ from projections.sql import SqlView, Writer
 from projections.views import TrackingView, tracking_view
 from tracking.codes import Status
 from tracking.eta.window import ShownEta, unmodelled
-from tracking.exceptions import open_exceptions
+from tracking.exceptions import open_exceptions, order_risks
 from tracking.mapper import enc_hook
 from tracking.shipment import Shipment, ShipmentState
 from tracking.validation import RecordedDecoder
@@ -55,6 +56,7 @@ class Tracked(msgspec.Struct, kw_only=True):
     eta: datetime | None = None
     window: tuple[datetime, datetime] | None = None  # the ETA window's (earliest, latest)
     open: list[str] = []
+    at_risk: list[str] = []  # the purchase order lines it may arrive late for (po/sku)
 
 
 class Subscriber(msgspec.Struct, kw_only=True, frozen=True):
@@ -174,11 +176,19 @@ class OutboxProjection(BatchProjection["OutboxView"]):
             if (revised(was, eta, window, self.view.eta_threshold)
                     and status is not Status.DELIVERED):
                 kinds.append((WebhookEvent.ETA_REVISED, {"previous_eta": was.eta}))
+        at_risk = order_risks(shipment, delivery)
+        newly = [r for r in at_risk if r.key not in was.at_risk]
+        if newly:
+            kinds.append((WebhookEvent.PO_AT_RISK, {"purchase_orders": [
+                {"po_number": r.po_number, "sku": r.sku, "quantity": r.quantity,
+                 "need_by": r.risk.need_by, "latest": r.risk.latest,
+                 "reason": r.risk.describe()} for r in newly]}))
         if kinds:
             view = view or tracking_view(shipment, delivery)
             self._messages += self._compose(shipment, view, was, event, position, kinds)
         was.status, was.eta, was.window = status, eta, window
         was.open = [k.value for k in found]
+        was.at_risk = [r.key for r in at_risk]
 
     def _compose(self, shipment: Shipment, shown: TrackingView, was: Tracked, event: Any,
                  position: int, kinds: list[tuple[str, dict[str, Any]]]) -> list[Message]:

@@ -6,7 +6,7 @@ every other view shows). The rules are the domain's (``tracking.stock``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -160,10 +160,17 @@ class StockReader:
         found = {tn: Carriage(tracking_number=tn) for tn in ids.values()}
         for sid, doc in self.view.carriages(list(ids)).items():
             found[ids[sid]] = decode_carriage(doc)
-        moving = [sid for sid, tn in ids.items()
-                  if found[tn].delivered_at is None and found[tn].ended is None]
-        for sid, _, view in self.shipments.public_views_since(-1, moving):
-            c, e = found[ids[sid]], _eta.decode(view)
+        moving = [sid for sid, tn in ids.items() if on_its_way(found[tn])]
+        for sid, c in self.etas(moving).items():
+            found[ids[sid]].eta, found[ids[sid]].latest = c.eta, c.latest
+        return found
+
+    def etas(self, shipment_ids: Collection[UUID]) -> dict[UUID, Carriage]:
+        """Each shipment's ETA and latest (the window's, else the ETA, else
+        its deliver-by) as the shipments' view shows them, in one query."""
+        found = {sid: Carriage(tracking_number="") for sid in shipment_ids}
+        for sid, _, view in self.shipments.public_views_since(-1, list(found)):
+            c, e = found[sid], _eta.decode(view)
             c.eta = e.eta
             window = e.eta_window.latest if e.eta_window is not None else None
             c.latest = window or e.eta or e.deliver_by
@@ -201,13 +208,12 @@ class StockReader:
 
     def inbound(self, *, warehouse: str, sku: str | None, days: int,
                 account: str | None) -> InboundOut:
-        rows = self.view.on_order(warehouse=warehouse, sku=sku, account=account)
-        carriages = self.carriages((), {r.shipment_id: r.tracking_number for r in rows})
+        rows = self.view.inbound(warehouse=warehouse, sku=sku, account=account)
+        etas = self.etas({r.shipment_id for r in rows})
         start = self.clock().date()
         end = start + timedelta(days=days)
         found, unscheduled = inbound_days(
-            ((r.sku, r.quantity, carriages[r.tracking_number]) for r in rows
-             if on_its_way(carriages[r.tracking_number], warehouse)), start=start, end=end)
+            ((r.sku, r.quantity, etas[r.shipment_id]) for r in rows), start=start, end=end)
         return InboundOut(warehouse=warehouse, sku=sku, start=start, end=end, days=found,
                           unscheduled=unscheduled)
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from tracking.cargo import OrderRisk
+from tracking.cargo import risks as cargo_risks
 from tracking.codes import ExceptionReason, ScanEvent, Status
 from tracking.customs_status import CustomsStatus
 from tracking.delivery import Delivery
+from tracking.progress import planned_window
 from tracking.shipment import Shipment
 
 
@@ -32,6 +35,9 @@ class ExceptionKind(StrEnum):
         kinds[reason.name] = reason.value
     LATE = "LATE"
     STALLED = "STALLED"
+    # A purchase order's line it carries may arrive after it is needed
+    # (tracking.cargo): the same rule as the orders' view's at_risk.
+    PO_AT_RISK = "PO_AT_RISK"
 
 
 # The kind an EXCEPTION scan with this reason raises.
@@ -68,6 +74,9 @@ def open_exceptions(shipment: Shipment, delivery: Delivery | None = None) -> dic
         found[ExceptionKind.LATE] = (
             f"ETA {d.eta.isoformat()} is after deliver_by {deliver_by.isoformat()}"
         )
+    at_risk = order_risks(shipment, d)
+    if at_risk:
+        found[ExceptionKind.PO_AT_RISK] = "; ".join(r.describe() for r in at_risk)
     if shipment.stalled_since is not None:
         found[ExceptionKind.STALLED] = f"no scan since {shipment.stalled_since.isoformat()}"
     return found
@@ -78,3 +87,19 @@ _CUSTOMS_KINDS = {
     CustomsStatus.REJECTED: ExceptionKind.CUSTOMS_REJECTED,
     CustomsStatus.SEIZED: ExceptionKind.CUSTOMS_SEIZED,
 }
+
+
+def order_risks(shipment: Shipment, delivery: Delivery | None = None) -> list[OrderRisk]:
+    """The purchase order lines a booked shipment carries that it may
+    arrive after (its ETA window's latest, as the tracking view shows it
+    without a lane model: from the ETA to deliver_by); none once delivered
+    or returned."""
+    if not shipment.cargo:
+        return []
+    d = delivery or shipment.delivery()
+    if d.status.is_terminal:
+        return []
+    deliver_by = shipment.require_booked().deliver_by
+    window = planned_window(d.eta, deliver_by)
+    return cargo_risks(str(shipment.tracking_number), shipment.cargo,
+                       window.latest if window is not None else deliver_by)

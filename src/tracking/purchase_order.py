@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from tracking.cargo import CarriedLine
 from tracking.errors import InvalidInput, TrackingError
 from tracking.identifiers import Locode, TrackingNumber
 from tracking.occurred import WHEN_RECORDED
@@ -218,6 +219,16 @@ class PurchaseOrder(Aggregate):
         """Whether placing the order so again would repeat what is recorded."""
         return (self.supplier == " ".join(supplier.split()) and self.warehouse == warehouse
                 and tuple(self.lines.values()) == tuple(lines))
+
+    def carried_by(self, tracking_number: str) -> tuple[CarriedLine, ...]:
+        """What the shipment carries of the open lines, until it is counted
+        in (the shipment's cargo for this order, ``tracking.cargo``)."""
+        if self.cancelled or tracking_number in self.receipts:
+            return ()
+        return tuple(CarriedLine(sku=s.sku, quantity=s.quantity,
+                                 need_by=self.lines[s.sku].need_by)
+                     for s in self.notices.get(tracking_number, ())
+                     if not self.lines[s.sku].cancelled)
 
     def shipped(self, sku: str) -> int:
         return sum(s.quantity for lines in self.notices.values() for s in lines if s.sku == sku)

@@ -53,16 +53,16 @@ class PurchaseOrders:
                 warehouse=warehouse, lines=lines, source=source, at=now))
             return True
 
-        return self._write([oid], command)
+        return self._write([oid], command, source)
 
     def amend(self, account: str, po_number: str, lines: list[OrderLine],
               source: Source) -> WriteResult:
-        return self._on(account, po_number, lambda order: order.amend(lines, source))
+        return self._on(account, po_number, lambda order: order.amend(lines, source), source)
 
     def cancel(self, account: str, po_number: str, skus: list[str] | None,
                source: Source) -> WriteResult:
         """Cancel these lines, or the whole order when ``skus`` is None."""
-        return self._on(account, po_number, lambda order: order.cancel(skus, source))
+        return self._on(account, po_number, lambda order: order.cancel(skus, source), source)
 
     def notify_shipment(self, account: str, po_number: str, tracking_number: TrackingNumber,
                         lines: list[ShippedLine], source: Source) -> WriteResult:
@@ -82,14 +82,14 @@ class PurchaseOrders:
                 unit.changed(order)
             return changed
 
-        return self._write([oid, sid], command)
+        return self._write([oid, sid], command, source)
 
     def receive(self, account: str, po_number: str, tracking_number: TrackingNumber,
                 lines: list[CountedLine], received_at: datetime, source: Source) -> WriteResult:
         """Record what was counted in from one of the order's shipments."""
         now = self.clock()
         return self._on(account, po_number, lambda order: order.receive(
-            tracking_number, lines, received_at, source, now=now))
+            tracking_number, lines, received_at, source, now=now), source)
 
     def order(self, account: str, po_number: str) -> PurchaseOrder:
         """The order as it is now (for commands and its history; readers use
@@ -103,7 +103,7 @@ class PurchaseOrders:
     # -- loading and saving ------------------------------------------------------
 
     def _on(self, account: str, po_number: str,
-            change: Callable[[PurchaseOrder], bool]) -> WriteResult:
+            change: Callable[[PurchaseOrder], bool], source: Source) -> WriteResult:
         oid = purchase_order_id(account, po_number)
 
         def command(unit: UnitOfWork) -> bool:
@@ -113,10 +113,24 @@ class PurchaseOrders:
                 unit.changed(order)
             return changed
 
-        return self._write([oid], command)
+        return self._write([oid], command, source)
 
-    def _write(self, ids: list[UUID], command: Callable[[UnitOfWork], bool]) -> WriteResult:
-        recordings, changed = self.store.write(ids, command)
+    def _write(self, ids: list[UUID], command: Callable[[UnitOfWork], bool],
+               source: Source) -> WriteResult:
+        """Run the command; when it changed the order, write what each of its
+        shipments now carries for it beside it, in the same unit."""
+
+        def with_cargo(unit: UnitOfWork) -> bool:
+            changed = command(unit)
+            order = unit.get(ids[0], PurchaseOrder) if changed else None
+            for tn in order.notices if order is not None else ():
+                shipment = unit.get(shipment_id(tn), Shipment)
+                if shipment is not None and shipment.carry(order.po_number,
+                                                           order.carried_by(tn), source):
+                    unit.changed(shipment)
+            return changed
+
+        recordings, changed = self.store.write(ids, with_cargo)
         return WriteResult(changed, last_position(recordings))
 
 

@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
 from tracking import personal_data, shipment_state, timeline
+from tracking.cargo import Cargo, CarriedLine
 from tracking.carrier import CarrierNote, Estimate
 from tracking.carrier_updates import CarrierUpdates
 from tracking.customs_mark import CustomsMark
@@ -38,7 +39,7 @@ from tracking.shipment_state import ShipmentState
 from tracking.subscription import Subscription
 
 
-class Shipment(CarrierUpdates, Aggregate):
+class Shipment(CarrierUpdates, Cargo, Aggregate):
     # Its carrier-update commands are in tracking.carrier_updates, its state
     # as one value in tracking.shipment_state, its timeline's rules in tracking.timeline.
 
@@ -202,6 +203,20 @@ class Shipment(CarrierUpdates, Aggregate):
             aggregate.other_ids.append(self.note_id)
             aggregate.scan_ids.add(self.note_id)
 
+    class CargoNotified(Aggregate.Event):
+        """What it carries for a purchase order now (tracking.cargo)."""
+
+        po_number: str
+        lines: tuple[CarriedLine, ...]
+        source: Source
+
+        occurred_at = WHEN_RECORDED
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.cargo = {**aggregate.cargo, self.po_number: self.lines}
+            if not self.lines:
+                del aggregate.cargo[self.po_number]
+
     class ScanRetracted(Aggregate.Event):
         """The source declared the event ``retracted_id`` an error: it stays
         in the history, and what is derived no longer counts it."""
@@ -279,6 +294,7 @@ class Shipment(CarrierUpdates, Aggregate):
         self.after_end: set[str] = set()
         self.subscriptions: list[Subscription] = []
         self.personal_data_erased_at: datetime | None = None
+        self.cargo: dict[str, tuple[CarriedLine, ...]] = {}  # per purchase order
 
     @staticmethod
     def create_id(tracking_number: str) -> UUID:

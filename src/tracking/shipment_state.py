@@ -11,6 +11,7 @@ from uuid import UUID
 import msgspec
 
 from tracking.booking import Booking
+from tracking.cargo import CarriedLine
 from tracking.carrier import Estimate
 from tracking.customs_mark import CustomsMark
 from tracking.identifiers import TrackingNumber
@@ -48,6 +49,7 @@ class ShipmentState(msgspec.Struct, kw_only=True):
     after_end: list[str] = []
     subscriptions: list[Subscription] = []
     personal_data_erased_at: datetime | None = None
+    cargo: dict[str, tuple[CarriedLine, ...]] = {}  # per purchase order (tracking.cargo)
 
 
 # The fields the aggregate holds as they are (the others are its base's).

@@ -4,7 +4,9 @@ the shipments that carry them, and what is expected to arrive when.
 A shipment's part of a line is, in this order of precedence: received as
 counted (a receipt), received in full as notified (DELIVERED at the order's
 warehouse with no receipt), un-shipped (RETURNED or LOST: no longer on its
-way), missing (delivered somewhere else), or in transit. A line is at risk
+way), missing (delivered somewhere else), or in transit. A carrier's
+retraction of a scan undoes what it moved: a shipment whose DELIVERED or
+LOST is retracted is on its way again. A line is at risk
 when a shipment carrying it in transit may arrive (its window's latest, or
 its ETA, or its deliver-by) after the line's ``need_by``.
 """
@@ -26,6 +28,15 @@ class Ended(StrEnum):
     LOST = "LOST"
 
 
+class Move(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A scan that moves stock: RECEIVED, DELIVERED, RETURNED or LOST."""
+
+    scan_id: str
+    event: str
+    location: str
+    occurred_at: datetime
+
+
 class Carriage(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """What the purchase orders' read model knows of one shipment: from its
     booking and scans, and its ETA from the shipments' view."""
@@ -42,9 +53,36 @@ class Carriage(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     ended: Ended | None = None
     eta: datetime | None = None
     latest: datetime | None = None  # the window's latest, else the ETA, else deliver-by
+    moves: list[Move] = []  # what the fields above are derived from (retractions undo them)
 
     def delivered_to(self, warehouse: str) -> bool:
         return self.delivered_at is not None and self.delivered_location == warehouse
+
+    def moved(self, move: Move) -> None:
+        if all(m.scan_id != move.scan_id for m in self.moves):
+            self.moves.append(move)
+            self._settle()
+
+    def retract(self, scan_id: str) -> bool:
+        """Forget a scan the carrier declared an error; False when it moved nothing."""
+        kept = [m for m in self.moves if m.scan_id != scan_id]
+        if len(kept) == len(self.moves):
+            return False
+        self.moves = kept
+        self._settle()
+        return True
+
+    def _settle(self) -> None:
+        """The fields as the moves standing decide them, by when they happened:
+        the first RECEIVED, the last DELIVERED, and the last RETURNED or LOST."""
+        by_time = sorted(self.moves, key=lambda m: m.occurred_at)
+        received = [m for m in by_time if m.event == "RECEIVED"]
+        delivered = [m for m in by_time if m.event == "DELIVERED"]
+        ended = [m for m in by_time if m.event in Ended.__members__]
+        self.started_at = received[0].occurred_at if received else None
+        self.delivered_at = delivered[-1].occurred_at if delivered else None
+        self.delivered_location = delivered[-1].location if delivered else None
+        self.ended = Ended(ended[-1].event) if ended else None
 
 
 class ShipmentPart(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -57,6 +95,19 @@ class ShipmentPart(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     damaged: int = 0
     eta: datetime | None = None
     latest: datetime | None = None
+
+
+class Risk(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Why a line is at risk: a shipment carrying it in transit may arrive
+    (``latest``) after the line is needed."""
+
+    tracking_number: str
+    latest: datetime
+    need_by: datetime
+
+    def describe(self) -> str:
+        return (f"{self.tracking_number} may arrive by {self.latest.isoformat()}, after "
+                f"need_by {self.need_by.isoformat()}")
 
 
 class LineProgress(msgspec.Struct, kw_only=True):
@@ -72,6 +123,7 @@ class LineProgress(msgspec.Struct, kw_only=True):
     at_risk: bool
     reason: str | None
     shipments: list[ShipmentPart]
+    risks: list[Risk] = []  # what ``reason`` says, one by one (none when not at risk)
 
 
 def line_progress(
@@ -83,7 +135,7 @@ def line_progress(
 ) -> LineProgress:
     shipped = in_transit = received = damaged = missing = 0
     parts: list[ShipmentPart] = []
-    risks: list[str] = []
+    risks: list[Risk] = []
     for tn, lines in notices.items():
         quantity = sum(s.quantity for s in lines if s.sku == line.sku)
         if not quantity:
@@ -107,18 +159,19 @@ def line_progress(
         else:
             in_transit += quantity
             if c.latest is not None and c.latest > line.need_by:
-                risks.append(f"{tn} may arrive by {c.latest.isoformat()}, after need_by "
-                             f"{line.need_by.isoformat()}")
+                risks.append(Risk(tracking_number=tn, latest=c.latest, need_by=line.need_by))
         if part.state not in (Ended.RETURNED, Ended.LOST):
             shipped += quantity
         received += part.received
         damaged += part.damaged
         parts.append(part)
+    if line.cancelled:
+        risks = []  # a cancelled line is needed by no one
     return LineProgress(
         sku=line.sku, need_by=line.need_by, cancelled=line.cancelled, ordered=line.quantity,
         shipped=shipped, in_transit=in_transit, received=received, damaged=damaged,
-        missing=missing, at_risk=bool(risks) and not line.cancelled,
-        reason="; ".join(risks) or None, shipments=parts,
+        missing=missing, at_risk=bool(risks),
+        reason="; ".join(r.describe() for r in risks) or None, shipments=parts, risks=risks,
     )
 
 
@@ -169,6 +222,7 @@ def _days(c: Carriage, start: date, end: date) -> tuple[date | None, date | None
     return (on_eta if on_eta <= end else None), (on_latest if on_latest <= end else None)
 
 
-def on_its_way(c: Carriage, warehouse: str) -> bool:
-    """Whether a shipment with no receipt is still to arrive at the warehouse."""
+def on_its_way(c: Carriage) -> bool:
+    """Whether a shipment with no receipt is still to arrive: neither
+    delivered (anywhere) nor returned or lost."""
     return c.delivered_at is None and c.ended is None

@@ -33,6 +33,8 @@ class WebhookEvent(StrEnum):
     EXCEPTION_RAISED = "shipment.exception_raised"
     ETA_REVISED = "shipment.eta_revised"
     DELIVERED = "shipment.delivered"
+    # A purchase order's line the shipment carries may now arrive after it is needed.
+    PO_AT_RISK = "purchase_order.at_risk"
 
 
 class WebhookNotFound(TrackingError, LookupError):

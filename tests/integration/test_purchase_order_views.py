@@ -21,6 +21,7 @@ from projections.shipments import READ_MODEL as SHIPMENTS
 from projections.stock import StockReader
 from tests.builders import AGENT, HK_STO, TN, at, booking, scan
 from tracking.application import ShipmentService
+from tracking.carrier import Retraction
 from tracking.identifiers import Locode, TrackingNumber
 from tracking.order_line import CountedLine, OrderLine, ShippedLine
 
@@ -82,3 +83,51 @@ def test_the_views_agree_in_memory_and_on_the_database_in_batches_and_rebuilt(
     assert (b["shipped"], b["in_transit"], b["missing"]) == (6, 0, 6)
     assert on_database["supplier"]["n"] == 2
     assert [o["n"] for o in on_database["lanes"]["options"]] == [1]
+
+
+def test_a_retracted_delivered_or_lost_puts_the_stock_back_on_its_way(
+    service: ShipmentService, store: Views,
+) -> None:
+    """The carrier corrects itself: the DELIVERED that received TN's goods in
+    full, and the LOST that un-shipped OTHER's, are retracted; both are in
+    transit again, inbound counts them again, and a rebuild agrees."""
+    service.clock = lambda: at(20)
+    orders = service.purchase_orders
+    for tn in (TN, OTHER):
+        service.book(TrackingNumber(tn), booking(destination="SESTO"), HK_STO, AGENT)
+    orders.place(account="default", po_number="PO-1", supplier="Tees", warehouse=Locode("SESTO"),
+                 lines=[OrderLine(sku="A", quantity=10, need_by=at(30))], source=AGENT)
+    orders.notify_shipment("default", "PO-1", TrackingNumber(TN),
+                           [ShippedLine(sku="A", quantity=6)], AGENT)
+    orders.notify_shipment("default", "PO-1", OTHER, [ShippedLine(sku="A", quantity=4)], AGENT)
+    service.record_scans([scan("RECEIVED", "HKHKG", 2, tn=tn) for tn in (TN, OTHER)])
+    service.record_scan(scan("DELIVERED", "SESTO", 15, tn=TN, scan_id="wrong-delivered"))
+    service.record_scan(scan("EXCEPTION", "USNYC", 9, tn=OTHER, reason="LOST",
+                             scan_id="wrong-lost"))
+    runner = ReadModelRunner(service, store)
+    runner.catch_up()
+    reader = StockReader(store[PURCHASE_ORDERS], store[SHIPMENTS], lambda: at(10))
+
+    def line() -> dict[str, Any]:
+        return msgspec.to_builtins(reader.order("default", "PO-1").lines[0])
+
+    before = line()
+    assert (before["shipped"], before["received"], before["in_transit"]) == (6, 6, 0)
+    assert [p["state"] for p in before["shipments"]] == ["DELIVERED", "LOST"]
+    assert reader.inbound(warehouse="SESTO", sku=None, days=60, account=None).days == []
+
+    service.record_updates([Retraction(retracted_id="wrong-delivered", tracking_number=TN,
+                                       declared_at=at(16)),
+                            Retraction(retracted_id="wrong-lost", tracking_number=OTHER,
+                                       declared_at=at(16))], AGENT)
+    runner.catch_up()
+    after = line()
+    assert (after["shipped"], after["received"], after["in_transit"]) == (10, 0, 10)
+    assert [p["state"] for p in after["shipments"]] == ["IN_TRANSIT", "IN_TRANSIT"]
+    inbound = reader.inbound(warehouse="SESTO", sku=None, days=60, account=None)
+    assert sum(d.at_eta for d in inbound.days) + inbound.unscheduled == 10
+    # no delivery measured any more: the supplier's lead time has nothing to go on
+    assert reader.supplier("Tees", None).n == 0
+    incremental = answers(store, service)
+    runner.rebuild(["purchase_orders"])
+    assert answers(store, service) == incremental

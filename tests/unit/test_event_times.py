@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.http.schemas import history_entry
 from tests.builders import AGENT, HK_STO, TN, TYO_HAM_STO, at, booking, declaration, line, scan
+from tracking.cargo import CarriedLine
 from tracking.carrier import CarrierNote, Estimate, EstimateUpdate, Retraction
 from tracking.codes import ScanEvent
 from tracking.customs import CustomsEntry, CustomsMark, CustomsStatus
@@ -35,6 +36,7 @@ def every_kind_of_event() -> list[Any]:
                                status=CustomsStatus.LODGED, occurred_at=at(12, 5)), AGENT)
     s.subscribe(Subscription(email=Sealed(box=b"a sealed address"), language="sv",
                              subscribed_at=at(12)), AGENT)
+    s.carry("PO-1", (CarriedLine(sku="TSHIRT-M", quantity=40, need_by=at(20)),), AGENT)
     s.record_update(EstimateUpdate(estimate_id="est-1", tracking_number=TN, reported=RAW,
                                    estimate=Estimate(event=ScanEvent.ARRIVED,
                                                      location=Locode("SESTO"),
@@ -59,7 +61,7 @@ def test_each_shipment_event_says_when_it_happened() -> None:
     assert when["CustomsUpdated"] == at(12, 5)
     assert when["CarrierEventNoted"] == at(13, 7)
     assert when["ScanRetracted"] == at(14, 2)
-    for kind in ("Opened", "Booked", "NotificationSubscribed", "EstimateReceived",
+    for kind in ("Opened", "Booked", "NotificationSubscribed", "EstimateReceived", "CargoNotified",
                  "StallDetected", "PersonalDataErased"):
         assert when[kind] == recorded[kind], kind
 

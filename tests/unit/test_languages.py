@@ -26,7 +26,8 @@ def extracted() -> set[str]:
     method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
     options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     found = {m[2] for m in extract_from_dir(str(WEB), method_map, options)}
-    found |= {m[2] for m in extract_from_dir(str(WEB.parent / "http"), [("pages.py", "python")])}
+    found |= {m[2] for m in extract_from_dir(str(WEB.parent / "http"),
+                                             [("pages.py", "python"), ("merchant.py", "python")])}
     return {m if isinstance(m, str) else m[0] for m in found}
 
 

@@ -50,9 +50,13 @@ class Server:
 
 @pytest.fixture
 def server(database_url: str) -> Iterator[Server]:
+    yield from serve(Settings(database_url=database_url, api_tokens=TOKENS))
+
+
+def serve(settings: Settings) -> Iterator[Server]:
+    """The app of these settings on a free port until the generator is closed."""
     clock = Clock(at(1))
-    app = create_app(build_api(Settings(database_url=database_url, api_tokens=TOKENS),
-                               clock=clock))
+    app = create_app(build_api(settings, clock=clock))
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
                             timeout_graceful_shutdown=1)
