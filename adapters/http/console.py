@@ -310,7 +310,7 @@ def shipment_page(console: Console, tn: TrackingNumber, as_of: datetime | None) 
     timeline = []
     for e in events:
         entry = msgspec.to_builtins(schemas.history_entry(e))
-        scan_id = getattr(getattr(e, "scan", None), "scan_id", None)
+        scan_id = getattr(getattr(e, "scan", None), "scan_id", None) or getattr(e, "note_id", None)
         entry["retracted_at"] = retracted.get(scan_id) if scan_id else None
         entry["retracts"] = getattr(e, "retracted_id", None)
         timeline.append(entry)
