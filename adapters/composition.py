@@ -23,6 +23,7 @@ from tracking.tariff import CustomsRules, parse_rules
 
 from adapters.deadletters import DeadLetterStore, PostgresDeadLetterStore, SQLiteDeadLetterStore
 from adapters.http.app import Api
+from adapters.http.signouts import PostgresSignOuts, SignOuts, SQLiteSignOuts
 from adapters.metrics import Metrics
 from adapters.mqtt.broker import plan as plan_embedded
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
@@ -127,7 +128,7 @@ def build_api(
     store = build_view_store(settings)
     runner = build_runner(settings, service, store) if run_projections else None
     api = Api(settings=settings, service=service, store=store, runner=runner,
-              dead_letters=build_dead_letters(settings))
+              dead_letters=build_dead_letters(settings), sign_outs=build_sign_outs(settings))
     if run_ingest:
         if settings.mqtt_url is not None:
             api.consumer = build_consumer(settings, service, api.dead_letters, metrics=api.metrics)
@@ -148,6 +149,14 @@ def build_dead_letters(settings: Settings) -> DeadLetterStore:
         conninfo, schema = settings.postgres_conninfo()
         return PostgresDeadLetterStore(conninfo, schema)
     return SQLiteDeadLetterStore(settings.eventstore_env()["SQLITE_DBNAME"])
+
+
+def build_sign_outs(settings: Settings) -> SignOuts:
+    """The console's sign-outs, in the database every worker reads."""
+    if settings.is_postgres:
+        conninfo, schema = settings.postgres_conninfo()
+        return PostgresSignOuts(conninfo, schema)
+    return SQLiteSignOuts(settings.eventstore_env()["SQLITE_DBNAME"])
 
 
 def build_consumer(

@@ -26,6 +26,7 @@ from litestar.openapi import OpenAPIConfig
 from adapters import health
 from adapters.deadletters import DeadLetterStore
 from adapters.http import console, docs, openapi, pages
+from adapters.http.signouts import SignOuts
 from adapters.http.access import RequestLog
 from adapters.http.auth import TOKENS
 from adapters.http.carriers import CarrierController, CarrierIntake
@@ -73,6 +74,7 @@ class Api:
     store: Views
     runner: ReadModelRunner | None = None
     dead_letters: DeadLetterStore | None = None
+    sign_outs: SignOuts | None = None  # the console's, shared by every worker
     # Started with the app when set: scan ingestion, and the broker it consumes.
     consumer: ScanConsumer | None = None
     broker: EmbeddedBroker | None = None
@@ -108,6 +110,8 @@ class Api:
         self.store.close()
         if self.dead_letters is not None:
             self.dead_letters.close()
+        if self.sign_outs is not None:
+            self.sign_outs.close()
         self.readiness.close()
         self.service.close()
 
@@ -187,7 +191,7 @@ def create_app(api: Api) -> Litestar:
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
                         pages.routes(api.service, api.store, live),
                         console.routes(api.service, api.store, api.settings.api_tokens,
-                                       api.dead_letters)],
+                                       api.dead_letters, api.sign_outs)],
         dependencies=dependencies(api),
         state=State({TOKENS: api.settings.api_tokens}),
         exception_handlers=HANDLERS,  # type: ignore[arg-type]

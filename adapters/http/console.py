@@ -38,6 +38,7 @@ from adapters.http.exceptions import CaseworkIn, queue_item, record_casework
 from adapters.http.ratelimit import Buckets
 from adapters.http.security import page_headers
 from adapters.http.session import COOKIE, PATH, ConsoleSession, Sessions, SignInRefused
+from adapters.http.signouts import SignOuts
 from projections.customs import READ_MODEL as CUSTOMS
 from projections.exceptions import Queue
 from projections.readmodel import Views
@@ -329,9 +330,9 @@ def shipment_page(console: Console, tn: TrackingNumber, as_of: datetime | None) 
 
 
 def routes(service: ShipmentService, views: Views, tokens: Any,
-           letters: DeadLetterStore | None) -> Router:
+           letters: DeadLetterStore | None, sign_outs: SignOuts | None = None) -> Router:
     """The console's pages on one router, CSRF-protected (every form)."""
-    sessions = Sessions(tokens)
+    sessions = Sessions(tokens, sign_outs=sign_outs)
     console = Console(service, views, sessions, letters)
     csrf = CSRFConfig(secret=sessions.csrf_secret, cookie_name="tracking_console_csrf",
                       cookie_path=PATH, cookie_httponly=True, cookie_samesite="strict")

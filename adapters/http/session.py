@@ -5,9 +5,9 @@ Secure when served over HTTPS), scoped to /agent.
 The cookie says who (the token's principal, never the token) and until
 when, signed with a key derived from TRACKING_API_TOKENS: every worker
 process agrees on it with nothing more to configure, and removing a token
-from the list ends its sessions. Signing out forgets the session in this
-process (a sign-out seen by one worker of several leaves the cookie valid
-in the others until it expires; the browser drops it at once).
+from the list ends its sessions. Signing out records the session's nonce
+where every worker reads it (adapters/http/signouts.py: the database), so
+the cookie is refused by every worker process from then on.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from collections.abc import Mapping
 import msgspec
 
 from adapters.http.auth import principal
+from adapters.http.signouts import MemorySignOuts, SignOuts
 
 COOKIE = "tracking_console"
 PATH = "/agent"
 LIFETIME_SECONDS = 8 * 3600
 CONSOLE_ROLES = frozenset({"agent", "admin"})
-_REVOKED_MAX = 10_000
 
 
 class ConsoleSession(msgspec.Struct, frozen=True):
@@ -46,7 +46,8 @@ class SignInRefused(Exception):
 
 
 class Sessions:
-    def __init__(self, tokens: Mapping[str, str], lifetime: int = LIFETIME_SECONDS) -> None:
+    def __init__(self, tokens: Mapping[str, str], lifetime: int = LIFETIME_SECONDS,
+                 sign_outs: SignOuts | None = None) -> None:
         self.tokens = tokens
         self.lifetime = lifetime
         material = "\n".join(sorted(f"{role}:{token}" for token, role in tokens.items()))
@@ -54,7 +55,7 @@ class Sessions:
         # Litestar's CSRFConfig secret: also the same in every worker.
         self.csrf_secret = hashlib.sha256(b"tracking-console-csrf\n" + material.encode()).hexdigest()
         self.principals = {principal(role, token): role for token, role in tokens.items()}
-        self.revoked: set[str] = set()
+        self.revoked = sign_outs if sign_outs is not None else MemorySignOuts()
 
     def sign_in(self, token: str) -> tuple[ConsoleSession, str]:
         """The session of an agent's or admin's token and its cookie value;
@@ -82,15 +83,15 @@ class Sessions:
                                           type=ConsoleSession)
         except (ValueError, msgspec.DecodeError):
             return None
-        if (session.expires < time.time() or session.nonce in self.revoked
-                or self.principals.get(session.principal) != session.role):
+        if (session.expires < time.time()
+                or self.principals.get(session.principal) != session.role
+                or session.nonce in self.revoked):
             return None
         return session
 
     def sign_out(self, session: ConsoleSession) -> None:
-        if len(self.revoked) >= _REVOKED_MAX:
-            self.revoked.clear()  # they expire anyway; the browser has dropped its cookie
-        self.revoked.add(session.nonce)
+        """End the session in every worker: its cookie is refused from now on."""
+        self.revoked.add(session.nonce, session.expires)
 
     def _encode(self, session: ConsoleSession) -> str:
         payload = base64.urlsafe_b64encode(msgspec.json.encode(session)).decode()
