@@ -33,7 +33,7 @@ from litestar.utils.scope.state import ScopeState
 
 from adapters import deadletters
 from adapters.deadletters import DeadLetterStore
-from adapters.http import schemas
+from adapters.http import console_search, schemas
 from adapters.http.exceptions import CaseworkIn, queue_item, record_casework
 from adapters.http.ratelimit import Buckets
 from adapters.http.security import page_headers
@@ -79,6 +79,7 @@ class Console:
     def __init__(self, service: ShipmentService, views: Views, sessions: Sessions,
                  letters: DeadLetterStore | None) -> None:
         self.service, self.sessions, self.letters = service, sessions, letters
+        self.views = views
         self.shipments, self.customs = views[SHIPMENTS], views[CUSTOMS]
         self.sign_ins = Buckets(SIGN_INS, SIGN_IN_REFILL_PER_SECOND)
         # Templates of their own (adapters/web/console), outside the customer
@@ -203,16 +204,19 @@ class ConsolePages(Controller):
             open=[queue_item(r, now) for r in rows],
             closed=[queue_item(r, now) for r in reversed(closed[-50:])])
 
-    @get("/search")
-    async def search(self, request: Request[Any, Any, Any],
-                     console: NamedDependency[Console]) -> Response[bytes]:
-        raw = request.query_params.get("tracking_number", "")
+    @get("/search", sync_to_thread=True)
+    def search(self, request: Request[Any, Any, Any],
+               console: NamedDependency[Console]) -> Response[bytes]:
+        q = request.query_params.get("q") or request.query_params.get("tracking_number", "")
         try:
-            tn = TrackingNumber(raw)
-        except InvalidInput:
-            return console.render(request, "message.html", 400, heading="Not a tracking number",
-                                  text="A tracking number has 6 to 40 letters and digits.")
-        return _see(f"{PATH}/shipments/{tn}")
+            found = console_search.search(console.views, request.scope["console_session"], q)  # type: ignore[typeddict-item]
+        except InvalidInput as e:
+            return console.render(request, "message.html", 400, heading="Nothing to search for",
+                                  text=e.reason)
+        if len(found) == 1 and found[0].kind == "tracking number":
+            return _see(f"{PATH}/shipments/{found[0].tracking_numbers[0]}")
+        return console.render(request, "search.html", 200 if found else 404, q=q.strip(),
+                              found=found)
 
     @get("/shipments/{tracking_number:str}", sync_to_thread=True)
     def shipment(self, tracking_number: FromPath[str], request: Request[Any, Any, Any],
