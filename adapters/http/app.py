@@ -191,7 +191,8 @@ def create_app(api: Api) -> Litestar:
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
                         pages.routes(api.service, api.store, live),
                         console.routes(api.service, api.store, api.settings.api_tokens,
-                                       api.dead_letters, api.sign_outs)],
+                                       api.dead_letters, api.sign_outs,
+                                       api.settings.devices)],
         dependencies=dependencies(api),
         state=State({TOKENS: api.settings.api_tokens}),
         exception_handlers=HANDLERS,  # type: ignore[arg-type]

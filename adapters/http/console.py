@@ -16,9 +16,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-import anyio
 import msgspec
 from babel.dates import format_datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -31,7 +30,6 @@ from litestar.middleware.csrf import CSRFMiddleware
 from litestar.params import Body, FromPath
 from litestar.utils.scope.state import ScopeState
 
-from adapters import deadletters
 from adapters.deadletters import DeadLetterStore
 from adapters.http import console_search, schemas
 from adapters.http.exceptions import CaseworkIn, queue_item, record_casework
@@ -45,12 +43,10 @@ from projections.readmodel import Views
 from projections.shipments import READ_MODEL as SHIPMENTS
 from projections.views import shipment_view
 from tracking.application import ShipmentService
-from tracking.codes import SourceKind
 from tracking.errors import InvalidInput, ShipmentNotFound, TrackingError
 from tracking.exceptions import ExceptionKind
 from tracking.explanation import explain
 from tracking.identifiers import TrackingNumber
-from tracking.scan import Source
 from tracking.shipment import Shipment
 
 # Sign-in tries one address may make: 5 at once, then one every 30 s.
@@ -69,10 +65,6 @@ class CaseworkForm(msgspec.Struct):
     until: str = ""
 
 
-class ResubmitForm(msgspec.Struct):
-    scan: str = ""
-
-
 class Console:
     """What the console's pages need, built once per app."""
 
@@ -80,6 +72,7 @@ class Console:
                  letters: DeadLetterStore | None) -> None:
         self.service, self.sessions, self.letters = service, sessions, letters
         self.views = views
+        self.devices: frozenset[str] | None = None
         self.shipments, self.customs = views[SHIPMENTS], views[CUSTOMS]
         self.sign_ins = Buckets(SIGN_INS, SIGN_IN_REFILL_PER_SECOND)
         # Templates of their own (adapters/web/console), outside the customer
@@ -112,7 +105,7 @@ def _when(value: Any) -> str:
     return format_datetime(value, "medium", tzinfo=UTC, locale="en") + " UTC"
 
 
-def _see(location: str) -> Response[bytes]:
+def see(location: str) -> Response[bytes]:
     return Response(b"", status_code=303, headers={**page_headers(), "Location": location})
 
 
@@ -148,7 +141,7 @@ class SignIn(Controller):
                     "That token may not use the console: only agent and admin tokens may."))
             return console.render(request, "sign_in.html", 401,
                                   error="That token is not known.")
-        response = _see(PATH)
+        response = see(PATH)
         response.set_cookie(COOKIE, value, path=PATH, max_age=console.sessions.lifetime,
                             httponly=True, samesite="strict",
                             secure=request.url.scheme == "https")
@@ -160,7 +153,7 @@ class SignIn(Controller):
         session = console.sessions.session(request.cookies.get(COOKIE))
         if session is not None:
             console.sessions.sign_out(session)
-        response = _see(f"{PATH}/sign-in")
+        response = see(f"{PATH}/sign-in")
         response.delete_cookie(COOKIE, path=PATH)
         return response
 
@@ -175,7 +168,7 @@ def _session_hook(console: Console) -> Any:
             if request.method != "GET":
                 return Response(b"sign in first", status_code=401, media_type=MediaType.TEXT,
                                 headers=page_headers())
-            return _see(f"{PATH}/sign-in")
+            return see(f"{PATH}/sign-in")
         request.scope["console_session"] = session  # type: ignore[typeddict-unknown-key]
         return None
 
@@ -214,7 +207,7 @@ class ConsolePages(Controller):
             return console.render(request, "message.html", 400, heading="Nothing to search for",
                                   text=e.reason)
         if len(found) == 1 and found[0].kind == "tracking number":
-            return _see(f"{PATH}/shipments/{found[0].tracking_numbers[0]}")
+            return see(f"{PATH}/shipments/{found[0].tracking_numbers[0]}")
         return console.render(request, "search.html", 200 if found else 404, q=q.strip(),
                               found=found)
 
@@ -249,42 +242,7 @@ class ConsolePages(Controller):
         except TrackingError as e:
             return console.render(request, "message.html", 422, heading="Not recorded",
                                   text=str(e), back=f"{PATH}/shipments/{quote(tracking_number)}")
-        return _see(f"{PATH}/shipments/{quote(tracking_number)}?done={quote(data.action)}")
-
-    @get("/dead-letters", sync_to_thread=True)
-    def dead_letters(self, request: Request[Any, Any, Any],
-                     console: NamedDependency[Console]) -> Response[bytes]:
-        letters = console.letters.list(pending_only=True, limit=200, offset=0) \
-            if console.letters else []
-        return console.render(request, "dead_letters.html", letters=[
-            {"id": x.id, "received_at": x.received_at, "topic": x.topic, "reason": x.reason,
-             "field": x.field, "payload": x.payload.decode("utf-8", "backslashreplace")}
-            for x in letters], done=request.query_params.get("done"))
-
-    @post("/dead-letters/{letter_id:str}/resubmit", status_code=303)
-    async def resubmit(
-        self, letter_id: FromPath[str], request: Request[Any, Any, Any],
-        console: NamedDependency[Console],
-        data: ResubmitForm = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008
-    ) -> Response[bytes]:
-        session: ConsoleSession = request.scope["console_session"]  # type: ignore[typeddict-item]
-        back = f"{PATH}/dead-letters"
-        if console.letters is None:
-            return console.render(request, "message.html", 404, heading="Not found",
-                                  text=f"no dead letter {letter_id}", back=back)
-        try:
-            scan = schemas.to_scan(schemas.decode(schemas.SCAN, data.scan.encode()))
-            outcome = await anyio.to_thread.run_sync(
-                deadletters.resubmit, console.letters, console.service, letter_id, scan,
-                Source(SourceKind.AGENT, session.principal))
-        except (TrackingError, deadletters.NoSuchDeadLetter,
-                deadletters.AlreadyResubmitted) as e:
-            return console.render(request, "message.html", 422, heading="Not resubmitted",
-                                  text=str(e), back=back)
-        if outcome.reason is not None:
-            return console.render(request, "message.html", 422, heading="Not resubmitted",
-                                  text=f"{outcome.field}: {outcome.reason}", back=back)
-        return _see(f"{back}?{urlencode({'done': letter_id})}")
+        return see(f"{PATH}/shipments/{quote(tracking_number)}?done={quote(data.action)}")
 
 
 def _as_of(raw: str, field: str = "as_of") -> datetime | None:
@@ -334,14 +292,20 @@ def shipment_page(console: Console, tn: TrackingNumber, as_of: datetime | None) 
 
 
 def routes(service: ShipmentService, views: Views, tokens: Any,
-           letters: DeadLetterStore | None, sign_outs: SignOuts | None = None) -> Router:
-    """The console's pages on one router, CSRF-protected (every form)."""
+           letters: DeadLetterStore | None, sign_outs: SignOuts | None = None,
+           devices: frozenset[str] | None = None) -> Router:
+    """The console's pages on one router, CSRF-protected (every form).
+    ``devices``: the registered scanners (TRACKING_DEVICES), which a dead
+    letter resubmitted as stored is parsed against."""
+    from adapters.http.console_letters import DeadLetterPages  # it builds on this module
+
     sessions = Sessions(tokens, sign_outs=sign_outs)
     console = Console(service, views, sessions, letters)
+    console.devices = devices
     csrf = CSRFConfig(secret=sessions.csrf_secret, cookie_name="tracking_console_csrf",
                       cookie_path=PATH, cookie_httponly=True, cookie_samesite="strict")
     return Router(
-        path="/", route_handlers=[SignIn, ConsolePages], before_request=_session_hook(console),
+        path="/", route_handlers=[SignIn, ConsolePages, DeadLetterPages], before_request=_session_hook(console),
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
         dependencies={"console": Provide(lambda: console, use_cache=True,
                                          sync_to_thread=False)})

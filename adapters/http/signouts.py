@@ -74,8 +74,9 @@ class SQLiteSignOuts(SignOuts):
 
 class PostgresSignOuts(SignOuts):
     def __init__(self, conninfo: str, schema: str = "public") -> None:
+        # No connection held while nobody uses the console.
         self._pool = ConnectionPool(
-            conninfo, min_size=1, max_size=2, open=True,
+            conninfo, min_size=0, max_size=2, open=True,
             kwargs={"options": f"-c search_path={schema}", "autocommit": True},
         )
         with self._pool.connection() as conn, conn.transaction():

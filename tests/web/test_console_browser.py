@@ -98,9 +98,41 @@ def test_a_dead_letter_is_corrected_and_resubmitted(
     page.get_by_role("link", name="Dead letters").click()
     box = page.get_by_label("Scan to record (JSON)")
     box.fill(json.dumps({**broken, "device_id": "hkg-dock-7"}))
-    page.get_by_role("button", name="Resubmit").click()
+    page.get_by_role("button", name="Resubmit", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text(f"Resubmitted {dead.id}", timeout=WAIT_MS)
     expect(page.get_by_text("No dead letter is waiting.")).to_be_visible()
+
+
+def test_dead_letters_are_resubmitted_in_bulk_after_a_confirmation(
+    server: Server, page: Any, database_url: str
+) -> None:
+    """Two stored as they arrived: one a scan now (its device was not
+    registered then), one still not JSON; both ticked, confirmed, 1 of 2."""
+    from playwright.sync_api import expect
+
+    with server.client() as c:
+        assert c.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT).status_code == 201
+    store = build_dead_letters(Settings(database_url=database_url))
+    now_a_scan = letter("scanners/hkg/hkg-dock-7/scans", scan("RECEIVED", "HKHKG", at(2)),
+                        "device 'hkg-dock-7' is not registered")
+    broken = letter("scanners/hkg/hkg-dock-7/scans", b"{not json", "not valid JSON")
+    store.add([now_a_scan, broken])
+    store.close()
+    sign_in(server, page)
+    page.get_by_role("link", name="Dead letters").click()
+    for box in page.get_by_label(re.compile("Tick to resubmit as stored")).all():
+        box.check()
+    page.get_by_role("button", name="Resubmit the ticked letters").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm resubmission")
+    expect(page.get_by_role("alert")).to_contain_text("Resubmit 2 dead letters")
+    page.get_by_role("button", name="Yes, resubmit 2").click()
+    expect(page.get_by_role("status")).to_contain_text("Recorded 1 of 2.", timeout=WAIT_MS)
+    expect(page.get_by_role("main")).to_contain_text(f"Not recorded: {broken.id}")
+    page.get_by_role("link", name=TN).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Shipment {TN}")
+    page.goto(server.url + "/agent/dead-letters")
+    expect(page.get_by_role("main")).to_contain_text("not valid JSON")
+    expect(page.get_by_role("main")).not_to_contain_text("is not registered")
 
 
 def test_a_merchant_token_is_refused(server: Server, page: Any) -> None:
