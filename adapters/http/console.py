@@ -37,6 +37,7 @@ from adapters.http.ratelimit import Buckets
 from adapters.http.security import page_headers
 from adapters.http.session import COOKIE, PATH, ConsoleSession, Sessions, SignInRefused
 from adapters.http.signouts import SignOuts
+from adapters.web.i18n import Catalogues, Language
 from projections.customs import READ_MODEL as CUSTOMS
 from projections.exceptions import Queue
 from projections.readmodel import Views
@@ -52,6 +53,8 @@ from tracking.shipment import Shipment
 # Sign-in tries one address may make: 5 at once, then one every 30 s.
 SIGN_INS, SIGN_IN_REFILL_PER_SECOND = 5, 1 / 30
 _RETRACTIONS = ("ScanRetracted", "RetractedEventRecorded")
+# The queue page: open exceptions 50 at a time, oldest first; the 50 latest closed.
+QUEUE_PAGE, CLOSED_SHOWN = 50, 50
 
 
 class SignInForm(msgspec.Struct):
@@ -75,34 +78,56 @@ class Console:
         self.devices: frozenset[str] | None = None
         self.shipments, self.customs = views[SHIPMENTS], views[CUSTOMS]
         self.sign_ins = Buckets(SIGN_INS, SIGN_IN_REFILL_PER_SECOND)
-        # Templates of their own (adapters/web/console), outside the customer
-        # pages' catalogue: the console is in English for now.
-        self.env = Environment(loader=PackageLoader("adapters.web", "console"),
-                               autoescape=select_autoescape(default=True),
-                               extensions=["jinja2.ext.i18n"], trim_blocks=True,
-                               lstrip_blocks=True, auto_reload=False)
-        # The strings are marked, for a console catalogue to come.
-        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-        self.env.filters["when"] = _when
-        self.env.globals.update(quote=quote, utc=UTC, none=None)
+        # Templates of their own (adapters/web/console), through the same
+        # catalogues as the tracking page, one environment per language.
+        self.catalogues = Catalogues.load()
+        self.envs = {tag: self._environment(lang)
+                     for tag, lang in self.catalogues.languages.items()}
+
+    def _environment(self, lang: Language) -> Environment:
+        env = Environment(loader=PackageLoader("adapters.web", "console"),
+                          autoescape=select_autoescape(default=True),
+                          extensions=["jinja2.ext.i18n"], trim_blocks=True,
+                          lstrip_blocks=True, auto_reload=False)
+        env.install_gettext_translations(lang.translations, newstyle=True)  # type: ignore[attr-defined]
+        env.filters["when"] = lambda value: _when(value, lang)
+        env.globals.update(quote=quote, utc=UTC, none=None, lang=lang)
+        return env
+
+    def language(self, request: Request[Any, Any, Any]) -> Language:
+        """``?lang=``, else the browser's Accept-Language, else English."""
+        return self.catalogues.choose(request.query_params.get("lang"),
+                                      request.headers.get("accept-language"))
 
     def render(self, request: Request[Any, Any, Any], template: str, status: int = 200,
                headers: dict[str, str] | None = None, **context: Any) -> Response[bytes]:
         session = request.scope.get("console_session")
-        html = self.env.get_template(template).render(
+        lang = self.language(request)
+        for key in _TRANSLATED:  # the handlers' sentences (N_), as they are when not marked
+            if isinstance(context.get(key), str):
+                context[key] = lang.gettext(context[key])
+        html = self.envs[lang.tag].get_template(template).render(
             session=session, csrf=ScopeState.from_scope(request.scope).csrf_token, **context)
         return Response(html.encode(), status_code=status, media_type=MediaType.HTML,
                         headers={**page_headers(), "Cache-Control": "no-store",
+                                 "Content-Language": lang.tag, "Vary": "Accept-Language",
                                  **(headers or {})})
 
 
-def _when(value: Any) -> str:
-    """A time as agents read it: Babel's medium format, in UTC."""
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "extract, translate later"
+    return message
+
+
+_TRANSLATED = ("heading", "text", "error")
+
+
+def _when(value: Any, lang: Language) -> str:
+    """A time as agents read it: Babel's medium format in their language, in UTC."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value is None:
         return ""
-    return format_datetime(value, "medium", tzinfo=UTC, locale="en") + " UTC"
+    return format_datetime(value, "medium", tzinfo=UTC, locale=lang.locale) + " UTC"
 
 
 def see(location: str) -> Response[bytes]:
@@ -131,16 +156,16 @@ class SignIn(Controller):
         if wait > 0:
             return console.render(request, "sign_in.html", 429,
                                   {"Retry-After": str(int(wait) + 1)},
-                                  error="Too many sign-in attempts from your address. "
-                                        f"Try again in {int(wait) + 1} seconds.")
+                                  error=N_("Too many sign-in attempts from your address. Try again in "
+                                           "30 seconds."))
         try:
             session, value = console.sessions.sign_in(data.token.strip())
         except SignInRefused as refused:
             if refused.known:
-                return console.render(request, "sign_in.html", 403, error=(
+                return console.render(request, "sign_in.html", 403, error=N_(
                     "That token may not use the console: only agent and admin tokens may."))
             return console.render(request, "sign_in.html", 401,
-                                  error="That token is not known.")
+                                  error=N_("That token is not known."))
         response = see(PATH)
         response.set_cookie(COOKIE, value, path=PATH, max_age=console.sessions.lifetime,
                             httponly=True, samesite="strict",
@@ -188,14 +213,24 @@ class ConsolePages(Controller):
         kind = request.query_params.get("kind") or None
         if kind is not None and kind not in ExceptionKind.__members__.values():
             kind = None
+        try:
+            page = max(0, int(request.query_params.get("page") or 0))
+        except ValueError:
+            page = 0
         now = console.service.clock()
-        rows = console.shipments.exceptions(state="open", kind=kind, limit=200, offset=0)
-        closed = console.shipments.exceptions(state="closed", kind=kind, limit=1000, offset=0)
+        # One page of the oldest first (one more row read: is there a next page?).
+        rows = console.shipments.exceptions(state="open", kind=kind, limit=QUEUE_PAGE + 1,
+                                            offset=page * QUEUE_PAGE)
+        closed_counts = console.shipments.exception_counts(state="closed")
+        closed_total = closed_counts.get(kind, 0) if kind else sum(closed_counts.values())
+        closed = console.shipments.exceptions(state="closed", kind=kind, limit=CLOSED_SHOWN,
+                                              offset=max(0, closed_total - CLOSED_SHOWN))
         return console.render(
-            request, "queue.html", kind=kind, kinds=list(ExceptionKind),
+            request, "queue.html", kind=kind, kinds=list(ExceptionKind), page=page,
+            more=len(rows) > QUEUE_PAGE,
             counts=console.shipments.exception_counts(state="open"),
-            open=[queue_item(r, now) for r in rows],
-            closed=[queue_item(r, now) for r in reversed(closed[-50:])])
+            open=[queue_item(r, now) for r in rows[:QUEUE_PAGE]],
+            closed=[queue_item(r, now) for r in reversed(closed)])
 
     @get("/search", sync_to_thread=True)
     def search(self, request: Request[Any, Any, Any],
@@ -204,7 +239,7 @@ class ConsolePages(Controller):
         try:
             found = console_search.search(console.views, request.scope["console_session"], q)  # type: ignore[typeddict-item]
         except InvalidInput as e:
-            return console.render(request, "message.html", 400, heading="Nothing to search for",
+            return console.render(request, "message.html", 400, heading=N_("Nothing to search for"),
                                   text=e.reason)
         if len(found) == 1 and found[0].kind == "tracking number":
             return see(f"{PATH}/shipments/{found[0].tracking_numbers[0]}")
@@ -220,10 +255,10 @@ class ConsolePages(Controller):
             return console.render(request, "shipment.html", done=request.query_params.get("done"),
                                   **shipment_page(console, tn, as_of))
         except InvalidInput as e:
-            return console.render(request, "message.html", 400, heading="Cannot show that",
+            return console.render(request, "message.html", 400, heading=N_("Cannot show that"),
                                   text=f"{e.field}: {e.reason}")
         except ShipmentNotFound as e:
-            return console.render(request, "message.html", 404, heading="Not found",
+            return console.render(request, "message.html", 404, heading=N_("Not found"),
                                   text=str(e))
 
     @post("/shipments/{tracking_number:str}/exceptions/{kind:str}", sync_to_thread=True,
@@ -240,7 +275,7 @@ class ConsolePages(Controller):
                               text=data.text or None, until=until)
             record_casework(console.service, session.principal, tracking_number, kind, body)
         except TrackingError as e:
-            return console.render(request, "message.html", 422, heading="Not recorded",
+            return console.render(request, "message.html", 422, heading=N_("Not recorded"),
                                   text=str(e), back=f"{PATH}/shipments/{quote(tracking_number)}")
         return see(f"{PATH}/shipments/{quote(tracking_number)}?done={quote(data.action)}")
 

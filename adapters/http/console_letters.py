@@ -18,7 +18,7 @@ from litestar.params import Body, FromPath
 
 from adapters import deadletters
 from adapters.http import schemas
-from adapters.http.console import PATH, Console, see
+from adapters.http.console import N_, PATH, Console, see
 from adapters.http.session import ConsoleSession
 from adapters.mqtt.consumer import stored_scan
 from tracking.codes import SourceKind
@@ -59,7 +59,7 @@ class DeadLetterPages(Controller):
         data: ResubmitForm = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008
     ) -> Response[bytes]:
         if console.letters is None:
-            return console.render(request, "message.html", 404, heading="Not found",
+            return console.render(request, "message.html", 404, heading=N_("Not found"),
                                   text=f"no dead letter {letter_id}", back=BACK)
         try:
             scan = schemas.to_scan(schemas.decode(schemas.SCAN, data.scan.encode()))
@@ -68,10 +68,10 @@ class DeadLetterPages(Controller):
                 _agent(request))
         except (TrackingError, deadletters.NoSuchDeadLetter,
                 deadletters.AlreadyResubmitted) as e:
-            return console.render(request, "message.html", 422, heading="Not resubmitted",
+            return console.render(request, "message.html", 422, heading=N_("Not resubmitted"),
                                   text=str(e), back=BACK)
         if outcome.reason is not None:
-            return console.render(request, "message.html", 422, heading="Not resubmitted",
+            return console.render(request, "message.html", 422, heading=N_("Not resubmitted"),
                                   text=f"{outcome.field}: {outcome.reason}", back=BACK)
         return see(f"{BACK}?{urlencode({'done': letter_id})}")
 
@@ -89,8 +89,8 @@ class DeadLetterPages(Controller):
         else:
             ids = list(dict.fromkeys(str(i) for i in form.getall("ids", [])))
         if not ids or letters is None:
-            return console.render(request, "message.html", 422, heading="Nothing resubmitted",
-                                  text="Select at least one dead letter to resubmit.",
+            return console.render(request, "message.html", 422, heading=N_("Nothing resubmitted"),
+                                  text=N_("Select at least one dead letter to resubmit."),
                                   back=BACK)
         if form.get("confirm") != "yes":
             return console.render(request, "dead_letters_confirm.html", ids=ids)

@@ -113,3 +113,19 @@ def test_an_exception_worked_through_the_console(
                     data={"scan": fixed, "_csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
     assert dead.id not in client.get("/agent/dead-letters").text
+
+
+def test_the_console_speaks_the_agents_language(client: TestClient[Any]) -> None:
+    """The console's strings go through the tracking page's catalogues:
+    ?lang= or Accept-Language, as there."""
+    german = client.get("/agent/sign-in", params={"lang": "de"})
+    assert '<html lang="de">' in german.text and german.headers["content-language"] == "de"
+    assert "Bei der Support-Konsole anmelden" in german.text and "Agenten-Token" in german.text
+    refused = client.post("/agent/sign-in", headers={"Accept-Language": "fr-CH, en;q=0.5"},
+                          data={"token": "m-token", "_csrf_token": csrf(client)})
+    assert refused.status_code == 403
+    assert "seuls les jetons d’agent et d’administrateur" in refused.text
+    sign_in(client)
+    queue = client.get("/agent", headers={"Accept-Language": "zh-CN"})
+    assert "未处理的异常" in queue.text and "没有未处理的异常。" in queue.text
+    assert "Open exceptions" in client.get("/agent").text  # English without a preference
