@@ -129,3 +129,25 @@ def test_the_console_speaks_the_agents_language(client: TestClient[Any]) -> None
     queue = client.get("/agent", headers={"Accept-Language": "zh-CN"})
     assert "未处理的异常" in queue.text and "没有未处理的异常。" in queue.text
     assert "Open exceptions" in client.get("/agent").text  # English without a preference
+
+
+def test_the_queue_comes_a_page_at_a_time_oldest_first(
+    client: TestClient[Any], clock: Clock, monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr("adapters.http.console.QUEUE_PAGE", 1)
+    clock.now = at(1)
+    other = "SHIP0000002"
+    for tn, day in ((TN, 2), (other, 3)):
+        assert client.post("/api/v1/shipments", json={**BOOKING, "tracking_number": tn},
+                           headers=MERCHANT).status_code == 201
+        w = post_scan(client, clock, {**scan("EXCEPTION", "HKHKG", at(day), reason="DAMAGED"),
+                                      "tracking_number": tn})
+    assert client.get(f"/api/v1/track/{other}",
+                      params={"min_position": w["position"]}).status_code == 200
+    sign_in(client)
+    first = client.get("/agent", params={"kind": "DAMAGED"})
+    assert f"/agent/shipments/{TN}" in first.text and f"/agent/shipments/{other}" not in first.text
+    assert 'href="/agent?page=1&amp;kind=DAMAGED"' in first.text  # the next page, same filter
+    second = client.get("/agent", params={"page": "1", "kind": "DAMAGED"})
+    assert f"/agent/shipments/{other}" in second.text and f"/agent/shipments/{TN}" not in second.text
+    assert 'href="/agent?page=0&amp;kind=DAMAGED"' in second.text and "page=2" not in second.text

@@ -14,6 +14,7 @@ from adapters.cli import main
 from adapters.settings import Settings
 from tests.builders import at
 from tests.e2e.conftest import AGENT, MERCHANT, Clock
+from tests.e2e.test_console import sign_in
 from tests.e2e.test_http import BOOKING, TN
 from tests.unit.test_remap import dcsa, said
 
@@ -49,3 +50,8 @@ def test_remap_prints_then_records_the_difference_and_explain_cites_the_mapping(
 
     assert main(["remap"]) == 0
     assert "corrected 0 carrier event(s): every translation" in capsys.readouterr().out
+
+    sign_in(client)  # the console says it too: which mapping, and the note retracted
+    page = client.get(f"/agent/shipments/{TN}").text
+    assert f"(translated by <code>{mapping}</code>)" in page
+    assert "retracted at v4</span>" in page and "retraction of dcsa:e-1</span>" in page
