@@ -45,7 +45,8 @@ def scan_or_note(
     the reported code) has no mapping or the place no UN/LOCODE. Either
     cites the mapping table that decided it (``Reported.mapping``)."""
     code = reported.code if code is None else code
-    reported = msgspec.structs.replace(reported, mapping=codes.provenance)
+    if reported.mapping != codes.provenance:  # each source names it as it builds Reported
+        reported = msgspec.structs.replace(reported, mapping=codes.provenance)
     mapped = codes.get(code)
     if mapped is not None and location is not None:
         scan = Scan(scan_id=key, tracking_number=tracking_number, event=mapped.event,
