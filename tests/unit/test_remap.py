@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from importlib import resources
 
+import msgspec
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from adapters.carriers.mapping import parse
-from adapters.carriers.remap import Mappings, corrected_key, remap
+from adapters.carriers.remap import Mappings, corrected_key, corrections, remap
 from adapters.carriers.translation import scan_or_note
 from tests.builders import AGENT, HK_STO, TN, at, booking
 from tracking.application import ShipmentService
 from tracking.codes import ScanEvent, SourceKind, Status, TransportStatus
 from tracking.explanation import explain
 from tracking.identifiers import Locode
+from tracking.mapper import StructMapper
 from tracking.scan import Reported, Source
 from tracking.shipment import Shipment
 
@@ -118,3 +121,19 @@ def test_a_corrected_key_fits_a_scan_id() -> None:
     assert corrected_key("dcsa:e-1", "dcsa.codes@abc") == "dcsa:e-1@abc"
     long = corrected_key("epcis:" + "x" * 90, "epcis.bizSteps@abcdef123456")
     assert long.startswith("epcis:remap:") and len(long) <= 100
+
+
+def test_an_event_stored_before_mappings_were_named_still_loads_and_is_remapped(
+        service) -> None:
+    said(service, dcsa(), "e-1", "DISC", where="USLAX", day=9)
+    mapper = StructMapper()
+    [stored] = [mapper.to_stored_event(e) for e in service.history(TN)
+                if isinstance(e, Shipment.ScanRecorded)]
+    doc = msgspec.json.decode(stored.state)
+    del doc["scan"]["reported"]["mapping"]  # as it was stored before
+    old = mapper.to_domain_event(StoredEvent(stored.originator_id, stored.originator_version,
+                                             stored.topic, msgspec.json.encode(doc)))
+    assert old.scan.reported.mapping is None and old.scan.event is ScanEvent.UNLOADED
+    wrong = dcsa(text=SHIPPED.replace('DISC = "UNLOADED"', 'DISC = "ARRIVED"'))
+    [c] = corrections([*service.history(TN)[:-1], old], wrong, now=at(20))
+    assert "under a mapping not recorded" in c.retraction.reason and c.now == "ARRIVED"
