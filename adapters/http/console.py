@@ -130,7 +130,7 @@ def _when(value: Any, lang: Language) -> str:
     return format_datetime(value, "medium", tzinfo=UTC, locale=lang.locale) + " UTC"
 
 
-def see(location: str) -> Response[bytes]:
+def _see(location: str) -> Response[bytes]:
     return Response(b"", status_code=303, headers={**page_headers(), "Location": location})
 
 
@@ -166,7 +166,7 @@ class SignIn(Controller):
                     "That token may not use the console: only agent and admin tokens may."))
             return console.render(request, "sign_in.html", 401,
                                   error=N_("That token is not known."))
-        response = see(PATH)
+        response = _see(PATH)
         response.set_cookie(COOKIE, value, path=PATH, max_age=console.sessions.lifetime,
                             httponly=True, samesite="strict",
                             secure=request.url.scheme == "https")
@@ -178,7 +178,7 @@ class SignIn(Controller):
         session = console.sessions.session(request.cookies.get(COOKIE))
         if session is not None:
             console.sessions.sign_out(session)
-        response = see(f"{PATH}/sign-in")
+        response = _see(f"{PATH}/sign-in")
         response.delete_cookie(COOKIE, path=PATH)
         return response
 
@@ -193,7 +193,7 @@ def _session_hook(console: Console) -> Any:
             if request.method != "GET":
                 return Response(b"sign in first", status_code=401, media_type=MediaType.TEXT,
                                 headers=page_headers())
-            return see(f"{PATH}/sign-in")
+            return _see(f"{PATH}/sign-in")
         request.scope["console_session"] = session  # type: ignore[typeddict-unknown-key]
         return None
 
@@ -242,7 +242,7 @@ class ConsolePages(Controller):
             return console.render(request, "message.html", 400, heading=N_("Nothing to search for"),
                                   text=e.reason)
         if len(found) == 1 and found[0].kind == "tracking number":
-            return see(f"{PATH}/shipments/{found[0].tracking_numbers[0]}")
+            return _see(f"{PATH}/shipments/{found[0].tracking_numbers[0]}")
         return console.render(request, "search.html", 200 if found else 404, q=q.strip(),
                               found=found)
 
@@ -277,7 +277,7 @@ class ConsolePages(Controller):
         except TrackingError as e:
             return console.render(request, "message.html", 422, heading=N_("Not recorded"),
                                   text=str(e), back=f"{PATH}/shipments/{quote(tracking_number)}")
-        return see(f"{PATH}/shipments/{quote(tracking_number)}?done={quote(data.action)}")
+        return _see(f"{PATH}/shipments/{quote(tracking_number)}?done={quote(data.action)}")
 
 
 def _as_of(raw: str, field: str = "as_of") -> datetime | None:

@@ -18,7 +18,8 @@ from litestar.params import Body, FromPath
 
 from adapters import deadletters
 from adapters.http import schemas
-from adapters.http.console import N_, PATH, Console, see
+from adapters.http.console import N_, PATH, Console
+from adapters.http.console import _see as see  # the same redirect as every console page
 from adapters.http.session import ConsoleSession
 from adapters.mqtt.consumer import stored_scan
 from tracking.codes import SourceKind
