@@ -91,6 +91,7 @@ class Console:
                           lstrip_blocks=True, auto_reload=False)
         env.install_gettext_translations(lang.translations, newstyle=True)  # type: ignore[attr-defined]
         env.filters["when"] = lambda value: _when(value, lang)
+        env.filters["open_for"] = _open_for
         env.globals.update(quote=quote, utc=UTC, none=None, lang=lang)
         return env
 
@@ -128,6 +129,11 @@ def _when(value: Any, lang: Language) -> str:
     if value is None:
         return ""
     return format_datetime(value, "medium", tzinfo=UTC, locale=lang.locale) + " UTC"
+
+
+def _open_for(seconds: int) -> str:
+    """How long an exception has been open: the SLA clock, in hours and minutes."""
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def _see(location: str) -> Response[bytes]:
