@@ -7,8 +7,10 @@ Pages: sign-in and sign-out; the exceptions queue (open ones oldest first,
 counts per kind, filter by kind, the closed list); a shipment (the
 customer's view as of any recorded moment, the audit timeline, why each
 field is what it is, its customs entries, casework forms on its open
-exceptions); search by tracking number (any linked number); dead letters
-with resubmission. A page is complete without JavaScript.
+exceptions); search (adapters/http/console_search.py); dead letters with
+resubmission, one or several (adapters/http/console_letters.py). In the
+agent's language, through the tracking page's catalogues. A page is
+complete without JavaScript.
 """
 
 from __future__ import annotations

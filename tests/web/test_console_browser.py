@@ -1,6 +1,7 @@
 """The support console in a real browser (Debian's chromium through
 Playwright): sign in, work an exception from open to resolved, read the
-explanation, resubmit a dead letter; a merchant token refused; a form whose
+explanation, resubmit a dead letter, resubmit several after a confirmation;
+a merchant token refused; a form whose
 CSRF token is missing refused; an axe-core audit of every page with no
 serious or critical violation; the keyboard alone signs in."""
 
@@ -164,9 +165,15 @@ def test_the_keyboard_alone_signs_in(server: Server, page: Any) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Open exceptions", timeout=WAIT_MS)
 
 
-def test_axe_finds_no_serious_or_critical_violation(damaged: Server, page: Any) -> None:
+def test_axe_finds_no_serious_or_critical_violation(
+    damaged: Server, page: Any, database_url: str
+) -> None:
     from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import expect
 
+    store = build_dead_letters(Settings(database_url=database_url))
+    store.add([letter("scanners/hkg/hkg-dock-7/scans", b"{not json", "not valid JSON")])
+    store.close()
     axe = Axe()
     page.goto(damaged.url + "/agent/sign-in")
     paths = ["/agent/sign-in"]
@@ -175,10 +182,19 @@ def test_axe_finds_no_serious_or_critical_violation(damaged: Server, page: Any) 
     assert bad == [], f"/agent/sign-in: {bad}"
     sign_in(damaged, page)
     for path in ("/agent", f"/agent/shipments/{TN}", "/agent/dead-letters",
-                 "/agent/shipments/NOPE12345"):
+                 "/agent/shipments/NOPE12345", "/agent/search?q=PO-404", "/agent?lang=de",
+                 "/agent/dead-letters#confirm"):
         page.goto(damaged.url + path)
+        if path.endswith("#confirm"):  # the bulk resubmission's confirmation, then its result
+            page.get_by_role("button", name=re.compile("Resubmit all")).click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Confirm resubmission")
         paths.append(path)
         violations = axe.run(page).response["violations"]
         bad = [(v["id"], v["impact"], v["help"]) for v in violations
                if v["impact"] in ("serious", "critical")]
         assert bad == [], f"{path}: {bad}"
+    page.get_by_role("button", name=re.compile("Yes, resubmit")).click()
+    expect(page.get_by_role("status")).to_contain_text("Recorded 0 of 1.")
+    bad = [(v["id"], v["impact"], v["help"]) for v in axe.run(page).response["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"the bulk resubmission's result: {bad}"
