@@ -23,6 +23,7 @@ import msgspec
 
 from adapters.commands.data import dead_letters_command, eta_command, rebuild, simulate
 from adapters.commands.processes import ingest, notify, poll, project, serve, worker_app
+from adapters.commands.remap import add_arguments as add_remap_arguments, remap_command
 from adapters.composition import build_service
 from adapters.logs import configure as configure_logging
 from adapters.settings import VARIABLES, ConfigError, Settings, _redact
@@ -85,6 +86,10 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
             "log with no look-ahead and prints its accuracy beside the plan-only ETA's", COMMON),
     "rebuild": ("empty the views named (every one when none is) and build them again from the "
                 "whole event log", COMMON),
+    "remap": ("re-translate the carrier codes kept with the events under the code mappings as "
+              "they are now; record each difference as a correction (the old translation "
+              "retracted, the new one recorded, both citing their mapping); --dry-run prints "
+              "them only", COMMON),
     "dead-letters": ("list what arrived but could not be a scan, or re-submit it", COMMON
                      + ("TRACKING_DEVICES",)),
     "health": ("exit 0 when this machine's process is ready (or, with --live, answers): GETs "
@@ -263,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    description="Backtest the last 90 days and draw both into a PNG (needs the "
                                "plot extra: pip install '.[plot]').").add_argument(
         "--plot", required=True, metavar="FILE.png", help="where to write the PNG")
+    add_remap_arguments(parsers["remap"], _day)
     letters = parsers["dead-letters"].add_subparsers(dest="action", required=True)
     listing = letters.add_parser("list", help="print dead letters as JSON lines, oldest first",
                                  description="Print dead letters as JSON lines, oldest first.")
@@ -297,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rebuild": lambda s: rebuild(s, args.views),
         "eta": lambda s: eta_command(s, args),
         "dead-letters": lambda s: dead_letters_command(s, args),
+        "remap": lambda s: remap_command(s, args),
         "health": lambda s: health_check(s, args.live),
         "demo": lambda s: demo(s, args.database),
         "check-config": check_config,

@@ -27,6 +27,7 @@ from adapters.access_records import build_access_records
 from adapters.deadletters import DeadLetterStore, PostgresDeadLetterStore, SQLiteDeadLetterStore
 from adapters.http.app import Api
 from adapters.keys import build_key_store
+from adapters.http.signouts import PostgresSignOuts, SignOuts, SQLiteSignOuts
 from adapters.metrics import Metrics
 from adapters.mqtt.broker import plan as plan_embedded
 from adapters.mqtt.consumer import BrokerAddress, ScanConsumer
@@ -151,7 +152,7 @@ def build_api(
     reads = build_view_store(settings, replica=True) if settings.database_read_url else store
     api = Api(settings=settings, service=service, store=reads, runner=runner,
               dead_letters=build_dead_letters(settings), primary=store,
-              access_records=build_access_records(settings))
+              access_records=build_access_records(settings), sign_outs=build_sign_outs(settings))
     if run_ingest:
         if settings.mqtt_url is not None:
             api.consumer = build_consumer(settings, service, api.dead_letters, metrics=api.metrics)
@@ -172,6 +173,14 @@ def build_dead_letters(settings: Settings) -> DeadLetterStore:
         conninfo, schema = settings.postgres_conninfo()
         return PostgresDeadLetterStore(conninfo, schema)
     return SQLiteDeadLetterStore(settings.eventstore_env()["SQLITE_DBNAME"])
+
+
+def build_sign_outs(settings: Settings) -> SignOuts:
+    """The console's sign-outs, in the database every worker reads."""
+    if settings.is_postgres:
+        conninfo, schema = settings.postgres_conninfo()
+        return PostgresSignOuts(conninfo, schema)
+    return SQLiteSignOuts(settings.eventstore_env()["SQLITE_DBNAME"])
 
 
 def build_consumer(

@@ -20,8 +20,9 @@ import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import msgspec
 from psycopg.rows import tuple_row
@@ -170,6 +171,48 @@ def resubmit(letters: DeadLetterStore, service: ShipmentService, letter_id: str,
     if outcome.result is not ScanResult.REJECTED:
         letters.mark_resubmitted(letter_id, scan.scan_id, service.clock())
     return outcome
+
+
+class Resubmitted(NamedTuple):
+    """What became of one dead letter resubmitted as stored: its outcome,
+    or why it was not recorded (``refused``)."""
+
+    letter_id: str
+    outcome: ScanOutcome | None = None
+    refused: str | None = None
+
+    def line(self) -> str:
+        o = self.outcome
+        if o is None:
+            return f"{self.letter_id}: {self.refused}"
+        if o.result is ScanResult.REJECTED:
+            return f"{self.letter_id}: refused again: {o.field}: {o.reason}"
+        return f"{self.letter_id}: {o.result.value} as scan {o.scan_id} ({o.tracking_number})"
+
+    @property
+    def recorded(self) -> bool:
+        return self.outcome is not None and self.outcome.result is not ScanResult.REJECTED
+
+
+def resubmit_stored(letters: DeadLetterStore, service: ShipmentService, ids: Sequence[str],
+                    parse: Callable[[DeadLetter], Scan | str],
+                    source: Source | None = None) -> list[Resubmitted]:
+    """Bulk resubmission: each dead letter's stored message parsed again
+    (``parse`` answers the scan, or why it still is none) and recorded in
+    its place, as ``resubmit`` does one; the others go on when one is
+    refused. The console's bulk resubmit and the CLI's both come here."""
+    done = []
+    for letter_id in dict.fromkeys(ids):
+        letter = letters.get(letter_id)
+        scan = parse(letter) if letter is not None else f"no dead letter {letter_id}"
+        if isinstance(scan, str):
+            done.append(Resubmitted(letter_id, refused=scan))
+            continue
+        try:
+            done.append(Resubmitted(letter_id, resubmit(letters, service, letter_id, scan, source)))
+        except (NoSuchDeadLetter, AlreadyResubmitted) as e:
+            done.append(Resubmitted(letter_id, refused=str(e)))
+    return done
 
 
 _COLUMNS = "id, received_at, topic, payload, reason, field, resubmitted_at, resubmitted_as"

@@ -75,7 +75,7 @@ def translate(c: Checkpoint, tn: TrackingNumber, slug: str | None,
     codes = SUBTAGS if c.subtag in SUBTAGS else TAGS
     key = content_key(FORMAT, tn, c.checkpoint_time.isoformat(), c.subtag or c.tag, c.message)
     text = " - ".join(t for t in (c.message, c.subtag_message, c.location, slug) if t)
-    reported = Reported(FORMAT, key, c.subtag or c.tag, text or None)
+    reported = Reported(FORMAT, key, c.subtag or c.tag, text or None, codes.provenance)
     location = master.place(_alpha2(c.country_iso3 or c.country_region), c.city)
     return scan_or_note(codes, key=key, reported=reported, tracking_number=tn,
                         occurred_at=c.checkpoint_time, location=location, code=code)

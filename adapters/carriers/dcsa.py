@@ -94,7 +94,8 @@ def translate(e: Event) -> Translated:
     remark = f": {e.changeRemark}" if e.changeRemark else ""
     delay = f" (delay {e.delayReasonCode})" if e.delayReasonCode else ""
     reported = Reported(FORMAT, e.eventID, code,
-                        f"{e.eventClassifierCode} {e.eventType} event{delay}{remark}")
+                        f"{e.eventClassifierCode} {e.eventType} event{delay}{remark}",
+                        CODES.provenance)
     key = event_key(FORMAT, e.eventID)
     location = _location(e)
     voyage = _voyage(e.transportCall)

@@ -128,7 +128,7 @@ def translate(e: Event, raw: bytes, master: MasterData) -> list[Translated]:
     codes, code = (DISPOSITIONS, disposition) if disposition in DISPOSITIONS else (BIZ_STEPS, biz_step)
     text = ", ".join(f"{k} {v}" for k, v in (("type", e.type), ("action", e.action),
                      ("bizStep", biz_step), ("disposition", disposition)) if v)
-    reported = Reported(FORMAT, event_id, code, text)
+    reported = Reported(FORMAT, event_id, code, text, codes.provenance)
     said = [scan_or_note(codes, key=key, reported=reported, tracking_number=tn,
                          occurred_at=e.eventTime, location=location)
             for tn in numbers]

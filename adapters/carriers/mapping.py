@@ -38,8 +38,12 @@ class CodeMap:
     known to have no equivalent. Checked when loaded, so a bad file stops
     start-up instead of failing on the first event."""
 
-    def __init__(self, name: str, table: Mapping[str, str]) -> None:
+    def __init__(self, name: str, table: Mapping[str, str], digest: str = "") -> None:
         self.name = name
+        # What a translation by this table cites (Reported.mapping): the
+        # table and the digest of the file it came from, so a changed file
+        # is a different mapping.
+        self.provenance = f"{name}@{digest}" if digest else name
         self._codes: dict[str, Mapped | None] = {}
         for code, value in table.items():
             if value == NO_EQUIVALENT:
@@ -72,7 +76,13 @@ class CodeMap:
 def load(source: str) -> dict[str, CodeMap]:
     """The tables of ``mappings/<source>.toml``."""
     text = resources.files(__package__).joinpath("mappings", f"{source}.toml").read_text("utf-8")
-    return {name: CodeMap(f"{source}.{name}", table)
+    return parse(source, text)
+
+
+def parse(source: str, text: str) -> dict[str, CodeMap]:
+    """The tables of a mapping file's text, each citing the file's digest."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return {name: CodeMap(f"{source}.{name}", table, digest)
             for name, table in tomllib.loads(text).items()}
 
 

@@ -80,5 +80,6 @@ def translate(e: Event, tn: TrackingNumber, master: MasterData) -> Translated:
     address = e.location.address if e.location else None
     city = (address.addressLocality or "").split(",")[0].split(" - ")[0] if address else None
     location = master.place(address.countryCode if address else None, city)
-    return scan_or_note(CODES, key=key, reported=Reported(FORMAT, key, e.statusCode, text or None),
+    return scan_or_note(CODES, key=key, reported=Reported(FORMAT, key, e.statusCode, text or None,
+                                                         CODES.provenance),
                         tracking_number=tn, occurred_at=e.timestamp, location=location)

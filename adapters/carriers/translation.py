@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
+import msgspec
+
 from adapters.carriers.mapping import CodeClass, CodeMap
 from adapters.ingress import Refused, record_valid
 from adapters.metrics import Metrics
@@ -40,8 +42,11 @@ def scan_or_note(
     code: str | None = None,
 ) -> Translated:
     """A scan of the mapped event, or a note when the code (``code``, else
-    the reported code) has no mapping or the place no UN/LOCODE."""
+    the reported code) has no mapping or the place no UN/LOCODE. Either
+    cites the mapping table that decided it (``Reported.mapping``)."""
     code = reported.code if code is None else code
+    if reported.mapping != codes.provenance:  # each source names it as it builds Reported
+        reported = msgspec.structs.replace(reported, mapping=codes.provenance)
     mapped = codes.get(code)
     if mapped is not None and location is not None:
         scan = Scan(scan_id=key, tracking_number=tracking_number, event=mapped.event,

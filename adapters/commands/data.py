@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from adapters.composition import build_service
 from adapters.settings import Settings
-from tracking.application import ScanResult
 from tracking.codes import SourceKind
 from tracking.scan import Source
 
@@ -81,7 +80,7 @@ def dead_letters_command(settings: Settings, args: argparse.Namespace) -> int:
     clock corrected). A corrected payload goes through the HTTP API."""
     from adapters import deadletters
     from adapters.composition import build_dead_letters
-    from adapters.mqtt.consumer import NotAScan, parse_scan
+    from adapters.mqtt.consumer import stored_scan
 
     letters = build_dead_letters(settings)
     try:
@@ -99,29 +98,16 @@ def dead_letters_command(settings: Settings, args: argparse.Namespace) -> int:
         if args.all:
             ids = [x.id for x in letters.list(pending_only=True, limit=100_000, offset=0)]
         service = build_service(settings)
-        failed = 0
         try:
-            for letter_id in ids:
-                letter = letters.get(letter_id)
-                try:
-                    if letter is None:
-                        raise deadletters.NoSuchDeadLetter(f"no dead letter {letter_id}")
-                    scan = parse_scan(letter.topic, letter.payload, settings.devices)
-                    outcome = deadletters.resubmit(letters, service, letter_id, scan,
-                                                   Source(SourceKind.AGENT, "cli"))
-                except (NotAScan, deadletters.NoSuchDeadLetter, deadletters.AlreadyResubmitted) as e:
-                    failed += 1
-                    print(f"{letter_id}: {getattr(e, 'reason', e)}")
-                    continue
-                if outcome.result is ScanResult.REJECTED:
-                    failed += 1
-                    print(f"{letter_id}: refused again: {outcome.field}: {outcome.reason}")
-                else:
-                    print(f"{letter_id}: {outcome.result.value} as scan {outcome.scan_id} "
-                          f"({outcome.tracking_number})")
+            done = deadletters.resubmit_stored(
+                letters, service, ids, lambda x: stored_scan(x, settings.devices),
+                Source(SourceKind.AGENT, "cli"))
         finally:
             service.close()
-        print(f"re-submitted {len(ids) - failed} of {len(ids)}", file=sys.stderr)
-        return 1 if failed else 0
+        for x in done:
+            print(x.line())
+        recorded = sum(x.recorded for x in done)
+        print(f"re-submitted {recorded} of {len(ids)}", file=sys.stderr)
+        return 0 if recorded == len(ids) else 1
     finally:
         letters.close()

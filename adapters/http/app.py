@@ -27,6 +27,7 @@ from adapters import health
 from adapters.access_records import AccessRecords, MemoryAccessRecords
 from adapters.deadletters import DeadLetterStore
 from adapters.http import console, docs, merchant, openapi, pages
+from adapters.http.signouts import SignOuts
 from adapters.http.access import RequestLog
 from adapters.http.auth import TOKENS
 from adapters.http.carriers import CarrierController, CarrierIntake
@@ -78,6 +79,7 @@ class Api:
     # the views on the primary, where the runner and the webhooks' deliveries write
     primary: Views | None = None
     dead_letters: DeadLetterStore | None = None
+    sign_outs: SignOuts | None = None  # the console's, shared by every worker
     # Started with the app when set: scan ingestion, and the broker it consumes.
     consumer: ScanConsumer | None = None
     broker: EmbeddedBroker | None = None
@@ -118,6 +120,8 @@ class Api:
         if self.dead_letters is not None:
             self.dead_letters.close()
         self.access_records.close()
+        if self.sign_outs is not None:
+            self.sign_outs.close()
         self.readiness.close()
         self.service.close()
 
@@ -203,7 +207,8 @@ def create_app(api: Api) -> Litestar:
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
                         pages.routes(api.service, api.store, live, unknown),
                         console.routes(api.service, api.store, api.settings.api_tokens,
-                                       api.dead_letters, api.access_records),
+                                       api.dead_letters, api.access_records, api.sign_outs,
+                                       api.settings.devices),
                         merchant.routes(api.service, api.store, api.settings.api_tokens)],
         dependencies=dependencies(api),
         state=State({TOKENS: api.settings.api_tokens, OWNERS: Owners(

@@ -7,8 +7,10 @@ Pages: sign-in and sign-out; the exceptions queue (open ones oldest first,
 counts per kind, filter by kind, the closed list); a shipment (the
 customer's view as of any recorded moment, the audit timeline, why each
 field is what it is, its customs entries, casework forms on its open
-exceptions); search by tracking number (any linked number); dead letters
-with resubmission. A page is complete without JavaScript.
+exceptions); search (adapters/http/console_search.py); dead letters with
+resubmission, one or several (adapters/http/console_letters.py). In the
+agent's language, through the tracking page's catalogues. A page is
+complete without JavaScript.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-import anyio
 import msgspec
 from babel.dates import format_datetime
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -31,32 +32,33 @@ from litestar.middleware.csrf import CSRFMiddleware
 from litestar.params import Body, FromPath
 from litestar.utils.scope.state import ScopeState
 
-from adapters import deadletters
 from adapters.access_records import AccessRecords, MemoryAccessRecords
 from adapters.deadletters import DeadLetterStore
-from adapters.http import schemas
+from adapters.http import console_search, schemas
 from adapters.http.exceptions import CaseworkIn, queue_item, record_casework
 from adapters.http.personal_data import masked, personal_view, reason_of
 from adapters.http.ratelimit import Buckets
 from adapters.http.security import page_headers
 from adapters.http.session import COOKIE, PATH, ConsoleSession, Sessions, SignInRefused
+from adapters.http.signouts import SignOuts
+from adapters.web.i18n import Catalogues, Language
 from projections.customs import READ_MODEL as CUSTOMS
 from projections.exceptions import Queue
 from projections.readmodel import Views
 from projections.shipments import READ_MODEL as SHIPMENTS
 from projections.views import shipment_view
 from tracking.application import ShipmentService
-from tracking.codes import SourceKind
 from tracking.errors import InvalidInput, ShipmentNotFound, TrackingError
 from tracking.exceptions import ExceptionKind
 from tracking.explanation import explain
 from tracking.identifiers import TrackingNumber
-from tracking.scan import Source
 from tracking.shipment import Shipment
 
 # Sign-in tries one address may make: 5 at once, then one every 30 s.
 SIGN_INS, SIGN_IN_REFILL_PER_SECOND = 5, 1 / 30
 _RETRACTIONS = ("ScanRetracted", "RetractedEventRecorded")
+# The queue page: open exceptions 50 at a time, oldest first; the 50 latest closed.
+QUEUE_PAGE, CLOSED_SHOWN = 50, 50
 
 
 class SignInForm(msgspec.Struct):
@@ -70,10 +72,6 @@ class CaseworkForm(msgspec.Struct):
     until: str = ""
 
 
-class ResubmitForm(msgspec.Struct):
-    scan: str = ""
-
-
 class Console:
     """What the console's pages need, built once per app."""
 
@@ -82,36 +80,66 @@ class Console:
         self.service, self.sessions, self.letters = service, sessions, letters
         # every agent's look at a recipient, on the record (adapters/access_records.py)
         self.records = records if records is not None else MemoryAccessRecords()
+        self.views = views
+        self.devices: frozenset[str] | None = None
         self.shipments, self.customs = views[SHIPMENTS], views[CUSTOMS]
         self.sign_ins = Buckets(SIGN_INS, SIGN_IN_REFILL_PER_SECOND)
-        # Templates of their own (adapters/web/console), outside the customer
-        # pages' catalogue: the console is in English for now.
-        self.env = Environment(loader=PackageLoader("adapters.web", "console"),
-                               autoescape=select_autoescape(default=True),
-                               extensions=["jinja2.ext.i18n"], trim_blocks=True,
-                               lstrip_blocks=True, auto_reload=False)
-        # The strings are marked, for a console catalogue to come.
-        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-        self.env.filters["when"] = _when
-        self.env.globals.update(quote=quote, utc=UTC, none=None)
+        # Templates of their own (adapters/web/console), through the same
+        # catalogues as the tracking page, one environment per language.
+        self.catalogues = Catalogues.load()
+        self.envs = {tag: self._environment(lang)
+                     for tag, lang in self.catalogues.languages.items()}
+
+    def _environment(self, lang: Language) -> Environment:
+        env = Environment(loader=PackageLoader("adapters.web", "console"),
+                          autoescape=select_autoescape(default=True),
+                          extensions=["jinja2.ext.i18n"], trim_blocks=True,
+                          lstrip_blocks=True, auto_reload=False)
+        env.install_gettext_translations(lang.translations, newstyle=True)  # type: ignore[attr-defined]
+        env.filters["when"] = lambda value: _when(value, lang)
+        env.filters["open_for"] = _open_for
+        env.globals.update(quote=quote, utc=UTC, none=None, lang=lang)
+        return env
+
+    def language(self, request: Request[Any, Any, Any]) -> Language:
+        """``?lang=``, else the browser's Accept-Language, else English."""
+        return self.catalogues.choose(request.query_params.get("lang"),
+                                      request.headers.get("accept-language"))
 
     def render(self, request: Request[Any, Any, Any], template: str, status: int = 200,
                headers: dict[str, str] | None = None, **context: Any) -> Response[bytes]:
         session = request.scope.get("console_session")
-        html = self.env.get_template(template).render(
+        lang = self.language(request)
+        for key in _TRANSLATED:  # the handlers' sentences (N_), as they are when not marked
+            if isinstance(context.get(key), str):
+                context[key] = lang.gettext(context[key])
+        html = self.envs[lang.tag].get_template(template).render(
             session=session, csrf=ScopeState.from_scope(request.scope).csrf_token, **context)
         return Response(html.encode(), status_code=status, media_type=MediaType.HTML,
                         headers={**page_headers(), "Cache-Control": "no-store",
+                                 "Content-Language": lang.tag, "Vary": "Accept-Language",
                                  **(headers or {})})
 
 
-def _when(value: Any) -> str:
-    """A time as agents read it: Babel's medium format, in UTC."""
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "extract, translate later"
+    return message
+
+
+_TRANSLATED = ("heading", "text", "error")
+
+
+def _when(value: Any, lang: Language) -> str:
+    """A time as agents read it: Babel's medium format in their language, in UTC."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value is None:
         return ""
-    return format_datetime(value, "medium", tzinfo=UTC, locale="en") + " UTC"
+    return format_datetime(value, "medium", tzinfo=UTC, locale=lang.locale) + " UTC"
+
+
+def _open_for(seconds: int) -> str:
+    """How long an exception has been open: the SLA clock, in hours and minutes."""
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def _see(location: str) -> Response[bytes]:
@@ -140,16 +168,16 @@ class SignIn(Controller):
         if wait > 0:
             return console.render(request, "sign_in.html", 429,
                                   {"Retry-After": str(int(wait) + 1)},
-                                  error="Too many sign-in attempts from your address. "
-                                        f"Try again in {int(wait) + 1} seconds.")
+                                  error=N_("Too many sign-in attempts from your address. Try again in "
+                                           "30 seconds."))
         try:
             session, value = console.sessions.sign_in(data.token.strip())
         except SignInRefused as refused:
             if refused.known:
-                return console.render(request, "sign_in.html", 403, error=(
+                return console.render(request, "sign_in.html", 403, error=N_(
                     "That token may not use the console: only agent and admin tokens may."))
             return console.render(request, "sign_in.html", 401,
-                                  error="That token is not known.")
+                                  error=N_("That token is not known."))
         response = _see(PATH)
         response.set_cookie(COOKIE, value, path=PATH, max_age=console.sessions.lifetime,
                             httponly=True, samesite="strict",
@@ -197,25 +225,38 @@ class ConsolePages(Controller):
         kind = request.query_params.get("kind") or None
         if kind is not None and kind not in ExceptionKind.__members__.values():
             kind = None
-        now = console.service.clock()
-        rows = console.shipments.exceptions(state="open", kind=kind, limit=200, offset=0)
-        closed = console.shipments.exceptions(state="closed", kind=kind, limit=1000, offset=0)
-        return console.render(
-            request, "queue.html", kind=kind, kinds=list(ExceptionKind),
-            counts=console.shipments.exception_counts(state="open"),
-            open=[queue_item(r, now) for r in rows],
-            closed=[queue_item(r, now) for r in reversed(closed[-50:])])
-
-    @get("/search")
-    async def search(self, request: Request[Any, Any, Any],
-                     console: NamedDependency[Console]) -> Response[bytes]:
-        raw = request.query_params.get("tracking_number", "")
         try:
-            tn = TrackingNumber(raw)
-        except InvalidInput:
-            return console.render(request, "message.html", 400, heading="Not a tracking number",
-                                  text="A tracking number has 6 to 40 letters and digits.")
-        return _see(f"{PATH}/shipments/{tn}")
+            page = max(0, int(request.query_params.get("page") or 0))
+        except ValueError:
+            page = 0
+        now = console.service.clock()
+        # One page of the oldest first (one more row read: is there a next page?).
+        rows = console.shipments.exceptions(state="open", kind=kind, limit=QUEUE_PAGE + 1,
+                                            offset=page * QUEUE_PAGE)
+        closed_counts = console.shipments.exception_counts(state="closed")
+        closed_total = closed_counts.get(kind, 0) if kind else sum(closed_counts.values())
+        closed = console.shipments.exceptions(state="closed", kind=kind, limit=CLOSED_SHOWN,
+                                              offset=max(0, closed_total - CLOSED_SHOWN))
+        return console.render(
+            request, "queue.html", kind=kind, kinds=list(ExceptionKind), page=page,
+            more=len(rows) > QUEUE_PAGE,
+            counts=console.shipments.exception_counts(state="open"),
+            open=[queue_item(r, now) for r in rows[:QUEUE_PAGE]],
+            closed=[queue_item(r, now) for r in reversed(closed)])
+
+    @get("/search", sync_to_thread=True)
+    def search(self, request: Request[Any, Any, Any],
+               console: NamedDependency[Console]) -> Response[bytes]:
+        q = request.query_params.get("q") or request.query_params.get("tracking_number", "")
+        try:
+            found = console_search.search(console.views, request.scope["console_session"], q)  # type: ignore[typeddict-item]
+        except InvalidInput as e:
+            return console.render(request, "message.html", 400, heading=N_("Nothing to search for"),
+                                  text=e.reason)
+        if len(found) == 1 and found[0].kind == "tracking number":
+            return _see(f"{PATH}/shipments/{found[0].tracking_numbers[0]}")
+        return console.render(request, "search.html", 200 if found else 404, q=q.strip(),
+                              found=found)
 
     @get("/shipments/{tracking_number:str}", sync_to_thread=True)
     def shipment(self, tracking_number: FromPath[str], request: Request[Any, Any, Any],
@@ -232,10 +273,10 @@ class ConsolePages(Controller):
             return console.render(request, "shipment.html", done=request.query_params.get("done"),
                                   **page)
         except InvalidInput as e:
-            return console.render(request, "message.html", 400, heading="Cannot show that",
+            return console.render(request, "message.html", 400, heading=N_("Cannot show that"),
                                   text=f"{e.field}: {e.reason}")
         except ShipmentNotFound as e:
-            return console.render(request, "message.html", 404, heading="Not found",
+            return console.render(request, "message.html", 404, heading=N_("Not found"),
                                   text=str(e))
 
     @post("/shipments/{tracking_number:str}/exceptions/{kind:str}", sync_to_thread=True,
@@ -252,44 +293,9 @@ class ConsolePages(Controller):
                               text=data.text or None, until=until)
             record_casework(console.service, session.principal, tracking_number, kind, body)
         except TrackingError as e:
-            return console.render(request, "message.html", 422, heading="Not recorded",
+            return console.render(request, "message.html", 422, heading=N_("Not recorded"),
                                   text=str(e), back=f"{PATH}/shipments/{quote(tracking_number)}")
         return _see(f"{PATH}/shipments/{quote(tracking_number)}?done={quote(data.action)}")
-
-    @get("/dead-letters", sync_to_thread=True)
-    def dead_letters(self, request: Request[Any, Any, Any],
-                     console: NamedDependency[Console]) -> Response[bytes]:
-        letters = console.letters.list(pending_only=True, limit=200, offset=0) \
-            if console.letters else []
-        return console.render(request, "dead_letters.html", letters=[
-            {"id": x.id, "received_at": x.received_at, "topic": x.topic, "reason": x.reason,
-             "field": x.field, "payload": x.payload.decode("utf-8", "backslashreplace")}
-            for x in letters], done=request.query_params.get("done"))
-
-    @post("/dead-letters/{letter_id:str}/resubmit", status_code=303)
-    async def resubmit(
-        self, letter_id: FromPath[str], request: Request[Any, Any, Any],
-        console: NamedDependency[Console],
-        data: ResubmitForm = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008
-    ) -> Response[bytes]:
-        session: ConsoleSession = request.scope["console_session"]  # type: ignore[typeddict-item]
-        back = f"{PATH}/dead-letters"
-        if console.letters is None:
-            return console.render(request, "message.html", 404, heading="Not found",
-                                  text=f"no dead letter {letter_id}", back=back)
-        try:
-            scan = schemas.to_scan(schemas.decode(schemas.SCAN, data.scan.encode()))
-            outcome = await anyio.to_thread.run_sync(
-                deadletters.resubmit, console.letters, console.service, letter_id, scan,
-                Source(SourceKind.AGENT, session.principal))
-        except (TrackingError, deadletters.NoSuchDeadLetter,
-                deadletters.AlreadyResubmitted) as e:
-            return console.render(request, "message.html", 422, heading="Not resubmitted",
-                                  text=str(e), back=back)
-        if outcome.reason is not None:
-            return console.render(request, "message.html", 422, heading="Not resubmitted",
-                                  text=f"{outcome.field}: {outcome.reason}", back=back)
-        return _see(f"{back}?{urlencode({'done': letter_id})}")
 
 
 def _as_of(raw: str, field: str = "as_of") -> datetime | None:
@@ -320,7 +326,7 @@ def shipment_page(console: Console, tn: TrackingNumber, as_of: datetime | None) 
     timeline = []
     for e in events:
         entry = msgspec.to_builtins(masked(schemas.history_entry(e)))
-        scan_id = getattr(getattr(e, "scan", None), "scan_id", None)
+        scan_id = getattr(getattr(e, "scan", None), "scan_id", None) or getattr(e, "note_id", None)
         entry["retracted_at"] = retracted.get(scan_id) if scan_id else None
         entry["retracts"] = getattr(e, "retracted_id", None)
         timeline.append(entry)
@@ -339,14 +345,20 @@ def shipment_page(console: Console, tn: TrackingNumber, as_of: datetime | None) 
 
 
 def routes(service: ShipmentService, views: Views, tokens: Any,
-           letters: DeadLetterStore | None, records: AccessRecords | None = None) -> Router:
-    """The console's pages on one router, CSRF-protected (every form)."""
-    sessions = Sessions(tokens)
+           letters: DeadLetterStore | None, records: AccessRecords | None = None,
+           sign_outs: SignOuts | None = None, devices: frozenset[str] | None = None) -> Router:
+    """The console's pages on one router, CSRF-protected (every form).
+    ``devices``: the registered scanners (TRACKING_DEVICES), which a dead
+    letter resubmitted as stored is parsed against."""
+    from adapters.http.console_letters import DeadLetterPages  # it builds on this module
+
+    sessions = Sessions(tokens, sign_outs=sign_outs)
     console = Console(service, views, sessions, letters, records)
+    console.devices = devices
     csrf = CSRFConfig(secret=sessions.csrf_secret, cookie_name="tracking_console_csrf",
                       cookie_path=PATH, cookie_httponly=True, cookie_samesite="strict")
     return Router(
-        path="/", route_handlers=[SignIn, ConsolePages], before_request=_session_hook(console),
+        path="/", route_handlers=[SignIn, ConsolePages, DeadLetterPages], before_request=_session_hook(console),
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
         dependencies={"console": Provide(lambda: console, use_cache=True,
                                          sync_to_thread=False)})

@@ -23,10 +23,13 @@ from tracking.explanation import Explanation, explain
 from tracking.identifiers import TrackingNumber
 
 
-class CitedOut(msgspec.Struct):
+class CitedOut(msgspec.Struct, omit_defaults=True):
+    """An event cited; a carrier's names the code mapping that translated it."""
+
     version: int
     type: str
     occurred_at: datetime
+    mapping: str | None = None
 
 
 class ExplainedOut(msgspec.Struct, omit_defaults=True):

@@ -5,9 +5,9 @@ Secure when served over HTTPS), scoped to /agent.
 The cookie says who (the token's principal, never the token) and until
 when, signed with a key derived from TRACKING_API_TOKENS: every worker
 process agrees on it with nothing more to configure, and removing a token
-from the list ends its sessions. Signing out forgets the session in this
-process (a sign-out seen by one worker of several leaves the cookie valid
-in the others until it expires; the browser drops it at once).
+from the list ends its sessions. Signing out records the session's nonce
+where every worker reads it (adapters/http/signouts.py: the database), so
+the cookie is refused by every worker process from then on.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from collections.abc import Mapping
 import msgspec
 
 from adapters.http.auth import principal_of
+from adapters.http.signouts import MemorySignOuts, SignOuts
 from adapters.settings_parsing import tokens_of
 
 COOKIE = "tracking_console"
 PATH = "/agent"
 LIFETIME_SECONDS = 8 * 3600
 CONSOLE_ROLES = frozenset({"agent", "admin"})
-_REVOKED_MAX = 10_000
 
 
 class ConsoleSession(msgspec.Struct, frozen=True):
@@ -48,9 +48,11 @@ class SignInRefused(Exception):
 
 class Sessions:
     def __init__(self, tokens: Mapping[str, str], lifetime: int = LIFETIME_SECONDS, *,
-                 roles: frozenset[str] = CONSOLE_ROLES, purpose: str = "console") -> None:
+                 roles: frozenset[str] = CONSOLE_ROLES, purpose: str = "console",
+                 sign_outs: SignOuts | None = None) -> None:
         """``roles`` may sign in; ``purpose`` keeps one set of pages' cookies
-        (signed with a key of its own) from being good for another's."""
+        (signed with a key of its own) from being good for another's;
+        ``sign_outs`` keeps the signed-out sessions (shared by every worker)."""
         self.tokens = tokens_of(tokens)  # digests only
         self.lifetime = lifetime
         self.roles = roles
@@ -60,7 +62,7 @@ class Sessions:
         # Litestar's CSRFConfig secret: also the same in every worker.
         self.csrf_secret = hashlib.sha256(prefix + b"csrf\n" + material.encode()).hexdigest()
         self.principals = {principal_of(role, d): role for d, role in self.tokens.items()}
-        self.revoked: set[str] = set()
+        self.revoked = sign_outs if sign_outs is not None else MemorySignOuts()
 
     def sign_in(self, token: str) -> tuple[ConsoleSession, str]:
         """The session of an agent's or admin's token and its cookie value;
@@ -94,9 +96,8 @@ class Sessions:
         return session
 
     def sign_out(self, session: ConsoleSession) -> None:
-        if len(self.revoked) >= _REVOKED_MAX:
-            self.revoked.clear()  # they expire anyway; the browser has dropped its cookie
-        self.revoked.add(session.nonce)
+        """End the session in every worker: its cookie is refused from now on."""
+        self.revoked.add(session.nonce, session.expires)
 
     def _encode(self, session: ConsoleSession) -> str:
         payload = base64.urlsafe_b64encode(msgspec.json.encode(session)).decode()

@@ -83,6 +83,15 @@ def parse_scan(topic: str, payload: bytes, devices: frozenset[str] | None = None
         raise NotAScan(str(e), "body") from None
 
 
+def stored_scan(letter: DeadLetter, devices: frozenset[str] | None = None) -> Scan | str:
+    """The scan a dead letter's stored message is now (the devices
+    registered may have changed), or why it still is none."""
+    try:
+        return parse_scan(letter.topic, letter.payload, devices)
+    except NotAScan as e:
+        return f"{e.field}: {e.reason}" if e.field else e.reason
+
+
 def _refused(letter: DeadLetter) -> ingress.Refused:
     return ingress.Refused(letter.id, "", InvalidInput(letter.field or "body", letter.reason))
 

@@ -26,12 +26,14 @@ FIELDS = ("status", "transport_status", "routing_status", "last_location", "next
           "eta", "misdirected")
 
 
-class Cited(msgspec.Struct, frozen=True, kw_only=True):
-    """One event of the history a value was decided by."""
+class Cited(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One event of the history a value was decided by; for a carrier's
+    event, the code mapping that translated it (``Reported.mapping``)."""
 
     version: int
     type: str
     occurred_at: datetime
+    mapping: str | None = None
 
 
 class Explained(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -102,8 +104,10 @@ def _causes_recorded_by(event: Any, plans: int, estimates: int) -> list[Cause]:
 
 
 def _cited(event: Any) -> Cited:
+    reported = getattr(getattr(event, "scan", event), "reported", None)
     return Cited(version=event.originator_version, type=type(event).__name__,
-                 occurred_at=event.occurred_at)
+                 occurred_at=event.occurred_at,
+                 mapping=reported.mapping if reported is not None else None)
 
 
 def _exception_reason(

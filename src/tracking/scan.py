@@ -46,12 +46,17 @@ SYSTEM = Source(SourceKind.SYSTEM, "tracking")
 class Reported(msgspec.Struct, frozen=True, gc=False):
     """What a carrier said, word for word, beside what we made of it: the
     source format (dcsa, epcis, parcel, aggregator), its own event id, its
-    code and its text. Kept so an agent sees exactly what the carrier said."""
+    code and its text. Kept so an agent sees exactly what the carrier said.
+
+    ``mapping`` names the code mapping that translated it (``dcsa.codes@``
+    and the digest of the mapping file): None when it was recorded before
+    translations named their mapping. ``tracking remap`` reads it."""
 
     format: str
     event_id: str
     code: str
     text: str | None = None
+    mapping: str | None = None
 
     def __post_init__(self) -> None:
         if not validating():

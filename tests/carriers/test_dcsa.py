@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
+from adapters.carriers.mapping import load as load_mapping
 from tests.carriers.conftest import DCSA_SECRET, book, hex_signature, history, metric, track, types
 
 TN = "MAEU2106781234"
@@ -80,7 +81,8 @@ def test_a_notification_becomes_scans_and_an_eta_on_the_tracked_shipment(client)
     load = events[3]
     assert load["source"] == {"kind": "carrier", "id": "dcsa"}
     assert load["data"]["scan"]["reported"] == {
-        "format": "dcsa", "event_id": "e-load", "code": "LOAD", "text": "ACT EQUIPMENT event"}
+        "format": "dcsa", "event_id": "e-load", "code": "LOAD", "text": "ACT EQUIPMENT event",
+        "mapping": load_mapping("dcsa")["codes"].provenance}  # the mapping that translated it
     assert events[5]["data"]["reported"]["text"] == "EST TRANSPORT event (delay WEA)"
     unknown = events[6]
     assert unknown["data"]["reported"]["code"] == "XRAY"

@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
+from adapters.carriers.mapping import load as load_mapping
 from tests.carriers.conftest import book, history, metric, sample, track, types
 from tests.e2e.conftest import CARRIER, DEVICE
 
@@ -39,7 +40,8 @@ def test_object_events_become_scans_where_the_master_data_places_them(client) ->
         "format": "epcis",
         "event_id": "ni:///sha-256;ff244502cb664c1108612532a35799dcfcd450a1360d063b3d567041f3548d0e?ver=CBV2.0",
         "code": "shipping",
-        "text": "type ObjectEvent, action OBSERVE, bizStep shipping, disposition in_transit"}
+        "text": "type ObjectEvent, action OBSERVE, bizStep shipping, disposition in_transit",
+        "mapping": load_mapping("epcis")["bizSteps"].provenance}
 
 
 def test_an_aggregation_event_finds_the_shipment_by_its_sscc(client) -> None:

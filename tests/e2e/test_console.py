@@ -113,3 +113,41 @@ def test_an_exception_worked_through_the_console(
                     data={"scan": fixed, "_csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
     assert dead.id not in client.get("/agent/dead-letters").text
+
+
+def test_the_console_speaks_the_agents_language(client: TestClient[Any]) -> None:
+    """The console's strings go through the tracking page's catalogues:
+    ?lang= or Accept-Language, as there."""
+    german = client.get("/agent/sign-in", params={"lang": "de"})
+    assert '<html lang="de">' in german.text and german.headers["content-language"] == "de"
+    assert "Bei der Support-Konsole anmelden" in german.text and "Agenten-Token" in german.text
+    refused = client.post("/agent/sign-in", headers={"Accept-Language": "fr-CH, en;q=0.5"},
+                          data={"token": "m-token", "_csrf_token": csrf(client)})
+    assert refused.status_code == 403
+    assert "seuls les jetons d’agent et d’administrateur" in refused.text
+    sign_in(client)
+    queue = client.get("/agent", headers={"Accept-Language": "zh-CN"})
+    assert "未处理的异常" in queue.text and "没有未处理的异常。" in queue.text
+    assert "Open exceptions" in client.get("/agent").text  # English without a preference
+
+
+def test_the_queue_comes_a_page_at_a_time_oldest_first(
+    client: TestClient[Any], clock: Clock, monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr("adapters.http.console.QUEUE_PAGE", 1)
+    clock.now = at(1)
+    other = "SHIP0000002"
+    for tn, day in ((TN, 2), (other, 3)):
+        assert client.post("/api/v1/shipments", json={**BOOKING, "tracking_number": tn},
+                           headers=MERCHANT).status_code == 201
+        w = post_scan(client, clock, {**scan("EXCEPTION", "HKHKG", at(day), reason="DAMAGED"),
+                                      "tracking_number": tn})
+    assert client.get(f"/api/v1/track/{other}",
+                      params={"min_position": w["position"]}).status_code == 200
+    sign_in(client)
+    first = client.get("/agent", params={"kind": "DAMAGED"})
+    assert f"/agent/shipments/{TN}" in first.text and f"/agent/shipments/{other}" not in first.text
+    assert 'href="/agent?page=1&amp;kind=DAMAGED"' in first.text  # the next page, same filter
+    second = client.get("/agent", params={"page": "1", "kind": "DAMAGED"})
+    assert f"/agent/shipments/{other}" in second.text and f"/agent/shipments/{TN}" not in second.text
+    assert 'href="/agent?page=0&amp;kind=DAMAGED"' in second.text and "page=2" not in second.text

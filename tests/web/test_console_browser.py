@@ -1,6 +1,7 @@
 """The support console in a real browser (Debian's chromium through
 Playwright): sign in, work an exception from open to resolved, read the
-explanation, resubmit a dead letter; a merchant token refused; a form whose
+explanation, resubmit a dead letter, resubmit several after a confirmation;
+a merchant token refused; a form whose
 CSRF token is missing refused; an axe-core audit of every page with no
 serious or critical violation; the keyboard alone signs in."""
 
@@ -98,9 +99,41 @@ def test_a_dead_letter_is_corrected_and_resubmitted(
     page.get_by_role("link", name="Dead letters").click()
     box = page.get_by_label("Scan to record (JSON)")
     box.fill(json.dumps({**broken, "device_id": "hkg-dock-7"}))
-    page.get_by_role("button", name="Resubmit").click()
+    page.get_by_role("button", name="Resubmit", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text(f"Resubmitted {dead.id}", timeout=WAIT_MS)
     expect(page.get_by_text("No dead letter is waiting.")).to_be_visible()
+
+
+def test_dead_letters_are_resubmitted_in_bulk_after_a_confirmation(
+    server: Server, page: Any, database_url: str
+) -> None:
+    """Two stored as they arrived: one a scan now (its device was not
+    registered then), one still not JSON; both ticked, confirmed, 1 of 2."""
+    from playwright.sync_api import expect
+
+    with server.client() as c:
+        assert c.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT).status_code == 201
+    store = build_dead_letters(Settings(database_url=database_url))
+    now_a_scan = letter("scanners/hkg/hkg-dock-7/scans", scan("RECEIVED", "HKHKG", at(2)),
+                        "device 'hkg-dock-7' is not registered")
+    broken = letter("scanners/hkg/hkg-dock-7/scans", b"{not json", "not valid JSON")
+    store.add([now_a_scan, broken])
+    store.close()
+    sign_in(server, page)
+    page.get_by_role("link", name="Dead letters").click()
+    for box in page.get_by_label(re.compile("Tick to resubmit as stored")).all():
+        box.check()
+    page.get_by_role("button", name="Resubmit the ticked letters").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm resubmission")
+    expect(page.get_by_role("alert")).to_contain_text("Resubmit 2 dead letters")
+    page.get_by_role("button", name="Yes, resubmit 2").click()
+    expect(page.get_by_role("status")).to_contain_text("Recorded 1 of 2.", timeout=WAIT_MS)
+    expect(page.get_by_role("main")).to_contain_text(f"Not recorded: {broken.id}")
+    page.get_by_role("link", name=TN).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Shipment {TN}")
+    page.goto(server.url + "/agent/dead-letters")
+    expect(page.get_by_role("main")).to_contain_text("not valid JSON")
+    expect(page.get_by_role("main")).not_to_contain_text("is not registered")
 
 
 def test_a_merchant_token_is_refused(server: Server, page: Any) -> None:
@@ -132,9 +165,15 @@ def test_the_keyboard_alone_signs_in(server: Server, page: Any) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Open exceptions", timeout=WAIT_MS)
 
 
-def test_axe_finds_no_serious_or_critical_violation(damaged: Server, page: Any) -> None:
+def test_axe_finds_no_serious_or_critical_violation(
+    damaged: Server, page: Any, database_url: str
+) -> None:
     from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import expect
 
+    store = build_dead_letters(Settings(database_url=database_url))
+    store.add([letter("scanners/hkg/hkg-dock-7/scans", b"{not json", "not valid JSON")])
+    store.close()
     axe = Axe()
     page.goto(damaged.url + "/agent/sign-in")
     paths = ["/agent/sign-in"]
@@ -143,10 +182,19 @@ def test_axe_finds_no_serious_or_critical_violation(damaged: Server, page: Any) 
     assert bad == [], f"/agent/sign-in: {bad}"
     sign_in(damaged, page)
     for path in ("/agent", f"/agent/shipments/{TN}", "/agent/dead-letters",
-                 "/agent/shipments/NOPE12345"):
+                 "/agent/shipments/NOPE12345", "/agent/search?q=PO-404", "/agent?lang=de",
+                 "/agent/dead-letters#confirm"):
         page.goto(damaged.url + path)
+        if path.endswith("#confirm"):  # the bulk resubmission's confirmation, then its result
+            page.get_by_role("button", name=re.compile("Resubmit all")).click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Confirm resubmission")
         paths.append(path)
         violations = axe.run(page).response["violations"]
         bad = [(v["id"], v["impact"], v["help"]) for v in violations
                if v["impact"] in ("serious", "critical")]
         assert bad == [], f"{path}: {bad}"
+    page.get_by_role("button", name=re.compile("Yes, resubmit")).click()
+    expect(page.get_by_role("status")).to_contain_text("Recorded 0 of 1.")
+    bad = [(v["id"], v["impact"], v["help"]) for v in axe.run(page).response["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"the bulk resubmission's result: {bad}"
