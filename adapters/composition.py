@@ -248,7 +248,9 @@ def build_sender(
     metrics: Metrics | None = None, **options: Any,
 ) -> Sender:
     """The notifications' sender (adapters/notify) over the outbox view of
-    ``store``, e-mailing through TRACKING_SMTP_URL when it is set."""
+    ``store``, e-mailing through TRACKING_SMTP_URL when it is set. On
+    PostgreSQL it sends only while it holds the senders' lease (an advisory
+    lock, projections.lease): several senders take turns, none doubles."""
     from adapters.notify.mail import Mailer
     from adapters.notify.sender import Sender
     from adapters.notify.store import DeliveryStore
@@ -261,5 +263,10 @@ def build_sender(
     if conf.smtp_url is not None:
         public = conf.public_url or f"http://{settings.http_host}:{settings.http_port}"
         mailer = Mailer(conf.smtp_url, conf.smtp_from, public)
+    lease = None
+    if settings.is_postgres:  # one sender at a time: a second one stands by
+        from adapters.notify.sender import SENDING
+
+        lease = ReadModelLease(*settings.postgres_conninfo(), [SENDING])
     return Sender(service, DeliveryStore(store.database, view), metrics=metrics, mailer=mailer,
-                  allow_private=conf.allow_private, **options)
+                  allow_private=conf.allow_private, lease=lease, **options)

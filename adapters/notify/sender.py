@@ -43,6 +43,7 @@ from tracking.scan import Source
 from tracking.webhook import Webhook, WebhookNotFound
 
 log = logging.getLogger(__name__)
+SENDING = "notifications-sender"  # the lease one sender at a time holds
 SYSTEM = Source(SourceKind.SYSTEM, "notify")
 
 
@@ -65,6 +66,7 @@ class Sender:
         rescan: float = 5.0,
         fresh_for: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease: Any = None,
     ) -> None:
         self.service, self.store, self.mailer = service, store, mailer
         self.metrics = metrics or Metrics()
@@ -80,6 +82,10 @@ class Sender:
         self._heads: set[tuple[str, Any]] = set()  # (receiver, shipment) being sent
         self._stop = threading.Event()
         self._wake: asyncio.Event | None = None  # set when a send ends (made in run's loop)
+        # An object with held() -> names (projections.lease): with one, this
+        # sender sends only while it holds SENDING, so a second sender (another
+        # `tracking notify`, or `tracking all`) waits instead of sending twice.
+        self.lease = lease
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self._register()
@@ -254,6 +260,10 @@ class Sender:
             tasks: set[asyncio.Task[None]] = set()
             self._wake = wake = asyncio.Event()
             while not self._stop.is_set():
+                if self.lease is not None and SENDING not in await asyncio.to_thread(
+                        self.lease.held):
+                    await asyncio.sleep(self.poll_interval)  # another sender sends
+                    continue
                 try:
                     for task in await self.run_once(client):
                         tasks.add(task)
@@ -286,6 +296,8 @@ class Sender:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.lease is not None:
+            self.lease.close()  # the next sender takes over at once
 
     @property
     def running(self) -> bool:
