@@ -73,8 +73,50 @@ def test_a_recipient_is_found_by_every_word_of_its_name_and_by_nothing_once_eras
     assert vault.find_recipients("zoé") == [] and vault.find_recipients("lindqvist-berg") == ["subject-1"]
     vault.index_recipient("subject-2", ZOE)  # an erased subject is not made findable again
     assert vault.find_recipients("zoé") == []
-    if url is not None and url.startswith("sqlite"):
+    if url is not None:
+        assert _indexed(url) == {"subject-1"}  # the erased subject's rows are gone
+
+
+def _sql(url: str, statement: str) -> list[Any]:
+    """One statement on the index's database, straight (not through a store)."""
+    if url.startswith("sqlite"):
         import sqlite3
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-            rows = conn.execute("SELECT subject FROM personal_data_index").fetchall()
-        assert {r[0] for r in rows} == {"subject-1"}  # the erased subject's rows are gone
+            return conn.execute(statement).fetchall()
+    import psycopg
+    conninfo, schema = Settings(database_url=url).postgres_conninfo()
+    with psycopg.connect(conninfo, autocommit=True, options=f"-c search_path={schema}") as conn:
+        cur = conn.execute(statement)
+        return cur.fetchall() if cur.description else []
+
+
+def _indexed(url: str) -> set[str]:
+    return {r[0] for r in _sql(url, "SELECT subject FROM personal_data_index")}
+
+
+def _forget_the_index(url: str) -> None:
+    """The index as it was before it existed: empty."""
+    _sql(url, "DELETE FROM personal_data_index")
+
+
+def test_reindexing_puts_recipients_booked_before_the_index_in_it(database_url: str) -> None:
+    from adapters.commands.names import Reindexed, reindex_names
+    from adapters.composition import build_service
+    from tests.builders import AGENT, HK_STO, TN, booking
+    from tracking.identifiers import shipment_id
+
+    service = build_service(Settings(database_url=database_url, master_key=os.urandom(32)))
+    try:
+        service.book(TN, booking(), HK_STO, AGENT)  # Astrid Lindgren
+        vault, sid = service.personal_data, str(shipment_id(TN))
+        assert vault.find_recipients("astrid lindgren") == [sid]
+        _forget_the_index(database_url)
+        assert vault.find_recipients("astrid") == []
+        assert reindex_names(service) == Reindexed(indexed=1, left_out=0)
+        assert reindex_names(service) == Reindexed(indexed=1, left_out=0)  # again: the same
+        assert vault.find_recipients("LINDGREN astrid") == [sid]
+        service.erase_personal_data(TN, "asked", AGENT)
+        assert reindex_names(service) == Reindexed(indexed=0, left_out=1)
+        assert vault.find_recipients("astrid") == []
+    finally:
+        service.close()
