@@ -93,9 +93,9 @@ _INDEX_TABLE = ("CREATE TABLE IF NOT EXISTS personal_data_index (subject text NO
                 "tag {blob} NOT NULL, PRIMARY KEY (subject, tag))")
 _INDEX_TAG = "CREATE INDEX IF NOT EXISTS personal_data_index_tag ON personal_data_index (tag)"
 # A tag per word, only while the subject's key lives (an erasure racing a booking wins).
-_INDEX_ROW = ("INSERT INTO personal_data_index (subject, tag) SELECT {p}, {p} WHERE EXISTS "
-              "(SELECT 1 FROM personal_data_keys WHERE subject = {p} AND wrapped IS NOT NULL) "
-              "ON CONFLICT (subject, tag) DO NOTHING")
+_INDEX_ROWS = ("INSERT INTO personal_data_index (subject, tag) SELECT {p}, tag FROM {tags} "
+               "WHERE EXISTS (SELECT 1 FROM personal_data_keys WHERE subject = {p} AND "
+               "wrapped IS NOT NULL) ON CONFLICT (subject, tag) DO NOTHING")
 _FIND = ("SELECT subject FROM personal_data_index WHERE tag IN ({tags}) GROUP BY subject "
          "HAVING count(*) = {p} ORDER BY subject LIMIT {p}")
 _UNINDEX = "DELETE FROM personal_data_index WHERE subject = {p}"
@@ -151,9 +151,13 @@ class SQLiteKeyStore:
         return bool(had)
 
     def index(self, subject: str, words: Collection[str]) -> None:
-        rows = [(subject, tag, subject) for tag in self._blind.tags(words)]
+        tags = self._blind.tags(words)
+        if not tags:
+            return
+        # One statement, so one commit, whatever the number of words.
+        listed = "(SELECT column1 AS tag FROM (VALUES " + ", ".join(["(?)"] * len(tags)) + "))"
         with self._lock:
-            self._conn.executemany(_INDEX_ROW.format(p="?"), rows)
+            self._conn.execute(_INDEX_ROWS.format(p="?", tags=listed), (subject, *tags, subject))
 
     def find(self, words: Collection[str], limit: int = FOUND_AT_MOST) -> list[str]:
         tags = self._blind.tags(words)
@@ -206,9 +210,12 @@ class PostgresKeyStore:
         return bool(had)
 
     def index(self, subject: str, words: Collection[str]) -> None:
-        rows = [(subject, tag, subject) for tag in self._blind.tags(words)]
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.executemany(_INDEX_ROW.format(p="%s"), rows)
+        tags = self._blind.tags(words)
+        if not tags:
+            return
+        with self._pool.connection() as conn:  # one statement: one round trip
+            conn.execute(_INDEX_ROWS.format(p="%s", tags="unnest(%s::bytea[]) AS tag"),
+                         (subject, tags, subject))
 
     def find(self, words: Collection[str], limit: int = FOUND_AT_MOST) -> list[str]:
         tags = self._blind.tags(words)
