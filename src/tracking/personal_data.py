@@ -16,6 +16,10 @@ keep keys (a table of their own, wrapped by a master key) are adapters'
 (adapters/keys.py); ``MemoryKeyStore`` is for tests and the in-memory
 event store.
 
+A recipient's name is found by its words through a blind index kept with
+the keys (``BlindIndex`` tags only, never the words; erased with the key):
+``KeyStore.index`` and ``find``, ``Vault.find_recipients``.
+
 Events recorded before sealing existed (class_version 1 of ``Booked`` and
 ``NotificationSubscribed``) held plain strings: their upcast reads each as
 ``Sealed(plain=...)``, not yet sealed. Such a value is shown as it is until
@@ -164,8 +168,9 @@ def name_words(text: str) -> frozenset[str]:
 
 class BlindIndex:
     """What the name index keeps instead of a word: its HMAC-SHA256 under the
-    index key. A copy of the index without that key says nothing; with it,
-    one can test guesses of a name (README "Security and privacy")."""
+    index key. A copy of the index without that key names no one (it shows
+    how many words each name has, and which names share one); with it, one
+    can test guesses of a name (README "Security and privacy")."""
 
     INFO = b"tracking recipient name index v1"  # HKDF's info: a key of its own
 
