@@ -23,6 +23,7 @@ import msgspec
 
 from adapters.commands.data import dead_letters_command, eta_command, rebuild, simulate
 from adapters.commands.processes import ingest, notify, poll, project, serve, worker_app
+from adapters.commands.names import reindex_command
 from adapters.commands.remap import add_arguments as add_remap_arguments, remap_command
 from adapters.composition import build_service
 from adapters.logs import configure as configure_logging
@@ -90,6 +91,9 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
               "they are now; record each difference as a correction (the old translation "
               "retracted, the new one recorded, both citing their mapping); --dry-run prints "
               "them only", COMMON),
+    "reindex-names": ("put every booked recipient's name words in the blind name index the "
+                      "console searches by (shipments booked before it existed); again "
+                      "changes nothing", COMMON),
     "dead-letters": ("list what arrived but could not be a scan, or re-submit it", COMMON
                      + ("TRACKING_DEVICES",)),
     "health": ("exit 0 when this machine's process is ready (or, with --live, answers): GETs "
@@ -304,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "eta": lambda s: eta_command(s, args),
         "dead-letters": lambda s: dead_letters_command(s, args),
         "remap": lambda s: remap_command(s, args),
+        "reindex-names": reindex_command,
         "health": lambda s: health_check(s, args.live),
         "demo": lambda s: demo(s, args.database),
         "check-config": check_config,

@@ -8,6 +8,11 @@ The SQLite store writes with ``secure_delete`` on and checkpoints its WAL
 after an erasure, so the deleted key's bytes are overwritten in the file,
 not just unlinked from the b-tree. PostgreSQL's old row versions go at the
 next VACUUM (never in a dump).
+
+Beside the keys, the recipients' name index (``personal_data_index``):
+one row per subject and word, the word kept only as its ``BlindIndex`` tag
+under a key derived from the master key; erasing a subject deletes its rows
+in the same transaction as its key.
 """
 
 from __future__ import annotations
@@ -18,13 +23,21 @@ import os
 import sqlite3
 import threading
 from datetime import UTC, datetime
+from collections.abc import Collection
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool
 
-from tracking.personal_data import DATA_KEY_BYTES, KeyStore, MemoryKeyStore, PersonalDataErased
+from tracking.personal_data import (
+    DATA_KEY_BYTES,
+    FOUND_AT_MOST,
+    BlindIndex,
+    KeyStore,
+    MemoryKeyStore,
+    PersonalDataErased,
+)
 
 from adapters.settings import ConfigError, Settings
 
@@ -76,6 +89,18 @@ class _Wrapper:
                               "wrapped with (every process needs the same one)") from None
 
 
+_INDEX_TABLE = ("CREATE TABLE IF NOT EXISTS personal_data_index (subject text NOT NULL, "
+                "tag {blob} NOT NULL, PRIMARY KEY (subject, tag))")
+_INDEX_TAG = "CREATE INDEX IF NOT EXISTS personal_data_index_tag ON personal_data_index (tag)"
+# A tag per word, only while the subject's key lives (an erasure racing a booking wins).
+_INDEX_ROWS = ("INSERT INTO personal_data_index (subject, tag) SELECT {p}, tag FROM {tags} "
+               "WHERE EXISTS (SELECT 1 FROM personal_data_keys WHERE subject = {p} AND "
+               "wrapped IS NOT NULL) ON CONFLICT (subject, tag) DO NOTHING")
+_FIND = ("SELECT subject FROM personal_data_index WHERE tag IN ({tags}) GROUP BY subject "
+         "HAVING count(*) = {p} ORDER BY subject LIMIT {p}")
+_UNINDEX = "DELETE FROM personal_data_index WHERE subject = {p}"
+
+
 def pool(conninfo: str, schema: str) -> ConnectionPool:
     """A small autocommit pool on ``schema``, for a store's own table."""
     return ConnectionPool(conninfo, min_size=0, max_size=2, open=True,
@@ -85,6 +110,7 @@ def pool(conninfo: str, schema: str) -> ConnectionPool:
 class SQLiteKeyStore:
     def __init__(self, path: str, master: bytes) -> None:
         self._wrapper = _Wrapper(master)
+        self._blind = BlindIndex.derived(master)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                      timeout=30)
         self._lock = threading.Lock()
@@ -93,6 +119,8 @@ class SQLiteKeyStore:
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS personal_data_keys (subject TEXT PRIMARY KEY, "
                 "wrapped BLOB, created_at TEXT NOT NULL, erased_at TEXT)")
+            self._conn.execute(_INDEX_TABLE.format(blob="BLOB") + " WITHOUT ROWID")
+            self._conn.execute(_INDEX_TAG)
 
     def key(self, subject: str, *, create: bool = False) -> bytes | None:
         with self._lock:
@@ -116,10 +144,29 @@ class SQLiteKeyStore:
             self._conn.execute(
                 "INSERT OR IGNORE INTO personal_data_keys (subject, wrapped, created_at, erased_at) "
                 "VALUES (?, NULL, ?, ?)", (subject, at.isoformat(), at.isoformat()))
+            self._conn.execute(_UNINDEX.format(p="?"), (subject,))
             self._conn.execute("COMMIT")
             # The overwritten page may sit in the WAL until a checkpoint: copy it back now.
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return bool(had)
+
+    def index(self, subject: str, words: Collection[str]) -> None:
+        tags = self._blind.tags(words)
+        if not tags:
+            return
+        # One statement, so one commit, whatever the number of words.
+        listed = "(SELECT column1 AS tag FROM (VALUES " + ", ".join(["(?)"] * len(tags)) + "))"
+        with self._lock:
+            self._conn.execute(_INDEX_ROWS.format(p="?", tags=listed), (subject, *tags, subject))
+
+    def find(self, words: Collection[str], limit: int = FOUND_AT_MOST) -> list[str]:
+        tags = self._blind.tags(words)
+        if not tags:
+            return []
+        query = _FIND.format(tags=", ".join("?" * len(tags)), p="?")
+        with self._lock:
+            rows = self._conn.execute(query, (*tags, len(tags), limit)).fetchall()
+        return [str(r[0]) for r in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -129,12 +176,15 @@ class SQLiteKeyStore:
 class PostgresKeyStore:
     def __init__(self, conninfo: str, schema: str, master: bytes) -> None:
         self._wrapper = _Wrapper(master)
+        self._blind = BlindIndex.derived(master)
         self._pool = pool(conninfo, schema)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(724503)")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS personal_data_keys (subject text PRIMARY KEY, "
                 "wrapped bytea, created_at timestamptz NOT NULL, erased_at timestamptz)")
+            conn.execute(_INDEX_TABLE.format(blob="bytea"))
+            conn.execute(_INDEX_TAG)
 
     def key(self, subject: str, *, create: bool = False) -> bytes | None:
         with self._pool.connection() as conn:
@@ -156,7 +206,25 @@ class PostgresKeyStore:
             conn.execute(
                 "INSERT INTO personal_data_keys (subject, wrapped, created_at, erased_at) "
                 "VALUES (%s, NULL, %s, %s) ON CONFLICT (subject) DO NOTHING", (subject, at, at))
+            conn.execute(_UNINDEX.format(p="%s"), (subject,))
         return bool(had)
+
+    def index(self, subject: str, words: Collection[str]) -> None:
+        tags = self._blind.tags(words)
+        if not tags:
+            return
+        with self._pool.connection() as conn:  # one statement: one round trip
+            conn.execute(_INDEX_ROWS.format(p="%s", tags="unnest(%s::bytea[]) AS tag"),
+                         (subject, tags, subject))
+
+    def find(self, words: Collection[str], limit: int = FOUND_AT_MOST) -> list[str]:
+        tags = self._blind.tags(words)
+        if not tags:
+            return []
+        query = _FIND.format(tags=", ".join(["%s"] * len(tags)), p="%s")
+        with self._pool.connection() as conn:
+            rows = conn.execute(query, (*tags, len(tags), limit)).fetchall()
+        return [str(r[0]) for r in rows]
 
     def close(self) -> None:
         self._pool.close()

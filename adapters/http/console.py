@@ -249,7 +249,11 @@ class ConsolePages(Controller):
                console: NamedDependency[Console]) -> Response[bytes]:
         q = request.query_params.get("q") or request.query_params.get("tracking_number", "")
         try:
-            found = console_search.search(console.views, request.scope["console_session"], q)  # type: ignore[typeddict-item]
+            asking = console_search.Asking(
+                console.views, request.scope["console_session"],  # type: ignore[typeddict-item]
+                console.service.personal_data, console.records, console.service.clock,
+                reason_of(request))
+            found = console_search.search(asking, q)
         except InvalidInput as e:
             return console.render(request, "message.html", 400, heading=N_("Nothing to search for"),
                                   text=e.reason)

@@ -1,22 +1,28 @@
 """The console's search (``/agent/search?q=``): what an agent types, found
 as a tracking number (its own or any linked one: a later carrier's after a
-hand-over) and as a purchase order number (each account's order of that
-number, with the shipments carrying it). Views only: nothing is replayed.
+hand-over), as a purchase order number (each account's order of that
+number, with the shipments carrying it) and as words of a recipient's name
+(the shipments whose recipient has every word of it, through the blind
+name index beside the data keys: tracking.personal_data). Views and that
+index only: nothing is replayed, no name is opened.
 
 Each way of finding is a ``Finder``; ``FINDERS`` lists them in the order
-their results are shown. Search by recipient name is a finder of its own
-(it reads personal data, so it records the access: see the access trail),
-added to ``FINDERS`` by that change; the signed-in agent is passed to every
-finder for that reason.
+their results are shown. Each gets the ``Asking``: who asks, why, and what
+it may read; a search by recipient name finds shipments by personal data,
+so each shipment it finds goes on the access trail first (who, "search by
+recipient name", the tracking number, the reason: ``?reason=``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import NamedTuple
+from uuid import UUID
 
 import msgspec
 
+from adapters.access_records import AccessRecord, AccessRecords
 from adapters.http.session import ConsoleSession
 from projections.links import READ_MODEL as LINKS
 from projections.lookup import NumberLookup
@@ -26,6 +32,7 @@ from projections.readmodel import Views
 from projections.shipments import READ_MODEL as SHIPMENTS
 from tracking.errors import InvalidInput
 from tracking.identifiers import TrackingNumber
+from tracking.personal_data import Vault
 from tracking.purchase_order import purchase_order_id
 
 MAX_QUERY = 100
@@ -43,10 +50,22 @@ class _Own(msgspec.Struct):
     tracking_number: str
 
 
-Finder = Callable[[Views, ConsoleSession, str], list[Found]]
+class Asking(NamedTuple):
+    """Who searches, why, and what a finder may read."""
+
+    views: Views
+    session: ConsoleSession
+    vault: Vault  # the name index (service.personal_data)
+    records: AccessRecords  # where a read of personal data goes on the record
+    clock: Callable[[], datetime]
+    reason: str  # why the agent searches (?reason=, or "none given")
 
 
-def by_tracking_number(views: Views, session: ConsoleSession, q: str) -> list[Found]:
+Finder = Callable[[Asking, str], list[Found]]
+
+
+def by_tracking_number(asking: Asking, q: str) -> list[Found]:
+    views = asking.views
     try:
         tn = TrackingNumber(q)
     except InvalidInput:
@@ -59,8 +78,8 @@ def by_tracking_number(views: Views, session: ConsoleSession, q: str) -> list[Fo
     return [Found("tracking number", label, (own,))]
 
 
-def by_purchase_order(views: Views, session: ConsoleSession, q: str) -> list[Found]:
-    orders = views[PURCHASE_ORDERS]
+def by_purchase_order(asking: Asking, q: str) -> list[Found]:
+    orders = asking.views[PURCHASE_ORDERS]
     accounts = orders.accounts_with(q)
     docs = orders.projected([purchase_order_id(a, q) for a in accounts])
     found = []
@@ -73,14 +92,29 @@ def by_purchase_order(views: Views, session: ConsoleSession, q: str) -> list[Fou
     return sorted(found, key=lambda f: f.label)
 
 
-FINDERS: list[Finder] = [by_tracking_number, by_purchase_order]
+def by_recipient(asking: Asking, q: str) -> list[Found]:
+    """Shipments whose recipient's name has every word of ``q`` (words of at
+    least two characters; an erased recipient is in no index), each put on
+    the access trail before it is shown."""
+    shipments = asking.views[SHIPMENTS]
+    docs = (shipments.full_view(UUID(subject)) for subject in asking.vault.find_recipients(q))
+    found = sorted(msgspec.json.decode(d, type=_Own).tracking_number for d in docs if d)
+    at = asking.clock()
+    for tn in found:
+        asking.records.add(AccessRecord(
+            at=at, principal=asking.session.principal, role=asking.session.role,
+            tracking_number=tn, what="search by recipient name", reason=asking.reason))
+    return [Found("recipient name", q, tuple(found))] if found else []
 
 
-def search(views: Views, session: ConsoleSession, q: str) -> list[Found]:
+FINDERS: list[Finder] = [by_tracking_number, by_purchase_order, by_recipient]
+
+
+def search(asking: Asking, q: str) -> list[Found]:
     """Everything each finder finds for ``q`` (InvalidInput when it is empty
     or too long to be anything)."""
     q = q.strip()
     if not q or len(q) > MAX_QUERY or not q.isprintable():
-        raise InvalidInput("q", f"type a tracking number or an order number (1 to {MAX_QUERY} "
-                           "characters)")
-    return [f for finder in FINDERS for f in finder(views, session, q)]
+        raise InvalidInput("q", "type a tracking number, an order number or a recipient's name "
+                           f"(1 to {MAX_QUERY} characters)")
+    return [f for finder in FINDERS for f in finder(asking, q)]

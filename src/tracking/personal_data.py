@@ -16,6 +16,10 @@ keep keys (a table of their own, wrapped by a master key) are adapters'
 (adapters/keys.py); ``MemoryKeyStore`` is for tests and the in-memory
 event store.
 
+A recipient's name is found by its words through a blind index kept with
+the keys (``BlindIndex`` tags only, never the words; erased with the key):
+``KeyStore.index`` and ``find``, ``Vault.find_recipients``.
+
 Events recorded before sealing existed (class_version 1 of ``Booked`` and
 ``NotificationSubscribed``) held plain strings: their upcast reads each as
 ``Sealed(plain=...)``, not yet sealed. Such a value is shown as it is until
@@ -30,6 +34,8 @@ import hashlib
 import hmac
 import os
 import threading
+import unicodedata
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
@@ -51,6 +57,8 @@ B = TypeVar("B", bound="Booking | None")
 
 DATA_KEY_BYTES = 32  # AES-256
 _NONCE = 12
+MIN_WORD = 2  # shorter words (initials) are neither indexed nor searched for
+FOUND_AT_MOST = 100
 
 
 class Sealed(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
@@ -136,15 +144,59 @@ class KeyStore(Protocol):
 
     def erase(self, subject: str, at: datetime) -> bool:
         """Delete the subject's key for good (a tombstone stays, so none is
-        made again); False when it was erased already."""
+        made again), and its rows of the name index, at once; False when it
+        was erased already."""
+
+    def index(self, subject: str, words: Collection[str]) -> None:
+        """Make the subject findable by each word (``name_words``), kept only
+        as its ``BlindIndex`` tag; again changes nothing; nothing for a
+        subject without a live key (erased, or never made)."""
+
+    def find(self, words: Collection[str], limit: int = FOUND_AT_MOST) -> list[str]:
+        """The subjects indexed under every one of the words, at most
+        ``limit``, in order (no word: none)."""
+
+
+def name_words(text: str) -> frozenset[str]:
+    """The words a name is found by: Unicode-normalised (NFKC, so composed
+    and decomposed accents and full-width letters agree), case-folded, split
+    on whitespace, the shorter than MIN_WORD left out. Accents stay: "Muller"
+    does not find "Müller"."""
+    return frozenset(w for w in unicodedata.normalize("NFKC", text).casefold().split()
+                     if len(w) >= MIN_WORD)
+
+
+class BlindIndex:
+    """What the name index keeps instead of a word: its HMAC-SHA256 under the
+    index key. A copy of the index without that key names no one (it shows
+    how many words each name has, and which names share one); with it, one
+    can test guesses of a name (README "Security and privacy")."""
+
+    INFO = b"tracking recipient name index v1"  # HKDF's info: a key of its own
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    @classmethod
+    def derived(cls, master: bytes) -> BlindIndex:
+        """The index key, derived from the master key (never stored)."""
+        return cls(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                        info=cls.INFO).derive(master))
+
+    def tags(self, words: Iterable[str]) -> list[bytes]:
+        return sorted({hmac.new(self._key, w.encode(), hashlib.sha256).digest() for w in words})
 
 
 class MemoryKeyStore:
-    """Keys in a dict: tests, and the in-memory event store."""
+    """Keys in a dict: tests, and the in-memory event store (its index key
+    is random, made per process, as the data it indexes is)."""
 
     def __init__(self) -> None:
         self._keys: dict[str, bytes | None] = {}
         self._lock = threading.Lock()
+        self._blind = BlindIndex(os.urandom(32))
+        self._tagged: dict[bytes, set[str]] = {}  # tag -> subjects
+        self._tags: dict[str, set[bytes]] = {}  # subject -> its tags, for erasure
 
     def key(self, subject: str, *, create: bool = False) -> bytes | None:
         with self._lock:
@@ -162,7 +214,26 @@ class MemoryKeyStore:
         with self._lock:
             was = self._keys.get(subject, b"")
             self._keys[subject] = None
+            for tag in self._tags.pop(subject, set()):
+                self._tagged[tag].discard(subject)
             return was is not None
+
+    def index(self, subject: str, words: Collection[str]) -> None:
+        tags = self._blind.tags(words)
+        with self._lock:
+            if self._keys.get(subject) is None:
+                return
+            self._tags.setdefault(subject, set()).update(tags)
+            for tag in tags:
+                self._tagged.setdefault(tag, set()).add(subject)
+
+    def find(self, words: Collection[str], limit: int = FOUND_AT_MOST) -> list[str]:
+        tags = self._blind.tags(words)
+        if not tags:
+            return []
+        with self._lock:
+            found = set.intersection(*(self._tagged.get(t, set()) for t in tags))
+        return sorted(found)[:limit]
 
 
 def subject_of(shipment_uuid: UUID) -> str:
@@ -223,6 +294,16 @@ class Vault:
             country=recipient.country,
             postcode_tag=keys.digest(b"postcode", _normal_postcode(recipient.postcode)),
         )
+
+    def index_recipient(self, subject: str, recipient: Recipient) -> None:
+        """Make the subject findable by the words of the recipient's name."""
+        self.keys.index(subject, name_words(recipient.name))
+
+    def find_recipients(self, query: str, limit: int = FOUND_AT_MOST) -> list[str]:
+        """The subjects whose recipient's name has every word of ``query``
+        (words shorter than MIN_WORD aside; none left: none)."""
+        words = name_words(query)
+        return self.keys.find(words, limit) if words else []
 
     def open(self, subject: str, purpose: str, sealed: Sealed) -> str | None:
         """The value, or None when it was erased (its key is gone)."""

@@ -53,9 +53,10 @@ class Shipments:
         """Book a shipment (and apply any scans that came before it). The same
         booking again is a no-op; a different one raises BookingConflict."""
         sid = shipment_id(tracking_number)
-        if isinstance(booking.recipient, Recipient):
+        plain = booking.recipient if isinstance(booking.recipient, Recipient) else None
+        if plain is not None:
             booking = msgspec.structs.replace(
-                booking, recipient=self.vault.seal_recipient(subject_of(sid), booking.recipient))
+                booking, recipient=self.vault.seal_recipient(subject_of(sid), plain))
 
         def command(unit: UnitOfWork) -> bool:
             shipment = unit.get(sid, Shipment) or Shipment.open(tracking_number, source)
@@ -64,7 +65,12 @@ class Shipments:
                 unit.changed(shipment)
             return changed
 
-        return self._one(sid, command)
+        written = self._one(sid, command)
+        if plain is not None:
+            # Once recorded (again: a no-op), never before: a refused booking
+            # (another body) must not make the shipment findable by its name.
+            self.vault.index_recipient(subject_of(sid), plain)
+        return written
 
     def reroute(
         self,

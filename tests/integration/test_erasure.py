@@ -1,7 +1,8 @@
 """Erasing a recipient, looked for where it could linger: a known name and
 address are booked, subscribed, dead-lettered and read; after the erasure
 neither is in a pg_dump of the test schema, the SQLite file (and its WAL),
-the logs or the dead letters; rebuilding the views and replaying the
+the logs or the dead letters (the name index holds keyed digests only, and
+loses the recipient's rows); rebuilding the views and replaying the
 events still work and still show it erased. Events recorded before sealing
 (class_version 1, plain) load as not yet sealed, and erasure blanks them
 in every view."""
@@ -105,6 +106,8 @@ def test_an_erased_recipient_is_nowhere_and_views_rebuild(
     assert seen["recipient"]["name"] == NAME  # it was there, and readable
     before = client.get(f"/api/v1/track/{TN}").json()
     assert personal(stored_bytes(database_url)) == []  # sealed from the start
+    vault = api.service.personal_data  # and findable by name only through the blind index
+    assert vault.find_recipients(NAME.lower()) == [str(shipment_id(TN))]
 
     r = client.delete(f"/api/v1/shipments/{TN}/personal-data", headers=AGENT)
     assert r.status_code == 200, r.text
@@ -120,6 +123,7 @@ def test_an_erased_recipient_is_nowhere_and_views_rebuild(
     # The sealed copies are there still, and open to nothing.
     sid = shipment_id(TN)
     assert api.service.personal_data.keys.key(str(sid)) is None
+    assert vault.find_recipients(NAME) == [] and vault.find_recipients("otterspoon") == []
     assert api.runner is not None
     api.runner.rebuild()
     rebuilt = msgspec.json.decode(api.store[SHIPMENTS].full_view(sid) or b"{}")

@@ -1,6 +1,6 @@
 """The support console in a real browser (Debian's chromium through
 Playwright): sign in, work an exception from open to resolved, read the
-explanation, resubmit a dead letter, resubmit several after a confirmation;
+explanation, find a shipment by its recipient's name, resubmit a dead letter, resubmit several after a confirmation;
 a merchant token refused; a form whose
 CSRF token is missing refused; an axe-core audit of every page with no
 serious or critical violation; the keyboard alone signs in."""
@@ -81,6 +81,27 @@ def test_an_agent_works_an_exception_from_open_to_resolved(damaged: Server, page
     expect(timeline).to_contain_text("ExceptionAssigned")
     page.goto(damaged.url + "/agent")
     expect(page.get_by_role("table").first).to_contain_text("No open exception.")
+
+
+def test_an_agent_finds_a_shipment_by_recipient_name(server: Server, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    with server.client() as c:
+        booked = c.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT)
+        assert booked.status_code == 201
+        assert c.get(f"/api/v1/track/{TN}",
+                     params={"min_position": booked.json()["position"]}).status_code == 200
+    sign_in(server, page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open exceptions", timeout=WAIT_MS)
+    page.get_by_role("searchbox", name="Tracking number, order number or recipient").fill(
+        "LINDGREN astrid")  # Astrid Lindgren: any order, any case
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Search: LINDGREN astrid",
+                                                              timeout=WAIT_MS)
+    found = page.get_by_role("main").get_by_role("listitem")
+    expect(found).to_contain_text("Recipient name")
+    found.get_by_role("link", name=TN).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Shipment {TN}")
 
 
 def test_a_dead_letter_is_corrected_and_resubmitted(
@@ -182,7 +203,8 @@ def test_axe_finds_no_serious_or_critical_violation(
     assert bad == [], f"/agent/sign-in: {bad}"
     sign_in(damaged, page)
     for path in ("/agent", f"/agent/shipments/{TN}", "/agent/dead-letters",
-                 "/agent/shipments/NOPE12345", "/agent/search?q=PO-404", "/agent?lang=de",
+                 "/agent/shipments/NOPE12345", "/agent/search?q=PO-404",
+                 "/agent/search?q=Astrid+Lindgren", "/agent?lang=de",
                  "/agent/dead-letters#confirm"):
         page.goto(damaged.url + path)
         if path.endswith("#confirm"):  # the bulk resubmission's confirmation, then its result
