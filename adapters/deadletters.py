@@ -76,15 +76,16 @@ def redact(letter: DeadLetter) -> DeadLetter:
     """The letter without the personal data its payload may carry (the id
     stays the digest of what arrived, so a redelivery is still one letter)."""
     try:
-        doc = msgspec.json.decode(letter.payload)
-    except msgspec.DecodeError:
+        # Nested deeper than msgspec (or the walk below) goes: RecursionError.
+        # Whatever arrived is kept, redacted as text: a letter never fails.
+        clean_doc, changed = _redacted(msgspec.json.decode(letter.payload))
+    except (msgspec.DecodeError, RecursionError):
         text = letter.payload.decode("utf-8", "surrogateescape")
         clean = _EMAIL.sub(REDACTED, text)
         if clean == text:
             return letter
         payload = clean.encode("utf-8", "surrogateescape")
     else:
-        clean_doc, changed = _redacted(doc)
         if not changed:
             return letter
         payload = msgspec.json.encode(clean_doc)

@@ -73,3 +73,15 @@ def test_dead_letters_lose_personal_data_on_the_way_in_and_keep_what_resubmits()
     assert text.payload == b"{bad [redacted]"
     plain = DeadLetter(id="y", received_at=NOW, topic="t", payload=b'{"scan_id":"s"}', reason="r")
     assert redact(plain) is plain  # nothing personal: the bytes as they came
+
+
+def test_a_payload_nested_too_deep_to_decode_is_kept_redacted_as_text() -> None:
+    """Hostile input (50,000 nested arrays, an address inside) makes msgspec
+    give up with a RecursionError: the letter is still kept, as text."""
+    raw = b"[" * 50_000 + b'"ann@example.se"' + b"]" * 50_000
+    letter = DeadLetter(id="z", received_at=NOW, topic="t", payload=raw, reason="not JSON")
+    kept = redact(letter)
+    assert kept.payload == b"[" * 50_000 + b'"[redacted]"' + b"]" * 50_000
+    deep = DeadLetter(id="w", received_at=NOW, topic="t", payload=b"[" * 50_000 + b"]" * 50_000,
+                      reason="not JSON")
+    assert redact(deep) is deep
