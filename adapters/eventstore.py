@@ -21,7 +21,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from projections.sql import SESSION_OPTIONS
 from tracking.unitofwork import StateRow, StoredState
@@ -60,12 +60,22 @@ class PostgresTrackingRecorder(PostgresApplicationRecorder):
             "version bigint NOT NULL, format int NOT NULL, state bytea NOT NULL) "
             "WITH (fillfactor = 70)"
         ).format(**names))
-        self.sql_create_statements.append(SQL(
-            "DO $$ BEGIN "
-            "ALTER TABLE {schema}.{states} ALTER COLUMN state SET STORAGE MAIN; "
-            "ALTER TABLE {schema}.{states} ALTER COLUMN state SET COMPRESSION lz4; "
-            "EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL; END $$"
-        ).format(**names))
+        # Altered only when not yet so: an ALTER TABLE takes the table's
+        # strongest lock, and a process starting beside one writing would
+        # deadlock with it at every start (seen with two projection runners).
+        column = SQL(
+            "SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {schema_name} "
+            "AND c.relname = {states_name} AND a.attname = 'state'"
+        ).format(schema_name=Literal(self.datastore.schema),
+                 states_name=Literal(self.states_table_name))
+        for setting, check in (("STORAGE MAIN", "a.attstorage <> 'm'"),
+                               ("COMPRESSION lz4", "a.attcompression IS DISTINCT FROM 'l'")):
+            self.sql_create_statements.append(SQL(
+                "DO $$ BEGIN IF EXISTS ({column} AND {check}) THEN "
+                "ALTER TABLE {schema}.{states} ALTER COLUMN state SET {setting}; END IF; "
+                "EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL; END $$"
+            ).format(column=column, check=SQL(check), setting=SQL(setting), **names))
         # Only ever forward: a row is never replaced by an older version's.
         self._upsert_states = SQL(
             "INSERT INTO {schema}.{states} AS s (id, version, format, state) "
