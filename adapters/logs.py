@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from adapters.settings import Settings
+from adapters.settings_parsing import token_digest
 
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -43,9 +44,21 @@ class _RequestContext(logging.Filter):
 
 
 class Redactor:
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = (), token_digests: Iterable[str] = ()) -> None:
         # Longest first, so a secret containing another is replaced whole.
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # API tokens are kept only as digests: a field's value is hidden when
+        # it is one (a token in a Bearer header is hidden by its shape).
+        self.token_digests = frozenset(token_digests)
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The record's own fields, a value that is an API token hidden."""
+        found = fields(record)
+        if self.token_digests:
+            for k, v in found.items():
+                if isinstance(v, str) and token_digest(v) in self.token_digests:
+                    found[k] = "***"
+        return found
 
     def __call__(self, text: str) -> str:
         text = _BEARER.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
@@ -69,7 +82,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
-            **fields(record),
+            **self.redact.fields(record),
         }
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
@@ -83,7 +96,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        extra = " ".join(f"{k}={v}" for k, v in fields(record).items())
+        extra = " ".join(f"{k}={v}" for k, v in self.redact.fields(record).items())
         if extra:
             head, sep, rest = text.partition("\n")  # keep a traceback below the line
             text = f"{head} {extra}{sep}{rest}"
@@ -95,7 +108,7 @@ def configure(settings: Settings, stream: TextIO | None = None) -> logging.Handl
     handler it installs (replacing the root logger's)."""
     stream = stream or sys.stderr
     log_format = settings.log_format or ("text" if stream.isatty() else "json")
-    redact = Redactor(settings.secrets())
+    redact = Redactor(settings.secrets(), settings.api_tokens)
     handler = logging.StreamHandler(stream)
     handler.addFilter(_RequestContext())
     handler.setFormatter(JsonFormatter(redact) if log_format == "json" else TextFormatter(redact))
