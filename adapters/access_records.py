@@ -99,7 +99,7 @@ class SQLiteAccessRecords(AccessRecords):
              limit: int, offset: int) -> list[AccessRecord]:
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM access_records " + _WHERE.format(p="?"),  # noqa: S608
+                f"SELECT {_COLUMNS} FROM access_records " + _WHERE.format(p="?"),  # noqa: S608  # nosec B608: fixed table/column names; every value is a parameter
                 (principal, principal, tracking_number, tracking_number, limit, offset),
             ).fetchall()
         return [_record(r) for r in rows]
@@ -139,7 +139,7 @@ class PostgresAccessRecords(AccessRecords):
              limit: int, offset: int) -> list[AccessRecord]:
         with self._pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM access_records "  # noqa: S608
+                f"SELECT {_COLUMNS} FROM access_records "  # noqa: S608  # nosec B608: fixed table/column names; every value is a parameter
                 + _WHERE.format(p="%s").replace("%s IS NULL", "%s::text IS NULL"),
                 (principal, principal, tracking_number, tracking_number, limit, offset),
             ).fetchall()

@@ -155,7 +155,7 @@ class SQLiteKeyStore:
         if not tags:
             return
         # One statement, so one commit, whatever the number of words.
-        listed = "(SELECT column1 AS tag FROM (VALUES " + ", ".join(["(?)"] * len(tags)) + "))"
+        listed = "(SELECT column1 AS tag FROM (VALUES " + ", ".join(["(?)"] * len(tags)) + "))"  # nosec B608: fixed table/column names; every value is a parameter
         with self._lock:
             self._conn.execute(_INDEX_ROWS.format(p="?", tags=listed), (subject, *tags, subject))
 

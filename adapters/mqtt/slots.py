@@ -55,7 +55,7 @@ class SlotLeases:
         self.conninfo = conninfo
         self.slot_key = lock_key(schema, group, "slots")
         self.member_key = lock_key(schema, group, MEMBERS)
-        self.member = random.randrange(2**31)
+        self.member = random.randrange(2**31)  # nosec B311: spreading slots and members, not a secret
         self.conn: psycopg.Connection[Any] | None = None
 
     def open(self) -> None:
@@ -155,7 +155,7 @@ class SlottedConsumers:
             self._release(max(self.held))
             return
         if len(self.held) < fair:
-            for slot in random.sample(range(self.slots), self.slots):
+            for slot in random.sample(range(self.slots), self.slots):  # nosec B311: spreading slots and members, not a secret
                 if slot not in self.held and self.leases.take(slot):
                     self._hold(slot)
                     return

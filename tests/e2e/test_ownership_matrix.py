@@ -57,6 +57,11 @@ PUBLIC = {
     "/agent/shipments/{tracking_number:str}/exceptions/{kind:str}": "the console: session cookie",
     "/agent/dead-letters": "the console: session cookie",
     "/agent/dead-letters/{letter_id:str}/resubmit": "the console: session cookie",
+    "/agent/dead-letters/resubmit": "the console: session cookie (bulk resubmit)",
+    "/merchant": "the merchant's pages: a merchant's session cookie, its own account only "
+                 "(tests/web/test_merchant_browser.py)",
+    "/merchant/sign-in": "the merchant's pages' sign-in",
+    "/merchant/sign-out": "the merchant's pages: session cookie",
     "/schema": "the OpenAPI document and its UI",
     "/schema/swagger": "the OpenAPI UI",
     "/schema/openapi.json": "the OpenAPI document",

@@ -15,6 +15,7 @@ are the compose health check commands.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -65,6 +66,7 @@ DOT_ENV = {
     "MQTT_INGEST_PASSWORD": INGEST_PASSWORD,
     "MQTT_DEVICES": ",".join(f"{d}:{p}" for d, p in DEVICES.items()),
     "TRACKING_API_TOKENS": "merchant:m-" + uuid.uuid4().hex[:8] + ",agent:a-" + uuid.uuid4().hex[:8],
+    "TRACKING_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),  # one for every process
 }
 
 
@@ -557,7 +559,8 @@ def test_a_consumer_whose_user_may_not_write_its_marker_stays_connected(
 
     url = f"mqtt://hkg-dock-7:{DEVICES['hkg-dock-7']}@127.0.0.1:{deployed_broker.port}"
     settings = Settings(database_url=f"sqlite:///{tmp_path}/t.db", mqtt_url=url,
-                        mqtt_client_id=f"t-{uuid.uuid4().hex[:8]}")
+                        mqtt_client_id=f"t-{uuid.uuid4().hex[:8]}",
+                        master_key=os.urandom(32))  # as deployed: no development key's warning
     service, letters = build_service(settings), build_dead_letters(settings)
     with caplog.at_level(logging.INFO, logger="adapters.mqtt.consumer"):
         consumer = build_consumer(settings, service, letters, session_expiry=0).start()
