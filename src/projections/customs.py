@@ -16,7 +16,7 @@ import msgspec
 from eventsourcing.dispatch import singledispatchmethod
 
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
-from projections.sql import SqlView, Writer
+from projections.sql import SqlView, Writer, upsert
 from tracking.compliance import Charges, ChargesEstimate, Finding
 from tracking.customs import CustomsEntry, CustomsEntryState, CustomsStatus, CustomsStep, HoldReason
 from tracking.declaration import DeclarationLine, Incoterm
@@ -276,12 +276,8 @@ class MemoryCustomsView(MemoryView[Sequence[CustomsRow]], CustomsView):
 
 _COLUMNS = ("entry_id", "tracking_number", "country", "status", "currency", "estimated",
             "assessed", "declared_at", "updated_at", "position", "projected", "view")
-_UPSERT = (
-    f"INSERT INTO customs_entries ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "  # nosec B608: fixed table/column names; every value is a parameter
-    "ON CONFLICT (entry_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in ("status", "estimated", "assessed", "updated_at",
-                                                "position", "projected", "view"))
-)
+_UPSERT = upsert("customs_entries", _COLUMNS, ("status", "estimated", "assessed", "updated_at",
+                                                  "position", "projected", "view"))
 
 
 class SqlCustomsView(SqlView[Sequence[CustomsRow]], CustomsView):

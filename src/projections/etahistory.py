@@ -29,7 +29,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from projections import etamodels
 from projections.etamodels import EtaModels, MemoryModels
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
-from projections.sql import SqlView, Writer
+from projections.sql import SqlView, Writer, upsert
 from tracking.eta.accuracy import SUM_COLUMNS, Scored, Sum, Tally, score, tallies
 from tracking.account import DEFAULT_ACCOUNT
 from tracking.eta.lanes import Lane, lane_of
@@ -250,17 +250,9 @@ def _copy(record: EtaRecord | None) -> EtaRecord | None:
 _COLUMNS = ("shipment_id", "tracking_number", "origin", "destination", "mode", "carrier",
             "delivered", "projected", "record")
 _SUM_KEY = ("account", "origin", "destination", "mode", "carrier", "source")
-_ADD_SUMS = (
-    f"INSERT INTO eta_accuracy ({', '.join(_SUM_KEY + SUM_COLUMNS)}) "  # nosec B608: fixed table/column names; every value is a parameter
-    f"VALUES ({','.join('?' * (len(_SUM_KEY) + len(SUM_COLUMNS)))}) "
-    f"ON CONFLICT ({', '.join(_SUM_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = eta_accuracy.{c} + excluded.{c}" for c in SUM_COLUMNS)
-)
-_UPSERT = (
-    f"INSERT INTO eta_history ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "  # nosec B608: fixed table/column names; every value is a parameter
-    "ON CONFLICT (shipment_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
-)
+_ADD_SUMS = upsert("eta_accuracy", _SUM_KEY + SUM_COLUMNS, SUM_COLUMNS,
+                   key=", ".join(_SUM_KEY), add=True)
+_UPSERT = upsert("eta_history", _COLUMNS, _COLUMNS[1:])
 
 
 class SqlEtaHistoryView(SqlView[EtaChanges], EtaHistoryView):

@@ -23,7 +23,7 @@ import msgspec
 from eventsourcing.dispatch import singledispatchmethod
 
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
-from projections.sql import SqlView, Writer
+from projections.sql import SqlView, Writer, upsert
 from tracking.codes import ExceptionReason, ScanEvent
 from tracking.identifiers import shipment_id
 from tracking.lead_time import main_mode
@@ -281,18 +281,10 @@ class MemoryPurchaseOrdersView(MemoryView[StockChanges], PurchaseOrdersView):
 
 _ORDER_COLUMNS = ("order_id", "account", "po_number", "supplier", "warehouse", "cancelled",
                   "updated_at", "position", "projected")
-_UPSERT_ORDER = (
-    f"INSERT INTO purchase_orders ({', '.join(_ORDER_COLUMNS)}) "  # nosec B608: fixed table/column names; every value is a parameter
-    f"VALUES ({','.join('?' * len(_ORDER_COLUMNS))}) ON CONFLICT (order_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _ORDER_COLUMNS[3:])
-)
+_UPSERT_ORDER = upsert("purchase_orders", _ORDER_COLUMNS, _ORDER_COLUMNS[3:])
 _CARRIAGE_COLUMNS = ("shipment_id", "tracking_number", "origin", "destination", "delivered",
                      "on_its_way", "position", "doc")
-_UPSERT_CARRIAGE = (
-    f"INSERT INTO stock_shipments ({', '.join(_CARRIAGE_COLUMNS)}) "  # nosec B608: fixed table/column names; every value is a parameter
-    f"VALUES ({','.join('?' * len(_CARRIAGE_COLUMNS))}) ON CONFLICT (shipment_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _CARRIAGE_COLUMNS[1:])
-)
+_UPSERT_CARRIAGE = upsert("stock_shipments", _CARRIAGE_COLUMNS, _CARRIAGE_COLUMNS[1:])
 
 
 class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):

@@ -29,7 +29,7 @@ from projections.etamodels import EtaModels, MemoryModels, SqlModels
 from projections.exceptions import (
     CaseUpdate, ExceptionRow, MemoryQueue, Queue, casework_update, closed_by)
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
-from projections.sql import SqlView, Writer
+from projections.sql import SqlView, Writer, upsert
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
 from tracking.casework import ExceptionResolved, ExceptionWorked
 from tracking.delivery import Delivery
@@ -293,11 +293,7 @@ class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
 
 _COLUMNS = ("shipment_id", "tracking_number", "booked", "status", "unfinished", "may_stall",
             "last_activity_at", "position", "projected", "public_view", "full_view")
-_UPSERT = (
-    f"INSERT INTO shipment_views ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "  # nosec B608: fixed table/column names; every value is a parameter
-    "ON CONFLICT (shipment_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
-)
+_UPSERT = upsert("shipment_views", _COLUMNS, _COLUMNS[2:])
 _PUBLIC_VIEW = "SELECT public_view FROM shipment_views WHERE shipment_id = ?"
 
 

@@ -36,6 +36,18 @@ log = logging.getLogger(__name__)
 _POSITIONS = "CREATE TABLE IF NOT EXISTS view_positions (view {text} PRIMARY KEY, position {int} NOT NULL)"
 
 
+def upsert(table: str, columns: Sequence[str], updated: Sequence[str], *,
+           key: str | None = None, add: bool = False) -> str:
+    """INSERT of a row of ``columns`` (``?`` marks) into a view's ``table``;
+    on a row already there (its ``key``, by default the first column), the
+    ``updated`` columns take the new values, or with ``add`` the sums of
+    old and new. Names are the views' own, never input."""
+    new = [f"{c} = {table}.{c} + excluded.{c}" if add else f"{c} = excluded.{c}" for c in updated]
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "  # nosec B608: fixed table/column names; every value is a parameter
+            f"VALUES ({','.join('?' * len(columns))}) "
+            f"ON CONFLICT ({key or columns[0]}) DO UPDATE SET {', '.join(new)}")
+
+
 class Writer(Protocol):
     """A cursor inside a transaction."""
 
