@@ -209,7 +209,8 @@ def create_app(api: Api) -> Litestar:
                         console.routes(api.service, api.store, api.settings.api_tokens,
                                        api.dead_letters, api.access_records, api.sign_outs,
                                        api.settings.devices),
-                        merchant.routes(api.service, api.store, api.settings.api_tokens)],
+                        merchant.routes(api.service, api.store, api.settings.api_tokens,
+                                        api.sign_outs)],
         dependencies=dependencies(api),
         state=State({TOKENS: api.settings.api_tokens, OWNERS: Owners(
             api.service, NumberLookup(api.store[SHIPMENTS], api.store[LINKS]), api.store[CUSTOMS])}),

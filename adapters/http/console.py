@@ -22,13 +22,10 @@ from urllib.parse import quote
 
 import msgspec
 from babel.dates import format_datetime
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from litestar import Controller, MediaType, Request, Response, Router, get, post
-from litestar.config.csrf import CSRFConfig
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.middleware import DefineMiddleware
-from litestar.middleware.csrf import CSRFMiddleware
 from litestar.params import Body, FromPath
 from litestar.utils.scope.state import ScopeState
 
@@ -40,6 +37,7 @@ from adapters.http.personal_data import masked, personal_view, reason_of
 from adapters.http.ratelimit import Buckets
 from adapters.http.security import page_headers
 from adapters.http.session import COOKIE, PATH, ConsoleSession, Sessions, SignInRefused
+from adapters.http.signin import SessionPages, see_other
 from adapters.http.signouts import SignOuts
 from adapters.web.i18n import Catalogues, Language
 from projections.customs import READ_MODEL as CUSTOMS
@@ -78,6 +76,7 @@ class Console:
     def __init__(self, service: ShipmentService, views: Views, sessions: Sessions,
                  letters: DeadLetterStore | None, records: AccessRecords | None = None) -> None:
         self.service, self.sessions, self.letters = service, sessions, letters
+        self.pages = SessionPages(PATH, COOKIE, "console_session", sessions)
         # every agent's look at a recipient, on the record (adapters/access_records.py)
         self.records = records if records is not None else MemoryAccessRecords()
         self.views = views
@@ -91,7 +90,9 @@ class Console:
                      for tag, lang in self.catalogues.languages.items()}
 
     def _environment(self, lang: Language) -> Environment:
-        env = Environment(loader=PackageLoader("adapters.web", "console"),
+        # its own templates first, then the frame it shares with the merchant's pages
+        env = Environment(loader=ChoiceLoader([PackageLoader("adapters.web", "console"),
+                                               PackageLoader("adapters.web", "templates")]),
                           autoescape=select_autoescape(default=True),
                           extensions=["jinja2.ext.i18n"], trim_blocks=True,
                           lstrip_blocks=True, auto_reload=False)
@@ -142,10 +143,6 @@ def _open_for(seconds: int) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-def _see(location: str) -> Response[bytes]:
-    return Response(b"", status_code=303, headers={**page_headers(), "Location": location})
-
-
 def _client(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -171,48 +168,19 @@ class SignIn(Controller):
                                   error=N_("Too many sign-in attempts from your address. Try again in "
                                            "30 seconds."))
         try:
-            session, value = console.sessions.sign_in(data.token.strip())
+            _, value = console.sessions.sign_in(data.token.strip())
         except SignInRefused as refused:
             if refused.known:
                 return console.render(request, "sign_in.html", 403, error=N_(
                     "That token may not use the console: only agent and admin tokens may."))
             return console.render(request, "sign_in.html", 401,
                                   error=N_("That token is not known."))
-        response = _see(PATH)
-        response.set_cookie(COOKIE, value, path=PATH, max_age=console.sessions.lifetime,
-                            httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https")
-        return response
+        return console.pages.signed_in(request, value, PATH)
 
     @post("/sign-out", status_code=303)
     async def sign_out(self, request: Request[Any, Any, Any],
                        console: NamedDependency[Console]) -> Response[bytes]:
-        session = console.sessions.session(request.cookies.get(COOKIE))
-        if session is not None:
-            console.sessions.sign_out(session)
-        response = _see(f"{PATH}/sign-in")
-        response.delete_cookie(COOKIE, path=PATH)
-        return response
-
-
-def _session_hook(console: Console) -> Any:
-    async def signed_in(request: Request[Any, Any, Any]) -> Response[bytes] | None:
-        """Pages behind the session: without one, on to the sign-in page."""
-        if request.scope["path"] in _OPEN:
-            return None
-        session = console.sessions.session(request.cookies.get(COOKIE))
-        if session is None:
-            if request.method != "GET":
-                return Response(b"sign in first", status_code=401, media_type=MediaType.TEXT,
-                                headers=page_headers())
-            return _see(f"{PATH}/sign-in")
-        request.scope["console_session"] = session  # type: ignore[typeddict-unknown-key]
-        return None
-
-    return signed_in
-
-
-_OPEN = frozenset({f"{PATH}/sign-in", f"{PATH}/sign-out"})
+        return console.pages.signed_out(request)
 
 
 class ConsolePages(Controller):
@@ -258,7 +226,7 @@ class ConsolePages(Controller):
             return console.render(request, "message.html", 400, heading=N_("Nothing to search for"),
                                   text=e.reason)
         if len(found) == 1 and found[0].kind == "tracking number":
-            return _see(f"{PATH}/shipments/{found[0].tracking_numbers[0]}")
+            return see_other(f"{PATH}/shipments/{found[0].tracking_numbers[0]}")
         return console.render(request, "search.html", 200 if found else 404, q=q.strip(),
                               found=found)
 
@@ -299,7 +267,7 @@ class ConsolePages(Controller):
         except TrackingError as e:
             return console.render(request, "message.html", 422, heading=N_("Not recorded"),
                                   text=str(e), back=f"{PATH}/shipments/{quote(tracking_number)}")
-        return _see(f"{PATH}/shipments/{quote(tracking_number)}?done={quote(data.action)}")
+        return see_other(f"{PATH}/shipments/{quote(tracking_number)}?done={quote(data.action)}")
 
 
 def _as_of(raw: str, field: str = "as_of") -> datetime | None:
@@ -359,10 +327,4 @@ def routes(service: ShipmentService, views: Views, tokens: Any,
     sessions = Sessions(tokens, sign_outs=sign_outs)
     console = Console(service, views, sessions, letters, records)
     console.devices = devices
-    csrf = CSRFConfig(secret=sessions.csrf_secret, cookie_name="tracking_console_csrf",
-                      cookie_path=PATH, cookie_httponly=True, cookie_samesite="strict")
-    return Router(
-        path="/", route_handlers=[SignIn, ConsolePages, DeadLetterPages], before_request=_session_hook(console),
-        middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
-        dependencies={"console": Provide(lambda: console, use_cache=True,
-                                         sync_to_thread=False)})
+    return console.pages.router([SignIn, ConsolePages, DeadLetterPages], "console", console)

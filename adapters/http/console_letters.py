@@ -19,7 +19,7 @@ from litestar.params import Body, FromPath
 from adapters import deadletters
 from adapters.http import schemas
 from adapters.http.console import N_, PATH, Console
-from adapters.http.console import _see as see  # the same redirect as every console page
+from adapters.http.signin import see_other as see
 from adapters.http.session import ConsoleSession
 from adapters.mqtt.consumer import stored_scan
 from tracking.codes import SourceKind

@@ -20,11 +20,8 @@ from typing import Any
 import msgspec
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Controller, MediaType, Request, Response, Router, get, post
-from litestar.config.csrf import CSRFConfig
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.middleware import DefineMiddleware
-from litestar.middleware.csrf import CSRFMiddleware
 from litestar.params import Body
 from litestar.utils.scope.state import ScopeState
 
@@ -32,6 +29,8 @@ from adapters.http.auth import principal_of
 from adapters.http.purchase_orders import stock_reader
 from adapters.http.security import page_headers
 from adapters.http.session import ConsoleSession, Sessions, SignInRefused
+from adapters.http.signin import SessionPages
+from adapters.http.signouts import SignOuts
 from adapters.web.i18n import Catalogues, Language
 from adapters.web.inbound_chart import inbound_chart
 from projections.readmodel import Views
@@ -53,9 +52,12 @@ class SignInForm(msgspec.Struct):
 class Merchants:
     """What the merchant's pages need, built once per app."""
 
-    def __init__(self, stock: StockReader, tokens: Any) -> None:
+    def __init__(self, stock: StockReader, tokens: Any,
+                 sign_outs: SignOuts | None = None) -> None:
         self.stock = stock
-        self.sessions = Sessions(tokens, roles=frozenset({"merchant"}), purpose="merchant")
+        self.sessions = Sessions(tokens, roles=frozenset({"merchant"}), purpose="merchant",
+                                 sign_outs=sign_outs)
+        self.pages = SessionPages(PATH, COOKIE, "merchant_session", self.sessions)
         known = self.sessions.tokens  # digests only
         self.accounts = {principal_of(role, digest): known.accounts.get(digest, DEFAULT_ACCOUNT)
                          for digest, role in known.items()}
@@ -93,10 +95,6 @@ class Merchants:
                                  "Content-Language": lang.tag, "Vary": "Accept-Language"})
 
 
-def _go(location: str) -> Response[bytes]:
-    return Response(b"", status_code=303, headers={**page_headers(), "Location": location})
-
-
 def _days(raw: str | None) -> int:
     """``?days=``: a whole number of days ahead, kept within the page's range."""
     try:
@@ -128,21 +126,12 @@ class MerchantPages(Controller):
                      else lang.gettext("That token is not known."))
             return merchants.render(request, lang, "merchant_sign_in.html",
                                     403 if refused.known else 401, error=error)
-        response = _go(f"{PATH}?lang={lang.tag}")
-        response.set_cookie(COOKIE, value, path=PATH, max_age=merchants.sessions.lifetime,
-                            httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https")
-        return response
+        return merchants.pages.signed_in(request, value, f"{PATH}?lang={lang.tag}")
 
     @post("/sign-out", status_code=303)
     async def sign_out(self, request: Request[Any, Any, Any],
                        merchants: NamedDependency[Merchants]) -> Response[bytes]:
-        session = merchants.sessions.session(request.cookies.get(COOKIE))
-        if session is not None:
-            merchants.sessions.sign_out(session)
-        response = _go(f"{PATH}/sign-in")
-        response.delete_cookie(COOKIE, path=PATH)
-        return response
+        return merchants.pages.signed_out(request)
 
     @get("/", sync_to_thread=True)
     def orders(self, request: Request[Any, Any, Any],
@@ -161,30 +150,8 @@ class MerchantPages(Controller):
                                 at_risk=sum(o.at_risk for o in orders))
 
 
-def _signed_in(merchants: Merchants) -> Any:
-    async def hook(request: Request[Any, Any, Any]) -> Response[bytes] | None:
-        """The pages behind the session: without one, on to signing in."""
-        if request.scope["path"] in (f"{PATH}/sign-in", f"{PATH}/sign-out"):
-            return None
-        found = merchants.sessions.session(request.cookies.get(COOKIE))
-        if found is not None:
-            request.scope["merchant_session"] = found  # type: ignore[typeddict-unknown-key]
-            return None
-        if request.method == "GET":
-            return _go(f"{PATH}/sign-in")
-        return Response(b"sign in first", status_code=401, media_type=MediaType.TEXT,
-                        headers=page_headers())
-
-    return hook
-
-
-def routes(service: ShipmentService, views: Views, tokens: Any) -> Router:
+def routes(service: ShipmentService, views: Views, tokens: Any,
+           sign_outs: SignOuts | None = None) -> Router:
     """The merchant's pages on one router, CSRF-protected (every form)."""
-    merchants = Merchants(stock_reader(views, service), tokens)
-    csrf = CSRFConfig(secret=merchants.sessions.csrf_secret, cookie_name="tracking_merchant_csrf",
-                      cookie_path=PATH, cookie_httponly=True, cookie_samesite="strict")
-    return Router(
-        path="/", route_handlers=[MerchantPages], before_request=_signed_in(merchants),
-        middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
-        dependencies={"merchants": Provide(lambda: merchants, use_cache=True,
-                                           sync_to_thread=False)})
+    merchants = Merchants(stock_reader(views, service), tokens, sign_outs)
+    return merchants.pages.router([MerchantPages], "merchants", merchants)

@@ -42,3 +42,23 @@ def test_a_sign_out_in_one_worker_ends_the_session_in_the_other(
     # And a new sign-in is a new session, in either.
     assert sign_in(other_worker).status_code == 303
     assert other_worker.get("/agent", follow_redirects=False).status_code == 200
+
+
+def test_a_merchant_signing_out_in_one_worker_is_signed_out_in_the_other(
+    client: TestClient[Any], other_worker: TestClient[Any],
+) -> None:
+    """The merchant's pages keep their sign-outs where every worker reads
+    them too, as the console does."""
+    r = client.post("/merchant/sign-in", follow_redirects=False, data={
+        "token": "m-token", "_csrf_token": csrf(client, "/merchant/sign-in")})
+    assert r.status_code == 303
+    cookie = client.cookies.get("tracking_merchant")
+    assert cookie
+    other_worker.cookies.set("tracking_merchant", cookie, path="/merchant")
+    assert other_worker.get("/merchant", follow_redirects=False).status_code == 200
+
+    r = client.post("/merchant/sign-out", data={"_csrf_token": csrf(client, "/merchant")},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    answer = other_worker.get("/merchant", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/merchant/sign-in"
