@@ -198,7 +198,7 @@ def record(service: ShipmentService, p: Planned, now: datetime) -> None:
 def record_steps(service: ShipmentService, p: Planned, now: datetime) -> None:
     """Of a booked shipment: declare, and record what happened before ``now``, in order."""
     if any(isinstance(s, tuple) for s in p.steps):
-        service.declare(_declaration(p), SOURCE)
+        service.customs.declare(_declaration(p), SOURCE)
     entry = customs_entry_id(p.tracking_number, p.lane.destination[:2])
     pending: list[Scan] = []
     for step in p.steps:
@@ -212,7 +212,7 @@ def record_steps(service: ShipmentService, p: Planned, now: datetime) -> None:
             service.record_scans(pending, SOURCE)
             pending = []
         reason = "INSPECTION" if step[0] is CustomsStatus.HELD else None
-        service.record_customs_event(entry, step[0], occurred_at=at, source=SOURCE, reason=reason)
+        service.customs.record_customs_event(entry, step[0], occurred_at=at, source=SOURCE, reason=reason)
     if pending:
         service.record_scans(pending, SOURCE)
 

@@ -123,7 +123,7 @@ def publish(service: ShipmentService, parameters: Parameters = Parameters(),
                       parameters=parameters, figures=figures)
     scores = score_lanes(scored_later, model)
     won = carrier_lanes(scores)
-    version, written = service.publish_eta_model(
+    version, written = service.eta_models.publish(
         figures, deliveries=delivered, parameters=parameters, source=SOURCE,
         carrier_lanes=won)
     print(f"published ETA model v{version} at position {written.position}: {len(figures)} "

@@ -72,7 +72,7 @@ def test_hong_kong_to_stockholm_with_a_misdirection_in_tokyo(
           misdirected=True, next_expected=None, eta=None)
 
     now[0] = at(7, 12)
-    service.reroute(TN, TYO_HAM_STO, AGENT)
+    service.shipments.reroute(TN, TYO_HAM_STO, AGENT)
     check(tracking(TN), Status.IN_TRANSIT, TransportStatus.AT_FACILITY, location="JPTYO",
           next_expected=expect("LOADED", "JPTYO", "V400"), eta=at(23))
 
@@ -94,16 +94,16 @@ def test_hong_kong_to_stockholm_with_a_misdirection_in_tokyo(
           next_expected=expect("DELIVERED", "SESTO"), eta=at(23, 18))
 
     # Import customs in Stockholm: lodged, held for a missing invoice, released.
-    entry = service.declare(declaration(), AGENT).entry_id
+    entry = service.customs.declare(declaration(), AGENT).entry_id
     for status, hour, reason in ((CustomsStatus.LODGED, 19, None),
                                  (CustomsStatus.HELD, 20, "DOCUMENTS")):
-        service.record_customs_event(entry, status, occurred_at=at(23, hour), source=AGENT,
+        service.customs.record_customs_event(entry, status, occurred_at=at(23, hour), source=AGENT,
                                      reason=reason)
     held = tracking(TN)
     check(held, Status.CUSTOMS_HOLD, TransportStatus.AT_FACILITY, location="SESTO",
           next_expected=expect("DELIVERED", "SESTO"), eta=at(23, 18))
     assert ExceptionKind.CUSTOMS_HOLD in open_exceptions(service.get(TN), held)
-    service.record_customs_event(entry, CustomsStatus.RELEASED, occurred_at=at(24, 6),
+    service.customs.record_customs_event(entry, CustomsStatus.RELEASED, occurred_at=at(24, 6),
                                  source=AGENT)
     check(tracking(TN), Status.IN_TRANSIT, TransportStatus.AT_FACILITY, location="SESTO",
           next_expected=expect("DELIVERED", "SESTO"), eta=at(23, 18))

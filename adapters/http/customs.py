@@ -165,7 +165,7 @@ def _answer(service: ShipmentService, entry_id: UUID, position: int | None, stat
             **extra: Any) -> Response[bytes]:
     """A write's answer: the entry as it is now, and the write's position."""
     view: dict[str, Any] = msgspec.to_builtins(
-        customs_view(service.customs_entry(entry_id)), enc_hook=enc_hook
+        customs_view(service.customs.customs_entry(entry_id)), enc_hook=enc_hook
     )
     view.update(extra, position=position)
     return json_response(view, status)
@@ -196,7 +196,7 @@ class CustomsController(Controller):
     ) -> Response[bytes]:
         declaration = to_declaration(data)
         check_shipment(request, declaration.tracking_number)  # a merchant's own only
-        declared = service.declare(declaration, _source(request))
+        declared = service.customs.declare(declaration, _source(request))
         return _answer(service, declared.entry_id, declared.position,
                        201 if declared.created else 200)
 
@@ -215,7 +215,7 @@ class CustomsController(Controller):
     ) -> Response[bytes]:
         declaration = to_declaration(data)
         check_shipment(request, declaration.tracking_number)  # a merchant's own only
-        declared = service.amend(_entry_id(entry_id), declaration, _source(request))
+        declared = service.customs.amend(_entry_id(entry_id), declaration, _source(request))
         return _answer(service, declared.entry_id, declared.position, 200,
                        amended=declared.created)
 
@@ -236,7 +236,7 @@ class CustomsController(Controller):
     ) -> Response[bytes]:
         eid = _entry_id(entry_id)
         status = _choice("event", data.event.strip().upper(), CustomsStatus)
-        result = service.record_customs_event(
+        result = service.customs.record_customs_event(
             eid, status, occurred_at=data.occurred_at, source=_source(request),
             reason=data.reason, detail=data.detail,
             amount=_amount("amount", data.amount) if data.amount is not None else None,

@@ -187,6 +187,6 @@ def record_casework(
     tn = TrackingNumber(tracking_number)
     work = casework(kind, data.action, assignee=data.assignee, text=data.text,
                     until=data.until, now=service.clock())
-    result = service.work_exception(tn, work, Source(SourceKind.AGENT, principal))
+    result = service.shipments.work_exception(tn, work, Source(SourceKind.AGENT, principal))
     return CaseworkOut(tracking_number=str(tn), kind=work.kind.value,
                        action=CaseAction(work.action).value, position=result.position)

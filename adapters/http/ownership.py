@@ -86,7 +86,7 @@ class Owners:
         if view is not None:
             return self.shipment(TrackingNumber(_entry.decode(view).tracking_number))
         try:
-            entry = self.service.customs_entry(entry_id)
+            entry = self.service.customs.customs_entry(entry_id)
         except (TrackingError, LookupError):
             return None
         return self.shipment(entry.declaration.tracking_number)

@@ -144,11 +144,11 @@ class PersonalDataController(Controller):
         data: Annotated[ErasureIn | None, Body()] = None,
     ) -> Response[bytes]:
         tn = TrackingNumber(tracking_number)
-        own = service.linked(tn) or tn
+        own = service.links.linked(tn) or tn
         reason = (data or ErasureIn()).reason
         if not reason.strip() or not reason.isprintable():
             raise InvalidInput("reason", f"must be 1 to {MAX_REASON} printable characters")
-        result = service.erase_personal_data(
+        result = service.shipments.erase_personal_data(
             own, reason, Source(SourceKind.AGENT, request.state.principal))
         return json_response(ErasureOut(tracking_number=str(own), erased=result.changed,
                                         reason=reason, by=request.state.principal,

@@ -91,7 +91,7 @@ class ShipmentController(Controller):
             Locode(data.destination, "destination") if data.destination else None
         )
         source = Source(SourceKind.AGENT, request.state.principal)
-        result = service.reroute(tn, route, source, destination)
+        result = service.shipments.reroute(tn, route, source, destination)
         return _view_of(service, service.get(tn), (request, access_records, "re-route answer"),
                         result.position)
 
@@ -118,7 +118,7 @@ class ShipmentController(Controller):
         if as_of is not None:
             if as_of.tzinfo is None:
                 raise InvalidInput("as_of", "needs a UTC offset (RFC 3339)")
-            return _view_of(service, service.get_as_of(tn, as_of),
+            return _view_of(service, service.shipments.get_as_of(tn, as_of),
                             (request, access_records, "shipment view as_of"))
         view = lookup.full_view(tn)
         if view is None:

@@ -211,7 +211,7 @@ class ReadModelRunner:
         before = self.app.clock() - self.stall_after
         flagged: list[str] = []
         while quiet := view.quiet_since(before, limit=500):
-            flagged += self.app.flag_stalled(quiet, self.stall_after)
+            flagged += self.app.shipments.flag_stalled(quiet, self.stall_after)
             self.catch_up()  # so the next query no longer finds them
             if len(quiet) < 500:
                 break

@@ -10,16 +10,20 @@ family over one unit of work (``tracking.unitofwork``):
   (``service.purchase_orders``, used as is).
 - ``tracking.webhooks``: merchants' webhook subscriptions.
 
-``ShipmentService`` is their facade, the one object the adapters are given:
-each of its commands is one call to the service of its family.
+``ShipmentService`` is the one object the adapters are given. It holds the
+family services (``service.shipments``, ``service.customs``, ``service.links``,
+``service.purchase_orders``, ``service.eta_models``, ``service.webhooks``),
+which the adapters call directly; it keeps as its own only the commands and
+queries nearly every adapter and test uses (book, record scans and updates,
+the shipment, its delivery and its history).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from datetime import UTC, datetime
+from typing import ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -27,16 +31,11 @@ from eventsourcing.domain import DomainEventProtocol
 
 from tracking.aggregate_cache import DEFAULT_BUDGET
 from tracking.booking import Booking
-from tracking.casework import Casework
 from tracking.carrier import CarrierUpdate
-from tracking.compliance import Charges
-from tracking.customs import CustomsEntry, CustomsStatus
 from tracking.customs_entries import CustomsEntries
-from tracking.declaration import Declaration
 from tracking.delivery import Delivery
-from tracking.eta.fit import Figure, Parameters
 from tracking.eta_models import EtaModels
-from tracking.identifiers import Locode, TrackingNumber
+from tracking.identifiers import TrackingNumber
 from tracking.links import TrackingLinks
 from tracking.mapper import StructMapper
 from tracking.nomenclature import Nomenclature
@@ -44,10 +43,9 @@ from tracking.outcomes import DeclarationResult, ScanOutcome, ScanResult, WriteR
 from tracking.personal_data import KeyStore, MemoryKeyStore, Vault
 from tracking.purchase_orders import PurchaseOrders
 from tracking.route import Route
-from tracking.scan import SYSTEM, Scan, Source
+from tracking.scan import Scan, Source
 from tracking.shipment import Shipment
 from tracking.shipments import Shipments
-from tracking.subscription import EmailAddress
 from tracking.tariff import CustomsRules, default_rules
 from tracking.unitofwork import AggregateStore, MultiStreamReader
 from tracking.webhook import Webhook
@@ -127,30 +125,6 @@ class ShipmentService(Application[UUID]):
     ) -> WriteResult:
         return self.shipments.book(tracking_number, booking, route, source)
 
-    def reroute(
-        self,
-        tracking_number: TrackingNumber,
-        route: Route,
-        source: Source,
-        destination: Locode | None = None,
-    ) -> WriteResult:
-        return self.shipments.reroute(tracking_number, route, source, destination)
-
-    def work_exception(
-        self, tracking_number: TrackingNumber, work: Casework, source: Source
-    ) -> WriteResult:
-        return self.shipments.work_exception(tracking_number, work, source)
-
-    def subscribe(
-        self, tracking_number: TrackingNumber, email: EmailAddress, language: str, source: Source
-    ) -> WriteResult:
-        return self.shipments.subscribe(tracking_number, email, language, source)
-
-    def erase_personal_data(
-        self, tracking_number: TrackingNumber, reason: str, source: Source
-    ) -> WriteResult:
-        return self.shipments.erase_personal_data(tracking_number, reason, source)
-
     def record_scan(self, scan: Scan, source: Source | None = None) -> ScanOutcome:
         return self.shipments.record_updates([scan], source)[0]
 
@@ -166,11 +140,6 @@ class ShipmentService(Application[UUID]):
     ) -> list[ScanOutcome]:
         return self.shipments.record_updates(updates, source)
 
-    def flag_stalled(
-        self, tracking_numbers: Sequence[str], threshold: timedelta, source: Source = SYSTEM
-    ) -> list[str]:
-        return self.shipments.flag_stalled(tracking_numbers, threshold, source)
-
     def get(self, tracking_number: str) -> Shipment:
         return self.shipments.get(tracking_number)
 
@@ -180,50 +149,6 @@ class ShipmentService(Application[UUID]):
     def history(self, tracking_number: str) -> list[DomainEventProtocol[UUID]]:
         return self.shipments.history(tracking_number)
 
-    def get_as_of(self, tracking_number: str, at: datetime) -> Shipment:
-        return self.shipments.get_as_of(tracking_number, at)
-
-    # -- carrier hand-over (tracking.links) --------------------------------------
-
-    def linked(self, tracking_number: str) -> TrackingNumber | None:
-        return self.links.linked(tracking_number)
-
-    # -- customs (tracking.customs_entries) --------------------------------------
-
-    def declare(self, declaration: Declaration, source: Source) -> DeclarationResult:
-        return self.customs.declare(declaration, source)
-
-    def amend(self, entry_id: UUID, declaration: Declaration, source: Source) -> DeclarationResult:
-        return self.customs.amend(entry_id, declaration, source)
-
-    def record_customs_event(
-        self,
-        entry_id: UUID,
-        status: CustomsStatus,
-        *,
-        occurred_at: datetime,
-        source: Source,
-        reason: str | None = None,
-        detail: str | None = None,
-        amount: Any = None,
-        charges: Charges | None = None,
-    ) -> WriteResult:
-        return self.customs.record_customs_event(
-            entry_id, status, occurred_at=occurred_at, source=source, reason=reason,
-            detail=detail, amount=amount, charges=charges,
-        )
-
-    def customs_entry(self, entry_id: UUID) -> CustomsEntry:
-        return self.customs.customs_entry(entry_id)
-
-    # -- ETA lane models (tracking.eta_models) -----------------------------------
-
-    def publish_eta_model(
-        self, figures: tuple[Figure, ...], *, deliveries: int, parameters: Parameters,
-        source: Source, carrier_lanes: tuple[str, ...] = (),
-    ) -> tuple[int, WriteResult]:
-        return self.eta_models.publish(figures, deliveries=deliveries, parameters=parameters,
-                                       source=source, carrier_lanes=carrier_lanes)
     # -- webhook subscriptions (tracking.webhooks) -------------------------------
 
     def create_webhook(

@@ -1,7 +1,8 @@
 """The Shipment's commands for what carriers send besides scans
 (``tracking.carrier``): estimates, notes of codes we have no equivalent
 for, and retractions. A part of the aggregate (``tracking.shipment``), kept
-apart; the events they trigger are the Shipment's own."""
+apart; the events they trigger are the Shipment's own, and the retractions'
+``apply`` comes here."""
 
 from __future__ import annotations
 
@@ -84,3 +85,34 @@ class CarrierUpdates:
         if isinstance(update, CarrierNote):
             return self.note_carrier_event(update, source)
         return self.retract(update, source)
+
+    # -- what the retractions' events apply (the Shipment's ScanRetracted and
+    # RetractedEventRecorded) -------------------------------------------------
+
+    def apply_retraction(self: Shipment, retracted_id: str) -> None:
+        """The recorded scan ``retracted_id`` stops counting."""
+        key = f"retracts:{retracted_id}"
+        self.other_ids.append(key)
+        self.scan_ids.add(key)
+        for i, scan in enumerate(self.scans):
+            if scan.scan_id == retracted_id:
+                self.retracted.append(self.scans.pop(i))
+                self.derivation = None  # derive again without it
+                self.after_end.discard(scan.scan_id)
+                if not self.has_ended():
+                    # The end it had reached never was: what came after counts.
+                    self.after_end.clear()
+                break
+
+    def apply_retracted_event(self: Shipment, retracted_id: str, scan: Scan | None) -> None:
+        """An event never recorded before, recorded retracted: a scan (kept
+        among the retracted) or a note."""
+        key = f"retracts:{retracted_id}"
+        self.other_ids.append(key)
+        self.scan_ids.update((key, retracted_id))
+        if scan is not None:
+            self.retracted.append(scan)
+            if scan.new_tracking_number is not None:
+                self.aliases.add(scan.new_tracking_number)  # as a retracted scan's
+        else:
+            self.other_ids.append(retracted_id)

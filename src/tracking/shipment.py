@@ -22,7 +22,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from tracking.booking import Booking
-from tracking import personal_data, shipment_state, timeline
+from tracking import personal_data, shipment_state
 from tracking.cargo import Cargo, CarriedLine
 from tracking.carrier import CarrierNote, Estimate
 from tracking.carrier_updates import CarrierUpdates
@@ -33,15 +33,19 @@ from tracking.errors import BookingConflict, InvalidInput, ShipmentNotFound
 from tracking.occurred import WHEN_RECORDED
 from tracking.identifiers import Locode, TrackingNumber, shipment_id
 from tracking.limits import not_ahead
+from tracking.recipient_data import RecipientData
 from tracking.route import Route, RoutePlan
 from tracking.scan import Reported, Scan, Source
 from tracking.shipment_state import ShipmentState
 from tracking.subscription import Subscription
+from tracking.timeline import Timeline
 
 
-class Shipment(CarrierUpdates, Cargo, Aggregate):
-    # Its carrier-update commands are in tracking.carrier_updates, its state
-    # as one value in tracking.shipment_state, its timeline's rules in tracking.timeline.
+class Shipment(Timeline, CarrierUpdates, Cargo, RecipientData, Aggregate):
+    # Its carrier-update commands are in tracking.carrier_updates, those on the
+    # recipient's personal data in tracking.recipient_data, its state as one
+    # value in tracking.shipment_state, its timeline (what its scans and customs
+    # marks apply, which of them count) in tracking.timeline.
 
     class Opened(Aggregate.Created):
         """The first word of this tracking number reached us."""
@@ -96,17 +100,7 @@ class Shipment(CarrierUpdates, Cargo, Aggregate):
             return self.scan.occurred_at
 
         def apply(self, aggregate: Any) -> None:
-            s: Shipment = aggregate
-            s.scan_ids.add(self.scan.scan_id)
-            if self.scan.new_tracking_number is not None:
-                s.aliases.add(self.scan.new_tracking_number)
-            if s.has_ended():
-                s.after_end.add(self.scan.scan_id)
-            at = timeline.insert(s.scans, self.scan)
-            if at < len(s.scans) - 1:
-                s.derivation = None  # an earlier scan came late: derive again from the start
-            s.stalled_since = None
-            s.last_activity_at = max(s.last_activity_at, self.timestamp)
+            aggregate.apply_scan(self.scan, self.timestamp)  # tracking.timeline
 
     class CustomsUpdated(Aggregate.Event):
         """One of the shipment's customs entries moved on (declared, lodged,
@@ -121,12 +115,7 @@ class Shipment(CarrierUpdates, Cargo, Aggregate):
             return self.mark.occurred_at
 
         def apply(self, aggregate: Any) -> None:
-            s: Shipment = aggregate
-            if s.has_ended():
-                s.after_end.add(timeline.mark_key(self.mark))
-            timeline.insert(s.customs, self.mark)
-            s.derivation = None
-            s.last_activity_at = max(s.last_activity_at, self.timestamp)
+            aggregate.apply_mark(self.mark, self.timestamp)  # tracking.timeline
 
     class StallDetected(Aggregate.Event):
         """Nothing was heard of the shipment for longer than ``threshold``
@@ -168,10 +157,7 @@ class Shipment(CarrierUpdates, Cargo, Aggregate):
         occurred_at = WHEN_RECORDED
 
         def apply(self, aggregate: Any) -> None:
-            s: Shipment = aggregate
-            s.personal_data_erased_at = self.erased_at
-            # Blank what it holds, sealed or (recorded before sealing) plain.
-            s.booking, s.subscriptions = personal_data.blanked(s.booking, s.subscriptions)
+            aggregate.apply_erasure(self.erased_at)  # tracking.recipient_data
 
     # -- carrier updates (tracking.carrier) ----------------------------------------
 
@@ -233,19 +219,7 @@ class Shipment(CarrierUpdates, Cargo, Aggregate):
             return self.declared_at
 
         def apply(self, aggregate: Any) -> None:
-            s: Shipment = aggregate
-            key = f"retracts:{self.retracted_id}"
-            s.other_ids.append(key)
-            s.scan_ids.add(key)
-            for i, scan in enumerate(s.scans):
-                if scan.scan_id == self.retracted_id:
-                    s.retracted.append(s.scans.pop(i))
-                    s.derivation = None  # derive again without it
-                    s.after_end.discard(scan.scan_id)
-                    if not s.has_ended():
-                        # The end it had reached never was: what came after counts.
-                        s.after_end.clear()
-                    break
+            aggregate.apply_retraction(self.retracted_id)  # tracking.carrier_updates
 
     class RetractedEventRecorded(ScanRetracted):
         """The source sent an event with its declaration that the event was
@@ -258,16 +232,7 @@ class Shipment(CarrierUpdates, Cargo, Aggregate):
         note: CarrierNote | None
 
         def apply(self, aggregate: Any) -> None:
-            s: Shipment = aggregate
-            key = f"retracts:{self.retracted_id}"
-            s.other_ids.append(key)
-            s.scan_ids.update((key, self.retracted_id))
-            if self.scan is not None:
-                s.retracted.append(self.scan)
-                if self.scan.new_tracking_number is not None:
-                    s.aliases.add(self.scan.new_tracking_number)  # as a retracted scan's
-            else:
-                s.other_ids.append(self.retracted_id)
+            aggregate.apply_retracted_event(self.retracted_id, self.scan)
 
     def __init__(self, tracking_number: TrackingNumber, source: Source) -> None:
         self.tracking_number = tracking_number
@@ -356,21 +321,6 @@ class Shipment(CarrierUpdates, Cargo, Aggregate):
                 d.add(scan)
         return d.result(self.estimates)
 
-    def counted_scans(self) -> list[Scan]:
-        """The scans its delivery is derived from: all but those recorded
-        after it had ended (in occurred_at order)."""
-        return timeline.counted_scans(self.scans, self.after_end)
-
-    def counted_customs(self) -> list[CustomsMark]:
-        """The customs marks its delivery is derived from, likewise."""
-        return timeline.counted_marks(self.customs, self.after_end)
-
-    def has_ended(self) -> bool:
-        """Whether what is derived has reached DELIVERED or RETURNED: a
-        booked shipment with a delivery scan counted (the derivation ends at
-        the first one, whatever else was said)."""
-        return self.is_booked and timeline.delivered(self.scans, self.after_end)
-
     # -- commands ----------------------------------------------------------------
 
     def book(self, booking: Booking, route: Route, source: Source) -> bool:
@@ -433,22 +383,4 @@ class Shipment(CarrierUpdates, Cargo, Aggregate):
             return False
         not_ahead("occurred_at", scan.occurred_at, now, ": check the scanner's clock")
         self.trigger_event(self.ScanRecorded, scan=scan, source=source)
-        return True
-
-    def subscribe(self, subscription: Subscription, source: Source) -> bool:
-        """Record a request for e-mail updates; False when that address
-        already asked."""
-        self.require_booked()
-        if any(s.email == subscription.email for s in self.subscriptions):
-            return False
-        self.trigger_event(self.NotificationSubscribed, subscription=subscription, source=source)
-        return True
-
-    def erase_personal_data(self, reason: str, at: datetime, source: Source) -> bool:
-        """Record that the recipient's personal data was erased (its key is
-        deleted by the caller); False when it already was."""
-        self.require_booked()
-        if self.personal_data_erased_at is not None:
-            return False
-        self.trigger_event(self.PersonalDataErased, reason=reason, erased_at=at, source=source)
         return True

@@ -39,7 +39,7 @@ def test_an_unknown_number_is_not_found(service: ShipmentService) -> None:
     with pytest.raises(ShipmentNotFound):
         service.history(TN)
     with pytest.raises(ShipmentNotFound):
-        service.reroute(TN, TYO_HAM_STO, AGENT)
+        service.shipments.reroute(TN, TYO_HAM_STO, AGENT)
 
 
 def test_scans_before_booking_are_kept_durably_and_applied_once_booked(
@@ -172,9 +172,9 @@ def test_reroute_is_recorded_with_its_source_and_time(make_service: ServiceFacto
     now = datetime(2009, 3, 7, tzinfo=UTC)
     service = make_service(clock=lambda: now)
     service.book(TN, booking(), HK_STO, AGENT)
-    result = service.reroute(TN, TYO_HAM_STO, AGENT)
+    result = service.shipments.reroute(TN, TYO_HAM_STO, AGENT)
     assert result.changed and result.position == service.position()
-    assert not service.reroute(TN, TYO_HAM_STO, AGENT).changed
+    assert not service.shipments.reroute(TN, TYO_HAM_STO, AGENT).changed
     rerouted = service.history(TN)[-1]
     assert isinstance(rerouted, Shipment.Rerouted)
     assert rerouted.effective_at == now and rerouted.source == AGENT
@@ -185,7 +185,7 @@ def test_as_of_answers_from_the_events_recorded_by_then(service: ShipmentService
     service.record_scan(scan("RECEIVED", "HKHKG", 2))
     between = datetime.now(UTC)
     service.record_scan(scan("LOADED", "HKHKG", 3, voyage="V100"))
-    then = service.get_as_of(TN, between)
+    then = service.shipments.get_as_of(TN, between)
     assert len(then.scans) == 1
     assert then.delivery().transport_status.value == "AT_FACILITY"
     assert service.delivery(TN).transport_status.value == "ONBOARD"

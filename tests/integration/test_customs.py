@@ -30,15 +30,15 @@ def test_a_declaration_needs_a_booked_shipment_and_is_idempotent(
 ) -> None:
     service = make_service(clock)
     with pytest.raises(ShipmentNotFound):
-        service.declare(declaration(), AGENT)
+        service.customs.declare(declaration(), AGENT)
     assert service.position() == 0
     service.book(TN, booking(), HK_STO, AGENT)
-    first = service.declare(declaration(), AGENT)
+    first = service.customs.declare(declaration(), AGENT)
     assert first.created and first.position == service.position()
-    again = service.declare(declaration(), AGENT)
+    again = service.customs.declare(declaration(), AGENT)
     assert not again.created and again.entry_id == first.entry_id and again.position is None
     with pytest.raises(CustomsConflict):
-        service.declare(declaration(line(quantity=9)), AGENT)
+        service.customs.declare(declaration(line(quantity=9)), AGENT)
     assert service.position() == first.position
 
 
@@ -47,23 +47,23 @@ def test_an_entry_and_its_shipment_move_together_across_processes(
 ) -> None:
     merchant, broker = make_service(clock), make_service(clock)
     merchant.book(TN, booking(), HK_STO, AGENT)
-    entry_id = merchant.declare(declaration(), AGENT).entry_id
-    broker.record_customs_event(entry_id, CustomsStatus.LODGED, occurred_at=NOW, source=AGENT)
+    entry_id = merchant.customs.declare(declaration(), AGENT).entry_id
+    broker.customs.record_customs_event(entry_id, CustomsStatus.LODGED, occurred_at=NOW, source=AGENT)
     # The merchant's process still has the entry and the shipment as it declared them.
-    merchant.record_customs_event(entry_id, CustomsStatus.HELD, occurred_at=NOW, source=AGENT,
+    merchant.customs.record_customs_event(entry_id, CustomsStatus.HELD, occurred_at=NOW, source=AGENT,
                                   reason="PAYMENT")
     assert broker.delivery(TN).status is Status.CUSTOMS_HOLD
-    broker.record_customs_event(entry_id, CustomsStatus.DUTIES_ASSESSED, occurred_at=NOW,
+    broker.customs.record_customs_event(entry_id, CustomsStatus.DUTIES_ASSESSED, occurred_at=NOW,
                                 source=AGENT, amount=Decimal("6.25"))
 
-    version = merchant.customs_entry(entry_id).version
+    version = merchant.customs.customs_entry(entry_id).version
     with pytest.raises(InvalidTransition):
-        merchant.record_customs_event(entry_id, CustomsStatus.RELEASED, occurred_at=NOW,
+        merchant.customs.record_customs_event(entry_id, CustomsStatus.RELEASED, occurred_at=NOW,
                                       source=AGENT)
-    assert merchant.customs_entry(entry_id).version == version
+    assert merchant.customs.customs_entry(entry_id).version == version
 
     reopened = make_service(clock)
-    entry = reopened.customs_entry(entry_id)
+    entry = reopened.customs.customs_entry(entry_id)
     assert [s.status for s in entry.steps] == [
         CustomsStatus.LODGED, CustomsStatus.HELD, CustomsStatus.DUTIES_ASSESSED]
     assert entry.unpaid == Decimal("6.25")
@@ -83,7 +83,7 @@ def unknown_subheadings(env: dict[str, str], *lines: str) -> list[str]:
     service = build_service(Settings.from_env(env), clock=clock)
     try:
         service.book(TN, booking(), HK_STO, AGENT)
-        entry = service.customs_entry(service.declare(declaration(*map(line, lines)), AGENT).entry_id)
+        entry = service.customs.customs_entry(service.customs.declare(declaration(*map(line, lines)), AGENT).entry_id)
         return [f.field for f in entry.findings if f.code.value == "HS_SUBHEADING_UNKNOWN"]
     finally:
         service.close()
@@ -123,8 +123,8 @@ def test_a_configured_nomenclature_and_rules_table_are_used(tmp_path, database_u
     service = build_service(settings, clock=clock)
     try:
         service.book(TN, booking(), HK_STO, AGENT)
-        declared = service.declare(declaration(line("610999"), line("610998")), AGENT)
-        entry = service.customs_entry(declared.entry_id)
+        declared = service.customs.declare(declaration(line("610999"), line("610998")), AGENT)
+        entry = service.customs.customs_entry(declared.entry_id)
         assert [f.code.value for f in entry.findings] == ["HS_SUBHEADING_UNKNOWN", "NO_DE_MINIMIS"]
         assert entry.findings[0].field == "lines[0].hs_code"  # 610998 is in this edition
         assert entry.estimate is not None and entry.estimate.rules_version == "local"

@@ -115,7 +115,7 @@ def test_reindexing_puts_recipients_booked_before_the_index_in_it(database_url: 
         assert reindex_names(service) == Reindexed(indexed=1, left_out=0)
         assert reindex_names(service) == Reindexed(indexed=1, left_out=0)  # again: the same
         assert vault.find_recipients("LINDGREN astrid") == [sid]
-        service.erase_personal_data(TN, "asked", AGENT)
+        service.shipments.erase_personal_data(TN, "asked", AGENT)
         assert reindex_names(service) == Reindexed(indexed=0, left_out=1)
         assert vault.find_recipients("astrid") == []
     finally:

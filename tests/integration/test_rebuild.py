@@ -25,7 +25,7 @@ def worked_traffic(service: ShipmentService) -> None:
     service.record_scan(scan("EXCEPTION", "JPTYO", 7, reason="DAMAGED"))
     for action, extra in (("acknowledge", {}), ("assign", {"assignee": "ana"}),
                           ("comment", {"text": "photos asked for"})):
-        service.work_exception(TrackingNumber(TN), casework("DAMAGED", action, now=at(7, 1),
+        service.shipments.work_exception(TrackingNumber(TN), casework("DAMAGED", action, now=at(7, 1),
                                                             **extra), AGENT)
     service.record_scan(scan("LOADED", "JPTYO", 12, voyage="V400"))
 

@@ -59,12 +59,12 @@ def traffic(settings: Settings) -> None:
         cold(lambda s, tn=tn: s.book(tn, booking(), HK_STO, AGENT))
     cold(lambda s: s.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in TNS]))
     cold(lambda s: s.record_scans([scan("UNLOADED", "JPTYO", 6, voyage="V100", tn=tn) for tn in TNS]))
-    entry = cold(lambda s: s.declare(declaration(tn=TNS[1]), AGENT).entry_id)
-    cold(lambda s: s.record_customs_event(entry, CustomsStatus.LODGED, occurred_at=at(7),
+    entry = cold(lambda s: s.customs.declare(declaration(tn=TNS[1]), AGENT).entry_id)
+    cold(lambda s: s.customs.record_customs_event(entry, CustomsStatus.LODGED, occurred_at=at(7),
                                           source=AGENT))
-    cold(lambda s: s.record_customs_event(entry, CustomsStatus.HELD, occurred_at=at(8),
+    cold(lambda s: s.customs.record_customs_event(entry, CustomsStatus.HELD, occurred_at=at(8),
                                           source=AGENT, reason="INSPECTION"))
-    cold(lambda s: s.reroute(TNS[0], TYO_HAM_STO, AGENT))
+    cold(lambda s: s.shipments.reroute(TNS[0], TYO_HAM_STO, AGENT))
     cold(lambda s: s.record_scans([scan("RECEIVED", "HKHKG", 2, tn=tn) for tn in TNS]))  # late
     cold(lambda s: s.record_scan(scan("DELIVERED", "SESTO", 24, tn=TNS[2])))
     cold(lambda s: s.record_scan(scan("ARRIVED", "SESTO", 23, tn=TNS[2])))  # after the end

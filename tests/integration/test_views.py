@@ -48,11 +48,11 @@ def traffic(service: ShipmentService) -> None:
         service.book(tn, booking(), HK_STO, AGENT)
     service.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in TNS])
     service.record_scans([scan("UNLOADED", "JPTYO", 6, voyage="V100", tn=tn) for tn in TNS])
-    entry = service.declare(declaration(tn=TNS[1]), AGENT).entry_id
-    service.record_customs_event(entry, CustomsStatus.LODGED, occurred_at=at(7), source=AGENT)
-    service.record_customs_event(entry, CustomsStatus.HELD, occurred_at=at(8), source=AGENT,
+    entry = service.customs.declare(declaration(tn=TNS[1]), AGENT).entry_id
+    service.customs.record_customs_event(entry, CustomsStatus.LODGED, occurred_at=at(7), source=AGENT)
+    service.customs.record_customs_event(entry, CustomsStatus.HELD, occurred_at=at(8), source=AGENT,
                                  reason="INSPECTION")
-    service.reroute(TN, TYO_HAM_STO, AGENT)
+    service.shipments.reroute(TN, TYO_HAM_STO, AGENT)
     service.record_scans([scan("RECEIVED", "HKHKG", 2, tn=tn) for tn in TNS])
     service.record_scan(scan("DELIVERED", "SESTO", 24, tn=TNS[2]))
 

@@ -72,8 +72,8 @@ def test_subscribers_are_told_of_a_status_change_each_in_their_language(
     box, _ = mailbox
     system.book()
     service = system.sender.service
-    service.subscribe(TrackingNumber(TN), EmailAddress("kunde@example.de"), "de", AGENT)
-    service.subscribe(TrackingNumber(TN), EmailAddress("customer@example.com"), "en", AGENT)
+    service.shipments.subscribe(TrackingNumber(TN), EmailAddress("kunde@example.de"), "de", AGENT)
+    service.shipments.subscribe(TrackingNumber(TN), EmailAddress("customer@example.com"), "en", AGENT)
     system.scan("RECEIVED", "HKHKG", at(3))
     german = eventually(lambda: box.to("kunde@example.de"), what="the German e-mail")[0]
     english = eventually(lambda: box.to("customer@example.com"), what="the English e-mail")[0]

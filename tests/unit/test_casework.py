@@ -41,8 +41,8 @@ def test_resolved_stays_resolved_while_its_condition_goes_on_also_in_a_rebuild()
     app.book(TrackingNumber(TN), booking(), HK_STO, AGENT)
     app.record_scan(scan("EXCEPTION", "HKHKG", 2, reason="DAMAGED"))
     with pytest.raises(InvalidInput):  # not open: nothing recorded
-        app.work_exception(TrackingNumber(TN), casework("LOST", "resolve", now=now[0]), AGENT)
-    app.work_exception(TrackingNumber(TN), casework("DAMAGED", "resolve", now=now[0]), AGENT)
+        app.shipments.work_exception(TrackingNumber(TN), casework("LOST", "resolve", now=now[0]), AGENT)
+    app.shipments.work_exception(TrackingNumber(TN), casework("DAMAGED", "resolve", now=now[0]), AGENT)
     runner.catch_up()
     app.record_scan(scan("EXCEPTION", "HKHKG", 2, 5, reason="DAMAGED"))  # the same condition
     runner.catch_up()

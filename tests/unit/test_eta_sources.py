@@ -47,9 +47,9 @@ def test_the_model_book_of_a_write_answer_has_every_model_published_even_after_a
     service = ShipmentService()
     source = Source(SourceKind.SYSTEM, "test")
     assert service.eta_models.book().latest_version == 0
-    first, _ = service.publish_eta_model((), deliveries=3, parameters=Parameters(), source=source)
+    first, _ = service.eta_models.publish((), deliveries=3, parameters=Parameters(), source=source)
     assert [m.version for m in service.eta_models.book().models] == [first]
-    second, _ = service.publish_eta_model((), deliveries=4, parameters=Parameters(),
+    second, _ = service.eta_models.publish((), deliveries=4, parameters=Parameters(),
                                           source=source)
     book = service.eta_models.book()
     assert [m.version for m in book.models] == [first, second]

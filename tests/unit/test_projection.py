@@ -94,7 +94,7 @@ def test_exceptions_are_raised_and_cleared_with_when_and_why(
     assert misdirected.kind == "MISDIRECTED"
     assert "UNLOADED at JPTYO on V100" in misdirected.details
     now[0] = at(7)
-    app.reroute(TN, TYO_HAM_STO, AGENT)  # arrives on the 23rd, after deliver_by
+    app.shipments.reroute(TN, TYO_HAM_STO, AGENT)  # arrives on the 23rd, after deliver_by
     runner.catch_up()
     assert open_kinds(store) == ["LATE"]
     closed = store.exceptions(state="closed", kind=None, limit=9, offset=0)
@@ -142,7 +142,7 @@ def test_a_rebuild_equals_the_views_built_event_by_event(
     app.record_scans([scan("LOADED", "HKHKG", 3, voyage="V100", tn=tn) for tn in tns])
     one_by_one.catch_up()
     app.record_scans([scan("UNLOADED", "JPTYO", 6, voyage="V100", tn=tn) for tn in tns])
-    app.reroute(TN, TYO_HAM_STO, AGENT)
+    app.shipments.reroute(TN, TYO_HAM_STO, AGENT)
     app.record_scans([scan("RECEIVED", "HKHKG", 2, tn=tn) for tn in tns])  # late, out of order
     one_by_one.catch_up()
     rebuilt, _ = memory_views()
@@ -202,7 +202,7 @@ def test_polling_and_stall_detection_ask_the_view_what_the_domain_answers(
     app.record_scan(scan("RECEIVED", "HKHKG", 2, tn="CP000000005US"))  # never booked
     app.record_scan(scan("DELIVERED", "SESTO", 1, tn=done))
     now[0] = app.get(quiet).last_activity_at + timedelta(hours=2)
-    assert app.flag_stalled([quiet], timedelta(hours=1)) == [quiet]
+    assert app.shipments.flag_stalled([quiet], timedelta(hours=1)) == [quiet]
     app.record_scan(scan("RECEIVED", "HKHKG", 1, tn=moving))
     runner.catch_up()
     shipments = {tn: app.get(tn) for tn in (moving, done, quiet)}
