@@ -292,7 +292,7 @@ class TrackingPages(Controller):
                               email_error=lang.gettext("That is not an e-mail address."))
         # The shipment's own number: ``tn`` may be a later carrier's, after a hand-over.
         own = TrackingNumber(msgspec.json.decode(view)["tracking_number"])
-        await anyio.to_thread.run_sync(web.service.subscribe, own, email, lang.tag, PAGE_SOURCE)
+        await anyio.to_thread.run_sync(web.service.shipments.subscribe, own, email, lang.tag, PAGE_SOURCE)
         return _see(tn, lang, postcode=data.postcode, subscribed="1")
 
     @get("/static/{name:str}")
