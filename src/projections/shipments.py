@@ -25,6 +25,7 @@ from eventsourcing.dispatch import singledispatchmethod
 
 from projections import etamodels
 from projections import exceptions as exception_queue
+from projections import inbound
 from projections.etamodels import EtaModels, MemoryModels, SqlModels
 from projections.exceptions import (
     CaseUpdate, ExceptionRow, MemoryQueue, Queue, casework_update, closed_by)
@@ -36,6 +37,7 @@ from tracking.delivery import Delivery
 from tracking.eta.model import LaneModel
 from tracking.eta.window import ShownEta
 from tracking.exceptions import ExceptionKind, open_exceptions
+from tracking.inbound import Sums, add, difference
 from tracking.mapper import enc_hook
 from tracking.shipment import Shipment
 from tracking.validation import RecordedDecoder
@@ -69,16 +71,18 @@ class ShipmentChanges(NamedTuple):
     updates: list[CaseUpdate]  # closed (by an event or an agent) and casework
     models: list[LaneModel] = []  # ETA models published in the batch
     fresh: bool = False  # a rebuild's: every row new, each shipment's whole stream in the batch
+    inbound: Sums = {}  # what to add to the inbound sums (projections.inbound)
 
 
 class _Working:
     """One shipment while a batch is being applied."""
 
-    __slots__ = ("shipment", "open", "position", "delivery", "resolved")
+    __slots__ = ("shipment", "open", "position", "delivery", "resolved", "inbound")
 
     def __init__(self, shipment: Shipment, open_: dict[Any, OpenException], position: int,
-                 resolved: set[ExceptionKind] | None = None) -> None:
+                 resolved: set[ExceptionKind] | None = None, part: Sums | None = None) -> None:
         self.shipment = shipment
+        self.inbound = part or {}  # its part of the inbound sums, as last written
         self.open = open_
         self.position = position
         # Resolved by an agent while their condition goes on: not raised again.
@@ -124,9 +128,15 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
 
     def changes(self) -> ShipmentChanges:
         # The ETA after the last event, once per batch (nothing else but the state decides it).
-        return ShipmentChanges(
-            [_row(w, self._eta.latest(w.shipment, w.delivery)) for w in self._touched.values()],
-            self._raised, self._updates, self._eta.added, self._fresh)
+        rows, sums = [], {}
+        for w in self._touched.values():
+            shown = self._eta.latest(w.shipment, w.delivery)
+            part = inbound.part_of(w.shipment, w.delivery, shown)
+            add(sums, difference(w.inbound, part))
+            w.inbound = part
+            rows.append(_row(w, shown))
+        return ShipmentChanges(rows, self._raised, self._updates, self._eta.added, self._fresh,
+                               sums)
 
     def _work(self, w: _Working, event: ExceptionWorked) -> None:
         """An agent's casework, on the open exception of its kind (none open:
@@ -163,13 +173,14 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
 def _restore(doc: bytes) -> _Working:
     projected = _projected.decode(doc)
     return _Working(Shipment.from_state(projected.state), dict(projected.open), 0,
-                    set(projected.resolved))
+                    set(projected.resolved), inbound.decode(projected.inbound))
 
 
 def _row(w: _Working, shown: ShownEta | None) -> StatusRow:
     s = w.shipment
     projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open,
-                                                  resolved=sorted(w.resolved)))
+                                                  resolved=sorted(w.resolved),
+                                                  inbound=inbound.encode(w.inbound)))
     public = full = status = None
     unfinished = may_stall = False
     if s.is_booked:
@@ -192,6 +203,7 @@ class ShipmentsView(View[ShipmentChanges]):
         """The projection's state of each of these shipments it has seen."""
 
     eta_models: MemoryModels | SqlModels  # the ETA models it has seen published
+    inbound_sums: inbound.MemorySums | inbound.SqlSums  # per warehouse, SKU and day
 
     @abstractmethod
     def public_view(self, shipment_id: UUID) -> bytes | None: ...
@@ -238,12 +250,14 @@ class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
         self._rows: dict[UUID, StatusRow] = {}
         self._queue = MemoryQueue()
         self.eta_models = MemoryModels()
+        self.inbound_sums = inbound.MemorySums()
 
     def _write(self, changes: ShipmentChanges) -> None:
         self.eta_models.write(changes.models)
         for row in changes.rows:
             self._rows[row.shipment_id] = row
         self._queue.write(changes.raised, changes.updates)
+        self.inbound_sums.write(changes.inbound)
 
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         with self._lock:
@@ -308,11 +322,13 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
         ),
         **exception_queue.TABLES,
         **etamodels.table("shipment_eta_models"),
+        **inbound.TABLES,
     }
     indexes = (
         "CREATE INDEX IF NOT EXISTS shipment_views_quiet ON shipment_views (last_activity_at) "
         "WHERE may_stall",
         *exception_queue.INDEXES,
+        *inbound.INDEXES,
     )
 
     def commit(self, changes: ShipmentChanges, *, after: int, position: int) -> None:
@@ -324,6 +340,10 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
     @property
     def eta_models(self) -> SqlModels:  # type: ignore[override]
         return SqlModels(self.db, "shipment_eta_models")
+
+    @property
+    def inbound_sums(self) -> inbound.SqlSums:  # type: ignore[override]
+        return inbound.SqlSums(self.db)
 
     def _write(self, w: Writer, changes: ShipmentChanges) -> None:
         self.eta_models.write(w, changes.models)
@@ -339,6 +359,7 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
         else:
             w.executemany(_UPSERT, rows)
         exception_queue.write(self.db, w, changes.raised, changes.updates, fresh=changes.fresh)
+        inbound.SqlSums.write(w, changes.inbound)
 
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         if not shipment_ids:

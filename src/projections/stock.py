@@ -13,6 +13,7 @@ from uuid import UUID
 
 import msgspec
 
+from projections import inbound
 from projections.purchase_orders import PurchaseOrdersView, decode_carriage, decode_order
 from projections.shipments import ShipmentsView
 from tracking.identifiers import shipment_id
@@ -24,7 +25,6 @@ from tracking.stock import (
     Carriage,
     InboundDay,
     LineProgress,
-    inbound_days,
     line_progress,
     on_its_way,
 )
@@ -208,12 +208,13 @@ class StockReader:
 
     def inbound(self, *, warehouse: str, sku: str | None, days: int,
                 account: str | None) -> InboundOut:
-        rows = self.view.inbound(warehouse=warehouse, sku=sku, account=account)
-        etas = self.etas({r.shipment_id for r in rows})
+        """From the sums the shipments view keeps per day (``projections.inbound``):
+        as many rows read as the answer has."""
         start = self.clock().date()
         end = start + timedelta(days=days)
-        found, unscheduled = inbound_days(
-            ((r.sku, r.quantity, etas[r.shipment_id]) for r in rows), start=start, end=end)
+        rows = self.shipments.inbound_sums.select(warehouse=warehouse, sku=sku,
+                                                  account=account, end=end)
+        found, unscheduled = inbound.days(rows, start=start, end=end)
         return InboundOut(warehouse=warehouse, sku=sku, start=start, end=end, days=found,
                           unscheduled=unscheduled)
 
