@@ -132,8 +132,9 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
         for w in self._touched.values():
             shown = self._eta.latest(w.shipment, w.delivery)
             part = inbound.part_of(w.shipment, w.delivery, shown)
-            add(sums, difference(w.inbound, part))
-            w.inbound = part
+            if part != w.inbound:  # most events move no quantity to another day
+                add(sums, difference(w.inbound, part))
+                w.inbound = part
             rows.append(_row(w, shown))
         return ShipmentChanges(rows, self._raised, self._updates, self._eta.added, self._fresh,
                                sums)

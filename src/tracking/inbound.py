@@ -12,7 +12,6 @@ deliver-by); with no ETA it is unscheduled (``UNSCHEDULED`` for a day).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -31,16 +30,19 @@ def inbound_of(account: str, cargo: Mapping[str, Carried], scans: Iterable[Scan]
     """What the shipment adds to its warehouses' inbound, per key."""
     if not cargo or not on_its_way(settled(scans)):
         return {}
-    sums: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    on_eta = eta.date().isoformat() if eta is not None else UNSCHEDULED
+    on_latest = (latest or eta).date().isoformat() if eta is not None else None
+    sums: dict[Key, tuple[int, int]] = {}
     for lines in cargo.values():
         for line in lines:
-            if eta is None:
-                sums[(account, line.warehouse, line.sku, UNSCHEDULED)][0] += line.quantity
-                continue
-            sums[(account, line.warehouse, line.sku, eta.date().isoformat())][0] += line.quantity
-            day = (latest or eta).date().isoformat()
-            sums[(account, line.warehouse, line.sku, day)][1] += line.quantity
-    return {k: (v[0], v[1]) for k, v in sums.items()}
+            key = (account, line.warehouse, line.sku, on_eta)
+            was = sums.get(key, (0, 0))
+            sums[key] = (was[0] + line.quantity, was[1])
+            if on_latest is not None:
+                key = (account, line.warehouse, line.sku, on_latest)
+                was = sums.get(key, (0, 0))
+                sums[key] = (was[0], was[1] + line.quantity)
+    return sums
 
 
 def difference(before: Sums, after: Sums) -> Sums:
