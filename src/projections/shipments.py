@@ -32,18 +32,16 @@ from projections.exceptions import (
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer, upsert
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
+from projections.working import Working, restore
 from tracking.casework import ExceptionResolved, ExceptionWorked
-from tracking.delivery import Delivery
 from tracking.eta.model import LaneModel
 from tracking.eta.window import ShownEta
-from tracking.exceptions import ExceptionKind, open_exceptions
+from tracking.exceptions import open_exceptions
 from tracking.inbound import Sums, add, difference
 from tracking.mapper import enc_hook
 from tracking.shipment import Shipment
-from tracking.validation import RecordedDecoder
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
-_projected: RecordedDecoder[ProjectedShipment] = RecordedDecoder(ProjectedShipment)
 
 
 class StatusRow(msgspec.Struct, kw_only=True):
@@ -74,23 +72,6 @@ class ShipmentChanges(NamedTuple):
     inbound: Sums = {}  # what to add to the inbound sums (projections.inbound)
 
 
-class _Working:
-    """One shipment while a batch is being applied."""
-
-    __slots__ = ("shipment", "open", "position", "delivery", "resolved", "inbound")
-
-    def __init__(self, shipment: Shipment, open_: dict[Any, OpenException], position: int,
-                 resolved: set[ExceptionKind] | None = None, part: Sums | None = None) -> None:
-        self.shipment = shipment
-        self.inbound = part or {}  # its part of the inbound sums, as last written
-        self.open = open_
-        self.position = position
-        # Resolved by an agent while their condition goes on: not raised again.
-        self.resolved = resolved or set()
-        # Derived after the last event applied (once booked, every event is judged).
-        self.delivery: Delivery | None = None
-
-
 class ShipmentsProjection(BatchProjection["ShipmentsView"]):
     def __init__(self, view: ShipmentsView) -> None:
         super().__init__(view)
@@ -99,12 +80,12 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
     def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
         self._eta.begin(self.view.eta_models.since, fresh=fresh, events=events)
         self._fresh = fresh
-        self._touched: dict[UUID, _Working] = {}
+        self._touched: dict[UUID, Working] = {}
         self._raised: list[ExceptionRow] = []
         self._updates: list[CaseUpdate] = []
         ids = [] if fresh else list({e.originator_id for e in events
                                      if isinstance(e, Shipment.Event)})
-        self._working = {sid: _restore(doc) for sid, doc in self.view.projected(ids).items()}
+        self._working = {sid: restore(doc) for sid, doc in self.view.projected(ids).items()}
 
     @singledispatchmethod
     def process_event(self, event: Any, position: int) -> None:
@@ -118,7 +99,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
         shipment = event.mutate(current.shipment if current else None)
         assert isinstance(shipment, Shipment)
         if current is None:
-            current = self._working[shipment.id] = _Working(shipment, {}, position)
+            current = self._working[shipment.id] = Working(shipment, {}, position)
         current.shipment, current.position = shipment, position
         self._touched[shipment.id] = current
         if shipment.is_booked:
@@ -139,7 +120,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
         return ShipmentChanges(rows, self._raised, self._updates, self._eta.added, self._fresh,
                                sums)
 
-    def _work(self, w: _Working, event: ExceptionWorked) -> None:
+    def _work(self, w: Working, event: ExceptionWorked) -> None:
         """An agent's casework, on the open exception of its kind (none open:
         it was resolved already, and the event stays in the history only)."""
         was = w.open.get(event.kind)
@@ -151,7 +132,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
             del w.open[event.kind]
             w.resolved.add(event.kind)
 
-    def _judge(self, w: _Working, event: Any) -> None:
+    def _judge(self, w: Working, event: Any) -> None:
         """Open and close exceptions as they stand after this event."""
         w.delivery = w.shipment.delivery()
         found = open_exceptions(w.shipment, w.delivery)
@@ -171,13 +152,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
                     destination=str(w.shipment.destination)))
 
 
-def _restore(doc: bytes) -> _Working:
-    projected = _projected.decode(doc)
-    return _Working(Shipment.from_state(projected.state), dict(projected.open), 0,
-                    set(projected.resolved), inbound.decode(projected.inbound))
-
-
-def _row(w: _Working, shown: ShownEta | None) -> StatusRow:
+def _row(w: Working, shown: ShownEta | None) -> StatusRow:
     s = w.shipment
     projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open,
                                                   resolved=sorted(w.resolved),
