@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from projections.sql import Database, Writer, upsert
+import msgspec
+
+from projections.sql import Database, PostgresDatabase, Writer, upsert
 from tracking.delivery import Delivery
 from tracking.eta.window import ShownEta, unmodelled
 from tracking.inbound import UNSCHEDULED, Key, Sums, add, inbound_of
@@ -91,6 +93,40 @@ class SqlSums:
         return [(d, s, int(e), int(late))
                 for d, s, e, late in self.db.query(sql + " GROUP BY arrives_on, sku", params)]
 
+    def days(self, *, warehouse: str, sku: str | None, account: str | None, start: date,
+             end: date) -> tuple[list[InboundDay], int]:
+        """What ``days`` makes of ``select``'s rows, made by the database: the
+        days summed, those before ``start`` on it, encoded as JSON in the
+        query and decoded straight into the answer's values (a whole
+        warehouse's answer is thousands of rows: none is handled in Python)."""
+        where, params = "warehouse = ?", [warehouse]
+        if sku is not None:
+            where, params = where + " AND sku = ?", [*params, sku]
+        if account is not None:
+            where, params = where + " AND account = ?", [*params, account]
+        pg = isinstance(self.db, PostgresDatabase)
+        found = self.db.query(
+            (_DAYS_PG if pg else _DAYS_SQLITE).format(where=where),
+            [start.isoformat(), start.isoformat(), *params, UNSCHEDULED, end.isoformat()])
+        unscheduled = self.db.query(  # noqa: S608  # nosec B608: fixed clauses; every value is a parameter
+            f"SELECT SUM(at_eta) FROM inbound_days WHERE {where} AND arrives_on = ?",
+            [*params, UNSCHEDULED])
+        text = found[0][0] if found and found[0][0] else "[]"
+        return _days.decode(text), int(unscheduled[0][0] or 0)
+
+
+_DAYS_SUMMED = (
+    "SELECT CASE WHEN arrives_on < ? THEN ? ELSE arrives_on END AS day, sku, "
+    "SUM(at_eta) AS e, SUM(at_latest) AS l FROM inbound_days "
+    "WHERE {where} AND arrives_on <> ? AND arrives_on <= ? GROUP BY 1, 2")
+_DAYS_SQLITE = (  # a subquery's order is the aggregate's in SQLite
+    "SELECT json_group_array(json_object('date', day, 'sku', sku, 'at_eta', e, "
+    "'at_latest', l)) FROM (" + _DAYS_SUMMED + " ORDER BY 1, 2)")
+_DAYS_PG = (
+    "SELECT json_agg(json_build_object('date', day, 'sku', sku, 'at_eta', e, "
+    "'at_latest', l) ORDER BY day, sku)::text FROM (" + _DAYS_SUMMED + ") AS d")
+_days = msgspec.json.Decoder(list[InboundDay])
+
 
 class MemorySums:
     def __init__(self) -> None:
@@ -100,6 +136,11 @@ class MemorySums:
     def write(self, changes: Sums) -> None:
         with self._lock:
             add(self.sums, changes)
+
+    def days(self, *, warehouse: str, sku: str | None, account: str | None, start: date,
+             end: date) -> tuple[list[InboundDay], int]:
+        return days(self.select(warehouse=warehouse, sku=sku, account=account, end=end),
+                    start=start, end=end)
 
     def select(self, *, warehouse: str, sku: str | None, account: str | None,
                end: date) -> list[tuple[str, str, int, int]]:

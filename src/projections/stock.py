@@ -13,7 +13,6 @@ from uuid import UUID
 
 import msgspec
 
-from projections import inbound
 from projections.purchase_orders import PurchaseOrdersView, decode_carriage, decode_order
 from projections.shipments import ShipmentsView
 from projections.warehouses import WarehousesView
@@ -245,9 +244,8 @@ class StockReader:
         as many rows read as the answer has."""
         start = self.clock().date()
         end = start + timedelta(days=days)
-        rows = self.shipments.inbound_sums.select(warehouse=warehouse, sku=sku,
-                                                  account=account, end=end)
-        found, unscheduled = inbound.days(rows, start=start, end=end)
+        found, unscheduled = self.shipments.inbound_sums.days(
+            warehouse=warehouse, sku=sku, account=account, start=start, end=end)
         return InboundOut(warehouse=warehouse, warehouse_name=self.name_of(warehouse, account),
                           sku=sku, start=start, end=end, days=found, unscheduled=unscheduled)
 

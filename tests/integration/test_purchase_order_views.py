@@ -180,6 +180,11 @@ def test_the_inbound_sums_follow_etas_and_a_rebuild_of_the_shipments_view_equals
     assert sums(memory) == on_database
     runner.rebuild(["shipments"])
     assert sums(store) == on_database and inbound() == moved
+    # asked after the ETAs: what was due counts on the first day, on the database as in memory
+    late = [StockReader(v[PURCHASE_ORDERS], v[SHIPMENTS], lambda: at(28)).inbound(
+        warehouse="SESTO", sku="C", days=3, account="default") for v in (store, memory)]
+    assert late[0] == late[1] and [(d.date, d.at_eta) for d in late[0].days] == [
+        (at(28).date(), 7)]
     service.record_scan(scan("DELIVERED", "SESTO", 19, tn=str(third)))
     runner.catch_up()
     assert inbound() == [] and sums(store) == set()
