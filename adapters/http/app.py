@@ -49,6 +49,7 @@ from adapters.http.ratelimit import Buckets, RateLimit, UnknownNumbers, WrongGue
 from adapters.http.scans import ScanController, scan_intake
 from adapters.http.shipments import ShipmentController
 from adapters.http.track import TrackController, TrackFastPath
+from adapters.http.warehouses import WarehouseController
 from adapters.http.webhooks import WebhookController, WebhookDesk
 from adapters.live import live_views
 from adapters.mqtt.broker import EmbeddedBroker
@@ -61,6 +62,7 @@ from projections.lookup import NumberLookup
 from projections.readmodel import Views
 from projections.runner import ReadModelRunner
 from projections.shipments import READ_MODEL as SHIPMENTS
+from projections.warehouses import READ_MODEL as WAREHOUSES
 from tracking.application import ShipmentService
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,7 @@ def dependencies(api: Api) -> dict[str, Provide]:
         "intake": given(CarrierIntake.load(api.settings, api.service, api.metrics)),
         "page": PAGING,
         "stock": given(stock_reader(api.store, api.service)),
+        "named_warehouses": given(api.store[WAREHOUSES]),
         "webhooks": given(WebhookDesk.load(api)),
     }
 
@@ -193,6 +196,7 @@ def create_app(api: Api) -> Litestar:
         CarrierController,
         DeadLetterController,
         PurchaseOrderController,
+        WarehouseController,
         EtaController,
         WebhookController,
         PersonalDataController,

@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from adapters.http.schemas import ErrorOut, NotJSON, field_of
 from tracking.customs import CustomsEntryNotFound, InvalidTransition
 from tracking.purchase_order import PurchaseOrderConflict, PurchaseOrderNotFound
+from tracking.warehouse import WarehouseConflict, WarehouseNotFound
 from tracking.webhook import WebhookNotFound
 from tracking.errors import (
     BookingConflict,
@@ -34,6 +35,8 @@ STATUS = {
     PurchaseOrderNotFound: 404,
     PurchaseOrderConflict: 409,
     WebhookNotFound: 404,
+    WarehouseConflict: 409,
+    WarehouseNotFound: 404,
     WriteContention: 503,
 }
 

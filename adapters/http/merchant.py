@@ -32,7 +32,7 @@ from adapters.http.session import ConsoleSession, Sessions, SignInRefused
 from adapters.http.signin import SessionPages
 from adapters.http.signouts import SignOuts
 from adapters.web.i18n import Catalogues, Language
-from adapters.web.inbound_chart import inbound_chart
+from adapters.web.inbound_chart import inbound_chart, warehouse_label
 from projections.readmodel import Views
 from projections.stock import StockReader
 from tracking.account import DEFAULT_ACCOUNT
@@ -76,7 +76,8 @@ class Merchants:
                           auto_reload=False)
         env.install_gettext_translations(lang.translations, newstyle=True)  # type: ignore[attr-defined]
         env.globals.update(lang=lang, languages=list(self.catalogues.languages.values()),
-                           asset=lambda name: f"/static/{name}?v={self.etags[name]}")
+                           asset=lambda name: f"/static/{name}?v={self.etags[name]}",
+                           label=warehouse_label)
         env.filters["day"] = lambda when: lang.date(when) if when else ""
         env.filters["moment"] = lambda when: lang.time_at(when) if when else ""
         return env

@@ -47,6 +47,10 @@ PoNumber = Annotated[str, Parameter(schema_extra={
 Quantity = Annotated[int, Parameter(schema_extra={"minimum": 1, "maximum": MAX_QUANTITY})]
 Count = Annotated[int, Parameter(schema_extra={"minimum": 0, "maximum": MAX_QUANTITY})]
 Supplier = Annotated[str, Parameter(schema_extra={"minLength": 1, "maxLength": 100})]
+# A UN/LOCODE, or the name of one of the account's warehouses (POST /api/v1/warehouses).
+WarehouseText = Annotated[str, Parameter(schema_extra={
+    "minLength": 1, "maxLength": 64, "examples": ["DEHAM", "Hamburg DC"]})]
+Resolve = Callable[[str, str], Locode]  # (warehouse text, field) -> its LOCODE
 MAX_CSV_ROWS = 10_000
 
 
@@ -63,7 +67,7 @@ class OrderLineIn(msgspec.Struct, forbid_unknown_fields=True):
 class PurchaseOrderIn(msgspec.Struct, forbid_unknown_fields=True):
     po_number: PoNumber
     supplier: Supplier
-    warehouse: LocodeText
+    warehouse: WarehouseText
     lines: _lines(OrderLineIn)  # type: ignore[valid-type]
 
 
@@ -162,9 +166,10 @@ _COLUMNS = ("po_number", "supplier", "warehouse", "sku", "quantity", "need_by")
 _OPTIONAL = ("tracking_number", "shipped")
 
 
-def read_csv(data: bytes) -> tuple[list[Row], list[Refused]]:
-    """The good rows and the refused ones; InvalidInput for a file that has
-    no usable header (nothing in it can be read)."""
+def read_csv(data: bytes, warehouse: Resolve = Locode) -> tuple[list[Row], list[Refused]]:
+    """The good rows and the refused ones (``warehouse``: the LOCODE a row's
+    warehouse means, a LOCODE or a warehouse's name); InvalidInput for a
+    file that has no usable header (nothing in it can be read)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -191,7 +196,7 @@ def read_csv(data: bytes) -> tuple[list[Row], list[Refused]]:
                 continue  # a blank line between blocks
             fields = dict(zip(header, (c.strip() for c in cells), strict=False))
             try:
-                good.append(_row(number, fields))
+                good.append(_row(number, fields, warehouse))
             except InvalidInput as e:
                 refused.append(Refused(row=number, field=e.field, detail=e.reason))
     except csv.Error as e:
@@ -201,7 +206,7 @@ def read_csv(data: bytes) -> tuple[list[Row], list[Refused]]:
     return good, refused
 
 
-def _row(number: int, f: dict[str, str]) -> Row:
+def _row(number: int, f: dict[str, str], warehouse: Resolve) -> Row:
     def need(name: str) -> str:
         found = f.get(name, "")
         if not found:
@@ -217,7 +222,7 @@ def _row(number: int, f: dict[str, str]) -> Row:
         row=number,
         po_number=check_po_number("po_number", need("po_number")),
         supplier=check_supplier("supplier", need("supplier")),
-        warehouse=Locode(need("warehouse"), "warehouse"),
+        warehouse=warehouse(need("warehouse"), "warehouse"),
         line=OrderLine(sku=check_sku("sku", need("sku")),
                        quantity=check_quantity("quantity", quantity),
                        need_by=_csv_time("need_by", need("need_by"))),

@@ -17,7 +17,7 @@ one line in the handler.
 What an object belongs to: a shipment, its booking's account; a customs
 entry, its shipment's (an entry is declared for a shipment, and a merchant
 can only declare for its own); a webhook subscription, the account that
-created it. Purchase orders, suppliers' figures and stock are kept per
+created it. Purchase orders, named warehouses, suppliers' figures and stock are kept per
 account (an order's key is its account and number), so their handlers read
 only the caller's account and another's is not found by construction.
 Accounts never change, so the views are asked first and the event log
@@ -115,7 +115,7 @@ OWNED: Mapping[str, Kind] = {
 }
 # Path parameters the handler looks up within the caller's account only (the
 # account is part of the key), so another account's is not found by construction.
-SCOPED = frozenset({"po_number", "supplier"})
+SCOPED = frozenset({"po_number", "supplier", "warehouse"})
 
 
 def sees_all(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:

@@ -29,6 +29,7 @@ from adapters.http.openapi import answer, operation
 from adapters.http.responses import json_response
 from adapters.http.schemas import Limit, Offset
 from projections.purchase_orders import READ_MODEL as PURCHASE_ORDERS
+from projections.warehouses import READ_MODEL as WAREHOUSES
 from projections.readmodel import Views
 from projections.shipments import READ_MODEL as SHIPMENTS
 from projections.stock import (
@@ -49,11 +50,15 @@ from tracking.outcomes import WriteResult
 from tracking.purchase_order import PurchaseOrder, PurchaseOrderConflict
 from tracking.purchase_orders import PurchaseOrders
 from tracking.scan import Source
+from tracking.warehouse import resolve
 
 PoNumber = Annotated[str, Parameter(schema_extra={"examples": ["PO-1"]})]
 AccountQuery = Annotated[str | None, QueryParameter(
     description="agents: the account whose order is meant, when several share the number")]
 LocodeQuery = Annotated[str, QueryParameter(schema_extra=VALUES[Locode])]
+WarehouseQuery = QueryParameter(
+    description="a UN/LOCODE, or the name of one of your warehouses (GET /api/v1/warehouses)",
+    schema_extra={"examples": ["DEHAM", "Hamburg DC"]})
 SupplierPath = Annotated[str, Parameter(schema_extra={"examples": ["Shenzhen Tees"]})]
 ERRORS = (400, 404, 409, 422, 503)
 
@@ -84,8 +89,10 @@ READERS = BOOKERS  # merchants (their own account's) and agents (every account's
 
 
 def stock_reader(views: Views, service: ShipmentService) -> StockReader:
-    """What the readers are given (``stock``): the orders' and shipments' views."""
-    return StockReader(views[PURCHASE_ORDERS], views[SHIPMENTS], lambda: service.clock())
+    """What the readers are given (``stock``): the orders', shipments' and
+    warehouses' views."""
+    return StockReader(views[PURCHASE_ORDERS], views[SHIPMENTS], lambda: service.clock(),
+                       views[WAREHOUSES])
 
 
 def source(request: Request[Any, Any, Any]) -> Source:
@@ -100,10 +107,12 @@ def account_for(stock: StockReader, request: Request[Any, Any, Any], po_number: 
     return stock.account_of(po_number, mine)
 
 
-def written(orders: PurchaseOrders, stock: StockReader, account: str, po_number: str,
+def written(service: ShipmentService, stock: StockReader, account: str, po_number: str,
             position: int | None, status: int) -> Response[bytes]:
-    order = orders.order(account, po_number)
-    out: dict[str, Any] = msgspec.to_builtins(stock.out(order.state()))
+    """The order as just written, its warehouse named as the account's book says now."""
+    order = service.purchase_orders.order(account, po_number)
+    names = {(account, str(at)): name for name, at in service.warehouses.named(account).items()}
+    out: dict[str, Any] = msgspec.to_builtins(stock.out(order.state(), names=names))
     out["position"] = position
     return json_response(out, status)
 
@@ -116,7 +125,7 @@ def on_order(service: ShipmentService, stock: StockReader, request: Request[Any,
     orders = service.purchase_orders
     account = account_for(stock, request, po_number, None)
     result = change(orders, account, source(request))
-    return written(orders, stock, account, po_number, result.position,
+    return written(service, stock, account, po_number, result.position,
                    created if result.changed else 200)
 
 
@@ -129,10 +138,11 @@ def recording(summary: str, description: str) -> dict[str, Any]:
                  200: answer(PurchaseOrderWritten, "Already recorded so")})}
 
 
-def import_csv(orders: PurchaseOrders, request: Request[Any, Any, Any],
+def import_csv(service: ShipmentService, request: Request[Any, Any, Any],
                data: bytes) -> Response[bytes]:
-    good, refused = wire.read_csv(data)
-    account, by = request.state.account, source(request)
+    orders, account, by = service.purchase_orders, request.state.account, source(request)
+    named = service.warehouses.named(account)
+    good, refused = wire.read_csv(data, lambda text, field: resolve(named, text, field))
     by_order: dict[str, list[wire.Row]] = defaultdict(list)
     for row in good:
         first = by_order[row.po_number][:1]
@@ -208,7 +218,7 @@ class PurchaseOrderController(Controller):
                     data: JSONBody[bytes] = b"") -> Response[bytes]:
         orders = service.purchase_orders
         if request.content_type[0].lower() in ("text/csv", "application/csv"):
-            return await anyio.to_thread.run_sync(import_csv, orders, request, data)
+            return await anyio.to_thread.run_sync(import_csv, service, request, data)
         body = wire.body(wire.ORDER, data)
         lines = wire.order_lines(body.lines)
         account = request.state.account
@@ -216,9 +226,9 @@ class PurchaseOrderController(Controller):
         def place() -> Response[bytes]:
             result = orders.place(
                 account=account, po_number=body.po_number, supplier=body.supplier,
-                warehouse=Locode(body.warehouse, "warehouse"), lines=lines,
+                warehouse=service.warehouses.locode(account, body.warehouse), lines=lines,
                 source=source(request))
-            return written(orders, stock, account, body.po_number, result.position,
+            return written(service, stock, account, body.po_number, result.position,
                            201 if result.changed else 200)
 
         return await anyio.to_thread.run_sync(place)
@@ -303,14 +313,13 @@ class PurchaseOrderController(Controller):
         self, request: Request[Any, Any, Any], stock: NamedDependency[StockReader],
         at_risk: Annotated[bool | None, QueryParameter()] = None,
         supplier: Annotated[str | None, QueryParameter()] = None,
-        warehouse: Annotated[str | None, QueryParameter(
-            schema_extra=VALUES[Locode])] = None,
+        warehouse: Annotated[str | None, WarehouseQuery] = None,
         limit: Limit = 100, offset: Offset = 0,
     ) -> Response[bytes]:
         return json_response(stock.orders(
             account=scope(request),
             supplier=check_supplier("supplier", supplier) if supplier is not None else None,
-            warehouse=Locode(warehouse, "warehouse") if warehouse is not None else None,
+            warehouse=stock.warehouse(warehouse, scope(request)) if warehouse is not None else None,
             at_risk=at_risk, limit=limit, offset=offset))
 
     @get("/inventory/inbound", sync_to_thread=True,
@@ -320,11 +329,11 @@ class PurchaseOrderController(Controller):
                          "the carrying shipments' ETAs, and at their windows' latest.",
              answers={200: answer(InboundOut, "Per SKU and day")}))
     def inbound(self, request: Request[Any, Any, Any], stock: NamedDependency[StockReader],
-                warehouse: LocodeQuery,
+                warehouse: Annotated[str, WarehouseQuery],
                 sku: Annotated[str | None, QueryParameter()] = None,
                 days: Annotated[int, QueryParameter(ge=0, le=366)] = 30) -> Response[bytes]:
         return json_response(stock.inbound(
-            warehouse=Locode(warehouse, "warehouse"),
+            warehouse=stock.warehouse(warehouse, scope(request)),
             sku=check_sku("sku", sku) if sku is not None else None, days=days,
             account=scope(request)))
 
@@ -349,13 +358,13 @@ class PurchaseOrderController(Controller):
              answers={200: answer(ReorderOut, "The reorder point")}))
     def reorder_point(
         self, request: Request[Any, Any, Any], stock: NamedDependency[StockReader],
-        warehouse: LocodeQuery, sku: Annotated[str, QueryParameter()],
+        warehouse: Annotated[str, WarehouseQuery], sku: Annotated[str, QueryParameter()],
         daily_demand: Annotated[float, QueryParameter(ge=0, le=1e9)],
         demand_sd: Annotated[float, QueryParameter(ge=0, le=1e9)] = 0.0,
         service_level: Annotated[float, QueryParameter(ge=0.5, lt=1)] = 0.95,
     ) -> Response[bytes]:
         return json_response(stock.reorder_point(
-            warehouse=Locode(warehouse, "warehouse"), sku=check_sku("sku", sku),
+            warehouse=stock.warehouse(warehouse, scope(request)), sku=check_sku("sku", sku),
             daily_demand=daily_demand, demand_sd=demand_sd, service_level=service_level,
             account=scope(request)))
 

@@ -54,7 +54,8 @@ class Tick:
 
 @dataclass
 class Chart:
-    warehouse: str
+    warehouse: str  # its LOCODE
+    label: str  # as the merchant names it: "Hamburg DC (DEHAM)", or the LOCODE
     width: float
     height: float
     plot_left: float
@@ -114,9 +115,16 @@ def inbound_chart(inbound: InboundOut, lang: Language) -> Chart:
     ticks = [Tick(y=plot_bottom - PLOT_HEIGHT * share, label=number(int(top * share)))
              for share in (0, 0.5, 1)]
     return Chart(
-        warehouse=inbound.warehouse, width=LEFT + n * SLOT + 8,
+        warehouse=inbound.warehouse, label=warehouse_label(inbound.warehouse,
+                                                           inbound.warehouse_name),
+        width=LEFT + n * SLOT + 8,
         height=plot_bottom + BOTTOM, plot_left=LEFT, plot_bottom=plot_bottom,
         plot_right=LEFT + n * SLOT, days=days, ticks=ticks,
         unscheduled=number(inbound.unscheduled), empty=not inbound.days,
         total_eta=number(sum(eta.values())), total_latest=number(sum(latest.values())),
         arriving=[d for d in days if d.eta_bar or d.latest_bar])
+
+
+def warehouse_label(locode: str, name: str | None) -> str:
+    """A warehouse as a page shows it: by its name, with its LOCODE."""
+    return f"{name} ({locode})" if name else locode

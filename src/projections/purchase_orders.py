@@ -1,5 +1,5 @@
-"""The purchase orders read model: each order as its events left it, what
-its shipments carry (searchable by warehouse and SKU), and what is known of
+"""The purchase orders read model: each order as its events left it (what
+its shipments carry among it), and what is known of
 every shipment that matters to stock (its booking's lane and mode, when it
 was received into the network, delivered and where, returned or lost).
 
@@ -9,6 +9,8 @@ RETURNED_TO_SENDER and LOST scans); every other shipment event is passed
 over without a query. The two are kept apart and joined when read
 (``projections.stock``), so a rebuild stream by stream, which meets an
 order's events and its shipments' in any order, gives the same rows.
+What is inbound per warehouse and day is summed where each shipment's ETA
+is derived, in the shipments read model (``projections.inbound``).
 """
 
 from __future__ import annotations
@@ -24,23 +26,16 @@ from eventsourcing.dispatch import singledispatchmethod
 
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer, upsert
-from tracking.codes import ExceptionReason, ScanEvent
-from tracking.identifiers import shipment_id
 from tracking.lead_time import main_mode
 from tracking.mapper import enc_hook
 from tracking.purchase_order import PurchaseOrder, PurchaseOrderState
 from tracking.shipment import Shipment
-from tracking.stock import Carriage, Ended, Move, on_its_way
+from tracking.stock import Carriage, move_of, on_its_way
 from tracking.validation import RecordedDecoder
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 _state: RecordedDecoder[PurchaseOrderState] = RecordedDecoder(PurchaseOrderState)
 _carriage: RecordedDecoder[Carriage] = RecordedDecoder(Carriage)
-_MOVES = frozenset({ScanEvent.RECEIVED, ScanEvent.DELIVERED, ScanEvent.RETURNED_TO_SENDER,
-                    ScanEvent.EXCEPTION})
-# What each scan is as a move (an EXCEPTION that moves stock is LOST).
-_MOVE_NAMES = {ScanEvent.RETURNED_TO_SENDER: Ended.RETURNED.value,
-               ScanEvent.EXCEPTION: Ended.LOST.value}
 
 
 def decode_order(doc: bytes) -> PurchaseOrderState:
@@ -49,14 +44,6 @@ def decode_order(doc: bytes) -> PurchaseOrderState:
 
 def decode_carriage(doc: bytes) -> Carriage:
     return _carriage.decode(doc)
-
-
-class ShippedRow(NamedTuple):
-    shipment_id: UUID
-    tracking_number: str
-    sku: str
-    quantity: int
-    received: bool  # a receipt of this shipment is recorded for the order
 
 
 class OrderRow(msgspec.Struct, kw_only=True):
@@ -69,17 +56,6 @@ class OrderRow(msgspec.Struct, kw_only=True):
     updated_at: datetime
     position: int
     projected: bytes
-    shipped: list[ShippedRow]
-
-
-class InboundRow(NamedTuple):
-    """What one shipment on its way carries of one SKU for a warehouse's open
-    orders (summed over the orders)."""
-
-    shipment_id: UUID
-    tracking_number: str
-    sku: str
-    quantity: int
 
 
 class CarriageRow(msgspec.Struct, kw_only=True):
@@ -101,9 +77,7 @@ class StockChanges(NamedTuple):
 def _moves_stock(event: Any) -> bool:
     """Whether a shipment event changes what this read model keeps of it."""
     if isinstance(event, Shipment.ScanRecorded):
-        scan = event.scan
-        return scan.event in _MOVES and (
-            scan.event is not ScanEvent.EXCEPTION or scan.reason is ExceptionReason.LOST)
+        return move_of(event.scan) is not None
     return isinstance(event, (Shipment.Opened, Shipment.Booked, Shipment.Rerouted,
                               Shipment.ScanRetracted))
 
@@ -162,8 +136,9 @@ class PurchaseOrdersProjection(BatchProjection["PurchaseOrdersView"]):
             scan = event.scan  # type: ignore[attr-defined]
             if not c.tracking_number:
                 c.tracking_number = str(scan.tracking_number)
-            c.moved(Move(scan.scan_id, _MOVE_NAMES.get(scan.event, scan.event.value),
-                         str(scan.location), scan.occurred_at))
+            move = move_of(scan)
+            if move is not None:  # (always: _moves_stock)
+                c.moved(move)
         self._carriages[sid] = (c, position)
         self._touched_carriages.add(sid)
 
@@ -175,15 +150,11 @@ class PurchaseOrdersProjection(BatchProjection["PurchaseOrdersView"]):
 
 
 def _order_row(order: PurchaseOrder, position: int) -> OrderRow:
-    received = set(order.receipts)
     return OrderRow(
         order_id=order.id, account=order.account, po_number=order.po_number,
         supplier=order.supplier, warehouse=str(order.warehouse), cancelled=order.cancelled,
         updated_at=order.modified_on, position=position,
         projected=_encoder.encode(order.state()),
-        shipped=[ShippedRow(shipment_id(tn), tn, s.sku, s.quantity, tn in received)
-                 for tn, lines in order.notices.items() for s in lines
-                 if s.sku in order.lines and not order.lines[s.sku].cancelled],
     )
 
 
@@ -211,14 +182,6 @@ class PurchaseOrdersView(View[StockChanges]):
     def orders(self, *, account: str | None, supplier: str | None = None,
                warehouse: str | None = None) -> list[bytes]:
         """Documents of the orders that match (None: any)."""
-
-    @abstractmethod
-    def inbound(self, *, warehouse: str, sku: str | None,
-                account: str | None) -> list[InboundRow]:
-        """What the shipments still on their way carry for the warehouse's
-        open lines that no receipt has counted: the per-warehouse rows the
-        inbound query is answered from, without reading any shipment's
-        document."""
 
     @abstractmethod
     def deliveries(self, origin: str, destination: str) -> list[bytes]:
@@ -258,20 +221,6 @@ class MemoryPurchaseOrdersView(MemoryView[StockChanges], PurchaseOrdersView):
                 and (supplier is None or r.supplier == supplier)
                 and (warehouse is None or r.warehouse == warehouse)]
 
-    def inbound(self, *, warehouse: str, sku: str | None,
-                account: str | None) -> list[InboundRow]:
-        found: dict[tuple[UUID, str], list[Any]] = {}
-        with self._lock:
-            rows = [r for r in self._orders.values() if r.warehouse == warehouse
-                    and not r.cancelled and (account is None or r.account == account)]
-            arrived = {i for i, c in self._carriages.items() if not c.on_its_way}
-        for s in (s for r in rows for s in r.shipped):
-            if not s.received and (sku is None or s.sku == sku) and s.shipment_id not in arrived:
-                row = found.setdefault((s.shipment_id, s.sku),
-                                       [s.shipment_id, s.tracking_number, s.sku, 0])
-                row[3] += s.quantity
-        return [InboundRow(*row) for row in found.values()]
-
     def deliveries(self, origin: str, destination: str) -> list[bytes]:
         with self._lock:
             rows = list(self._carriages.values())
@@ -294,11 +243,6 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
             "supplier {text} NOT NULL, warehouse {text} NOT NULL, cancelled {bool} NOT NULL, "
             "updated_at {time} NOT NULL, position {int} NOT NULL, projected {bytes} NOT NULL"
         ),
-        "purchase_order_shipped": (
-            "order_id {uuid} NOT NULL, account {text} NOT NULL, warehouse {text} NOT NULL, "
-            "shipment_id {uuid} NOT NULL, tracking_number {text} NOT NULL, sku {text} NOT NULL, quantity {int} NOT NULL, "
-            "received {bool} NOT NULL, PRIMARY KEY (order_id, tracking_number, sku)"
-        ),
         # (was stock_carriages: a new name, so a store of the old layout,
         # without on_its_way, is projected again from the log)
         "stock_shipments": (
@@ -310,29 +254,16 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
     indexes = (
         "CREATE INDEX IF NOT EXISTS purchase_orders_by_number ON purchase_orders (po_number)",
         "CREATE INDEX IF NOT EXISTS purchase_orders_by_supplier ON purchase_orders (supplier)",
-        "CREATE INDEX IF NOT EXISTS purchase_order_shipped_inbound "
-        "ON purchase_order_shipped (warehouse, sku) WHERE NOT received",
-        # the whole-warehouse inbound query, read from the index alone
-        "CREATE INDEX IF NOT EXISTS purchase_order_shipped_warehouse "
-        "ON purchase_order_shipped (warehouse, shipment_id, sku, quantity, account, "
-        "tracking_number) WHERE NOT received",
         "CREATE INDEX IF NOT EXISTS stock_shipments_delivered "
         "ON stock_shipments (origin, destination) WHERE delivered",
     )
 
     def _write(self, w: Writer, changes: StockChanges) -> None:
         db = self.db
-        orders = [r for r in changes.orders]
+        orders = changes.orders
         w.executemany(_UPSERT_ORDER, [
             (db.key(r.order_id), r.account, r.po_number, r.supplier, r.warehouse, r.cancelled,
              db.time(r.updated_at), r.position, r.projected) for r in orders])
-        w.executemany("DELETE FROM purchase_order_shipped WHERE order_id = ?",
-                      [(db.key(r.order_id),) for r in orders])
-        w.executemany(
-            "INSERT INTO purchase_order_shipped VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(db.key(r.order_id), r.account, r.warehouse, db.key(s.shipment_id),
-              s.tracking_number, s.sku, s.quantity, s.received)
-             for r in orders if not r.cancelled for s in r.shipped])
         w.executemany(_UPSERT_CARRIAGE, [
             (db.key(c.shipment_id), c.tracking_number, c.origin, c.destination, c.delivered,
              c.on_its_way, c.position, c.doc) for c in changes.carriages])
@@ -365,24 +296,6 @@ class SqlPurchaseOrdersView(SqlView[StockChanges], PurchaseOrdersView):
             f"SELECT projected FROM purchase_orders{where} "  # noqa: S608  # nosec B608: fixed table/column names; every value is a parameter
             "ORDER BY account, po_number", [v for v in wanted.values() if v is not None])
         return [bytes(r[0]) for r in rows]
-
-    def inbound(self, *, warehouse: str, sku: str | None,
-                account: str | None) -> list[InboundRow]:
-        # A notice for a shipment not projected yet (a rebuild meets the
-        # streams in any order) is on its way until its scans say otherwise.
-        sql = ("SELECT s.shipment_id, MAX(s.tracking_number), s.sku, SUM(s.quantity) "
-               "FROM purchase_order_shipped s LEFT JOIN stock_shipments c "
-               "ON c.shipment_id = s.shipment_id WHERE s.warehouse = ? AND NOT s.received "
-               "AND (c.on_its_way IS NULL OR c.on_its_way)")
-        params: list[Any] = [warehouse]
-        if sku is not None:
-            sql, params = sql + " AND s.sku = ?", [*params, sku]
-        if account is not None:
-            sql, params = sql + " AND s.account = ?", [*params, account]
-        # grouped in the index's order (a shipment's number is one), so no sort is needed
-        rows = self.db.query(sql + " GROUP BY s.shipment_id, s.sku", params)
-        ids = {raw: self.db.read_key(raw) for raw in {r[0] for r in rows}}
-        return [InboundRow(ids[i], tn, s, int(q)) for i, tn, s, q in rows]
 
     def deliveries(self, origin: str, destination: str) -> list[bytes]:
         rows = self.db.query(

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections import customs, etahistory, links, outbox, purchase_orders, shipments
+from projections import (
+    customs, etahistory, links, outbox, purchase_orders, shipments, warehouses)
 from projections.readmodel import ReadModel
 
 READ_MODELS: tuple[ReadModel[Any], ...] = (
@@ -16,4 +17,5 @@ READ_MODELS: tuple[ReadModel[Any], ...] = (
     purchase_orders.READ_MODEL,
     etahistory.READ_MODEL,
     outbox.READ_MODEL,
+    warehouses.READ_MODEL,
 )

@@ -25,23 +25,23 @@ from eventsourcing.dispatch import singledispatchmethod
 
 from projections import etamodels
 from projections import exceptions as exception_queue
+from projections import inbound
 from projections.etamodels import EtaModels, MemoryModels, SqlModels
 from projections.exceptions import (
     CaseUpdate, ExceptionRow, MemoryQueue, Queue, casework_update, closed_by)
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer, upsert
 from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
+from projections.working import Working, restore
 from tracking.casework import ExceptionResolved, ExceptionWorked
-from tracking.delivery import Delivery
 from tracking.eta.model import LaneModel
 from tracking.eta.window import ShownEta
-from tracking.exceptions import ExceptionKind, open_exceptions
+from tracking.exceptions import open_exceptions
+from tracking.inbound import Sums, add, difference
 from tracking.mapper import enc_hook
 from tracking.shipment import Shipment
-from tracking.validation import RecordedDecoder
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
-_projected: RecordedDecoder[ProjectedShipment] = RecordedDecoder(ProjectedShipment)
 
 
 class StatusRow(msgspec.Struct, kw_only=True):
@@ -69,22 +69,7 @@ class ShipmentChanges(NamedTuple):
     updates: list[CaseUpdate]  # closed (by an event or an agent) and casework
     models: list[LaneModel] = []  # ETA models published in the batch
     fresh: bool = False  # a rebuild's: every row new, each shipment's whole stream in the batch
-
-
-class _Working:
-    """One shipment while a batch is being applied."""
-
-    __slots__ = ("shipment", "open", "position", "delivery", "resolved")
-
-    def __init__(self, shipment: Shipment, open_: dict[Any, OpenException], position: int,
-                 resolved: set[ExceptionKind] | None = None) -> None:
-        self.shipment = shipment
-        self.open = open_
-        self.position = position
-        # Resolved by an agent while their condition goes on: not raised again.
-        self.resolved = resolved or set()
-        # Derived after the last event applied (once booked, every event is judged).
-        self.delivery: Delivery | None = None
+    inbound: Sums = {}  # what to add to the inbound sums (projections.inbound)
 
 
 class ShipmentsProjection(BatchProjection["ShipmentsView"]):
@@ -95,12 +80,12 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
     def begin(self, events: Sequence[Any], *, fresh: bool) -> None:
         self._eta.begin(self.view.eta_models.since, fresh=fresh, events=events)
         self._fresh = fresh
-        self._touched: dict[UUID, _Working] = {}
+        self._touched: dict[UUID, Working] = {}
         self._raised: list[ExceptionRow] = []
         self._updates: list[CaseUpdate] = []
         ids = [] if fresh else list({e.originator_id for e in events
                                      if isinstance(e, Shipment.Event)})
-        self._working = {sid: _restore(doc) for sid, doc in self.view.projected(ids).items()}
+        self._working = {sid: restore(doc) for sid, doc in self.view.projected(ids).items()}
 
     @singledispatchmethod
     def process_event(self, event: Any, position: int) -> None:
@@ -114,7 +99,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
         shipment = event.mutate(current.shipment if current else None)
         assert isinstance(shipment, Shipment)
         if current is None:
-            current = self._working[shipment.id] = _Working(shipment, {}, position)
+            current = self._working[shipment.id] = Working(shipment, {}, position)
         current.shipment, current.position = shipment, position
         self._touched[shipment.id] = current
         if shipment.is_booked:
@@ -124,11 +109,18 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
 
     def changes(self) -> ShipmentChanges:
         # The ETA after the last event, once per batch (nothing else but the state decides it).
-        return ShipmentChanges(
-            [_row(w, self._eta.latest(w.shipment, w.delivery)) for w in self._touched.values()],
-            self._raised, self._updates, self._eta.added, self._fresh)
+        rows, sums = [], {}
+        for w in self._touched.values():
+            shown = self._eta.latest(w.shipment, w.delivery)
+            part = inbound.part_of(w.shipment, w.delivery, shown)
+            if part != w.inbound:  # most events move no quantity to another day
+                add(sums, difference(w.inbound, part))
+                w.inbound = part
+            rows.append(_row(w, shown))
+        return ShipmentChanges(rows, self._raised, self._updates, self._eta.added, self._fresh,
+                               sums)
 
-    def _work(self, w: _Working, event: ExceptionWorked) -> None:
+    def _work(self, w: Working, event: ExceptionWorked) -> None:
         """An agent's casework, on the open exception of its kind (none open:
         it was resolved already, and the event stays in the history only)."""
         was = w.open.get(event.kind)
@@ -140,7 +132,7 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
             del w.open[event.kind]
             w.resolved.add(event.kind)
 
-    def _judge(self, w: _Working, event: Any) -> None:
+    def _judge(self, w: Working, event: Any) -> None:
         """Open and close exceptions as they stand after this event."""
         w.delivery = w.shipment.delivery()
         found = open_exceptions(w.shipment, w.delivery)
@@ -160,16 +152,11 @@ class ShipmentsProjection(BatchProjection["ShipmentsView"]):
                     destination=str(w.shipment.destination)))
 
 
-def _restore(doc: bytes) -> _Working:
-    projected = _projected.decode(doc)
-    return _Working(Shipment.from_state(projected.state), dict(projected.open), 0,
-                    set(projected.resolved))
-
-
-def _row(w: _Working, shown: ShownEta | None) -> StatusRow:
+def _row(w: Working, shown: ShownEta | None) -> StatusRow:
     s = w.shipment
     projected = _encoder.encode(ProjectedShipment(state=s.state(), open=w.open,
-                                                  resolved=sorted(w.resolved)))
+                                                  resolved=sorted(w.resolved),
+                                                  inbound=inbound.encode(w.inbound)))
     public = full = status = None
     unfinished = may_stall = False
     if s.is_booked:
@@ -192,6 +179,7 @@ class ShipmentsView(View[ShipmentChanges]):
         """The projection's state of each of these shipments it has seen."""
 
     eta_models: MemoryModels | SqlModels  # the ETA models it has seen published
+    inbound_sums: inbound.MemorySums | inbound.SqlSums  # per warehouse, SKU and day
 
     @abstractmethod
     def public_view(self, shipment_id: UUID) -> bytes | None: ...
@@ -238,12 +226,14 @@ class MemoryShipmentsView(MemoryView[ShipmentChanges], ShipmentsView):
         self._rows: dict[UUID, StatusRow] = {}
         self._queue = MemoryQueue()
         self.eta_models = MemoryModels()
+        self.inbound_sums = inbound.MemorySums()
 
     def _write(self, changes: ShipmentChanges) -> None:
         self.eta_models.write(changes.models)
         for row in changes.rows:
             self._rows[row.shipment_id] = row
         self._queue.write(changes.raised, changes.updates)
+        self.inbound_sums.write(changes.inbound)
 
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         with self._lock:
@@ -308,11 +298,13 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
         ),
         **exception_queue.TABLES,
         **etamodels.table("shipment_eta_models"),
+        **inbound.TABLES,
     }
     indexes = (
         "CREATE INDEX IF NOT EXISTS shipment_views_quiet ON shipment_views (last_activity_at) "
         "WHERE may_stall",
         *exception_queue.INDEXES,
+        *inbound.INDEXES,
     )
 
     def commit(self, changes: ShipmentChanges, *, after: int, position: int) -> None:
@@ -324,6 +316,10 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
     @property
     def eta_models(self) -> SqlModels:  # type: ignore[override]
         return SqlModels(self.db, "shipment_eta_models")
+
+    @property
+    def inbound_sums(self) -> inbound.SqlSums:  # type: ignore[override]
+        return inbound.SqlSums(self.db)
 
     def _write(self, w: Writer, changes: ShipmentChanges) -> None:
         self.eta_models.write(w, changes.models)
@@ -339,6 +335,7 @@ class SqlShipmentsView(SqlView[ShipmentChanges], ShipmentsView):
         else:
             w.executemany(_UPSERT, rows)
         exception_queue.write(self.db, w, changes.raised, changes.updates, fresh=changes.fresh)
+        inbound.SqlSums.write(w, changes.inbound)
 
     def projected(self, shipment_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         if not shipment_ids:

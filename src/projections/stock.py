@@ -15,16 +15,18 @@ import msgspec
 
 from projections.purchase_orders import PurchaseOrdersView, decode_carriage, decode_order
 from projections.shipments import ShipmentsView
-from tracking.identifiers import shipment_id
+from projections.warehouses import WarehousesView
+from tracking.errors import InvalidInput
+from tracking.identifiers import Locode, shipment_id
 from tracking.lead_time import LaneOption, ReorderPoint, Spread, in_days, lane_options, spread
 from tracking.lead_time import reorder_point as reorder_point_of
 from tracking.order_line import Finding
 from tracking.purchase_order import PurchaseOrderNotFound, PurchaseOrderState, purchase_order_id
+from tracking.warehouse import resolve
 from tracking.stock import (
     Carriage,
     InboundDay,
     LineProgress,
-    inbound_days,
     line_progress,
     on_its_way,
 )
@@ -54,6 +56,7 @@ class PurchaseOrderOut(msgspec.Struct, kw_only=True):
     account: str
     supplier: str
     warehouse: str
+    warehouse_name: str | None  # the account's name for the warehouse, if it named it
     cancelled: bool
     placed_at: datetime
     at_risk: bool
@@ -67,6 +70,7 @@ class InboundOut(msgspec.Struct, kw_only=True):
     """GET /api/v1/inventory/inbound."""
 
     warehouse: str
+    warehouse_name: str | None
     sku: str | None
     start: date
     end: date
@@ -84,6 +88,7 @@ class Delivery(msgspec.Struct, kw_only=True):
     supplier: str
     origin: str | None
     warehouse: str
+    warehouse_name: str | None
     mode: str | None
     placed_at: datetime
     shipped_at: datetime | None  # the shipment's first RECEIVED scan
@@ -134,10 +139,33 @@ class LanesOut(msgspec.Struct, kw_only=True):
 
 class StockReader:
     def __init__(self, orders: PurchaseOrdersView, shipments: ShipmentsView,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], warehouses: WarehousesView | None = None) -> None:
         self.view = orders
         self.shipments = shipments
         self.clock = clock
+        self.warehouses = warehouses  # None: no names (warehouses are shown by LOCODE)
+
+    def names(self, account: str | None) -> dict[tuple[str, str], str]:
+        """(account, LOCODE): the name the account gave the warehouse there."""
+        return self.warehouses.names(account) if self.warehouses is not None else {}
+
+    def warehouse(self, text: str, account: str | None, field: str = "warehouse") -> Locode:
+        """The LOCODE a ``warehouse`` query means: a LOCODE, or the name of
+        one of the account's warehouses (for those who see every account, a
+        name only one LOCODE has)."""
+        named: dict[str, set[Locode]] = {}
+        for (_, locode), name in self.names(account).items():
+            named.setdefault(name, set()).add(Locode(locode))
+        clash = named.get(" ".join(text.split()), set())
+        if len(clash) > 1:
+            raise InvalidInput(field, f"{text!r} names warehouses of several accounts at "
+                                      f"{', '.join(sorted(clash))}: give the LOCODE")
+        return resolve({n: next(iter(at)) for n, at in named.items()}, text, field)
+
+    def name_of(self, locode: str, account: str | None) -> str | None:
+        """The warehouse's name at ``locode`` (for every account: when they agree)."""
+        found = {n for (_, at), n in self.names(account).items() if at == locode}
+        return found.pop() if len(found) == 1 else None
 
     def account_of(self, po_number: str, account: str | None) -> str:
         """The account whose order of this number is meant: the merchant's
@@ -188,38 +216,43 @@ class StockReader:
         states = [decode_order(d) for d in self.view.orders(
             account=account, supplier=supplier, warehouse=warehouse)]
         carriages = self.carriages({tn for o in states for tn in o.notices})
-        found = [self.out(o, carriages) for o in states]
+        names = self.names(account)
+        found = [self.out(o, carriages, names) for o in states]
         if at_risk is not None:
             found = [o for o in found if o.at_risk is at_risk]
         found.sort(key=lambda o: (not o.at_risk, o.account, o.po_number))
         return found[offset : offset + limit]
 
-    def out(self, o: PurchaseOrderState,
-             carriages: dict[str, Carriage] | None = None) -> PurchaseOrderOut:
+    def out(self, o: PurchaseOrderState, carriages: dict[str, Carriage] | None = None,
+            names: dict[tuple[str, str], str] | None = None) -> PurchaseOrderOut:
         if carriages is None:
             carriages = self.carriages(o.notices)
+        if names is None:
+            names = self.names(o.account)
         lines = [line_progress(line, str(o.warehouse), o.notices, o.receipts, carriages)
                  for line in o.lines.values()]
         return PurchaseOrderOut(
             po_number=o.po_number, account=o.account, supplier=o.supplier,
-            warehouse=str(o.warehouse), cancelled=o.cancelled, placed_at=o.placed_at,
+            warehouse=str(o.warehouse), warehouse_name=names.get((o.account, str(o.warehouse))),
+            cancelled=o.cancelled, placed_at=o.placed_at,
             at_risk=any(line.at_risk for line in lines), lines=lines,
             findings=list(o.findings), version=o.version, updated_at=o.modified_on)
 
     def inbound(self, *, warehouse: str, sku: str | None, days: int,
                 account: str | None) -> InboundOut:
-        rows = self.view.inbound(warehouse=warehouse, sku=sku, account=account)
-        etas = self.etas({r.shipment_id for r in rows})
+        """From the sums the shipments view keeps per day (``projections.inbound``):
+        as many rows read as the answer has."""
         start = self.clock().date()
         end = start + timedelta(days=days)
-        found, unscheduled = inbound_days(
-            ((r.sku, r.quantity, etas[r.shipment_id]) for r in rows), start=start, end=end)
-        return InboundOut(warehouse=warehouse, sku=sku, start=start, end=end, days=found,
-                          unscheduled=unscheduled)
+        found, unscheduled = self.shipments.inbound_sums.days(
+            warehouse=warehouse, sku=sku, account=account, start=start, end=end)
+        return InboundOut(warehouse=warehouse, warehouse_name=self.name_of(warehouse, account),
+                          sku=sku, start=start, end=end, days=found, unscheduled=unscheduled)
 
     def deliveries(self, orders: Sequence[PurchaseOrderState],
                    sku: str | None = None) -> list[Delivery]:
         carriages = self.carriages({tn for o in orders for tn in o.notices})
+        names = self.names(None)
         found = []
         for o in orders:
             for line in o.lines.values():
@@ -240,6 +273,7 @@ class StockReader:
                     found.append(Delivery(
                         po_number=o.po_number, tracking_number=tn, sku=line.sku,
                         supplier=o.supplier, origin=c.origin, warehouse=str(o.warehouse),
+                        warehouse_name=names.get((o.account, str(o.warehouse))),
                         mode=c.mode, placed_at=o.placed_at, shipped_at=c.started_at,
                         received_at=at, need_by=line.need_by, on_time=at <= line.need_by,
                         lead_time_days=round(in_days(o.placed_at, at), 3),

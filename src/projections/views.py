@@ -93,6 +93,8 @@ class ProjectedShipment(msgspec.Struct, kw_only=True):
     open: dict[ExceptionKind, OpenException] = {}
     # Resolved by an agent, their condition still on (projections.shipments).
     resolved: list[ExceptionKind] = []
+    # What it adds to its warehouses' inbound, as last written (projections.inbound).
+    inbound: list[tuple[str, str, str, str, int, int]] = []
 
 
 def tracking_view(

@@ -9,6 +9,7 @@ family over one unit of work (``tracking.unitofwork``):
 - ``tracking.purchase_orders``: place, amend, cancel orders, notices, receipts
   (``service.purchase_orders``, used as is).
 - ``tracking.webhooks``: merchants' webhook subscriptions.
+- ``tracking.warehouses``: merchants' named warehouses (``service.warehouses``).
 
 ``ShipmentService`` is the one object the adapters are given. It holds the
 family services (``service.shipments``, ``service.customs``, ``service.links``,
@@ -49,6 +50,7 @@ from tracking.shipments import Shipments
 from tracking.tariff import CustomsRules, default_rules
 from tracking.unitofwork import AggregateStore, MultiStreamReader
 from tracking.webhook import Webhook
+from tracking.warehouses import Warehouses
 from tracking.webhooks import Webhooks
 
 __all__ = [
@@ -96,6 +98,7 @@ class ShipmentService(Application[UUID]):
         self.purchase_orders = PurchaseOrders(self.store, self._now)
         self.eta_models = EtaModels(self.store)
         self.webhooks = Webhooks(self.store)
+        self.warehouses = Warehouses(self.store)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ class CarriedLine(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     sku: str
     quantity: int
     need_by: datetime
+    warehouse: str = ""  # the order's UN/LOCODE: where it is inbound to ("": noted before)
 
 
 Carried = tuple[CarriedLine, ...]

@@ -226,7 +226,8 @@ class PurchaseOrder(Aggregate):
         if self.cancelled or tracking_number in self.receipts:
             return ()
         return tuple(CarriedLine(sku=s.sku, quantity=s.quantity,
-                                 need_by=self.lines[s.sku].need_by)
+                                 need_by=self.lines[s.sku].need_by,
+                                 warehouse=str(self.warehouse))
                      for s in self.notices.get(tracking_number, ())
                      if not self.lines[s.sku].cancelled)
 

@@ -13,14 +13,15 @@ its ETA, or its deliver-by) after the line's ``need_by``.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 
 import msgspec
 
+from tracking.codes import ExceptionReason, ScanEvent
 from tracking.order_line import CountedLine, OrderLine, ShippedLine
+from tracking.scan import Scan
 
 
 class Ended(StrEnum):
@@ -83,6 +84,29 @@ class Carriage(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
         self.delivered_at = delivered[-1].occurred_at if delivered else None
         self.delivered_location = delivered[-1].location if delivered else None
         self.ended = Ended(ended[-1].event) if ended else None
+
+
+def move_of(scan: Scan) -> Move | None:
+    """The scan as a move of stock (an EXCEPTION moves it only when LOST),
+    or None when it moves none."""
+    if scan.event is ScanEvent.EXCEPTION:
+        if scan.reason is not ExceptionReason.LOST:
+            return None
+        name = Ended.LOST.value
+    elif scan.event is ScanEvent.RETURNED_TO_SENDER:
+        name = Ended.RETURNED.value
+    elif scan.event in (ScanEvent.RECEIVED, ScanEvent.DELIVERED):
+        name = scan.event.value
+    else:
+        return None
+    return Move(scan.scan_id, name, str(scan.location), scan.occurred_at)
+
+
+def settled(scans: Iterable[Scan]) -> Carriage:
+    """What the standing scans (none retracted) say of a shipment's stock."""
+    c = Carriage(tracking_number="", moves=[m for m in map(move_of, scans) if m is not None])
+    c._settle()
+    return c
 
 
 class ShipmentPart(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -183,43 +207,6 @@ class InboundDay(msgspec.Struct, kw_only=True, gc=False):
     sku: str
     at_eta: int
     at_latest: int
-
-
-def inbound_days(
-    in_transit: Iterable[tuple[str, int, Carriage]], *, start: date, end: date
-) -> tuple[list[InboundDay], int]:
-    """(sku, quantity, carriage) of what is on its way, by day from
-    ``start`` to ``end`` (inclusive; an ETA already past counts on
-    ``start``); and the quantity whose shipments have no ETA."""
-    eta: dict[tuple[date, str], int] = defaultdict(int)
-    latest: dict[tuple[date, str], int] = defaultdict(int)
-    unscheduled = 0
-    days: dict[int, tuple[date | None, date | None]] = {}  # per shipment, worked out once
-    for sku, quantity, c in in_transit:
-        found = days.get(id(c))
-        if found is None:
-            found = days[id(c)] = _days(c, start, end)
-        on_eta, on_latest = found
-        if c.eta is None:
-            unscheduled += quantity
-            continue
-        if on_eta is not None:
-            eta[(on_eta, sku)] += quantity
-        if on_latest is not None:
-            latest[(on_latest, sku)] += quantity
-    keys = sorted(set(eta) | set(latest))
-    return [InboundDay(date=d, sku=s, at_eta=eta.get((d, s), 0),
-                       at_latest=latest.get((d, s), 0)) for d, s in keys], unscheduled
-
-
-def _days(c: Carriage, start: date, end: date) -> tuple[date | None, date | None]:
-    """The days a shipment counts on, at its ETA and at its latest, within
-    ``start``..``end`` (None: outside, or no ETA)."""
-    if c.eta is None:
-        return None, None
-    on_eta = max(c.eta.date(), start)
-    on_latest = max((c.latest or c.eta).date(), start)
-    return (on_eta if on_eta <= end else None), (on_latest if on_latest <= end else None)
 
 
 def on_its_way(c: Carriage) -> bool:

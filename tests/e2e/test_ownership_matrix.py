@@ -71,7 +71,8 @@ PUBLIC = {
 }
 PLACEHOLDER_WEBHOOK = "00000000-0000-4000-8000-000000000001"
 UNKNOWN = {"tracking_number": "ZZ0000000001", "entry_id": "00000000-0000-4000-8000-0000000000aa",
-           "webhook_id": "00000000-0000-4000-8000-0000000000bb", "po_number": "PO-NONE"}
+           "webhook_id": "00000000-0000-4000-8000-0000000000bb", "po_number": "PO-NONE",
+           "warehouse": "No Such DC"}
 # Query strings so a list has something to filter; a required one missing is a 400 for all.
 QUERIES = {
     "/api/v1/lanes/options": {"origin": "HKHKG", "destination": "SESTO"},
@@ -130,6 +131,9 @@ def seed_acme(client: TestClient[Any], clock: Clock) -> dict[str, str]:
     acme = {"Authorization": "Bearer acme-token"}
     r = client.post("/api/v1/shipments", json=BOOKING, headers=acme)
     assert r.status_code == 201, r.text
+    r = client.post("/api/v1/warehouses", json={"name": "Stockholm DC", "locode": "SESTO"},
+                    headers=acme)
+    assert r.status_code == 201, r.text
     r = client.post("/api/v1/purchase-orders", headers=acme, json={
         "po_number": "PO-1", "supplier": "Acme Supplier", "warehouse": "SESTO",
         "lines": [{"sku": "TSHIRT-M", "quantity": 100, "need_by": iso(at(20))}]})
@@ -151,7 +155,7 @@ def seed_acme(client: TestClient[Any], clock: Clock) -> dict[str, str]:
                    headers={"Authorization": "Bearer a-token"})
     assert r.status_code == 200 and r.json()["n"] == 1, r.text  # the views have it all
     return {"tracking_number": TN, "entry_id": entry, "webhook_id": webhook, "po_number": "PO-1",
-            "supplier": "Acme Supplier"}
+            "supplier": "Acme Supplier", "warehouse": "Stockholm DC"}
 
 
 @pytest.fixture
@@ -177,7 +181,7 @@ def test_a_merchant_sees_nothing_of_another_account_on_any_route(
     assert len(merchant_routes) > 20
     entry = "e0000000-0000-4000-8000-000000000000"  # acme's, once declared: named alike below
     before_ids = {"tracking_number": TN, "entry_id": entry, "webhook_id": PLACEHOLDER_WEBHOOK,
-                  "po_number": "PO-1", "supplier": "Acme Supplier"}
+                  "po_number": "PO-1", "supplier": "Acme Supplier", "warehouse": "Stockholm DC"}
     start = clock.now
     before = {(m, p): call(client, m, p, "rival-token", before_ids) for m, p in merchant_routes}
     ids = seed_acme(client, clock)
@@ -198,7 +202,7 @@ def test_a_merchant_sees_nothing_of_another_account_on_any_route(
     # the not-found the rival gets.
     for m, p in merchant_routes:
         named = set(re.findall(r"\{(\w+):", p)) & {"tracking_number", "entry_id", "webhook_id",
-                                                   "po_number"}
+                                                   "po_number", "warehouse"}
         if named and m == "GET":
             own = call(client, m, p, "acme-token", ids)
             assert own[0] == 200, f"{m} {p}: {own}"

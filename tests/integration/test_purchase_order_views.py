@@ -131,3 +131,60 @@ def test_a_retracted_delivered_or_lost_puts_the_stock_back_on_its_way(
     incremental = answers(store, service)
     runner.rebuild(["purchase_orders"])
     assert answers(store, service) == incremental
+
+
+def test_the_inbound_sums_follow_etas_and_a_rebuild_of_the_shipments_view_equals_them(
+    service: ShipmentService, store: Views,
+) -> None:
+    """The per-day sums move with what changes a shipment's part: a later
+    scan moving its ETA, a cancelled line, a receipt, a delivery; built batch
+    by batch, in memory and rebuilt from the log, they are the same rows and
+    the same answers."""
+    service.clock = lambda: at(20)
+    traffic(service)
+    orders = service.purchase_orders
+    orders.place(account="default", po_number="PO-2", supplier="Caps", warehouse=Locode("SESTO"),
+                 lines=[OrderLine(sku="C", quantity=7, need_by=at(30)),
+                        OrderLine(sku="D", quantity=3, need_by=at(30))], source=AGENT)
+    third = TrackingNumber("CP123456785CN")
+    service.book(third, booking(destination="SESTO"), HK_STO, AGENT)
+    orders.notify_shipment("default", "PO-2", third, [ShippedLine(sku="C", quantity=7),
+                                                      ShippedLine(sku="D", quantity=3)], AGENT)
+    runner = ReadModelRunner(service, store, batch_size=2)
+    runner.catch_up()
+    reader = StockReader(store[PURCHASE_ORDERS], store[SHIPMENTS], lambda: at(1))
+
+    def inbound() -> list[tuple[Any, ...]]:
+        found = reader.inbound(warehouse="SESTO", sku=None, days=90, account=None)
+        return [(d.date.day, d.sku, d.at_eta, d.at_latest) for d in found.days]
+
+    first = inbound()
+    assert {s for _, s, _, _ in first} == {"C", "D"}  # PO-1's shipments: delivered, received
+    assert sum(e for _, s, e, _ in first if s == "C") == 7
+    # a departure late by days moves the ETA; then D is cancelled
+    service.record_scan(scan("LOADED", "HKHKG", 9, tn=str(third), voyage="V100"))
+    orders.cancel("default", "PO-2", ["D"], AGENT)
+    runner.catch_up()
+    moved = inbound()
+    assert {s for _, s, _, _ in moved} == {"C"}
+    assert sum(e for _, _, e, _ in moved) == 7 and sum(late for *_, late in moved) == 7
+    assert moved != [r for r in first if r[1] == "C"]  # on later days
+
+    def sums(views: Views) -> set[Any]:
+        return set(views[SHIPMENTS].inbound_sums.select(
+            warehouse="SESTO", sku=None, account="default", end=at(31).date()))
+
+    on_database = sums(store)
+    memory = Views.in_memory(READ_MODELS)
+    ReadModelRunner(service, memory).catch_up()
+    assert sums(memory) == on_database
+    runner.rebuild(["shipments"])
+    assert sums(store) == on_database and inbound() == moved
+    # asked after the ETAs: what was due counts on the first day, on the database as in memory
+    late = [StockReader(v[PURCHASE_ORDERS], v[SHIPMENTS], lambda: at(28)).inbound(
+        warehouse="SESTO", sku="C", days=3, account="default") for v in (store, memory)]
+    assert late[0] == late[1] and [(d.date, d.at_eta) for d in late[0].days] == [
+        (at(28).date(), 7)]
+    service.record_scan(scan("DELIVERED", "SESTO", 19, tn=str(third)))
+    runner.catch_up()
+    assert inbound() == [] and sums(store) == set()

@@ -8,13 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.builders import AGENT, at
+from projections import inbound as inbound_sums
+from tests.builders import AGENT, at, scan
+from tracking.cargo import CarriedLine
 from tracking.errors import InvalidInput
 from tracking.identifiers import Locode, TrackingNumber
+from tracking.inbound import difference, inbound_of
 from tracking.lead_time import lane_options, percentile, reorder_point
 from tracking.order_line import CountedLine, FindingKind, OrderLine, ShippedLine
 from tracking.purchase_order import PurchaseOrder, PurchaseOrderConflict, purchase_order_id
-from tracking.stock import Carriage, Ended, inbound_days, line_progress
+from tracking.stock import Carriage, Ended, line_progress
 
 A = TrackingNumber("LX123456785CN")
 B = TrackingNumber("ABC123456")
@@ -190,12 +193,31 @@ def test_a_line_is_at_risk_when_a_carrying_shipment_may_arrive_after_need_by() -
 
 
 def test_inbound_counts_each_shipment_at_its_eta_and_at_its_latest() -> None:
-    c = Carriage(tracking_number=str(A), eta=at(16, 12), latest=at(19))
-    days, unscheduled = inbound_days([("TSHIRT-M", 40, c),
-                                      ("TSHIRT-M", 5, Carriage(tracking_number=str(B)))],
-                                     start=at(10).date(), end=at(30).date())
+    cargo = {"PO-1": (CarriedLine(sku="TSHIRT-M", quantity=40, need_by=at(30),
+                                  warehouse="SESTO"),)}
+    dated = inbound_of("acme", cargo, [], at(16, 12), at(19))
+    none = inbound_of("acme", {"PO-2": (CarriedLine(sku="TSHIRT-M", quantity=5, need_by=at(30),
+                                                    warehouse="SESTO"),)}, [], None, None)
+    rows = [(k[3], k[2], e, latest) for k, (e, latest) in {**dated, **none}.items()]
+    days, unscheduled = inbound_sums.days(rows, start=at(10).date(), end=at(30).date())
     assert [(d.date.day, d.at_eta, d.at_latest) for d in days] == [(16, 40, 0), (19, 0, 40)]
     assert unscheduled == 5
+    # what was due before the first day counts on it
+    days, _ = inbound_sums.days(rows, start=at(17).date(), end=at(30).date())
+    assert [(d.date.day, d.at_eta, d.at_latest) for d in days] == [(17, 40, 0), (19, 0, 40)]
+
+
+def test_a_shipment_delivered_returned_or_lost_is_inbound_no_more() -> None:
+    cargo = {"PO-1": (CarriedLine(sku="A", quantity=4, need_by=at(30), warehouse="SESTO"),)}
+    assert inbound_of("acme", cargo, [scan("RECEIVED", "HKHKG", 2)], at(16), None)
+    for gone in (scan("DELIVERED", "USNYC", 9), scan("RETURNED_TO_SENDER", "HKHKG", 9),
+                 scan("EXCEPTION", "USNYC", 9, reason="LOST")):
+        assert inbound_of("acme", cargo, [scan("RECEIVED", "HKHKG", 2), gone], at(16), None) == {}
+    # a moved ETA: what was on the old days is taken off them
+    before = inbound_of("acme", cargo, [], at(16), at(18))
+    after = inbound_of("acme", cargo, [], at(17), at(18))
+    assert difference(before, after) == {("acme", "SESTO", "A", at(16).date().isoformat()): (-4, 0),
+                                         ("acme", "SESTO", "A", at(17).date().isoformat()): (4, 0)}
 
 
 # -- lead times ------------------------------------------------------------------

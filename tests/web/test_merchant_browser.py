@@ -151,3 +151,28 @@ def test_axe_finds_no_serious_or_critical_violation(merchants: Server, browser: 
                if v["impact"] in ("serious", "critical")]
         assert bad == [], f"{path}: {bad}"
     page.context.close()
+
+
+def test_a_named_warehouse_shows_by_its_name_on_the_orders_and_the_chart(
+    merchants: Server, browser: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    with merchants.client() as c:
+        r = c.post("/api/v1/warehouses", headers=ACME,
+                   json={"name": "Stockholm DC", "locode": "SESTO"})
+        assert r.status_code == 201, r.text
+        assert c.get("/api/v1/warehouses", headers=ACME,
+                     params={"min_position": r.json()["position"]}).status_code == 200
+    page = browse(browser)
+    sign_in(merchants, page)
+    orders = page.get_by_role("article")
+    expect(orders.nth(0)).to_contain_text("to Stockholm DC (SESTO)", timeout=WAIT_MS)
+    expect(page.get_by_role("img", name="Units arriving at Stockholm DC (SESTO) per day")
+           ).to_be_visible()
+    page.context.close()
+    other = browse(browser)  # the other account did not name it: its page says SESTO
+    sign_in(merchants, other, token="other-token")
+    expect(other.get_by_role("img", name="Units arriving at SESTO per day")).to_be_visible(
+        timeout=WAIT_MS)
+    other.context.close()
