@@ -45,9 +45,7 @@ def postgres_url() -> str:
     return PG_URL
 
 
-@pytest.fixture
-def postgres_schema_url(postgres_url: str) -> Iterator[str]:
-    """A database URL whose tables live in a fresh schema, dropped afterwards."""
+def _fresh_schema(postgres_url: str) -> Iterator[str]:
     schema = f"test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -57,11 +55,31 @@ def postgres_schema_url(postgres_url: str) -> Iterator[str]:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A database URL whose tables live in a fresh schema, dropped afterwards."""
+    yield from _fresh_schema(postgres_url)
+
+
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=STORES)
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/tracking.db"
     return request.getfixturevalue("postgres_schema_url")
+
+
+@pytest.fixture(scope="module", params=STORES)
+def module_database_url(request: pytest.FixtureRequest,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``database_url`` shared by a module's tests: for tests that only read
+    what a module-scoped fixture set up, so one app per store serves them all."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('store')}/tracking.db"
+    else:
+        yield from _fresh_schema(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

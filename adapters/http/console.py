@@ -85,7 +85,7 @@ class Console:
         self.sign_ins = Buckets(SIGN_INS, SIGN_IN_REFILL_PER_SECOND)
         # Templates of their own (adapters/web/console), through the same
         # catalogues as the tracking page, one environment per language.
-        self.catalogues = Catalogues.load()
+        self.catalogues = Catalogues.installed()
         self.envs = {tag: self._environment(lang)
                      for tag, lang in self.catalogues.languages.items()}
 

@@ -61,7 +61,7 @@ class Merchants:
         known = self.sessions.tokens  # digests only
         self.accounts = {principal_of(role, digest): known.accounts.get(digest, DEFAULT_ACCOUNT)
                          for digest, role in known.items()}
-        self.catalogues = Catalogues.load()
+        self.catalogues = Catalogues.installed()
         static = resources.files("adapters.web").joinpath("static")
         self.etags = {name: hashlib.blake2b(static.joinpath(name).read_bytes(),
                                             digest_size=8).hexdigest()

@@ -88,8 +88,8 @@ class Web:
                  unknown: UnknownNumbers | None = None) -> None:
         self.service, self.live = service, live
         self.shipments, self.links = views[SHIPMENTS], views[LINKS]
-        self.catalogues = Catalogues.load()
-        self.places = Places.load()
+        self.catalogues = Catalogues.installed()
+        self.places = Places.installed()
         self.guesses = guesses()  # wrong postcodes
         self.unknown = unknown or UnknownNumbers()  # shared with the API's track routes
         static = resources.files("adapters.web").joinpath("static")

@@ -38,7 +38,7 @@ class Mailer:
                  timeout: float = 10.0) -> None:
         self.url, self.sender, self.timeout = urlsplit(smtp_url), sender, timeout
         self.public_url = public_url.rstrip("/")
-        self.catalogues = Catalogues.load()
+        self.catalogues = Catalogues.installed()
         env = Environment(loader=PackageLoader("adapters.web", "templates"), autoescape=False,  # nosec B701: plain-text e-mail; HTML escaping would garble it
                           keep_trailing_newline=True)
         self.template = env.get_template("email.txt")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from datetime import datetime
 from importlib import resources
 
@@ -107,6 +107,13 @@ class Catalogues:
     def __init__(self, languages: dict[str, Language]) -> None:
         self.languages = languages
         self.default = languages[SOURCE_LANGUAGE]
+
+    @classmethod
+    @cache
+    def installed(cls) -> Catalogues:
+        """The package's catalogues, compiled once per process: each app's
+        pages, console and merchant page, and the e-mails, share them."""
+        return cls.load()
 
     @classmethod
     def load(cls) -> Catalogues:

@@ -26,6 +26,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
+from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,6 +53,12 @@ class Places:
         self._country_zones = country_zones
         self._code_list = code_list
         self._zones: dict[str, tzinfo] = {}
+
+    @classmethod
+    @cache
+    def installed(cls) -> Places:
+        """The installed packages' places, read once per process (each app's pages share them)."""
+        return cls.load()
 
     @classmethod
     def load(cls) -> Places:

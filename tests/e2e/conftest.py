@@ -42,6 +42,17 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings, clock: Clock) -> Iterator[TestClient[Any]]:
+    yield from serving(settings, clock)
+
+
+@pytest.fixture(scope="module")
+def module_client(module_database_url: str) -> Iterator[TestClient[Any]]:
+    """One app per store for a module whose tests only read (each test still
+    gets its store's full app; building it is most of an e2e test's time)."""
+    yield from serving(Settings(database_url=module_database_url, api_tokens=TOKENS), Clock(at(1)))
+
+
+def serving(settings: Settings, clock: Clock) -> Iterator[TestClient[Any]]:
     app = create_app(build_api(settings, clock=clock))
     with TestClient(app=app) as c:
         yield c

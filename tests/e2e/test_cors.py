@@ -10,29 +10,31 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from adapters.composition import build_api
-from adapters.http.app import create_app
 from adapters.settings import ConfigError, Settings
-from tests.e2e.conftest import AGENT, MERCHANT, TOKENS, Clock
+from tests.builders import at
+from tests.e2e.conftest import AGENT, MERCHANT, TOKENS, Clock, serving
 from tests.e2e.test_http import BOOKING, TN
 
 SHOP = "https://shop.example"
 PREFLIGHT = {"Access-Control-Request-Method": "GET"}
 
 
-@pytest.fixture
-def cors_client(database_url: str, clock: Clock) -> Iterator[TestClient[Any]]:
-    settings = Settings.from_env({"TRACKING_DATABASE_URL": database_url,
+@pytest.fixture(scope="module")
+def cors_client(module_database_url: str) -> Iterator[TestClient[Any]]:
+    """One app per store for the module: its tests only read the booking made here."""
+    settings = Settings.from_env({"TRACKING_DATABASE_URL": module_database_url,
                                   "TRACKING_CORS_ORIGINS": f"{SHOP}, https://other.example:8443"})
-    settings = Settings(database_url=database_url, api_tokens=TOKENS,
+    settings = Settings(database_url=module_database_url, api_tokens=TOKENS,
                         cors_origins=settings.cors_origins)
-    with TestClient(app=create_app(build_api(settings, clock=clock))) as c:
-        booked = c.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT)
-        assert booked.status_code == 201, booked.text
-        # read your write once: the views hold the shipment from here on
-        position = {"min_position": booked.json()["position"]}
-        assert c.get(f"/api/v1/track/{TN}", params=position).status_code == 200
-        yield c
+    clients = serving(settings, Clock(at(1)))
+    c = next(clients)
+    booked = c.post("/api/v1/shipments", json=BOOKING, headers=MERCHANT)
+    assert booked.status_code == 201, booked.text
+    # read your write once: the views hold the shipment from here on
+    position = {"min_position": booked.json()["position"]}
+    assert c.get(f"/api/v1/track/{TN}", params=position).status_code == 200
+    yield c
+    clients.close()
 
 
 def test_a_configured_origin_may_read_the_public_tracking_view(cors_client: TestClient[Any]) -> None:

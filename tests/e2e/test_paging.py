@@ -13,6 +13,12 @@ from tests.e2e.conftest import AGENT
 LISTS = ["/api/v1/exceptions", "/api/v1/dead-letters", "/api/v1/customs-entries"]
 
 
+@pytest.fixture
+def client(module_client: TestClient[Any]) -> TestClient[Any]:
+    """Every test here only reads an empty store: one app per store serves them all."""
+    return module_client
+
+
 @pytest.mark.parametrize("path", LISTS)
 @pytest.mark.parametrize(("name", "value"), [
     ("offset", "3906277937542447759360"),  # found by fuzzing: was a 500
