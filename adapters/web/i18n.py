@@ -38,9 +38,10 @@ class Language:
     locale: Locale
     translations: NullTranslations
 
-    @property
+    @cached_property
     def name(self) -> str:
-        """The language's own name for itself ("Deutsch", "中文")."""
+        """The language's own name for itself ("Deutsch", "中文"); asked by
+        every page's language menu, so looked up in Babel's data once."""
         return self.locale.get_display_name(self.locale).split(" (")[0]
 
     def gettext(self, message: str) -> str:
@@ -80,7 +81,7 @@ class Language:
         offset = when.utcoffset()
         gmt = self._formatted.get(offset)
         if gmt is None:
-            gmt = self._formatted[offset] = get_timezone_gmt(when, "long", locale=self.locale)
+            gmt = self._keep(offset, get_timezone_gmt(when, "long", locale=self.locale))
         return f"{self._date_and_time.format(clock, day)} ({gmt})"
 
     def _dated(self, key: tuple[object, ...], when: datetime, pattern: DateTimePattern) -> str:
@@ -88,9 +89,13 @@ class Language:
         events on few days, and Babel's formatting is most of a page's time."""
         text = self._formatted.get(key)
         if text is None:
-            if len(self._formatted) > 20_000:
-                self._formatted.clear()
-            text = self._formatted[key] = pattern.apply(when, self.locale)
+            text = self._keep(key, pattern.apply(when, self.locale))
+        return text
+
+    def _keep(self, key: object, text: str) -> str:
+        if len(self._formatted) > 20_000:  # a bound, whatever the values asked for
+            self._formatted.clear()
+        self._formatted[key] = text
         return text
 
     @cached_property
@@ -98,7 +103,16 @@ class Language:
         return {}
 
     def date_range(self, start: datetime, end: datetime) -> str:
-        return format_interval(start, end, "yMMMd", tzinfo=start.tzinfo, locale=self.locale)
+        """From one day to another (days only: formatted once per pair of days,
+        Babel's interval formatting costing as much as the rest of a page's dates)."""
+        if start.tzinfo is not None:
+            end = end.astimezone(start.tzinfo)
+        key = ("range", start.year, start.month, start.day, end.year, end.month, end.day)
+        text = self._formatted.get(key)
+        if text is None:
+            text = self._keep(key, format_interval(start, end, "yMMMd", tzinfo=start.tzinfo,
+                                                   locale=self.locale))
+        return text
 
 
 class Catalogues:

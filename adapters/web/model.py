@@ -105,15 +105,15 @@ def tracking_page(view_json: bytes, lang: Language, places: Places) -> TrackingP
 
     title, text = words.STATUS[view.status]
     events = sorted(view.events, key=lambda e: e.occurred_at, reverse=True)
-    lines = [
-        Line(
-            text=words.sentence(lang, words.EVENT[e.event], place(e.location).label, e.voyage),
+    lines = []
+    for e in events:
+        at = place(e.location)
+        lines.append(Line(
+            text=words.sentence(lang, words.EVENT[e.event], at.label, e.voyage),
             detail=_(words.REASON[e.reason]) if e.reason else None,
-            when=lang.time_at(places.local(e.occurred_at, place(e.location))),
+            when=lang.time_at(places.local(e.occurred_at, at)),
             iso=e.occurred_at.isoformat(),
-        )
-        for e in events
-    ]
+        ))
     state_words = {"done": _("done"), "current": _("now"), "todo": _("to come")}
     steps = []
     for s in milestones(view.status, view.origin, view.destination,
