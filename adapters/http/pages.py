@@ -27,7 +27,7 @@ from uuid import UUID
 import anyio
 import msgspec
 from jinja2 import BaseLoader, Environment, PackageLoader, select_autoescape
-from markupsafe import escape
+from markupsafe import Markup, escape
 from litestar import Controller, MediaType, Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
@@ -123,6 +123,9 @@ class Web:
         urls = {name: f"/static/{name}?v={a.etag}" for name, a in self.assets.items()}
         env.globals.update(lang=lang, languages=list(self.catalogues.languages.values()),
                            asset=urls.__getitem__)
+        # The same in every page of a language: rendered once (an include a page was
+        # a context of its own, five language names looked up).
+        env.globals["languages_menu"] = Markup(env.get_template("_languages.html").render())
         return env
 
     def render(self, lang: Language, template: str, status: int = 200,
