@@ -31,6 +31,7 @@ stream after one to two of those rounds (bench/pages.py, p99 1.9 s).
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import sqlite3
@@ -243,66 +244,58 @@ class ReadModelRunner:
 
     # -- running in the background ---------------------------------------------
 
-    def _run(self, lane: list[str], wake: threading.Event, flags_stalled: bool) -> None:
+    def _forever(self, step: Any, what: str) -> None:
+        """``step()`` until stopped; a database that does not answer is waited
+        for, slower each time; anything else stops the runner (/readyz says so)."""
         backoff = 0.0
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self.error is None:
                 try:
-                    if flags_stalled and time.monotonic() >= self._next_stall_check:
-                        self._next_stall_check = time.monotonic() + self.stall_check_interval
-                        self.check_stalled()
-                    wake.clear()  # before reading: a save from now on wakes the next wait
-                    if self.run_once(lane) == 0:
-                        wake.wait(self.poll_interval)
+                    step()
                     backoff = 0.0
                 except TRANSIENT as e:
                     # The database went away or cut our connection: nothing
                     # was committed that is not whole; try again, slower.
                     backoff = min(max(backoff * 2, 0.1), 5.0)
-                    log.warning("the views' database does not answer (%s); again in %.1f s",
-                                e, backoff)
+                    log.warning("%s does not answer (%s); again in %.1f s", what, e, backoff)
                     self._stop.wait(backoff)
         except BaseException as e:
             self.error = e
             log.exception("projection runner stopped")
             raise
 
+    def _lane(self, lane: list[str], wake: threading.Event, flags_stalled: bool) -> None:
+        if flags_stalled and time.monotonic() >= self._next_stall_check:
+            self._next_stall_check = time.monotonic() + self.stall_check_interval
+            self.check_stalled()
+        wake.clear()  # before reading: a save from now on wakes the next wait
+        if self.run_once(lane) == 0:
+            wake.wait(self.poll_interval)
+
     def _listen(self) -> None:
-        """Wakes every lane when the log has moved on (one listener for all)."""
-        backoff = 0.0
-        while not self._stop.is_set():
-            try:
-                if self.error is not None:
-                    return  # a lane stopped: the runner has (/readyz says so)
-                if self.listener is not None:
-                    told = self.listener.wait(self.poll_interval) is not None
-                else:
-                    told = self.app.saved.wait(self.poll_interval)
-                    self.app.saved.clear()
-                if told:
-                    for wake in self._wakes:
-                        wake.set()
-                backoff = 0.0
-            except TRANSIENT as e:  # the lanes poll meanwhile
-                backoff = min(max(backoff * 2, 0.1), 5.0)
-                log.warning("the event store's notifications are lost (%s); again in %.1f s",
-                            e, backoff)
-                self._stop.wait(backoff)
-            except BaseException as e:
-                self.error = e
-                log.exception("projection runner stopped")
-                raise
+        """Wakes every lane when the log has moved on (one listener for all;
+        the lanes poll meanwhile if it fails)."""
+        if self.listener is not None:
+            told = self.listener.wait(self.poll_interval) is not None
+        else:
+            told = self.app.saved.wait(self.poll_interval)
+            self.app.saved.clear()
+        if told:
+            for wake in self._wakes:
+                wake.set()
 
     def start(self) -> ReadModelRunner:
+        last = len(self.lanes) - 1  # the stalled shipments flagged there, not in the live lane
         self._threads = [
-            # the stalled shipments flagged by the last lane, not the live one
-            threading.Thread(target=self._run, args=(lane, wake, i == len(self.lanes) - 1),
-                             daemon=True,
-                             name="projection-runner" + ("" if i == 0 else f"-{i + 1}"))
+            threading.Thread(target=self._forever, daemon=True,
+                             name="projection-runner" + (f"-{i + 1}" if i else ""),
+                             args=(functools.partial(self._lane, lane, wake, i == last),
+                                   "the views' database"))
             for i, (lane, wake) in enumerate(zip(self.lanes, self._wakes, strict=True))
         ]
-        self._threads.append(threading.Thread(target=self._listen, daemon=True,
-                                              name="projection-listener"))
+        self._threads.append(threading.Thread(
+            target=self._forever, args=(self._listen, "the event store's notifications"),
+            name="projection-listener", daemon=True))
         for t in self._threads:
             t.start()
         return self
