@@ -121,6 +121,7 @@ class Catalogues:
     def __init__(self, languages: dict[str, Language]) -> None:
         self.languages = languages
         self.default = languages[SOURCE_LANGUAGE]
+        self._chosen: dict[tuple[str | None, str | None], Language] = {}
 
     @classmethod
     def load(cls) -> Catalogues:
@@ -141,7 +142,18 @@ class Catalogues:
 
     def choose(self, asked: str | None, accept_language: str | None) -> Language:
         """``?lang=`` when it names a language we have; else the best of
-        Accept-Language (Babel's negotiation over its q-ordered tags); else English."""
+        Accept-Language (Babel's negotiation over its q-ordered tags); else
+        English. Decided once per pair (a bounded cache: the same few headers
+        come again and again)."""
+        key = (asked, accept_language)
+        found = self._chosen.get(key)
+        if found is None:
+            if len(self._chosen) >= 4096:
+                self._chosen.clear()
+            found = self._chosen[key] = self._choose(asked, accept_language)
+        return found
+
+    def _choose(self, asked: str | None, accept_language: str | None) -> Language:
         for tag in ([asked] if asked else []):
             found = self._match([tag])
             if found is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import msgspec
 
@@ -60,8 +61,7 @@ class _View(msgspec.Struct):
 _decode = msgspec.json.Decoder(_View).decode
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):  # a tuple: built 20 times a page, a frozen dataclass twice as slowly
     """One event, newest first on the page."""
 
     text: str
@@ -70,8 +70,7 @@ class Line:
     iso: str
 
 
-@dataclass(frozen=True)
-class StepLine:
+class StepLine(NamedTuple):
     text: str
     state: str  # "done", "current", "todo": a class, and worded beside it
     state_text: str
