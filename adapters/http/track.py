@@ -27,7 +27,7 @@ from adapters.http.openapi import answer, operation
 from adapters.http.plain import Answer, matches
 from projections.lookup import NumberLookup
 from projections.views import TrackingView
-from tracking.errors import InvalidInput, ShipmentNotFound
+from tracking.errors import ShipmentNotFound
 from tracking.identifiers import TrackingNumber
 
 PREFIX = "/api/v1/track/"
