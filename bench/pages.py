@@ -52,6 +52,7 @@ import msgspec  # noqa: E402
 import reads  # noqa: E402  (bench/reads.py: seeding, servers, the raw HTTP client)
 import store  # noqa: E402
 from adapters.settings import Settings  # noqa: E402
+from projections.shipments import READ_MODEL as SHIPMENTS  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_pages"
 CONNECTIONS = 50
@@ -177,8 +178,8 @@ class StreamPhase:
     rss_before: int
     rss_open: int
     latencies: list[float]
-    projection: list[float]  # answered -> the views at its position (the runner's part)
-    delivery: list[float]  # the views at its position -> received (the stream's part)
+    projection: list[float]  # answered -> the shipments view at its position (the runner's part)
+    delivery: list[float]  # that view at its position -> received (the stream's part)
     unseen: int
     scans_recorded: int
     offered: float
@@ -211,7 +212,7 @@ async def stream_phase_async(servers: reads.Servers, settings: Settings, fleet: 
     batches = store.chunks(scans, SCANS_PER_POST)
     raws = [reads.post_request(reads.SCANS_ROUTE, host, reads.DEVICE_TOKEN, reads.scan_body(b))
             for b in batches]
-    sampler = reads.PositionSampler(settings)
+    sampler = reads.PositionSampler(settings, SHIPMENTS)  # what the streams are fed from
     sampler.start()
     cpu_before = meter.snapshot()
     posts = await reads.open_loop("127.0.0.1", servers.port, raws, SCAN_RATE / SCANS_PER_POST,
@@ -294,8 +295,10 @@ def print_streams(phase: StreamPhase) -> bool:
     print(f"  scan answered -> message received, {len(phase.latencies):,} deliveries: "
           f"p50 {ms(p50).strip()}, p99 {ms(p99).strip()} (bar < {BAR_STREAM_P99 * 1e3:.0f} ms): "
           f"{reads.verdict(p99 < BAR_STREAM_P99)}; never seen: {phase.unseen}")
-    for name, part in (("of which answered -> views at its position (the runner)", phase.projection),
-                       ("and views at its position -> received (the stream)", phase.delivery)):
+    for name, part in (("of which answered -> shipments view at its position (the runner)",
+                        phase.projection),
+                       ("and that view at its position -> received (the stream)",
+                        phase.delivery)):
         print(f"    {name}: p50 {ms(reads.pct(part, 0.5)).strip()}, "
               f"p99 {ms(reads.pct(part, 0.99)).strip()}")
     print(f"  CPU while scans arrived: {reads.cpu_text(phase.cpu)}")

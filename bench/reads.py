@@ -716,9 +716,12 @@ class PositionSampler(threading.Thread):
     returned, position) whenever the position moved, and every gap between
     consecutive samples."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, model: Any = None) -> None:
+        """``model``: a read model whose view alone is sampled; None: the one
+        furthest behind of all."""
         super().__init__(name="view-position-sampler", daemon=True)
         self.store = build_view_store(settings)
+        self.read = self.store.position if model is None else self.store[model].position
         self.times: list[float] = []
         self.positions: list[int] = []
         self.gaps: list[float] = []
@@ -729,7 +732,7 @@ class PositionSampler(threading.Thread):
         last_pos, last_at = -1, time.perf_counter()
         try:
             while not self.stopping.is_set():
-                pos = self.store.position()
+                pos = self.read()
                 now = time.perf_counter()
                 self.gaps.append(now - last_at)
                 last_at = now

@@ -48,7 +48,8 @@ from adapters.http.purchase_orders import PurchaseOrderController, stock_reader
 from adapters.http.ratelimit import Buckets, RateLimit, UnknownNumbers, WrongGuesses
 from adapters.http.scans import ScanController, scan_intake
 from adapters.http.shipments import ShipmentController
-from adapters.http.track import TrackController, TrackFastPath
+from adapters.http.plain import PlainGets
+from adapters.http.track import TrackController, TrackView
 from adapters.http.warehouses import WarehouseController
 from adapters.http.webhooks import WebhookController, WebhookDesk
 from adapters.live import live_views
@@ -205,11 +206,12 @@ def create_app(api: Api) -> Litestar:
                     dead_letters=api.dead_letters)
     live = live_views(api.settings, api.store)  # the tracking page's stream (adapters/live.py)
     unknown = UnknownNumbers()  # unknown numbers looked up, per address: API and pages alike
+    web = pages.Web(api.service, api.store, live, unknown)
     per_minute = api.settings.rate_limit_per_minute
     limits = Buckets(per_minute, per_minute / 60.0)  # one per address, whichever way in
     app = Litestar(
         route_handlers=[v1, OperationsController, docs.swagger_assets(),
-                        pages.routes(api.service, api.store, live, unknown),
+                        pages.routes(web),
                         console.routes(api.service, api.store, api.settings.api_tokens,
                                        api.dead_letters, api.access_records, api.sign_outs,
                                        api.settings.devices),
@@ -243,8 +245,9 @@ def create_app(api: Api) -> Litestar:
         ),
         debug=False,
     )
-    # The busiest route's plain form answered before Litestar (adapters/http/track.py).
-    fast = TrackFastPath(app.asgi_handler, NumberLookup(api.store[SHIPMENTS], api.store[LINKS]),
-                         limits, unknown)
+    # The busiest routes' plain form answered before Litestar (adapters/http/plain.py).
+    fast = PlainGets(app.asgi_handler, [
+        TrackView(NumberLookup(api.store[SHIPMENTS], api.store[LINKS])), pages.PlainPage(web)],
+        limits, unknown)
     app.asgi_handler = RequestLog(fast, api.metrics)  # every request, unmatched ones too
     return app

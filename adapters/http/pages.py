@@ -27,12 +27,13 @@ from uuid import UUID
 import anyio
 import msgspec
 from jinja2 import BaseLoader, Environment, PackageLoader, select_autoescape
-from markupsafe import escape
+from markupsafe import Markup, escape
 from litestar import Controller, MediaType, Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 
+from adapters.http.plain import Answer, matches
 from adapters.http.ratelimit import UnknownNumbers, guesses
 from adapters.http.security import page_headers
 from adapters.http.stream import stream_route
@@ -58,6 +59,7 @@ PAGE_SOURCE = Source(SourceKind.SYSTEM, "tracking-page")
 # Rendered pages kept per process, by ETag (a changed view is a new page), in
 # bytes, not pages: a page's size grows with its events (2 MB: ~250 pages of 8 KB).
 RENDERED_BYTES = 2 * 2**20
+CACHE_CONTROL = "private, no-cache"
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
@@ -118,8 +120,12 @@ class Web:
                           extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
                           auto_reload=False)  # package data: no stat() of three files a page
         env.install_gettext_translations(lang.translations, newstyle=True)  # type: ignore[attr-defined]
+        urls = {name: f"/static/{name}?v={a.etag}" for name, a in self.assets.items()}
         env.globals.update(lang=lang, languages=list(self.catalogues.languages.values()),
-                           asset=lambda name: f"/static/{name}?v={self.assets[name].etag}")
+                           asset=urls.__getitem__)
+        # The same in every page of a language: rendered once (an include a page was
+        # a context of its own, five language names looked up).
+        env.globals["languages_menu"] = Markup(env.get_template("_languages.html").render())
         return env
 
     def render(self, lang: Language, template: str, status: int = 200,
@@ -132,6 +138,33 @@ class Web:
         return Response(html, status_code=status, media_type=MediaType.HTML,
                         headers={**page_headers(), "Content-Language": lang.tag,
                                  "Vary": "Accept-Language", **(headers or {})})
+
+    def tag(self, view: bytes, lang: Language, destination: str | None = None,
+            subscribed: bool = False) -> str:
+        """The ETag of the tracking page of this view: what it depends on."""
+        return '"%s"' % hashlib.blake2b(
+            b"|".join([view, lang.tag.encode(), (destination or "").encode(),
+                       b"s" if subscribed else b"", self.version.encode()]),
+            digest_size=12).hexdigest()
+
+    def page(self, etag: str, view: bytes, lang: Language, destination: str | None = None,
+             subscribed: bool = False, postcode: str = "") -> bytes:
+        """The tracking page of this view (``etag``: its tag): rendered, or
+        as rendered before (kept by ETag: a changed view is a new page)."""
+        html = self.rendered.get(etag)
+        if html is not None:
+            self.rendered.move_to_end(etag)
+            return html
+        page = tracking_page(view, lang, self.places)
+        page.destination = destination
+        html = self.environments[lang.tag].get_template("track.html").render(
+            page=page, etag=etag, postcode=postcode if destination else "",
+            subscribed=subscribed, email_error=None, number=None).encode()
+        self.rendered[etag] = html
+        self.rendered_bytes += len(html)
+        while self.rendered_bytes > RENDERED_BYTES:
+            self.rendered_bytes -= len(self.rendered.popitem(last=False)[1])
+        return html
 
     def message(self, lang: Language, status: int, heading: str, text: str,
                 more: str | None = None, number: str | None = None,
@@ -235,27 +268,12 @@ class TrackingPages(Controller):
             if destination is None:
                 web.guesses.wait(_client(request))  # a wrong guess spends a token
         subscribed = destination is not None and request.query_params.get("subscribed") == "1"
-        etag = '"%s"' % hashlib.blake2b(
-            b"|".join([view, lang.tag.encode(), (destination or "").encode(),
-                       b"s" if subscribed else b"", web.version.encode()]),
-            digest_size=12).hexdigest()
-        caching = {"ETag": etag, "Cache-Control": "private, no-cache"}
-        if etag in request.headers.get("if-none-match", ""):
+        etag = web.tag(view, lang, destination, subscribed)
+        caching = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+        if matches(etag, request.headers.get("if-none-match")):
             return Response(b"", status_code=304, headers={**page_headers(), **caching,
                                                           "Vary": "Accept-Language"})
-        html = web.rendered.get(etag)
-        if html is None:
-            page = tracking_page(view, lang, web.places)
-            page.destination = destination
-            html = web.environments[lang.tag].get_template("track.html").render(
-                page=page, etag=etag, postcode=postcode if destination else "",
-                subscribed=subscribed, email_error=None, number=None).encode()
-            web.rendered[etag] = html
-            web.rendered_bytes += len(html)
-            while web.rendered_bytes > RENDERED_BYTES:
-                web.rendered_bytes -= len(web.rendered.popitem(last=False)[1])
-        else:
-            web.rendered.move_to_end(etag)
+        html = web.page(etag, view, lang, destination, subscribed, postcode)
         return web.html(lang, html, headers=caching)
 
     @post("/track/{tracking_number:str}/subscriptions", status_code=303)
@@ -357,11 +375,32 @@ def _too_many(web: Web, lang: Language, tn: str, wait: float) -> Response[bytes]
         number=tn, headers={"Retry-After": str(int(wait) + 1)})
 
 
-def routes(service: ShipmentService, views: Views, live: LiveViews,
-           unknown: UnknownNumbers | None = None) -> Router:
-    """The pages, their assets and the live stream, on one router; ``unknown``:
-    the buckets of unknown numbers, shared with the API's track routes."""
-    web = Web(service, views, live, unknown)
-    stream = stream_route(web.shipments, web.links, live)
+class PlainPage:
+    """The plain GET /track/{n} (no query: the language from Accept-Language),
+    for adapters.http.plain: what ``TrackingPages.track`` answers it."""
+
+    prefix, template = "/track/", "/track/{tracking_number}"
+
+    def __init__(self, web: Web) -> None:
+        self.web = web
+
+    async def answer(self, number: TrackingNumber, accept_language: str | None) -> Answer | None:
+        found = await _read(self.web, number)
+        if found is None:
+            return None
+        view, lang = found[1], self.web.catalogues.choose(None, accept_language)
+        etag = self.web.tag(view, lang)
+        return Answer(etag, lambda: self.web.page(etag, view, lang), _PAGE_CACHING,
+                      [(b"content-type", b"text/html; charset=utf-8"),
+                       (b"content-language", lang.tag.encode())])
+
+
+_PAGE_CACHING = [*((k.lower().encode(), v.encode()) for k, v in page_headers().items()),
+                 (b"cache-control", CACHE_CONTROL.encode()), (b"vary", b"Accept-Language")]
+
+
+def routes(web: Web) -> Router:
+    """The pages, their assets and the live stream, on one router."""
+    stream = stream_route(web.shipments, web.links, web.live)
     return Router(path="/", route_handlers=[TrackingPages, stream],
                   dependencies={"web": Provide(lambda: web, use_cache=True, sync_to_thread=False)})

@@ -38,9 +38,10 @@ class Language:
     locale: Locale
     translations: NullTranslations
 
-    @property
+    @cached_property
     def name(self) -> str:
-        """The language's own name for itself ("Deutsch", "中文")."""
+        """The language's own name for itself ("Deutsch", "中文"); asked by
+        every page's language menu, so looked up in Babel's data once."""
         return self.locale.get_display_name(self.locale).split(" (")[0]
 
     def gettext(self, message: str) -> str:
@@ -80,7 +81,7 @@ class Language:
         offset = when.utcoffset()
         gmt = self._formatted.get(offset)
         if gmt is None:
-            gmt = self._formatted[offset] = get_timezone_gmt(when, "long", locale=self.locale)
+            gmt = self._keep(offset, get_timezone_gmt(when, "long", locale=self.locale))
         return f"{self._date_and_time.format(clock, day)} ({gmt})"
 
     def _dated(self, key: tuple[object, ...], when: datetime, pattern: DateTimePattern) -> str:
@@ -88,9 +89,13 @@ class Language:
         events on few days, and Babel's formatting is most of a page's time."""
         text = self._formatted.get(key)
         if text is None:
-            if len(self._formatted) > 20_000:
-                self._formatted.clear()
-            text = self._formatted[key] = pattern.apply(when, self.locale)
+            text = self._keep(key, pattern.apply(when, self.locale))
+        return text
+
+    def _keep(self, key: object, text: str) -> str:
+        if len(self._formatted) > 20_000:  # a bound, whatever the values asked for
+            self._formatted.clear()
+        self._formatted[key] = text
         return text
 
     @cached_property
@@ -98,7 +103,16 @@ class Language:
         return {}
 
     def date_range(self, start: datetime, end: datetime) -> str:
-        return format_interval(start, end, "yMMMd", tzinfo=start.tzinfo, locale=self.locale)
+        """From one day to another (days only: formatted once per pair of days,
+        Babel's interval formatting costing as much as the rest of a page's dates)."""
+        if start.tzinfo is not None:
+            end = end.astimezone(start.tzinfo)
+        key = ("range", start.year, start.month, start.day, end.year, end.month, end.day)
+        text = self._formatted.get(key)
+        if text is None:
+            text = self._keep(key, format_interval(start, end, "yMMMd", tzinfo=start.tzinfo,
+                                                   locale=self.locale))
+        return text
 
 
 class Catalogues:
@@ -107,6 +121,7 @@ class Catalogues:
     def __init__(self, languages: dict[str, Language]) -> None:
         self.languages = languages
         self.default = languages[SOURCE_LANGUAGE]
+        self._chosen: dict[tuple[str | None, str | None], Language] = {}
 
     @classmethod
     @cache
@@ -134,7 +149,18 @@ class Catalogues:
 
     def choose(self, asked: str | None, accept_language: str | None) -> Language:
         """``?lang=`` when it names a language we have; else the best of
-        Accept-Language (Babel's negotiation over its q-ordered tags); else English."""
+        Accept-Language (Babel's negotiation over its q-ordered tags); else
+        English. Decided once per pair (a bounded cache: the same few headers
+        come again and again)."""
+        key = (asked, accept_language)
+        found = self._chosen.get(key)
+        if found is None:
+            if len(self._chosen) >= 4096:
+                self._chosen.clear()
+            found = self._chosen[key] = self._choose(asked, accept_language)
+        return found
+
+    def _choose(self, asked: str | None, accept_language: str | None) -> Language:
         for tag in ([asked] if asked else []):
             found = self._match([tag])
             if found is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import msgspec
 
@@ -60,8 +61,7 @@ class _View(msgspec.Struct):
 _decode = msgspec.json.Decoder(_View).decode
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):  # a tuple: built 20 times a page, a frozen dataclass twice as slowly
     """One event, newest first on the page."""
 
     text: str
@@ -70,8 +70,7 @@ class Line:
     iso: str
 
 
-@dataclass(frozen=True)
-class StepLine:
+class StepLine(NamedTuple):
     text: str
     state: str  # "done", "current", "todo": a class, and worded beside it
     state_text: str
@@ -105,15 +104,15 @@ def tracking_page(view_json: bytes, lang: Language, places: Places) -> TrackingP
 
     title, text = words.STATUS[view.status]
     events = sorted(view.events, key=lambda e: e.occurred_at, reverse=True)
-    lines = [
-        Line(
-            text=words.sentence(lang, words.EVENT[e.event], place(e.location).label, e.voyage),
+    lines = []
+    for e in events:
+        at = place(e.location)
+        lines.append(Line(
+            text=words.sentence(lang, words.EVENT[e.event], at.label, e.voyage),
             detail=_(words.REASON[e.reason]) if e.reason else None,
-            when=lang.time_at(places.local(e.occurred_at, place(e.location))),
+            when=lang.time_at(places.local(e.occurred_at, at)),
             iso=e.occurred_at.isoformat(),
-        )
-        for e in events
-    ]
+        ))
     state_words = {"done": _("done"), "current": _("now"), "todo": _("to come")}
     steps = []
     for s in milestones(view.status, view.origin, view.destination,

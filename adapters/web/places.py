@@ -53,6 +53,7 @@ class Places:
         self._country_zones = country_zones
         self._code_list = code_list
         self._zones: dict[str, tzinfo] = {}
+        self._places: dict[str, Place] = {}
 
     @classmethod
     @cache
@@ -80,6 +81,15 @@ class Places:
         return cls(names, _single_zone_countries(), CodeList.installed())
 
     def get(self, code: str) -> Place:
+        """The code's place (looked up once: a page asks for a place per event)."""
+        place = self._places.get(code)
+        if place is None:
+            if len(self._places) >= 50_000:  # a bound, whatever the codes asked for
+                self._places.clear()
+            place = self._places[code] = self._look_up(code)
+        return place
+
+    def _look_up(self, code: str) -> Place:
         found = self._names.get(code)
         if found is not None:
             return Place(code, found[0], code[:2], found[1])

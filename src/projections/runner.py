@@ -18,17 +18,26 @@ stream-by-stream rebuild goes 5-6x faster than batches of 500
 Waking up: in the same process, the application says when it saved;
 across processes, PostgreSQL's LISTEN/NOTIFY on the channel the event store
 notifies; SQLite has neither across processes, so the runner also polls.
+
+Lanes: in the background the shipments view (what GET /track, the tracking
+page and its live stream read) is kept by a thread of its own, the other
+read models by another, each reading the log from its own views' position
+in batches as ever. A batch of the shipments view took its turn behind the
+outbox's and the ETA history's work on the same batch (a run_once of 10 scans
+~200 ms on a loaded machine, most of it theirs), so a scan reached the live
+stream after one to two of those rounds (bench/pages.py, p99 1.9 s).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -61,6 +70,8 @@ REBUILD_CHUNK = 1000
 # need the log's order, the outbox): the fewer batches, the fewer times each
 # shipment's state is loaded, decoded and written again (5,000: 1.4x batches of 500).
 REBUILD_BATCH = 5000
+# The read models kept by a background thread of their own (``lanes``).
+LIVE: tuple[str, ...] = (shipments.READ_MODEL.name,)
 
 
 @runtime_checkable
@@ -100,22 +111,36 @@ class ReadModelRunner:
         # an object with held() -> the read models' names this runner may work on
         # now (projections.lease: one runner at a time per read model); None: all
         self.lease = lease
-        self._batch = threading.Lock()  # a projection works on one batch at a time
+        # a projection works on one batch at a time (taken in this order: no deadlock)
+        self._locks = {name: threading.Lock() for name in self.projections}
+        live = [n for n in self.projections if n in LIVE]
+        self.lanes = [lane for lane in (live, [n for n in self.projections if n not in live])
+                      if lane]
+        self._wakes = [threading.Event() for _ in self.lanes]
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._next_stall_check = 0.0
         self.error: BaseException | None = None
 
     # -- processing --------------------------------------------------------------
 
-    def run_once(self) -> int:
-        """Process one batch from where the views furthest behind are; the
-        number of events read."""
-        with self._batch:
-            mine = self.projections
+    @contextlib.contextmanager
+    def _holding(self, names: Sequence[str]) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            for name, lock in self._locks.items():
+                if name in names:
+                    stack.enter_context(lock)
+            yield
+
+    def run_once(self, names: Sequence[str] | None = None) -> int:
+        """Process one batch from where the views furthest behind are (of the
+        read models ``names``; None: all); the number of events read."""
+        chosen = list(self.projections) if names is None else names
+        with self._holding(chosen):
+            mine = {name: self.projections[name] for name in chosen}
             if self.lease is not None:  # another runner works on the others
                 held = self.lease.held()
-                mine = {name: p for name, p in self.projections.items() if name in held}
+                mine = {name: p for name, p in mine.items() if name in held}
                 if not mine:
                     return 0
             at = {name: p.view.position() for name, p in mine.items()}
@@ -159,7 +184,7 @@ class ReadModelRunner:
                              f"{', '.join(self.projections)})")
         chosen = [self.projections[n] for n in names or self.projections]
         upto = 0
-        with self._batch:
+        with self._holding(list(self.projections)):
             for projection in chosen:
                 projection.view.reset()
             if isinstance(self.app.recorder, StreamReader):
@@ -219,46 +244,69 @@ class ReadModelRunner:
 
     # -- running in the background ---------------------------------------------
 
-    def _run(self) -> None:
+    def _forever(self, step: Any, what: str) -> None:
+        """``step()`` until stopped; a database that does not answer is waited
+        for, slower each time; anything else stops the runner (/readyz says so)."""
         backoff = 0.0
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self.error is None:
                 try:
-                    if time.monotonic() >= self._next_stall_check:
-                        self._next_stall_check = time.monotonic() + self.stall_check_interval
-                        self.check_stalled()
-                    if self.run_once() == 0:
-                        self._wait()
+                    step()
                     backoff = 0.0
                 except TRANSIENT as e:
                     # The database went away or cut our connection: nothing
                     # was committed that is not whole; try again, slower.
                     backoff = min(max(backoff * 2, 0.1), 5.0)
-                    log.warning("the views' database does not answer (%s); again in %.1f s",
-                                e, backoff)
+                    log.warning("%s does not answer (%s); again in %.1f s", what, e, backoff)
                     self._stop.wait(backoff)
         except BaseException as e:
             self.error = e
             log.exception("projection runner stopped")
             raise
 
-    def _wait(self) -> None:
+    def _lane(self, lane: list[str], wake: threading.Event, flags_stalled: bool) -> None:
+        if flags_stalled and time.monotonic() >= self._next_stall_check:
+            self._next_stall_check = time.monotonic() + self.stall_check_interval
+            self.check_stalled()
+        wake.clear()  # before reading: a save from now on wakes the next wait
+        if self.run_once(lane) == 0:
+            wake.wait(self.poll_interval)
+
+    def _listen(self) -> None:
+        """Wakes every lane when the log has moved on (one listener for all;
+        the lanes poll meanwhile if it fails)."""
         if self.listener is not None:
-            self.listener.wait(self.poll_interval)
+            told = self.listener.wait(self.poll_interval) is not None
         else:
-            self.app.saved.wait(self.poll_interval)
-        self.app.saved.clear()
+            told = self.app.saved.wait(self.poll_interval)
+            self.app.saved.clear()
+        if told:
+            for wake in self._wakes:
+                wake.set()
 
     def start(self) -> ReadModelRunner:
-        self._thread = threading.Thread(target=self._run, name="projection-runner", daemon=True)
-        self._thread.start()
+        last = len(self.lanes) - 1  # the stalled shipments flagged there, not in the live lane
+        self._threads = [
+            threading.Thread(target=self._forever, daemon=True,
+                             name="projection-runner" + (f"-{i + 1}" if i else ""),
+                             args=(functools.partial(self._lane, lane, wake, i == last),
+                                   "the views' database"))
+            for i, (lane, wake) in enumerate(zip(self.lanes, self._wakes, strict=True))
+        ]
+        self._threads.append(threading.Thread(
+            target=self._forever, args=(self._listen, "the event store's notifications"),
+            name="projection-listener", daemon=True))
+        for t in self._threads:
+            t.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self.app.saved.set()
-        if self._thread is not None:
-            self._thread.join(timeout)  # a listener's wait ends within poll_interval
+        for wake in self._wakes:
+            wake.set()
+        for t in self._threads:
+            t.join(timeout)  # a listener's wait ends within poll_interval
         if self.listener is not None:
             with contextlib.suppress(Exception):
                 self.listener.close()
@@ -267,4 +315,4 @@ class ReadModelRunner:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)

@@ -31,7 +31,7 @@ from projections.exceptions import (
     CaseUpdate, ExceptionRow, MemoryQueue, Queue, casework_update, closed_by)
 from projections.readmodel import BatchProjection, MemoryView, ReadModel, View
 from projections.sql import SqlView, Writer, upsert
-from projections.views import OpenException, ProjectedShipment, shipment_view, tracking_view
+from projections.views import OpenException, ProjectedShipment, both_views
 from projections.working import Working, restore
 from tracking.casework import ExceptionResolved, ExceptionWorked
 from tracking.eta.model import LaneModel
@@ -163,8 +163,8 @@ def _row(w: Working, shown: ShownEta | None) -> StatusRow:
         delivery = w.delivery or s.delivery()
         status = delivery.status.value
         unfinished, may_stall = s.is_unfinished(delivery), s.may_stall(delivery)
-        public = _encoder.encode(tracking_view(s, delivery, shown))
-        full = _encoder.encode(shipment_view(s, delivery, list(w.open.values()), shown))
+        views = both_views(s, delivery, list(w.open.values()), shown)
+        public, full = _encoder.encode(views[0]), _encoder.encode(views[1])
     return StatusRow(
         shipment_id=s.id, tracking_number=str(s.tracking_number), booked=s.is_booked,
         status=status, unfinished=unfinished, may_stall=may_stall,

@@ -111,9 +111,27 @@ def shipment_view(
     shown: ShownEta | None = None,
 ) -> ShipmentView:
     booking = shipment.require_booked()
+    return _shipment_view(shipment, _public_fields(shipment, delivery, booking.carrier, shown),
+                          exceptions)
+
+
+def both_views(
+    shipment: Shipment, delivery: Delivery, exceptions: list[OpenException],
+    shown: ShownEta | None = None,
+) -> tuple[TrackingView, ShipmentView]:
+    """The customer's view and the agent's at once, what they share (a line
+    per event above all) worked out once: the shipments projection writes
+    both for every shipment a batch touches."""
+    fields = _public_fields(shipment, delivery, shipment.require_booked().carrier, shown)
+    return TrackingView(**fields), _shipment_view(shipment, fields, exceptions)
+
+
+def _shipment_view(shipment: Shipment, fields: dict[str, object],
+                   exceptions: list[OpenException]) -> ShipmentView:
+    booking = shipment.require_booked()
     assert shipment.booked_at is not None
     return ShipmentView(
-        **_public_fields(shipment, delivery, booking.carrier, shown),
+        **fields,
         recipient=booking.recipient,
         route=list(shipment.route.legs),
         exceptions=exceptions,

@@ -8,6 +8,7 @@ walk again and again."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 import msgspec
@@ -126,11 +127,18 @@ _DESCRIPTIONS = {
 
 def describe(scan: Scan) -> str:
     """A sentence a customer understands, the same in every view."""
-    reason = scan.reason.value.replace("_", " ").lower() if scan.reason else None
-    return _DESCRIPTIONS[scan.event].format(
-        location=scan.location,
-        on=f" onto {scan.voyage}" if scan.voyage else "",
-        off=f" from {scan.voyage}" if scan.voyage else "",
-        by=f" on {scan.voyage}" if scan.voyage else "",
-        why=f": {reason}" if reason else "",
+    return _described(scan.event, scan.location, scan.voyage, scan.reason)
+
+
+# Bounded: the views describe every event of a shipment again at each of its scans.
+@functools.lru_cache(maxsize=8192)
+def _described(event: ScanEvent, location: Locode, voyage: str | None,
+               reason: ExceptionReason | None) -> str:
+    reason_text = reason.value.replace("_", " ").lower() if reason else None
+    return _DESCRIPTIONS[event].format(
+        location=location,
+        on=f" onto {voyage}" if voyage else "",
+        off=f" from {voyage}" if voyage else "",
+        by=f" on {voyage}" if voyage else "",
+        why=f": {reason_text}" if reason_text else "",
     )

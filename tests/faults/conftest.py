@@ -270,14 +270,18 @@ def pipeline(
 ) -> tuple[Process, Process]:
     """Book the traffic's shipments, start `tracking ingest` and `tracking
     project` (kept in ``processes`` to be cleaned up), and wait until the
-    consumer has subscribed (its session then exists on the broker): what is
-    published while it is down waits there for it. A fixed pause was not
-    enough on a loaded machine: scans published before the first
-    subscription reach no one."""
+    consumer has subscribed (its session then exists on the broker: what is
+    published while it is down waits there for it) and the projector follows
+    the log. A fixed pause was not enough on a loaded machine: scans
+    published before the first subscription reach no one."""
     traffic.book(settings)
     ingest = Process(settings, "ingest", **ingest_env).start()
     projector = Process(settings, "project").start()
     processes.extend([ingest, projector])
     eventually(lambda: "subscribed to" in ingest.log.read_text(errors="replace"), timeout=60,
                what=f"the consumer subscribed\n{ingest.tail()}")
+    # And the projector started (its views made, the log caught up): on a loaded
+    # machine a fault of the first seconds hit its start, not the stream.
+    eventually(lambda: "following the log" in projector.log.read_text(errors="replace"),
+               timeout=60, what=f"the projector started\n{projector.tail()}")
     return ingest, projector
