@@ -198,6 +198,7 @@ def build_consumer(
     """The MQTT scan consumer, on TRACKING_MQTT_URL unless a broker is given."""
     if broker is None:
         broker = BrokerAddress(*settings.broker_address())
+        options.setdefault("mqtt5", settings.mqtt_protocol == "5")
     options.setdefault("group", settings.mqtt_group or None)
     options.setdefault("devices", settings.devices)
     return ScanConsumer(service, dead_letters, broker, client_id=settings.mqtt_client_id,
