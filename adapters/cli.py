@@ -86,7 +86,9 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
             "records it (views use it from then on); `eta backtest [--since --until]` replays the "
             "log with no look-ahead and prints its accuracy beside the plan-only ETA's", COMMON),
     "rebuild": ("empty the views named (every one when none is) and build them again from the "
-                "whole event log", COMMON),
+                "whole event log; on PostgreSQL under the views' lease, so it is refused (or, "
+                "with --wait, waits) while a `tracking project` or `tracking all` keeps them up",
+                COMMON),
     "remap": ("re-translate the carrier codes kept with the events under the code mappings as "
               "they are now; record each difference as a correction (the old translation "
               "retracted, the new one recorded, both citing their mapping); --dry-run prints "
@@ -253,6 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "views", nargs="*", type=_read_model, metavar="VIEW",
         help="a read model's views to rebuild, alone: "
              + ", ".join(m.name for m in READ_MODELS) + " (default: every one)")
+    parsers["rebuild"].add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="while another process (tracking project, tracking all) keeps these views up, "
+             "wait up to SECONDS for it to stop instead of refusing at once (PostgreSQL)")
     parsers["demo"].add_argument("--database", metavar="URL", default=None,
                                  help="record the demo there (sqlite:///path or postgresql://...) "
                                       "instead of a temporary SQLite database")
@@ -304,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "poll": poll,
         "notify": notify,
         "simulate": lambda s: simulate(s, args),
-        "rebuild": lambda s: rebuild(s, args.views),
+        "rebuild": lambda s: rebuild(s, args.views, args.wait),
         "eta": lambda s: eta_command(s, args),
         "dead-letters": lambda s: dead_letters_command(s, args),
         "remap": lambda s: remap_command(s, args),

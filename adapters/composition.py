@@ -141,14 +141,17 @@ def build_api(
     clock: Clock | None = None,
     run_projections: bool = True,
     run_ingest: bool = False,
+    exclusive: bool = False,
 ) -> Api:
     """The HTTP API's parts. With ``run_projections`` the views are kept up
-    in this process; with ``run_ingest`` it consumes scans too, from
+    in this process (``exclusive``: under the read models' lease, taking turns
+    with `tracking project` and other `tracking all`, see build_runner); with ``run_ingest`` it consumes scans too, from
     TRACKING_MQTT_URL or, when that is not set, from an in-process broker
     (the embedded default, ``tracking all``)."""
     service = build_service(settings, clock=clock)
     store = build_view_store(settings)  # on the primary: creates the views' tables
-    runner = build_runner(settings, service, store) if run_projections else None
+    runner = (build_runner(settings, service, store, exclusive=exclusive)
+              if run_projections else None)
     reads = build_view_store(settings, replica=True) if settings.database_read_url else store
     api = Api(settings=settings, service=service, store=reads, runner=runner,
               dead_letters=build_dead_letters(settings), primary=store,
@@ -195,6 +198,7 @@ def build_consumer(
     """The MQTT scan consumer, on TRACKING_MQTT_URL unless a broker is given."""
     if broker is None:
         broker = BrokerAddress(*settings.broker_address())
+        options.setdefault("mqtt5", settings.mqtt_protocol == "5")
     options.setdefault("group", settings.mqtt_group or None)
     options.setdefault("devices", settings.devices)
     return ScanConsumer(service, dead_letters, broker, client_id=settings.mqtt_client_id,

@@ -40,6 +40,7 @@ __all__ = ["ROLES", "SHIPPED", "VARIABLES", "CarrierSettings", "ConfigError", "N
 DEFAULT_DATABASE_URL = "sqlite:///./var/tracking.db"
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MQTT_PROTOCOLS = ("5", "3.1.1")
 
 # Every variable read, with its default and meaning: the CLI's help and the
 # README's table are checked against it.
@@ -51,6 +52,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "TRACKING_DATABASE_URL",
         "postgresql://... of a streaming replica the API reads the views from (writes still go to TRACKING_DATABASE_URL; min_position waits for the replica)"),
     "TRACKING_MQTT_URL": ("an in-process broker", "mqtt://user:pass@host:port of the broker to consume scans from"),
+    "TRACKING_MQTT_PROTOCOL": ("5", "the MQTT version `tracking ingest` speaks to TRACKING_MQTT_URL: 5, or 3.1.1 for a broker with no MQTT 5 (NATS; a persistent clean_session=False session, still acknowledged only once recorded)"),
     "TRACKING_MQTT_CLIENT_ID": ("tracking-ingest", "the consumer's stable MQTT client id (its persistent session)"),
     "TRACKING_MQTT_SLOTS": ("0 (none)", "with TRACKING_MQTT_GROUP and PostgreSQL: the group's member sessions, <client id>-0..N-1, each held by one running ingest under a lease, taken over when it dies (docs/scaling.md)"),
     "TRACKING_MQTT_GROUP": ('none ("")', "shared-subscription group of several consumers (MQTT 5 $share/<group>/...); unset, one plain persistent subscription (safe on Mosquitto, see the README)"),
@@ -198,6 +200,8 @@ class Settings:
     # token digest -> role (Tokens; a plain token -> role mapping is hashed on the way in)
     api_tokens: Mapping[str, str] = field(default_factory=dict)
     mqtt_client_id: str = "tracking-ingest"
+    # "5", or "3.1.1" for a broker without MQTT 5 (NATS): TRACKING_MQTT_URL's consumers
+    mqtt_protocol: str = "5"
     # registered scanner devices: when set, scans from any other device are dead letters
     devices: frozenset[str] | None = None
     # where the in-process broker listens when TRACKING_MQTT_URL is not set
@@ -243,6 +247,8 @@ class Settings:
             database_read_url=env.get("TRACKING_DATABASE_READ_URL") or None,
             mqtt_url=env.get("TRACKING_MQTT_URL") or None,
             mqtt_client_id=env.get("TRACKING_MQTT_CLIENT_ID") or "tracking-ingest",
+            mqtt_protocol=_choice("TRACKING_MQTT_PROTOCOL", env.get("TRACKING_MQTT_PROTOCOL"),
+                                  MQTT_PROTOCOLS, str.strip) or "5",
             mqtt_group=env.get("TRACKING_MQTT_GROUP") or "",
             mqtt_slots=_slots(env),
             devices=frozenset(d.strip() for d in env["TRACKING_DEVICES"].split(",") if d.strip())

@@ -7,11 +7,16 @@ ports, a temporary directory; needs root, the servers run as ``postgres``):
       2 worker processes reading the views from the replica
       (TRACKING_DATABASE_READ_URL), then the same against 2 workers reading
       the primary: requests/s of each; the primary's is the ceiling;
-  (2) replication lag at a steady scan rate: POSTs of ``--scan-batch`` scans
-      at ``--scan-rate`` scans/s while `tracking project` keeps the views;
-      pg_stat_replication.replay_lag sampled every 20 ms (p50/p99/max), and
-      each write's time from its 2xx to its position in the views on the
-      primary (the ceiling) and on the replica;
+  (2) replication lag at a steady scan rate, through the ingest's write
+      path: ``--writers`` processes, each a ShipmentService warm on its own
+      share of the shipments, recording ``--scan-batch`` scans per
+      ``record_scans`` call; first flat out (the same run's ceiling, scans/s),
+      then paced to ``--scan-rate`` scans/s together. The lag of a commit is
+      its time to the first sample of the replica's newest log position at or
+      past the position it committed (one connection asking as fast as it
+      can); the same sampling of the primary is the measurement's floor;
+      pg_stat_replication.replay_lag sampled beside them. Offered and
+      achieved rates are printed;
   (3) failover (a synchronous pair): scans POSTed one by one, each until a
       2xx, as the primary is stopped dead and the replica promoted; every
       process has both hosts in TRACKING_DATABASE_URL. Reported: seconds of
@@ -24,34 +29,40 @@ this load generator share the machine's CPUs.
 
 Run (as root):
     .venv/bin/python bench/replica.py --quick     # < 2 min
-    .venv/bin/python bench/replica.py --duration 20 --scan-rate 5000 --scan-batch 100
+    .venv/bin/python bench/replica.py --phases lag,failover --duration 15   # 5,000 scans/s, batches of 100
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import os
 import random
 import statistics
 import sys
+import multiprocessing
 import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
+import msgspec
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reads import Connection, get_request  # noqa: E402 (bench/reads.py)
+from store import RawTable, raw_rows, sample_payloads  # noqa: E402 (bench/store.py)
 
 from adapters.composition import build_runner, build_service, build_view_store  # noqa: E402
 from adapters.settings import Settings  # noqa: E402
-from tests.faults.conftest import Process, Traffic  # noqa: E402
+from tests.faults.conftest import FAULT_TOKENS, Process, Traffic  # noqa: E402
 from tests.integration.failover import HttpScanner  # noqa: E402
 from tests.integration.replication import Pair, missing  # noqa: E402
 from tests.ports import free_port, listening  # noqa: E402
@@ -59,7 +70,8 @@ from tests.waiting import eventually  # noqa: E402
 from tracking.identifiers import shipment_id  # noqa: E402
 from tracking.shipment import Shipment  # noqa: E402
 
-TOKENS = {"bench-dev": "device"}
+# the tokens tests.faults.conftest.Process gives the processes it starts
+DEVICE_TOKEN = next(t for t, role in FAULT_TOKENS.items() if role == "device")
 RATE_LIMIT = "100000000"
 
 
@@ -170,80 +182,158 @@ def phase_reads(pair: Pair, settings: Settings, replica_url: str, traffic: Traff
           f"replica / primary {rate['replica'] / rate['primary']:.2f}")
 
 
+def write_scans(settings_url: str, scans: list[dict[str, object]], batch: int, rate: float,
+                duration: float, ready: Any) -> tuple[list[tuple[float, int]], int, float]:
+    """One writer process (as one ingest consumer would be): its own
+    ShipmentService, warm on its own shipments, recording ``batch`` scans at a
+    time through ``record_scans`` (the ingest's batched write path), paced to
+    ``rate`` scans/s (0: as fast as it can) for ``duration`` s from when
+    every writer is warm (``ready``, a barrier). Each commit's time and
+    the log position it reached; scans recorded; seconds taken."""
+    from adapters.wire import ScanIn, to_scan
+
+    decoder = msgspec.json.Decoder(ScanIn)
+    service = build_service(Settings(database_url=settings_url))
+    try:
+        def batch_of(i: int) -> list[object]:
+            return [to_scan(decoder.decode(msgspec.json.encode(
+                        {**scans[(i * batch + k) % len(scans)], "scan_id": uuid.uuid4().hex})))
+                    for k in range(batch)]
+
+        for i in range(max(1, len(scans) // batch)):  # warm: every shipment in the cache
+            service.record_scans(batch_of(i))  # type: ignore[arg-type]
+        commits: list[tuple[float, int]] = []
+        recorded = 0
+        i = 0
+        ready.wait()
+        at = time.monotonic()
+        while (now := time.monotonic()) < at + duration:
+            if rate and (wait := at + i * batch / rate - now) > 0:
+                time.sleep(wait)
+            outcomes = service.record_scans(batch_of(i))  # type: ignore[arg-type]
+            done = time.monotonic()
+            recorded += sum(1 for o in outcomes if o.position is not None)
+            commits.append((done, max((o.position or 0) for o in outcomes)))
+            i += 1
+        return commits, recorded, time.monotonic() - at
+    finally:
+        service.close()
+
+
+def offer(settings: Settings, traffic: Traffic, args: argparse.Namespace, rate: float,
+          duration: float) -> tuple[list[tuple[float, int]], float]:
+    """``args.writers`` writer processes, each on its own share of the
+    shipments, together at ``rate`` scans/s (0: flat out). Their commits and
+    the scans/s recorded."""
+    index = {tn: i for i, tn in enumerate(traffic.shipments)}
+    shares = [[s for s in traffic.scans if index[str(s["tracking_number"])] % args.writers == w]
+              for w in range(args.writers)]
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Manager() as manager, ProcessPoolExecutor(args.writers, mp_context=spawn) as pool:
+        ready = manager.Barrier(args.writers)
+        done = [f.result() for f in [pool.submit(write_scans, settings.database_url, share,
+                                                 args.scan_batch, rate / args.writers, duration,
+                                                 ready)
+                                     for share in shares]]
+    commits = sorted(c for found, _, _ in done for c in found)
+    return commits, sum(n for _, n, _ in done) / max(t for _, _, t in done)
+
+
+def psycopg_ceiling(service: Any, settings: Settings, batch: int, seconds: float) -> float:
+    """Rows/s into a table shaped like the event store on the same primary
+    (streaming to the replica), written as its recorder writes them, with
+    rows of the real recorded scans' size (bench/store.py's RawTable)."""
+    conninfo, schema = settings.postgres_conninfo()
+    payloads, rng = sample_payloads(service), random.Random(5)
+    rows = 0
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        table = RawTable(conn, schema)
+        try:
+            end = time.monotonic() + seconds
+            started = time.monotonic()
+            while time.monotonic() < end:
+                table.unnest_locked(raw_rows(payloads, batch, rng))
+                rows += batch
+            return rows / (time.monotonic() - started)
+        finally:
+            table.drop()
+
+
 def phase_lag(pair: Pair, settings: Settings, replica_url: str, traffic: Traffic,
               args: argparse.Namespace) -> None:
-    port = free_port()
-    api = serve(replace(settings, http_port=port), read_url=None, workers=1)
-    projector = Process(settings, "project", TRACKING_LOG_LEVEL="WARNING").start()
-    primary_views = build_view_store(settings)
-    replica_views = build_view_store(Settings(database_url=settings.database_url,
-                                              database_read_url=replica_url), replica=True)
-    samples: list[tuple[float, int, int]] = []  # (time, primary views, replica views)
+    """Replication lag of the event store itself: each commit's log position
+    (from record_scans' outcomes) against the newest position visible on the
+    replica, sampled as fast as one connection can ask; the same sampling of
+    the primary is the measurement's own floor."""
+    rate, batch = args.scan_rate, args.scan_batch
+    print(f"(2) replication lag, {args.writers} writer processes, record_scans in batches of "
+          f"{batch} (the ingest's write path, warm aggregate caches)")
+    _, ceiling = offer(settings, traffic, args, 0, min(args.duration, 5.0))
+    service = build_service(settings)
+    raw = psycopg_ceiling(service, settings, batch, min(args.duration, 5.0))
+    print(f"    ceilings (same run): the write path flat out {ceiling:8.0f} scans/s recorded; "
+          f"psycopg alone, {batch} rows/txn as the recorder writes (table lock, NOTIFY, "
+          f"RETURNING), one connection: {raw:8.0f} rows/s")
+    recorder: Any = service.recorder
+    query = recorder.max_notification_id_statement
+    replica_conninfo, schema = Settings(database_url=replica_url).postgres_conninfo()
+    seen: dict[str, list[tuple[float, int]]] = {"primary": [], "replica": []}
     lags: list[float] = []
     stop = threading.Event()
 
-    def sample() -> None:
-        with psycopg.connect(pair.primary.url, autocommit=True) as conn:
+    def sample(name: str, conninfo: str) -> None:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
             while not stop.is_set():
-                samples.append((time.monotonic(), primary_views.position(), replica_views.position()))
-                row = conn.execute("SELECT extract(epoch FROM replay_lag) FROM pg_stat_replication").fetchone()
-                if row and row[0] is not None:
-                    lags.append(float(row[0]))
-                stop.wait(0.02)
+                position = conn.execute(query, prepare=True).fetchone()[0] or 0  # type: ignore[index]
+                seen[name].append((time.monotonic(), position))
+                if name == "primary":
+                    row = conn.execute("SELECT extract(epoch FROM replay_lag) "
+                                       "FROM pg_stat_replication").fetchone()
+                    if row and row[0] is not None:
+                        lags.append(float(row[0]))
+                stop.wait(0.001)
 
-    rate, batch = args.scan_rate, args.scan_batch
-    posts = int(args.duration * rate / batch)
-    written: list[tuple[float, int]] = []  # (time of the 2xx, position)
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    start = time.monotonic()
+    samplers = [threading.Thread(target=sample, args=(name, url), daemon=True) for name, url in
+                (("primary", settings.postgres_conninfo()[0]), ("replica", replica_conninfo))]
+    for t in samplers:
+        t.start()
     try:
-        with httpx.Client(timeout=30) as client:
-            url = f"http://127.0.0.1:{port}/api/v1/scans"
-            for i in range(posts):
-                due = start + i * batch / rate
-                if (wait := due - time.monotonic()) > 0:
-                    time.sleep(wait)
-                scans = [{**traffic.scans[(i * batch + k) % len(traffic.scans)],
-                          "scan_id": uuid.uuid4().hex} for k in range(batch)]
-                r = client.post(url, json={"scans": scans},
-                                headers={"Authorization": "Bearer bench-dev"})
-                if r.status_code in (200, 201):
-                    written.append((time.monotonic(), r.json()["position"]))
-        elapsed = time.monotonic() - start
+        commits, achieved = offer(settings, traffic, args, rate, args.duration)
+        end = max(p for _, p in commits)
         try:
-            eventually(lambda: bool(samples) and samples[-1][2] >= max(p for _, p in written),
-                       timeout=120, what="the replica's views catch up")
+            eventually(lambda: seen["replica"][-1][1] >= end, timeout=120,
+                       what="the replica replays the last commit")
         except AssertionError as e:
-            print(f"    ({e}: the lags below are of the writes that got there)")
+            print(f"    ({e}: the lags below are of the commits that got there)")
     finally:
         stop.set()
-        sampler.join(5)
-        primary_views.close()
-        replica_views.close()
-        projector.stop()
-        api.stop()
+        for t in samplers:
+            t.join(5)
+        service.close()
 
-    def lag_of(column: int) -> list[float]:
+    def lag_on(name: str) -> list[float]:
+        """Each commit's time to the first sample at or after it showing its
+        position (the samples' positions only grow)."""
+        times = [t for t, _ in seen[name]]
+        positions = [p for _, p in seen[name]]
         found = []
-        for t, position in written:
-            reached = next((s[0] for s in samples if s[0] >= t and s[column] >= position), None)
-            if reached is not None:
-                found.append(reached - t)
+        for t, position in commits:
+            k = max(bisect.bisect_left(times, t), bisect.bisect_left(positions, position))
+            if k < len(times):
+                found.append(times[k] - t)
         return found
 
-    achieved = len(written) * batch / elapsed
-    print(f"(2) replication lag, {rate} scans/s offered in POSTs of {batch} "
-          f"({achieved:.0f} scans/s achieved, {args.duration:g} s)")
+    floor, on_replica = lag_on("primary"), lag_on("replica")
+    print(f"    offered {rate} scans/s for {args.duration:g} s: {achieved:8.0f} scans/s recorded "
+          f"({achieved / ceiling:.2f} x the ceiling); {len(commits)} commits")
+    print(f"    commit -> visible on the replica: p50 {ms(pct(on_replica, 0.5))}  "
+          f"p99 {ms(pct(on_replica, 0.99))}  max {ms(max(on_replica, default=float('nan')))}"
+          f"  ({len(on_replica)} of {len(commits)})")
+    print(f"    commit -> visible on the primary (the sampling's floor): p50 {ms(pct(floor, 0.5))}"
+          f"  p99 {ms(pct(floor, 0.99))}  ({len(seen['primary'])} and {len(seen['replica'])} "
+          "samples)")
     print(f"    pg_stat_replication.replay_lag: p50 {ms(pct(lags, 0.5))}  p99 {ms(pct(lags, 0.99))}"
           f"  max {ms(max(lags, default=float('nan')))}  ({len(lags)} samples)")
-    on_primary, on_replica = lag_of(1), lag_of(2)
-    print(f"    writes: {len(written)} POSTs; in the primary's views {len(on_primary)}, "
-          f"in the replica's {len(on_replica)}")
-    print(f"    2xx -> views on the primary (ceiling): p50 {ms(pct(on_primary, 0.5))}  "
-          f"p99 {ms(pct(on_primary, 0.99))}")
-    print(f"    2xx -> views on the replica:           p50 {ms(pct(on_replica, 0.5))}  "
-          f"p99 {ms(pct(on_replica, 0.99))}")
 
 
 def phase_failover(args: argparse.Namespace) -> None:
@@ -252,7 +342,7 @@ def phase_failover(args: argparse.Namespace) -> None:
         schema = f"bench_failover_{uuid.uuid4().hex[:8]}"
         pair.schema_urls(schema)
         settings = Settings(database_url=f"{pair.failover_url}?schema={schema}",
-                            http_port=free_port(), api_tokens=TOKENS)
+                            http_port=free_port(), api_tokens=FAULT_TOKENS)
         traffic = Traffic.make(shipments=50, per_shipment=args.failover_scans // 50, seed=37)
         traffic.book(settings)
         processes = [serve(settings, read_url=None, workers=1),
@@ -271,8 +361,11 @@ def phase_failover(args: argparse.Namespace) -> None:
             if i == len(traffic.scans) // 3:
                 switch.start()
 
-        scanner = HttpScanner(settings.http_port, "bench-dev", traffic.scans).start(during)
-        scanner.join(300)
+        scanner = HttpScanner(settings.http_port, DEVICE_TOKEN, traffic.scans).start(during)
+        scanner.thread.join(900)
+        if scanner.thread.is_alive():
+            print(f"    WARNING: the scanner has not finished in 900 s: {len(scanner.acked)} of "
+                  f"{len(traffic.scans)} acknowledged, {scanner.failures} failed tries")
         switch.join(60)
         gaps = [b - a for a, b in zip(scanner.answered_at, scanner.answered_at[1:], strict=False)]
         service = build_service(settings)
@@ -303,8 +396,9 @@ def main() -> int:
     parser.add_argument("--shipments", type=int)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2, help="alternated read runs of each")
-    parser.add_argument("--scan-rate", type=int, default=1000)
-    parser.add_argument("--scan-batch", type=int, default=50)
+    parser.add_argument("--scan-rate", type=int, default=5000)
+    parser.add_argument("--scan-batch", type=int, default=100)
+    parser.add_argument("--writers", type=int, default=2, help="writer processes for (2)")
     parser.add_argument("--failover-scans", type=int, default=600)
     parser.add_argument("--phases", default="reads,lag,failover")
     args = parser.parse_args()
@@ -320,7 +414,7 @@ def main() -> int:
         try:
             schema = f"bench_replica_{uuid.uuid4().hex[:8]}"
             primary, replica = pair.schema_urls(schema)
-            settings = Settings(database_url=primary, http_port=free_port(), api_tokens=TOKENS)
+            settings = Settings(database_url=primary, http_port=free_port(), api_tokens=FAULT_TOKENS)
             traffic = seed(settings, args.shipments or (500 if args.quick else 2000))
             if "reads" in phases:
                 phase_reads(pair, settings, replica, traffic, args)

@@ -42,20 +42,53 @@ def simulate(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.acked == report.published and not report.refused else 1
 
 
-def rebuild(settings: Settings, views: Sequence[str]) -> int:
+def rebuild(settings: Settings, views: Sequence[str], wait: float = 0.0) -> int:
+    """Empty the views named and build them again. On PostgreSQL under the
+    read models' lease, as `tracking project` works: while another process
+    holds it the rebuild is refused (both would write the views), or, with
+    ``wait``, queued for it that long, ahead of the runners standing by."""
     from adapters.composition import build_runner, build_service, build_view_store
+    from projections.lease import LeaseHeld, ReadModelLease
 
     service = build_service(settings)
     store = build_view_store(settings)
-    started = time.perf_counter()
-    count = build_runner(settings, service, store).rebuild(views or None)
-    elapsed = time.perf_counter() - started
-    print(f"rebuilt the {', '.join(views or store.names())} views from {count} events in "
-          f"{elapsed:.1f} s "
-          f"({count / elapsed if elapsed else 0:,.0f} events/s)")
-    store.close()
-    service.close()
-    return 0
+    runner = build_runner(settings, service, store)
+    try:
+        names = list(views or store.names())
+        if settings.is_postgres:
+            runner.lease = ReadModelLease(*settings.postgres_conninfo(), names)
+            try:
+                runner.lease.acquire(wait)
+            except LeaseHeld as e:
+                print(_REFUSED.format(waited=f" for {wait:g} s" if wait else "",
+                                      holders="\n".join(f"  {h}" for h in e.holders)),
+                      file=sys.stderr)
+                return 1
+        started = time.perf_counter()
+        count = runner.rebuild(views or None)
+        elapsed = time.perf_counter() - started
+        if runner.lease is not None and runner.lease.held() != set(names):
+            print("tracking rebuild: the lease's connection was lost mid-rebuild; the views "
+                  "are left for `tracking project` to complete from the log (run the rebuild "
+                  "again to start over)", file=sys.stderr)
+            return 1
+        print(f"rebuilt the {', '.join(names)} views from {count} events in {elapsed:.1f} s "
+              f"({count / elapsed if elapsed else 0:,.0f} events/s)")
+        return 0
+    finally:
+        if runner.lease is not None:
+            runner.lease.close()  # a runner standing by takes the views on from here
+        store.close()
+        service.close()
+
+
+_REFUSED = """tracking rebuild: refused: another process is keeping these views up{waited}, and a
+rebuild beside it would have both writing them:
+{holders}
+Stop every `tracking project` and `tracking all` on this database first, or run
+`tracking rebuild --wait SECONDS` and stop (or restart) the one that holds the views
+while it waits: the rebuild takes them before any runner standing by does, and they
+take over from the rebuilt views once it is done."""
 
 
 def eta_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -63,7 +63,9 @@ def _app(settings: Settings, *, run_projections: bool, run_ingest: bool = False)
     from adapters.composition import build_api, build_sender
     from adapters.http.app import create_app
 
-    api = build_api(settings, run_projections=run_projections, run_ingest=run_ingest)
+    # `tracking all` keeps the views up under the lease, as `tracking project` does
+    api = build_api(settings, run_projections=run_projections, run_ingest=run_ingest,
+                    exclusive=run_projections)
     app = create_app(api)
     if run_ingest:  # `tracking all`: the notifications are sent from this process too
         sender = build_sender(settings, api.service, api.store, metrics=api.metrics)

@@ -179,7 +179,9 @@ class ScanConsumer:
 
     def _on_connect(self, client: mqtt.Client, _: Any, flags: Any, reason: Any, __: Any) -> None:
         if reason.is_failure:
-            log.warning("broker refused the connection: %s", reason)
+            hint = (" (a broker with MQTT 3.1.1 only, as NATS: set TRACKING_MQTT_PROTOCOL=3.1.1)"
+                    if self.mqtt5 and "protocol version" in str(reason).lower() else "")
+            log.warning("broker refused the connection: %s%s", reason, hint)
             return
         self._generation += 1
         _, self._subscription = client.subscribe(self.topic, qos=1)

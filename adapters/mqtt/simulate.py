@@ -105,7 +105,7 @@ def simulate(
             service.close()
     if settings.mqtt_url is not None:
         host, port, username, password = settings.broker_address()
-        mqtt5 = True
+        mqtt5 = settings.mqtt_protocol == "5"
     else:  # the embedded broker speaks MQTT 3.1.1 only
         host, port, username, password = "127.0.0.1", settings.mqtt_embedded_port, None, None
         mqtt5 = False

@@ -25,6 +25,15 @@ import psycopg
 
 log = logging.getLogger(__name__)
 
+
+class LeaseHeld(Exception):
+    """Another session holds a read model's lease (its ``holders``: one line
+    per read model, naming the PostgreSQL backend and its application)."""
+
+    def __init__(self, holders: list[str]) -> None:
+        super().__init__("; ".join(holders))
+        self.holders = holders
+
 # pg_locks shows a bigint advisory key as classid (its high 32 bits) and
 # objid (its low 32 bits), objsubid 1; the shift wraps as the key's sign did.
 _HELD = ("SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
@@ -82,6 +91,47 @@ class ReadModelLease:
                 log.info("took the projection lease of %s", ", ".join(sorted(won)))
             held |= won
         self._held = held
+
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take every read model's lock now, or within ``wait`` seconds (in
+        PostgreSQL's lock queue, ahead of the runners retrying with
+        pg_try_advisory_lock), or none: LeaseHeld names who holds them.
+        For a task that must have them all before it starts (a rebuild)."""
+        with self._lock:
+            self._close()
+            conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+            names = sorted(self.keys)  # one order for every taker: no deadlock
+            keys = [self.keys[n] for n in names]
+            try:
+                if wait > 0:  # one statement: the locks follow one another at once
+                    conn.execute("SELECT set_config('lock_timeout', %s, false)",
+                                 (f"{int(wait * 1000)}ms",))
+                    with contextlib.suppress(psycopg.errors.LockNotAvailable):
+                        conn.execute("SELECT count(pg_advisory_lock(k)) FROM unnest(%s::bigint[]) k",
+                                     (keys,))
+                else:
+                    conn.execute("SELECT count(pg_try_advisory_lock(k)) FROM unnest(%s::bigint[]) k",
+                                 (keys,))
+                held = {k for (k,) in conn.execute(_HELD).fetchall()}
+                missing = [n for n in names if self.keys[n] not in held]
+                if missing:
+                    raise LeaseHeld(self._holders(conn, missing))
+            except BaseException:
+                conn.close()  # and every lock taken with it
+                raise
+            self._conn, self._held = conn, set(names)
+            log.info("took the projection lease of %s", ", ".join(names))
+
+    def _holders(self, conn: psycopg.Connection[Any], names: list[str]) -> list[str]:
+        rows = dict(conn.execute(
+            "SELECT (l.classid::bigint << 32) | l.objid::bigint, format('backend pid %s "
+            "(application %L, from %s, connected %s)', a.pid, a.application_name, "
+            "coalesce(host(a.client_addr), 'a local socket'), "
+            "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ')) "
+            "FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted").fetchall())
+        return [f"{n}: held by {rows.get(self.keys[n], 'a session that has just let go')}"
+                for n in names]
 
     def _close(self) -> None:
         if self._conn is not None:

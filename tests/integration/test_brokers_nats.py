@@ -264,3 +264,75 @@ def test_nats_grants_a_shared_subscription_and_delivers_it_nothing(
         scanner.close()
         consumer.stop()
         letters.close()
+
+
+@pytest.fixture
+def nats_node(tmp_path: Path) -> Iterator[Node]:
+    """One NATS server with JetStream and an MQTT listener (``ack_wait`` 2 s:
+    a message delivered and not acknowledged is delivered again that soon)."""
+    if NATS is None:
+        if IN_CI:
+            pytest.fail("nats-server is not installed")
+        pytest.skip("nats-server is not installed")
+    node = Node("single", tmp_path / "single.conf", free_port())
+    node.config.write_text(
+        f"server_name: single\nlisten: 127.0.0.1:{free_port()}\n"
+        f"jetstream {{ store_dir: {tmp_path}/js }}\n"
+        f"mqtt {{ listen: 127.0.0.1:{node.mqtt_port}, ack_wait: \"2s\" }}\n")
+    node.start(tmp_path / "single.log")
+    try:
+        eventually(lambda: listening(node.mqtt_port), timeout=30, what="NATS listens")
+        eventually(lambda: accepts_sessions(node.mqtt_port), timeout=60,
+                   what="NATS accepts MQTT sessions")
+        yield node
+    finally:
+        node.kill()
+
+
+def test_tracking_ingest_speaks_mqtt_3_1_1_to_nats_and_a_sigkill_loses_nothing_it_took(
+    database_url: str, service: ShipmentService, nats_node: Node,
+) -> None:
+    """TRACKING_MQTT_PROTOCOL=3.1.1: a real `tracking ingest` consumes from
+    NATS with a persistent session; SIGKILLed mid-stream and started again
+    with its client id, every scan NATS acknowledged to the scanner is
+    recorded exactly once (what the killed one had received but not recorded
+    was not acknowledged, so NATS delivers it again)."""
+    from tests.faults.conftest import Process
+
+    tns = booked(service, "NING")
+    settings = Settings(database_url=database_url, mqtt_url=f"mqtt://127.0.0.1:{nats_node.mqtt_port}",
+                        mqtt_client_id=f"ingest-{uuid.uuid4().hex[:6]}")
+    first = Process(settings, "ingest", TRACKING_MQTT_PROTOCOL="3.1.1", TRACKING_LOG_LEVEL="INFO")
+    again = Process(settings, "ingest", TRACKING_MQTT_PROTOCOL="3.1.1", TRACKING_LOG_LEVEL="INFO")
+    scanner = Scanner([nats_node])
+    rounds = 15
+    try:
+        first.start()
+        eventually(lambda: "connected to the broker" in first.log.read_text(errors="replace"),
+                   timeout=60, what=f"tracking ingest connects\n{first.tail()}")
+        time.sleep(1)  # subscribed
+        scanner.round(tns, 0)
+        eventually(lambda: recorded(service, tns) == len(tns), timeout=60,
+                   what=f"the first round recorded\n{first.tail()}")
+
+        def kill_mid_stream() -> None:
+            eventually(lambda: recorded(service, tns) >= rounds * len(tns) // 3, timeout=120)
+            first.kill()
+            again.start()
+
+        killer = threading.Thread(target=kill_mid_stream)
+        killer.start()
+        for k in range(1, rounds):
+            scanner.round(tns, k)
+        killer.join(120)
+        assert first.kills == 1
+        eventually(lambda: recorded(service, tns) == rounds * len(tns), timeout=120,
+                   what=f"every acknowledged scan recorded\n{again.tail()}")
+        time.sleep(3)  # past ack_wait: nothing delivered again is recorded twice
+    finally:
+        scanner.close()
+        for p in (first, again):
+            if p.alive():
+                p.stop()
+    assert len(scanner.acked) == rounds * len(tns)
+    assert_each_once(service, tns, rounds)

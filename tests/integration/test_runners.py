@@ -19,6 +19,7 @@ from projections.lease import lock_key
 from projections.registry import READ_MODELS
 from tests.faults.checker import check_invariants
 from tests.faults.conftest import Process, Traffic
+from tests.ports import free_port, listening
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.postgres
@@ -120,3 +121,112 @@ def test_a_runner_without_the_lease_works_on_nothing_until_the_holder_lets_go(
         second.stop()
         for closing in (*stores, *services):
             closing.close()
+
+
+def waiting_for_the_lease(settings: Settings, app_name: str) -> bool:
+    """Whether that process's session is queued for a read model's lock
+    (not for another advisory lock, as the views' tables' creation takes)."""
+    conninfo, schema = settings.postgres_conninfo()
+    keys = [lock_key(schema, m.name) for m in READ_MODELS]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND NOT l.granted "
+            "AND (l.classid::bigint << 32) | l.objid::bigint = ANY(%s) "
+            "AND a.application_name = %s", (keys, app_name)).fetchone() is not None
+
+
+def connected(settings: Settings, app_name: str) -> bool:
+    with psycopg.connect(settings.postgres_conninfo()[0], autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = %s",
+                            (app_name,)).fetchone() is not None
+
+
+def finished(process: Process, timeout: float) -> int:
+    assert process.process is not None
+    return process.process.wait(timeout)
+
+
+def test_a_rebuild_is_refused_beside_a_working_runner_and_with_wait_goes_before_its_standby(
+    settings: Settings,
+) -> None:
+    traffic = Traffic.make(shipments=40, per_shipment=10, seed=25)
+    traffic.book(settings)
+    half = len(traffic.scans) // 2
+    record(settings, traffic, 0, half)
+    working = Process(settings, "project").start()
+    standby = Process(settings, "project")
+    started = [working, standby]
+    try:
+        eventually(lambda: all(apps == [working.app_name]
+                               for apps in holders(settings, [working]).values()),
+                   timeout=60, what=f"the first runner holds every read model\n{working.tail()}")
+        standby.start()
+        eventually(lambda: connected(settings, standby.app_name), timeout=60,
+                   what=f"the second runner stands by\n{standby.tail()}")
+
+        refused = Process(settings, "rebuild")
+        started.append(refused.start())
+        assert finished(refused, 60) == 1, refused.tail()
+        said = refused.log.read_text()
+        assert "refused: another process is keeping these views up" in said, said
+        assert f"application '{working.app_name}'" in said, said  # it names who holds them
+
+        waiting = Process(settings, "rebuild --wait 60")
+        started.append(waiting.start())
+        eventually(lambda: waiting_for_the_lease(settings, waiting.app_name), timeout=60,
+                   what=f"the rebuild queues for the lease\n{waiting.tail()}")
+        writer = threading.Thread(target=record, args=(settings, traffic, half, len(traffic.scans)))
+        working.kill()  # its locks go to the rebuild queued for them, not to the standby
+        writer.start()
+        assert finished(waiting, 90) == 0, waiting.tail()
+        assert "rebuilt the" in waiting.log.read_text(), waiting.tail()
+        writer.join(120)
+        assert not writer.is_alive()
+
+        eventually(lambda: all(apps == [standby.app_name]
+                               for apps in holders(settings, [standby]).values()),
+                   timeout=30, what=f"the standby takes the views on\n{standby.tail()}")
+        acked = [(s["tracking_number"], s["scan_id"]) for s in traffic.scans]
+        report = check_invariants(settings, acked=acked, tracking_numbers=traffic.shipments)
+        assert report["recorded"] == len(traffic.scans)
+    finally:
+        for p in started:
+            if p.alive():
+                p.kill()
+
+
+def test_tracking_all_keeps_the_views_under_the_lease_taking_turns_with_tracking_project(
+    postgres_schema_url: str,
+) -> None:
+    settings = Settings(database_url=postgres_schema_url, http_port=free_port())
+    traffic = Traffic.make(shipments=30, per_shipment=10, seed=26)
+    traffic.book(settings)
+    third = len(traffic.scans) // 3
+    record(settings, traffic, 0, third)
+    project = Process(settings, "project").start()
+    everything = Process(settings, "all", TRACKING_MQTT_EMBEDDED_PORT=str(free_port()))
+    try:
+        eventually(lambda: all(apps == [project.app_name]
+                               for apps in holders(settings, [project]).values()),
+                   timeout=60, what=f"tracking project holds every read model\n{project.tail()}")
+        everything.start()
+        eventually(lambda: listening(settings.http_port), timeout=60,
+                   what=f"tracking all answers\n{everything.tail()}")
+        record(settings, traffic, third, 2 * third)
+        both = [project, everything]
+        assert all(apps == [project.app_name] for apps in holders(settings, both).values())
+
+        project.kill()
+        eventually(lambda: all(apps == [everything.app_name]
+                               for apps in holders(settings, both).values()),
+                   timeout=30, what=f"tracking all takes the views on\n{everything.tail()}")
+        record(settings, traffic, 2 * third, len(traffic.scans))
+        acked = [(s["tracking_number"], s["scan_id"]) for s in traffic.scans]
+        report = check_invariants(settings, acked=acked, tracking_numbers=traffic.shipments)
+        assert report["recorded"] == len(traffic.scans)
+        assert everything.alive(), everything.tail()
+    finally:
+        for p in (project, everything):
+            if p.alive():
+                p.kill()

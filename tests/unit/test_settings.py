@@ -101,6 +101,7 @@ def test_a_malformed_value_names_its_variable(variable: str, value: str, message
         ("TRACKING_READY_MAX_LAG_SECONDS", "1m", "not a whole number"),
         ("TRACKING_LOG_FORMAT", "xml", "not one of json, text"),
         ("TRACKING_LOG_LEVEL", "loud", "not one of DEBUG, INFO, WARNING, ERROR"),
+        ("TRACKING_MQTT_PROTOCOL", "3", "not one of 5, 3.1.1"),
     ],
 )
 def test_a_malformed_operations_setting_names_its_variable(variable: str, value: str,
@@ -118,6 +119,11 @@ def test_operations_settings_and_their_defaults() -> None:
                                "TRACKING_LOG_FORMAT": "JSON", "TRACKING_LOG_LEVEL": "debug"})
     assert (given.metrics_port, given.ready_max_lag_seconds, given.log_format,
             given.log_level) == (9100, 5, "json", "DEBUG")
+
+
+def test_the_mqtt_protocol_is_5_unless_3_1_1_is_asked_for() -> None:
+    assert Settings.from_env({}).mqtt_protocol == "5"
+    assert Settings.from_env({"TRACKING_MQTT_PROTOCOL": "3.1.1"}).mqtt_protocol == "3.1.1"
 
 
 class Recording(dict):  # type: ignore[type-arg]
