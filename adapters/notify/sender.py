@@ -88,6 +88,7 @@ class Sender:
         self.fresh_for = fresh_for
         self.loaded = loaded  # messages read into memory per receiver, at most
         self._subscriptions: dict[Any, tuple[float, tuple[str, list[str]] | None]] = {}
+        self._opened: dict[tuple[Any, ...], list[str]] = {}  # sealed secrets -> opened
         self.queues = Queues()
         self._in_flight: Counter[str] = Counter()  # per receiver
         self._outcomes: list[tuple[Entry, Outcome]] = []  # come in, not yet committed
@@ -273,7 +274,12 @@ class Sender:
             return None
         if not webhook.active:
             return None
-        return webhook.url, list(webhook.secrets)
+        sealed = tuple(webhook.secrets)  # opened again only when they change (a rotation)
+        if (opened := self._opened.get(sealed)) is None:
+            if len(self._opened) > 10_000:
+                self._opened.clear()
+            opened = self._opened[sealed] = self.service.webhook_secrets(webhook)
+        return webhook.url, opened
 
     async def _email(self, entry: Entry) -> Outcome:
         m = entry.message
