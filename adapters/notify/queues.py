@@ -52,6 +52,13 @@ class Queues:
                 message.shipment_id, deque()).append(entry)
         self._queues, self._quiet_until = queues, {}
 
+    def extend(self, rows: Iterable[tuple[Message, int, datetime | None]]) -> None:
+        """Messages decided since the last read, after those in the queues."""
+        for message, attempts, next_at in rows:
+            if message.message_id not in self.busy:
+                self._queues.setdefault(message.channel, {}).setdefault(
+                    message.shipment_id, deque()).append(Entry(message, attempts, next_at))
+
     def ready(self, now: datetime, in_flight: Counter[str], per_receiver: int, total: int,
               skip: Collection[str] = ()) -> list[Entry]:
         """The heads to send now, marked busy (``in_flight`` counted up):

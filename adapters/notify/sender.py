@@ -95,6 +95,9 @@ class Sender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._next_load = 0.0
+        self._read_to: int | None = None  # the queues hold every message up to it (None: not)
+        self._got, self._full_read = 0, 0.0  # how many the last full read brought, when
+        self._cut: set[str] = set()  # receivers whose queues hold their first messages only
         self._sending, self._lease_checked = False, 0.0
         self._stop = threading.Event()
         self._wake: asyncio.Event | None = None  # set when a send ends (made in run's loop)
@@ -134,21 +137,42 @@ class Sender:
             self._lease_checked = time.monotonic() + self.poll_interval
             if held and not self._sending:
                 self._next_load = self._next_rescan = 0.0  # read everything afresh
+                self._read_to = None
             self._sending = held
         return self._sending
 
     async def _load(self) -> None:
-        """Read the messages not yet done into the queues: one query, from
-        the first log position not yet found done on (every ``rescan``
-        seconds from the start, for what a replay in another process made
-        due again)."""
-        if time.monotonic() >= self._next_rescan:
-            self._floor, self._next_rescan = 0, time.monotonic() + self.rescan
-        last = await asyncio.to_thread(self.store.last_position)  # read before: none is missed
-        rows = await asyncio.to_thread(self.store.waiting, self._floor,
-                                       per_receiver=self.loaded, limit=self.loaded * 5)
-        self._floor = rows[0][0].position if rows else max(self._floor, last + 1)
-        self.queues.load(rows)
+        """Bring the queues up to the outbox, in one query. While they hold
+        every message not yet done, only what was decided since is read
+        (a receiver whose queue the last read cut at ``loaded`` gets none of
+        it: its queue is read afresh). Everything from the first log
+        position not yet found done is read afresh when the queues are
+        incomplete and have run down to half of what the read before
+        brought, or a second has gone by; and from the start every
+        ``rescan`` seconds (what a replay in another process made due)."""
+        now = time.monotonic()
+        rescan = now >= self._next_rescan
+        if rescan:
+            self._floor, self._next_rescan = 0, now + self.rescan
+        last = await asyncio.to_thread(self.store.last_position)  # read first: none is missed
+        limits = {"per_receiver": self.loaded, "limit": self.loaded * 5}
+        incomplete = self._read_to is None or bool(self._cut)
+        if rescan or (incomplete and (len(self.queues) <= self._got // 2
+                                      or now >= self._full_read + 1.0)):
+            rows = await asyncio.to_thread(self.store.waiting, self._floor, **limits)
+            self._floor = rows[0][0].position if rows else max(self._floor, last + 1)
+            self.queues.load(rows)
+            self._got, self._full_read, self._cut = len(rows), now, set()
+        elif self._read_to is not None and last > self._read_to:
+            rows = await asyncio.to_thread(self.store.waiting, self._read_to + 1,
+                                           floor=self._floor, **limits)
+            self.queues.extend(r for r in rows if r[0].channel not in self._cut)
+        else:
+            return
+        # Every message up to ``last`` is in the queues, but for the receivers cut.
+        counts = Counter(r[0].channel for r in rows)
+        self._cut |= {channel for channel, n in counts.items() if n >= self.loaded}
+        self._read_to = None if len(rows) >= limits["limit"] else last
 
     def _dispatch(self) -> None:
         """Start sending every head the receivers have room for."""

@@ -109,16 +109,17 @@ class DeliveryStore:
                     read_time(at) if at is not None else None)
                 for mid, channel, sid, pos, attempts, at in rows]
 
-    def waiting(self, from_position: int = 0, *, per_receiver: int = 1000,
+    def waiting(self, from_position: int = 0, *, floor: int | None = None,
+                per_receiver: int = 1000,
                 limit: int = 5000) -> list[tuple[Message, int, datetime | None]]:
         """The messages not yet done from a log position on, bodies and all,
         in log order, with their attempts so far and when the next is due:
         at most ``per_receiver`` of each receiver (its first ones), so that a
         receiver with a long queue leaves room for the others, and ``limit``
         in all. A message with an earlier one of its shipment waiting before
-        ``from_position`` (a replay made it wait again) is left for the read
-        that reaches that one. One query; the sender keeps them in memory
-        between reads."""
+        ``floor`` (``from_position`` unless given; a replay made it wait
+        again) is left for the read that reaches that one. One query; the
+        sender keeps them in memory between reads."""
         columns = ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS)
         rows = self.db.query(
             f"SELECT {columns}, w.attempts, w.next_at FROM ("  # nosec B608: fixed table/column names; every value is a parameter
@@ -127,7 +128,8 @@ class DeliveryStore:
             f"FROM {_WAITING} AND NOT EXISTS ({_EARLIER} AND e.position < ?)) w "
             "JOIN outbox_messages m ON m.message_id = w.id "
             "WHERE w.n <= ? ORDER BY w.p, w.o LIMIT ?",
-            (from_position, RETRYING, EMAIL, RETRYING, from_position, per_receiver, limit))
+            (from_position, RETRYING, EMAIL, RETRYING,
+             from_position if floor is None else floor, per_receiver, limit))
         read_time, message = self.db.read_time, self.outbox.message
         return [(message(row[:-2]), row[-2] or 0,
                  read_time(row[-1]) if row[-1] is not None else None) for row in rows]
