@@ -93,7 +93,9 @@ class Sender:
         self._in_flight: Counter[str] = Counter()  # per receiver
         self._outcomes: list[tuple[Entry, Outcome]] = []  # come in, not yet committed
         self._tasks: set[asyncio.Task[None]] = set()
-        self._client: httpx.AsyncClient | None = None
+        # A pooled client per receiver (its connections kept alive, at most
+        # per_receiver): one pool for all scanned every connection per request.
+        self._clients: dict[str, httpx.AsyncClient] = {}
         self._next_load = 0.0
         self._read_to: int | None = None  # the queues hold every message up to it (None: not)
         self._got, self._full_read = 0, 0.0  # how many the last full read brought, when
@@ -249,8 +251,7 @@ class Sender:
             target = Pinned(url, addresses[0])
             stamp = int(time.time())
             headers = signing.headers(m.message_id, stamp, m.body, secrets)
-            assert self._client is not None
-            response = await self._client.post(
+            response = await self._client(m.channel).post(
                 target.url, content=m.body, headers={**headers, "host": target.host},
                 extensions=target.extensions, timeout=self.timeout, follow_redirects=False)
             status = response.status_code
@@ -267,6 +268,14 @@ class Sender:
             return Outcome(m.message_id, entry.attempts + 1, at, status, "410 Gone: disabled",
                            ms, FAILED, at)
         return self._retry(entry, at, status, error, ms)
+
+    def _client(self, channel: str) -> httpx.AsyncClient:
+        client = self._clients.get(channel)
+        if client is None:
+            limits = httpx.Limits(max_connections=self.per_receiver,
+                                  max_keepalive_connections=self.per_receiver)
+            client = self._clients[channel] = httpx.AsyncClient(limits=limits, trust_env=False)
+        return client
 
     async def _check(self, url: str) -> list[str]:
         """The addresses ``url`` may be sent to, looked up now (in a worker
@@ -332,34 +341,40 @@ class Sender:
     # -- running in the background -------------------------------------------------
 
     async def run(self) -> None:
-        limits = httpx.Limits(max_connections=self.total, max_keepalive_connections=self.total)
-        async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
-            self._client = client
-            self._wake = wake = asyncio.Event()
-            while not self._stop.is_set():
-                try:
-                    if not await self._holding():
-                        self.queues.clear()  # another sender sends; read afresh once back
-                        await asyncio.sleep(self.poll_interval)
-                        continue
-                    await self._flush()
-                    if time.monotonic() >= self._next_load:
-                        self._next_load = time.monotonic() + self.poll_interval
-                        await self._load()
-                    self._dispatch()
-                except Exception as e:  # the database went away: again, slower
-                    log.warning("the outbox does not answer (%s); again in 1 s", e)
-                    await asyncio.sleep(1.0)
-                # Again when a send ends (its outcome to commit) or at the next
-                # read of the outbox (new messages).
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        wake.wait(), max(0.0, self._next_load - time.monotonic()))
-                wake.clear()
-            if self._tasks:
-                await asyncio.wait(self._tasks, timeout=self.timeout + 1)
-            with contextlib.suppress(Exception):
+        try:
+            await self._loop()
+        finally:
+            for client in self._clients.values():
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            self._clients = {}
+
+    async def _loop(self) -> None:
+        self._wake = wake = asyncio.Event()
+        while not self._stop.is_set():
+            try:
+                if not await self._holding():
+                    self.queues.clear()  # another sender sends; read afresh once back
+                    await asyncio.sleep(self.poll_interval)
+                    continue
                 await self._flush()
+                if time.monotonic() >= self._next_load:
+                    self._next_load = time.monotonic() + self.poll_interval
+                    await self._load()
+                self._dispatch()
+            except Exception as e:  # the database went away: again, slower
+                log.warning("the outbox does not answer (%s); again in 1 s", e)
+                await asyncio.sleep(1.0)
+            # Again when a send ends (its outcome to commit) or at the next
+            # read of the outbox (new messages).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    wake.wait(), max(0.0, self._next_load - time.monotonic()))
+            wake.clear()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.timeout + 1)
+        with contextlib.suppress(Exception):
+            await self._flush()
 
     def _run(self) -> None:
         try:
