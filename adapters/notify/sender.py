@@ -2,22 +2,18 @@
 shipment's in order, and records every attempt.
 
 One asyncio loop in a thread of its own. Every ``poll_interval`` it reads
-the messages not yet done into per-receiver, per-shipment queues in memory
-(one query, adapters.notify.queues) and, while it holds the senders'
-lease (asked once a poll), sends each shipment's first message only: the
-next goes once that one's outcome is committed, so a shipment's messages
-arrive in order. Sends run concurrently over one pooled HTTP client: a
-receiver (a webhook subscription, or the customers' mail server) has at
-most ``per_receiver`` messages in flight, and the sender ``total`` in all,
-so a slow or failing receiver holds up its own queue, never another's. A
-send that ends frees its place for another shipment's message at once. A
-failed attempt is tried again after an exponential backoff with full
+the outbox's new messages into per-receiver, per-shipment queues in memory
+(one query; adapters.notify.queues) and, while it holds the senders' lease
+(asked once a poll), sends each shipment's first message only: the next
+goes once that one's outcome is committed, so they arrive in order. Sends
+run concurrently, a pooled HTTP client per receiver (a subscription, or the
+customers' mail server), at most ``per_receiver`` in flight each and
+``total`` in all: a slow or failing receiver holds up its own queue only.
+A failed attempt is tried again after an exponential backoff with full
 jitter, for ``give_up_after`` (25 h by default); ``410 Gone`` disables the
-subscription, on the record. Outcomes are committed together, those come
-in while the previous commit ran in one transaction: a sender killed
-before its commit sends those messages again, under the same
-``webhook-id``, for the receiver to drop as a duplicate, and nothing after
-them first.
+subscription, on the record. The outcomes come in while a commit runs are
+committed together in the next: a sender killed before then sends those
+messages again, under the same ``webhook-id``, and nothing after them first.
 """
 
 from __future__ import annotations
