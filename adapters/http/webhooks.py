@@ -147,10 +147,10 @@ class WebhookController(Controller):
         webhook, position = await anyio.to_thread.run_sync(lambda: webhooks.service.create_webhook(
             data.url, [e.value for e in data.events], request.state.account,
             os.urandom(KEY_BYTES), source, allow_http=allow))
+        secret = webhooks.service.webhook_secrets(webhook)[0]  # shown this once, in the clear
         return json_response(WebhookCreated(
             id=webhook.id, url=webhook.url, events=webhook.events, account=webhook.account,
-            active=True, created_at=webhook.created_on, secret=webhook.secrets[0],
-            position=position), 201)
+            active=True, created_at=webhook.created_on, secret=secret, position=position), 201)
 
     @get("/", sync_to_thread=True, summary="The account's webhook subscriptions",
          **operation(MERCHANTS, errors=(400, 503),
@@ -186,8 +186,8 @@ class WebhookController(Controller):
         source = _source(request)
         try:
             wid = webhooks.owned(request, webhook_id)
-            secret, position = webhooks.service.change_webhook(
-                wid, lambda w: w.rotate(os.urandom(KEY_BYTES), source))
+            secret, position = webhooks.service.rotate_webhook(wid, os.urandom(KEY_BYTES),
+                                                               source)
         except WebhookNotFound as e:
             return error(404, e.message)
         return json_response(SecretOut(id=wid, secret=secret, position=position))

@@ -97,7 +97,7 @@ class ShipmentService(Application[UUID]):
         )
         self.purchase_orders = PurchaseOrders(self.store, self._now)
         self.eta_models = EtaModels(self.store)
-        self.webhooks = Webhooks(self.store)
+        self.webhooks = Webhooks(self.store, self.personal_data)
         self.warehouses = Warehouses(self.store)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
 
@@ -167,6 +167,12 @@ class ShipmentService(Application[UUID]):
         self, webhook_id: UUID, change: Callable[[Webhook], T]
     ) -> tuple[T, int | None]:
         return self.webhooks.change(webhook_id, change)
+
+    def rotate_webhook(self, webhook_id: UUID, key: bytes, source: Source) -> tuple[str, int | None]:
+        return self.webhooks.rotate(webhook_id, key, source)
+
+    def webhook_secrets(self, webhook: Webhook) -> list[str]:
+        return self.webhooks.secrets(webhook)
 
     # -- the log -----------------------------------------------------------------
 

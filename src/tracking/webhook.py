@@ -3,15 +3,21 @@ about its account's shipments, and the secrets they are signed with.
 
 A subscription is an aggregate of its own (``Webhook``), so creating,
 rotating, disabling (a ``410 Gone``) and deleting it are on the record.
-Its secrets live in its events: the sender needs them to sign. A rotation
-keeps the previous secret valid beside the new one (Standard Webhooks:
-one signature per secret), until the next rotation drops it.
+Its secrets live in its events, sealed (AES-GCM under a data key of the
+subscription's own, wrapped by the master key: tracking.personal_data's
+``Vault``, subject ``secret_subject``), so the log never holds one in the
+clear; the sender opens them to sign. Events recorded before sealing
+(class_version 1) held the secret plain: they read as ``Sealed(plain=...)``
+and still sign. A rotation keeps the previous secret valid beside the new
+one (Standard Webhooks: one signature per secret), until the next rotation
+drops it.
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,10 +26,23 @@ from eventsourcing.domain import Aggregate
 
 from tracking.account import check_account
 from tracking.errors import InvalidInput, TrackingError
+from tracking.personal_data import Sealed
 from tracking.scan import Source
 
 SECRET_PREFIX = "whsec_"  # nosec B105: a public prefix, not a secret
+SECRET_PURPOSE = "webhook-secret"  # nosec B105: what a sealed value is, not a secret
 MAX_URL = 2000
+Seal = Callable[[str], Sealed]  # a secret as the subscription's events keep it
+
+
+def secret_subject(webhook_id: uuid.UUID) -> str:
+    """The data subject a subscription's secrets are sealed under."""
+    return f"webhook:{webhook_id}"
+
+
+def upcast_secret_v1(state: dict[str, Any]) -> None:
+    """A v1 event's secret was plain: it reads as not yet sealed."""
+    state["secret"] = {"plain": state["secret"]}
 
 
 class WebhookEvent(StrEnum):
@@ -93,17 +112,26 @@ class Webhook(Aggregate):
     class Created(Aggregate.Created):
         """A merchant asked to be sent these kinds of message at ``url``."""
 
+        # v2: the secret is sealed (v1: plain).
+        class_version = 2
+
         url: str
         events: list[str]
         account: str
-        secret: str
+        secret: Sealed
         source: Source
+
+        upcast_v1_v2 = staticmethod(upcast_secret_v1)
 
     class SecretRotated(Aggregate.Event):
         """A new secret signs from now on; the previous one still does too."""
 
-        secret: str
+        class_version = 2  # as Created's
+
+        secret: Sealed
         source: Source
+
+        upcast_v1_v2 = staticmethod(upcast_secret_v1)
 
         def apply(self, aggregate: Any) -> None:
             aggregate.secrets = [self.secret, *aggregate.secrets[:1]]
@@ -125,7 +153,7 @@ class Webhook(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.deleted = True
 
-    def __init__(self, url: str, events: list[str], account: str, secret: str,
+    def __init__(self, url: str, events: list[str], account: str, secret: Sealed,
                  source: Source) -> None:
         self.url = url
         self.events = list(events)
@@ -135,26 +163,28 @@ class Webhook(Aggregate):
         self.deleted = False
 
     @classmethod
-    def create(cls, url: str, events: list[str], account: str, key: bytes, source: Source,
-               *, allow_http: bool) -> Webhook:
-        """A new subscription; ``key`` is its first signing key (random, made
-        by the caller: no randomness in the domain)."""
+    def create(cls, webhook_id: uuid.UUID, url: str, events: list[str], account: str,
+               key: bytes, source: Source, *, allow_http: bool, seal: Seal) -> Webhook:
+        """A new subscription; ``key`` is its first signing key and
+        ``webhook_id`` its id (random, made by the caller: no randomness in
+        the domain), ``seal`` how its secrets are kept (under that id)."""
         check_url(url, allow_http=allow_http)
         kinds = check_events(events)
         check_account("account", account)
         if len(key) < 24:
             raise InvalidInput("secret", "a signing key needs at least 24 bytes")
-        return cls._create(cls.Created, url=url, events=[k.value for k in kinds],
-                           account=account, secret=secret_text(key), source=source)
+        return cls._create(cls.Created, id=webhook_id, url=url, events=[k.value for k in kinds],
+                           account=account, secret=seal(secret_text(key)), source=source)
 
     @property
     def active(self) -> bool:
         return not (self.disabled or self.deleted)
 
-    def rotate(self, key: bytes, source: Source) -> str:
+    def rotate(self, key: bytes, source: Source, seal: Seal) -> str:
+        """A new secret (answered once, in the clear), sealed by ``seal``."""
         self._require_present()
         secret = secret_text(key)
-        self.trigger_event(self.SecretRotated, secret=secret, source=source)
+        self.trigger_event(self.SecretRotated, secret=seal(secret), source=source)
         return secret
 
     def disable(self, reason: str, source: Source) -> bool:
