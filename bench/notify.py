@@ -238,7 +238,7 @@ class Bench:
         self.tracking = str(Path(sys.executable).parent / "tracking")
 
     def subscribe(self, url: str) -> None:
-        self.service.create_webhook(url, ["shipment.status_changed"], "default", os.urandom(24),
+        self.service.webhooks.create(url, ["shipment.status_changed"], "default", os.urandom(24),
                                     AGENT, allow_http=True)
 
     def start(self, *command: str) -> subprocess.Popen[bytes]:

@@ -93,7 +93,7 @@ class Owners:
 
     def webhook(self, raw: str) -> str | None:
         try:
-            return self.service.webhook(UUID(raw)).account
+            return self.service.webhooks.get(UUID(raw)).account
         except (ValueError, TrackingError, LookupError):
             return None
 

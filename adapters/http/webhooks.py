@@ -113,7 +113,7 @@ class WebhookDesk:
             webhook_id = UUID(text)
         except ValueError:
             raise WebhookNotFound(text) from None
-        webhook = self.service.webhook(webhook_id)
+        webhook = self.service.webhooks.get(webhook_id)
         if not _sees(request, webhook.account):
             raise WebhookNotFound(webhook_id)
         return webhook_id
@@ -144,10 +144,10 @@ class WebhookController(Controller):
         source, allow = _source(request), webhooks.allow_private
         check_url(data.url, allow_http=allow)  # the URL's shape, then where it goes
         await anyio.to_thread.run_sync(lambda: check_destination(data.url, allow_private=allow))
-        webhook, position = await anyio.to_thread.run_sync(lambda: webhooks.service.create_webhook(
+        webhook, position = await anyio.to_thread.run_sync(lambda: webhooks.service.webhooks.create(
             data.url, [e.value for e in data.events], request.state.account,
             os.urandom(KEY_BYTES), source, allow_http=allow))
-        secret = webhooks.service.webhook_secrets(webhook)[0]  # shown this once, in the clear
+        secret = webhooks.service.webhooks.secrets(webhook)[0]  # shown this once, in the clear
         return json_response(WebhookCreated(
             id=webhook.id, url=webhook.url, events=webhook.events, account=webhook.account,
             active=True, created_at=webhook.created_on, secret=secret, position=position), 201)
@@ -168,7 +168,7 @@ class WebhookController(Controller):
         source = _source(request)
         try:
             wid = webhooks.owned(request, webhook_id)
-            _, position = webhooks.service.change_webhook(wid, lambda w: w.delete(source))
+            _, position = webhooks.service.webhooks.change(wid, lambda w: w.delete(source))
         except WebhookNotFound as e:
             return error(404, e.message)
         return json_response(Deleted(id=wid, deleted=True, position=position))
@@ -186,7 +186,7 @@ class WebhookController(Controller):
         source = _source(request)
         try:
             wid = webhooks.owned(request, webhook_id)
-            secret, position = webhooks.service.rotate_webhook(wid, os.urandom(KEY_BYTES),
+            secret, position = webhooks.service.webhooks.rotate(wid, os.urandom(KEY_BYTES),
                                                                source)
         except WebhookNotFound as e:
             return error(404, e.message)

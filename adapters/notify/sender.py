@@ -298,7 +298,7 @@ class Sender:
 
     def _read_subscription(self, webhook_id: Any) -> tuple[str, list[str]] | None:
         try:
-            webhook = self.service.webhook(webhook_id)
+            webhook = self.service.webhooks.get(webhook_id)
         except WebhookNotFound:
             return None
         if not webhook.active:
@@ -307,7 +307,7 @@ class Sender:
         if (opened := self._opened.get(sealed)) is None:
             if len(self._opened) > 10_000:
                 self._opened.clear()
-            opened = self._opened[sealed] = self.service.webhook_secrets(webhook)
+            opened = self._opened[sealed] = self.service.webhooks.secrets(webhook)
         return webhook.url, opened
 
     async def _email(self, entry: Entry) -> Outcome:

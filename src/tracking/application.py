@@ -49,7 +49,6 @@ from tracking.shipment import Shipment
 from tracking.shipments import Shipments
 from tracking.tariff import CustomsRules, default_rules
 from tracking.unitofwork import AggregateStore, MultiStreamReader
-from tracking.webhook import Webhook
 from tracking.warehouses import Warehouses
 from tracking.webhooks import Webhooks
 
@@ -151,28 +150,6 @@ class ShipmentService(Application[UUID]):
 
     def history(self, tracking_number: str) -> list[DomainEventProtocol[UUID]]:
         return self.shipments.history(tracking_number)
-
-    # -- webhook subscriptions (tracking.webhooks) -------------------------------
-
-    def create_webhook(
-        self, url: str, events: list[str], account: str, key: bytes, source: Source,
-        *, allow_http: bool = False,
-    ) -> tuple[Webhook, int | None]:
-        return self.webhooks.create(url, events, account, key, source, allow_http=allow_http)
-
-    def webhook(self, webhook_id: UUID) -> Webhook:
-        return self.webhooks.get(webhook_id)
-
-    def change_webhook(
-        self, webhook_id: UUID, change: Callable[[Webhook], T]
-    ) -> tuple[T, int | None]:
-        return self.webhooks.change(webhook_id, change)
-
-    def rotate_webhook(self, webhook_id: UUID, key: bytes, source: Source) -> tuple[str, int | None]:
-        return self.webhooks.rotate(webhook_id, key, source)
-
-    def webhook_secrets(self, webhook: Webhook) -> list[str]:
-        return self.webhooks.secrets(webhook)
 
     # -- the log -----------------------------------------------------------------
 

@@ -92,7 +92,7 @@ def test_a_subscription_recorded_with_a_plain_secret_still_signs(api: Api,
     key = os.urandom(24)
     plain = "whsec_" + base64.b64encode(key).decode()
     webhook_id = _recorded_before_sealing(api, receiver.url, key)
-    assert api.service.webhook_secrets(api.service.webhook(webhook_id)) == [plain]
+    assert api.service.webhooks.secrets(api.service.webhooks.get(webhook_id)) == [plain]
     assert system.runner is not None
     system.runner.catch_up()  # the outbox knows the subscription
     r = system.client.post(f"/api/v1/webhooks/{webhook_id}/rotate", headers=ACME)

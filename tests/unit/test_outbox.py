@@ -28,7 +28,7 @@ class World:
         self.runner = ReadModelRunner(self.app, self.views)
 
     def subscribe(self, account: str = "default", events: list[str] = KINDS) -> object:
-        webhook, _ = self.app.create_webhook("https://example.com/h", events, account,
+        webhook, _ = self.app.webhooks.create("https://example.com/h", events, account,
                                              os.urandom(24), AGENT)
         return webhook.id
 
