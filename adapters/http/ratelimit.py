@@ -26,6 +26,10 @@ from typing import Any
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 _MAX_CLIENTS = 100_000
+# A client that waits exactly the Retry-After it was given must get its token:
+# (now - last) * per_second can come out a hair under 1.0 in floating point
+# (a monotonic clock of thousands of seconds, plus 360, less itself).
+_ROUNDING = 1e-9
 # Wrong guesses (unknown numbers, wrong postcodes) per address: 10, then one per 6 minutes.
 GUESSES, GUESS_REFILL_PER_SECOND = 10, 1 / 360
 
@@ -45,12 +49,12 @@ class Buckets:
         now = time.monotonic()
         tokens, last = self.buckets.get(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - last) * self.per_second)
-        if tokens < 1.0:
+        if tokens < 1.0 - _ROUNDING:
             return (1.0 - tokens) / self.per_second
         if take:
             if len(self.buckets) >= _MAX_CLIENTS and key not in self.buckets:
                 self.buckets.clear()  # a flood of addresses: start afresh rather than grow
-            self.buckets[key] = (tokens - 1.0, now)
+            self.buckets[key] = (max(0.0, tokens - 1.0), now)
         return 0.0
 
 
