@@ -15,7 +15,6 @@ from projections.shipments import READ_MODEL as SHIPMENTS
 from tests.builders import AGENT, HK_STO, TN, at, booking, scan
 from tests.carriers.conftest import AGENT as AGENT_TOKEN, NOW, book, track
 from tests.e2e.conftest import CARRIER
-from tracking.application import ShipmentService
 from tracking.links import TrackingLinks
 from tracking.unitofwork import AggregateStore
 from tracking.carrier import CarrierNote, Estimate, EstimateUpdate, Retraction
@@ -75,7 +74,6 @@ def test_a_later_carrier_s_number_is_read_from_the_links_view_never_replayed(
     def replays(*_: Any) -> None:
         raise AssertionError("a read replayed an aggregate")
 
-    monkeypatch.setattr(ShipmentService, "linked", replays)
     monkeypatch.setattr(TrackingLinks, "linked", replays)
     monkeypatch.setattr(AggregateStore, "reconstruct", replays)
     assert track(client, NEXT, position)["tracking_number"] == TN
