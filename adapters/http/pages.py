@@ -125,7 +125,8 @@ class Web:
                            asset=urls.__getitem__)
         # The same in every page of a language: rendered once (an include a page was
         # a context of its own, five language names looked up).
-        env.globals["languages_menu"] = Markup(env.get_template("_languages.html").render())
+        env.globals["languages_menu"] = Markup(  # nosec B704: our own template's output, autoescaped
+            env.get_template("_languages.html").render())
         return env
 
     def render(self, lang: Language, template: str, status: int = 200,

@@ -108,8 +108,8 @@ class SqlSums:
         found = self.db.query(
             (_DAYS_PG if pg else _DAYS_SQLITE).format(where=where),
             [start.isoformat(), start.isoformat(), *params, UNSCHEDULED, end.isoformat()])
-        unscheduled = self.db.query(  # noqa: S608  # nosec B608: fixed clauses; every value is a parameter
-            f"SELECT SUM(at_eta) FROM inbound_days WHERE {where} AND arrives_on = ?",
+        unscheduled = self.db.query(
+            f"SELECT SUM(at_eta) FROM inbound_days WHERE {where} AND arrives_on = ?",  # noqa: S608  # nosec B608: fixed clauses; every value is a parameter
             [*params, UNSCHEDULED])
         text = found[0][0] if found and found[0][0] else "[]"
         return _days.decode(text), int(unscheduled[0][0] or 0)
@@ -120,10 +120,10 @@ _DAYS_SUMMED = (
     "SUM(at_eta) AS e, SUM(at_latest) AS l FROM inbound_days "
     "WHERE {where} AND arrives_on <> ? AND arrives_on <= ? GROUP BY 1, 2")
 _DAYS_SQLITE = (  # a subquery's order is the aggregate's in SQLite
-    "SELECT json_group_array(json_object('date', day, 'sku', sku, 'at_eta', e, "
+    "SELECT json_group_array(json_object('date', day, 'sku', sku, 'at_eta', e, "  # nosec B608: fixed clauses; every value is a parameter
     "'at_latest', l)) FROM (" + _DAYS_SUMMED + " ORDER BY 1, 2)")
 _DAYS_PG = (
-    "SELECT json_agg(json_build_object('date', day, 'sku', sku, 'at_eta', e, "
+    "SELECT json_agg(json_build_object('date', day, 'sku', sku, 'at_eta', e, "  # nosec B608: fixed clauses; every value is a parameter
     "'at_latest', l) ORDER BY day, sku)::text FROM (" + _DAYS_SUMMED + ") AS d")
 _days = msgspec.json.Decoder(list[InboundDay])
 
