@@ -227,7 +227,7 @@ class Sender:
                 self.queues.drop(m.channel)
                 self._subscriptions.pop(m.webhook_id, None)
                 await asyncio.to_thread(
-                    self.service.change_webhook, m.webhook_id,
+                    self.service.webhooks.change, m.webhook_id,
                     lambda w: w.disable("the receiver answered 410 Gone", SYSTEM))
                 self.metrics.inc("tracking_notify_disabled_total")
 
