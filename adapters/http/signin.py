@@ -21,7 +21,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 
 from adapters.http.security import page_headers
-from adapters.http.session import ConsoleSession, Sessions
+from adapters.http.session import Sessions
 
 
 def see_other(location: str) -> Response[bytes]:
@@ -55,10 +55,6 @@ class SessionPages:
         response = see_other(f"{self.path}/sign-in")
         response.delete_cookie(self.cookie, path=self.path)
         return response
-
-    def session(self, request: Request[Any, Any, Any]) -> ConsoleSession | None:
-        """The session the hook found for this request, if any."""
-        return request.scope.get(self.scope_key)  # type: ignore[return-value]
 
     def _hook(self) -> Any:
         open_paths = frozenset({f"{self.path}/sign-in", f"{self.path}/sign-out"})
