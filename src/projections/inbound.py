@@ -83,15 +83,11 @@ class SqlSums:
                end: date) -> list[tuple[str, str, int, int]]:
         """(day or UNSCHEDULED, sku, at ETA, at latest) up to ``end``, summed
         over the accounts (or of ``account``)."""
-        sql = ("SELECT arrives_on, sku, SUM(at_eta), SUM(at_latest) FROM inbound_days "
-               "WHERE warehouse = ? AND arrives_on <= ?")
-        params: list[Any] = [warehouse, end.isoformat()]
-        if sku is not None:
-            sql, params = sql + " AND sku = ?", [*params, sku]
-        if account is not None:
-            sql, params = sql + " AND account = ?", [*params, account]
+        where, params = _where(warehouse, sku, account)
+        sql = ("SELECT arrives_on, sku, SUM(at_eta), SUM(at_latest) FROM inbound_days "  # noqa: S608  # nosec B608: fixed clauses; every value is a parameter
+               f"WHERE {where} AND arrives_on <= ? GROUP BY arrives_on, sku")
         return [(d, s, int(e), int(late))
-                for d, s, e, late in self.db.query(sql + " GROUP BY arrives_on, sku", params)]
+                for d, s, e, late in self.db.query(sql, [*params, end.isoformat()])]
 
     def days(self, *, warehouse: str, sku: str | None, account: str | None, start: date,
              end: date) -> tuple[list[InboundDay], int]:
@@ -99,11 +95,7 @@ class SqlSums:
         days summed, those before ``start`` on it, encoded as JSON in the
         query and decoded straight into the answer's values (a whole
         warehouse's answer is thousands of rows: none is handled in Python)."""
-        where, params = "warehouse = ?", [warehouse]
-        if sku is not None:
-            where, params = where + " AND sku = ?", [*params, sku]
-        if account is not None:
-            where, params = where + " AND account = ?", [*params, account]
+        where, params = _where(warehouse, sku, account)
         pg = isinstance(self.db, PostgresDatabase)
         found = self.db.query(
             (_DAYS_PG if pg else _DAYS_SQLITE).format(where=where),
@@ -126,6 +118,16 @@ _DAYS_PG = (
     "SELECT json_agg(json_build_object('date', day, 'sku', sku, 'at_eta', e, "  # nosec B608: fixed clauses; every value is a parameter
     "'at_latest', l) ORDER BY day, sku)::text FROM (" + _DAYS_SUMMED + ") AS d")
 _days = msgspec.json.Decoder(list[InboundDay])
+
+
+def _where(warehouse: str, sku: str | None, account: str | None) -> tuple[str, list[Any]]:
+    """The rows of ``warehouse`` (of ``sku``, of ``account``, when given)."""
+    where, params = "warehouse = ?", [warehouse]
+    if sku is not None:
+        where, params = where + " AND sku = ?", [*params, sku]
+    if account is not None:
+        where, params = where + " AND account = ?", [*params, account]
+    return where, params
 
 
 class MemorySums:
